@@ -1,0 +1,43 @@
+# Entry points for people and CI. Every target installs what it needs first
+# (scripts/install-deps.sh is idempotent and quiet when nothing is missing).
+#   make run        Release build, then a single-node qdrantd with storage in ./storage
+#   make test       build with warnings as errors and run the whole suite through ctest
+#   make test-asan  the suite under ASan+UBSan;  make test-tsan  under TSan
+#   make bench      benchmarks (they print figures; they are never tests)
+
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+JOBS ?= $(shell nproc)
+CTEST_JOBS ?= 2
+
+.PHONY: deps build run test test-asan test-tsan bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B build/release $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DQD_BUILD_TESTS=OFF
+	cmake --build build/release -j $(JOBS)
+
+run: build
+	./build/release/qdrantd/qdrantd
+
+define run_suite
+	cmake -S . -B build/$(1) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQD_WERROR=ON $(2)
+	cmake --build build/$(1) -j $(JOBS)
+	ctest --test-dir build/$(1) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
+endef
+
+test: deps
+	$(call run_suite,test,)
+
+test-asan: deps
+	$(call run_suite,asan,-DQD_SANITIZE=address)
+
+test-tsan: deps
+	$(call run_suite,tsan,-DQD_SANITIZE=thread)
+
+bench: build
+	bash scripts/bench/healthz.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,42 @@
+// GrpcServer: the public gRPC listener on service.grpc_port. It serves Qdrant's services
+// (package qdrant; today qdrant.Qdrant/HealthCheck) and our admin service (qdrantd.admin.Admin)
+// that qdctl uses. gRPC runs its own threads: handlers here only parse and answer, and will hand
+// consensus work to the loop and data work to the pool (STYLE.md §2). grpcpp stays in the .cc.
+// Thread: Start/Shutdown from the daemon; handlers on gRPC's threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "libshared/status.h"
+
+namespace qd::api::grpc {
+
+struct GrpcServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 6334;
+  bool cluster_enabled = false;
+  uint64_t max_message_bytes = 64ull << 20;
+};
+
+class GrpcServer {
+ public:
+  explicit GrpcServer(GrpcServerOptions options);
+  ~GrpcServer();
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // Errors: kUnavailable when the port cannot be bound.
+  Status Start();
+  // Stops accepting calls, lets running ones finish until `deadline`, then cancels the rest.
+  // Blocks; never call it on the loop thread.
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qd::api::grpc
