@@ -4,7 +4,10 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstdio>
+#include <functional>
 
 namespace qd::qdctl {
 namespace {
@@ -12,6 +15,10 @@ namespace {
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void WriteJson(JsonWriter& w, const Value& value);
+
+void WriteString(JsonWriter& w, const std::string& s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
 
 void WriteRecord(JsonWriter& w, const Record& record) {
   w.StartObject();
@@ -24,15 +31,28 @@ void WriteRecord(JsonWriter& w, const Record& record) {
 
 void WriteJson(JsonWriter& w, const Value& value) {
   std::visit(
-      [&](const auto& v) {
+      [&w](const auto& v) {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) w.Null();
-        else if constexpr (std::is_same_v<T, bool>) w.Bool(v);
-        else if constexpr (std::is_same_v<T, int64_t>) w.Int64(v);
-        else if constexpr (std::is_same_v<T, uint64_t>) w.Uint64(v);
-        else if constexpr (std::is_same_v<T, double>) w.Double(v);
-        else if constexpr (std::is_same_v<T, std::string>) w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-        else WriteRecord(w, v);
+        if constexpr (std::is_same_v<T, std::nullptr_t>) {
+          w.Null();
+        } else if constexpr (std::is_same_v<T, bool>) {
+          w.Bool(v);
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          w.Int64(v);
+        } else if constexpr (std::is_same_v<T, uint64_t>) {
+          w.Uint64(v);
+        } else if constexpr (std::is_same_v<T, double>) {
+          // JSON has no NaN or infinity; RapidJSON would stop writing mid-document.
+          if (std::isfinite(v)) {
+            w.Double(v);
+          } else {
+            w.Null();
+          }
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          WriteString(w, v);
+        } else {
+          WriteRecord(w, v);
+        }
       },
       value);
 }
@@ -41,86 +61,140 @@ std::string Text(const Value& value) {
   return std::visit(
       [](const auto& v) -> std::string {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) return "-";
-        else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-        else if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>) return std::to_string(v);
-        else if constexpr (std::is_same_v<T, double>) {
+        if constexpr (std::is_same_v<T, std::nullptr_t>) {
+          return "-";
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>) {
+          return std::to_string(v);
+        } else if constexpr (std::is_same_v<T, double>) {
           char buf[32];
           std::snprintf(buf, sizeof buf, "%g", v);
           return buf;
-        } else if constexpr (std::is_same_v<T, std::string>) return v;
-        else return "";  // records are flattened by the caller
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return v;
+        } else {
+          return "";  // records are flattened by the caller
+        }
       },
       value);
 }
 
+// Appends (key, text) pairs, nested records as "parent.child".
 void Flatten(const Record& record, const std::string& prefix,
-             std::vector<std::vector<std::string>>& rows) {
+             std::vector<std::pair<std::string, std::string>>& out) {
   for (const Field& f : record) {
     std::string key = prefix.empty() ? f.key : prefix + "." + f.key;
     if (const auto* nested = std::get_if<Record>(&f.value)) {
-      Flatten(*nested, key, rows);
+      Flatten(*nested, key, out);
     } else {
-      rows.push_back({key, Text(f.value)});
+      out.emplace_back(std::move(key), Text(f.value));
     }
   }
+}
+
+std::string EscapeControl(const std::string& cell) {
+  std::string out;
+  out.reserve(cell.size());
+  for (char c : cell) {
+    switch (c) {
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+// Width on a terminal, approximated as the number of UTF-8 code points.
+size_t DisplayWidth(const std::string& s) {
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; }));
+}
+
+std::string JsonText(const std::function<void(JsonWriter&)>& write) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  write(w);
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
 }  // namespace
 
 std::string AlignedTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::vector<std::string>> cells;
   std::vector<size_t> widths;
   for (const auto& row : rows) {
+    std::vector<std::string>& escaped = cells.emplace_back();
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i) {
+      escaped.push_back(EscapeControl(row[i]));
+      widths[i] = std::max(widths[i], DisplayWidth(escaped.back()));
+    }
   }
   std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
+  for (const auto& row : cells) {
+    // The last non-empty cell ends the line, so no line has trailing spaces.
+    size_t last = row.size();
+    while (last > 0 && row[last - 1].empty()) --last;
+    for (size_t i = 0; i < last; ++i) {
+      out += row[i];
+      if (i + 1 < last) out.append(widths[i] - DisplayWidth(row[i]) + 2, ' ');
     }
-    out += line + "\n";
+    out += '\n';
   }
   return out;
 }
 
 std::string Render(const Record& record, Format format) {
   if (format == Format::kJson) {
-    rapidjson::StringBuffer buffer;
-    JsonWriter w(buffer);
-    WriteRecord(w, record);
-    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+    return JsonText([&record](JsonWriter& w) { WriteRecord(w, record); });
   }
+  std::vector<std::pair<std::string, std::string>> pairs;
+  Flatten(record, "", pairs);
   std::vector<std::vector<std::string>> rows;
-  Flatten(record, "", rows);
+  rows.reserve(pairs.size());
+  for (auto& [key, text] : pairs) rows.push_back({std::move(key), std::move(text)});
   return AlignedTable(rows);
 }
 
 std::string RenderList(const std::vector<Record>& records, Format format) {
   if (format == Format::kJson) {
-    rapidjson::StringBuffer buffer;
-    JsonWriter w(buffer);
-    w.StartArray();
-    for (const Record& r : records) WriteRecord(w, r);
-    w.EndArray();
-    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+    return JsonText([&records](JsonWriter& w) {
+      w.StartArray();
+      for (const Record& r : records) WriteRecord(w, r);
+      w.EndArray();
+    });
   }
-  std::vector<std::vector<std::string>> rows;
-  if (!records.empty()) {
-    std::vector<std::string> header;
-    for (const Field& f : records.front()) {
-      std::string h = f.key;
-      std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::toupper(c); });
-      header.push_back(h);
-    }
-    rows.push_back(header);
+  if (records.empty()) return "";
+  std::vector<std::vector<std::string>> rows(1);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  Flatten(records.front(), "", pairs);
+  for (const auto& [key, text] : pairs) {
+    std::string header = key;
+    std::transform(header.begin(), header.end(), header.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    rows.front().push_back(std::move(header));
   }
   for (const Record& r : records) {
-    std::vector<std::string> row;
-    for (const Field& f : r) row.push_back(Text(f.value));
-    rows.push_back(row);
+    pairs.clear();
+    Flatten(r, "", pairs);
+    std::vector<std::string>& row = rows.emplace_back();
+    for (auto& [key, text] : pairs) row.push_back(std::move(text));
   }
   return AlignedTable(rows);
 }

@@ -1,62 +1,94 @@
 #include "qdctl/profile.h"
 
-#include <toml++/toml.h>  // Debian's libtomlplusplus is built with exceptions: caught below
+// Debian's toml++ is a compiled library built with exceptions, so parse errors arrive as
+// toml::parse_error; they are caught here and nowhere else.
+#include <toml++/toml.h>
 
 #include <filesystem>
 
 namespace qd::qdctl {
+namespace {
 
-std::string ProfilePath(const std::map<std::string, std::string>& env) {
-  auto get = [&](const char* k) -> std::string {
-    auto it = env.find(k);
-    return it == env.end() ? "" : it->second;
-  };
-  if (!get("QDCTL_CONFIG").empty()) return get("QDCTL_CONFIG");
-  if (!get("XDG_CONFIG_HOME").empty()) return get("XDG_CONFIG_HOME") + "/qdctl/config.toml";
-  return get("HOME") + "/.config/qdctl/config.toml";
+std::string Get(const std::map<std::string, std::string>& env, const char* name) {
+  auto it = env.find(name);
+  return it == env.end() ? "" : it->second;
 }
 
-Result<Profile> LoadProfile(const std::string& path, const std::string& name) {
+Status ProfileNotFound(const std::string& name, const std::string& path, const char* why) {
+  return Status::InvalidArgument("profile \"" + name + "\" not found in " + path + why);
+}
+
+}  // namespace
+
+std::string ProfilePath(const std::map<std::string, std::string>& env) {
+  if (std::string path = Get(env, "QDCTL_CONFIG"); !path.empty()) return path;
+  if (std::string xdg = Get(env, "XDG_CONFIG_HOME"); !xdg.empty()) {
+    return xdg + "/qdctl/config.toml";
+  }
+  return Get(env, "HOME") + "/.config/qdctl/config.toml";
+}
+
+Result<Profile> LoadProfile(const std::string& path, const std::optional<std::string>& name) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    if (!name.empty()) {
-      return Status::InvalidArgument("profile \"" + name + "\" not found: " + path + " does not exist");
-    }
+  const auto type = std::filesystem::status(path, ec).type();
+  if (type == std::filesystem::file_type::not_found) {
+    if (name) return ProfileNotFound(*name, path, " (the file does not exist)");
     return Profile{};
   }
+  if (type != std::filesystem::file_type::regular) {
+    return Status::InvalidArgument("profile file " + path + " is not a regular file");
+  }
+
   toml::table root;
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                   std::string(e.description()));
+    const toml::source_position& where = e.source().begin;
+    return Status::InvalidArgument(
+        "malformed profile file " + path +
+        (where.line > 0 ? ", line " + std::to_string(where.line) : std::string()) + ": " +
+        std::string(e.description()));
   }
-  std::string chosen = name;
-  if (chosen.empty()) {
-    if (auto def = root["default_profile"].value<std::string>()) chosen = *def;
-  }
-  if (chosen.empty()) return Profile{};
-
-  const toml::table* table = root["profiles"][chosen].as_table();
-  if (table == nullptr) {
-    return Status::InvalidArgument("profile \"" + chosen + "\" not found in " + path);
-  }
-  Profile profile;
-  auto wrong_type = [&](const char* key, const char* expected) {
-    return Status::InvalidArgument(path + ": profiles." + chosen + "." + key + " must be " + expected);
+  auto wrong = [&](const std::string& key, const char* expected) {
+    return Status::InvalidArgument("profile file " + path + ": " + key + " must be " + expected);
   };
-  if (const toml::node* url = table->get("url")) {
-    if (!url->is_string()) return wrong_type("url", "a string");
-    profile.url = url->value<std::string>();
+
+  std::string chosen;
+  if (name) {
+    chosen = *name;
+  } else if (const toml::node* def = root.get("default_profile")) {
+    if (!def->is_string()) return wrong("default_profile", "a string");
+    chosen = **def->as_string();
+  } else {
+    return Profile{};
   }
-  if (const toml::node* key = table->get("api_key")) {
-    if (!key->is_string()) return wrong_type("api_key", "a string");
-    profile.api_key = key->value<std::string>();
-  }
-  if (const toml::node* timeout = table->get("timeout")) {
-    auto seconds = timeout->value<double>();
-    if (!seconds || *seconds <= 0) return wrong_type("timeout", "a positive number of seconds");
-    profile.timeout_seconds = seconds;
+
+  const toml::node* profiles = root.get("profiles");
+  if (profiles != nullptr && !profiles->is_table()) return wrong("profiles", "a table");
+  const toml::node* node = profiles ? profiles->as_table()->get(chosen) : nullptr;
+  if (node == nullptr) return ProfileNotFound(chosen, path, "");
+  const toml::table* table = node->as_table();
+  if (table == nullptr) return wrong("profiles." + chosen, "a table");
+
+  Profile profile;
+  profile.name = chosen;
+  for (const auto& [key, value] : *table) {
+    const std::string field = "profiles." + chosen + "." + std::string(key.str());
+    if (key == "url") {
+      if (!value.is_string()) return wrong(field, "a string");
+      profile.url = **value.as_string();
+    } else if (key == "api_key") {
+      if (!value.is_string()) return wrong(field, "a string");
+      profile.api_key = **value.as_string();
+    } else if (key == "timeout") {
+      std::optional<double> seconds = value.is_number() ? value.value<double>() : std::nullopt;
+      if (!seconds || !(*seconds > 0)) return wrong(field, "a positive number of seconds");
+      profile.timeout_seconds = seconds;
+    } else {
+      // A typo ("api-key") would otherwise silently send no key.
+      return Status::InvalidArgument("profile file " + path + ": unknown field " + field +
+                                     " (expected url, api_key or timeout)");
+    }
   }
   return profile;
 }
