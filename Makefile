@@ -9,10 +9,14 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: deps build run test test-asan test-tsan bench clean
+.PHONY: deps compat-deps build run test test-asan test-tsan bench clean
 
 deps:
 	@bash scripts/install-deps.sh
+
+# Qdrant's official JS clients (and the Node.js they need, from npm) for the compatibility tests.
+compat-deps: deps
+	cd tests/compat && npm ci --no-audit --no-fund --loglevel=error
 
 build: deps
 	cmake -S . -B build/release $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DQD_BUILD_TESTS=OFF
@@ -27,15 +31,15 @@ define run_suite
 	$(3) ctest --test-dir build/$(1) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
 endef
 
-test: deps
+test: compat-deps
 	$(call run_suite,test,)
 
-test-asan: deps
+test-asan: compat-deps
 	$(call run_suite,asan,-DQD_SANITIZE=address)
 
 # Debian's gRPC and abseil are not TSan-instrumented: tests/tsan.supp hides reports from
 # inside them (see the file), and the daemons the tests start inherit TSAN_OPTIONS.
-test-tsan: deps
+test-tsan: compat-deps
 	$(call run_suite,tsan,-DQD_SANITIZE=thread,TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp")
 
 bench: build

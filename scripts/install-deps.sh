@@ -14,6 +14,10 @@ packages=(
   # tests and benchmarks
   catch2 wrk procps
 )
+# npm installs Qdrant's JS clients for the compatibility tests (tests/compat); it pins its own
+# Node.js 22 from npm, so any Node.js that can run npm will do. Machines that already have
+# node and npm (e.g. from NodeSource) keep theirs.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

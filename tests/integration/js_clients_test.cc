@@ -1,0 +1,30 @@
+// Qdrant's official JS clients (npm @qdrant/js-client-rest and @qdrant/js-client-grpc, pinned
+// in tests/compat/package.json and installed by `make test`) against a real qdrantd. The
+// scripts under tests/compat/ do the checking; this runs them and fails with their output.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "tests/support/node.h"
+
+using namespace qd::test;
+
+TEST_CASE("Qdrant's official JS clients accept qdrantd's service endpoints",
+          "[compat][integration]") {
+  const std::string compat = std::string(QD_SOURCE_DIR) + "/tests/compat";
+  const std::string node_bin = compat + "/node_modules/.bin/node";
+  INFO("the JS clients are installed by `make compat-deps` (part of `make test`)");
+  REQUIRE(std::filesystem::exists(node_bin));
+
+  Node server;
+  REQUIRE(server.WaitReady());
+  TempDir work;
+  RunResult r = Run({.args = {node_bin, compat + "/service.mjs",
+                              "http://127.0.0.1:" + std::to_string(server.http_port()),
+                              "http://127.0.0.1:" + std::to_string(server.grpc_port())},
+                     .working_dir = work.path()},
+                    std::chrono::seconds(60));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("FAIL") == std::string::npos);
+}
