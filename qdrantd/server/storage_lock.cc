@@ -33,10 +33,10 @@ Result<std::unique_ptr<StorageLock>> StorageLock::Acquire(const std::string& sto
     }
     return Status::Internal("cannot lock " + lock_path + ": " + std::strerror(err));
   }
+  // The pid only helps the error message of a second daemon; the lock is what matters, so a
+  // failed write is not an error.
   std::string pid = std::to_string(::getpid());
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-    // The pid is only informational; the lock itself is what matters.
-  }
+  if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
   return std::unique_ptr<StorageLock>(new StorageLock(fd));
 }
 

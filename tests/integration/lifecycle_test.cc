@@ -83,12 +83,15 @@ TEST_CASE("a REST port already in use exits 1 with a message naming it",
 
 TEST_CASE("an impossible value in config/config.yaml exits 2 naming the key and the value",
           "[integration][lifecycle][config]") {
+  // cluster.p2p.port, because RunQdrantd sets the REST and gRPC ports through the environment,
+  // which would override the file.
   TempDir dir;
-  dir.Write("config/config.yaml", "service:\n  http_port: 70000\n");
-  RunResult r = RunQdrantd(dir.path(), {}, {{"QDRANT__SERVICE__HTTP_PORT", "70000"}});
+  dir.Write("config/config.yaml", "cluster:\n  p2p:\n    port: 70000\n");
+  RunResult r = RunQdrantd(dir.path(), {});
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("service.http_port") != std::string::npos);
+  CHECK(r.err.find("cluster.p2p.port") != std::string::npos);
   CHECK(r.err.find("70000") != std::string::npos);
+  CHECK(r.err.find("config/config.yaml") != std::string::npos);
 }
 
 TEST_CASE("write_consistency_factor above replication_factor exits 2",
