@@ -1,0 +1,67 @@
+// Collections: every collection and alias of this node (Qdrant: TableOfContent), persisted in
+// <storage>/collections.db (SQLite: collections(name, config), aliases(alias, collection)) and
+// the data under <storage>/collections/<name>/<shard>/.
+//
+// In single-node mode each change is applied here directly; the consensus issue routes the same
+// operations through the Raft state machine and calls the same Apply* methods from its
+// reconciler. Thread: any; one mutex guards the maps, and collection I/O runs outside it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "libshared/status.h"
+#include "qdrantd/collection/collection.h"
+
+namespace qd::sqlite {
+class Db;
+}
+
+namespace qd::collection {
+
+struct AliasAction {
+  enum Kind { kCreate, kDelete, kRename } kind = kCreate;
+  std::string alias_name;       // kCreate/kDelete; kRename: old_alias_name
+  std::string collection_name;  // kCreate
+  std::string new_alias_name;   // kRename
+};
+
+class Collections {
+ public:
+  static Result<std::unique_ptr<Collections>> Open(const std::string& storage_path);
+  ~Collections();
+
+  // Errors: kUnprocessable (bad name), kAlreadyExists, kInvalidArgument (name is an alias).
+  Status Create(const std::string& name, CollectionConfig config);
+  // true when it existed.
+  Result<bool> Delete(const std::string& name);
+  Status Update(const std::string& name, const CollectionConfig& config);
+  // By name or alias. Errors: kNotFound "Collection `x` doesn't exist!".
+  Result<std::shared_ptr<Collection>> Get(const std::string& name_or_alias) const;
+  bool Exists(const std::string& name) const;
+  std::vector<std::string> List() const;
+
+  Status ApplyAliases(const std::vector<AliasAction>& actions);
+  // (alias, collection) pairs, sorted by alias; only those of `collection` when given.
+  std::vector<std::pair<std::string, std::string>> Aliases(const std::string* collection) const;
+
+  Status FlushAll();
+
+  static Status ValidateName(const std::string& name);
+
+ private:
+  Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db);
+  Status Load();
+
+  const std::string storage_path_;
+  mutable std::mutex mu_;
+  std::unique_ptr<sqlite::Db> db_;                                   // Protected by mu_
+  std::map<std::string, std::shared_ptr<Collection>> collections_;  // Protected by mu_
+  std::map<std::string, std::string> aliases_;                       // Protected by mu_
+};
+
+}  // namespace qd::collection

@@ -1,0 +1,299 @@
+#include "qdrantd/index/hnsw_index.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <queue>
+#include <shared_mutex>
+
+namespace qd::index {
+namespace {
+
+using tableint = hnswlib::tableint;
+using linklistsizeint = hnswlib::linklistsizeint;
+
+float L1(const void* a, const void* b, const void* param) {
+  const float* x = static_cast<const float*>(a);
+  const float* y = static_cast<const float*>(b);
+  size_t n = *static_cast<const size_t*>(param);
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += std::fabs(x[i] - y[i]);
+  return sum;
+}
+
+class L1Space : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit L1Space(size_t dim) : dim_(dim) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &L1; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  size_t dim_;
+};
+
+std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(const HnswIndex::Params& p) {
+  switch (p.distance) {
+    case Distance::kCosine:
+    case Distance::kDot:
+      return std::make_unique<hnswlib::InnerProductSpace>(p.dim);
+    case Distance::kEuclid:
+      return std::make_unique<hnswlib::L2Space>(p.dim);
+    case Distance::kManhattan:
+      return std::make_unique<L1Space>(p.dim);
+  }
+  return nullptr;
+}
+
+constexpr tableint kAbsent = static_cast<tableint>(-1);
+
+}  // namespace
+
+struct HnswIndex::Impl {
+  Params params;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+  // Reserve (resizes move hnswlib's memory) is exclusive; Add, Search and reads are shared.
+  mutable std::shared_mutex resize_mu;
+  // label -> hnswlib internal id; kAbsent when the label has no vector. Written by Add under
+  // labels_mu (Add may run on two threads), read under it too.
+  mutable std::shared_mutex labels_mu;
+  std::vector<tableint> internal_of;
+
+  tableint InternalOf(uint32_t label) const {
+    std::shared_lock<std::shared_mutex> lock(labels_mu);
+    return label < internal_of.size() ? internal_of[label] : kAbsent;
+  }
+
+  // Neighbours of `node` at `level`, copied under the node's lock (hnswlib rewrites lists while
+  // it inserts; its own construction-time search reads them the same way).
+  void Neighbours(tableint node, int level, std::vector<tableint>& out) const {
+    std::unique_lock<std::mutex> lock(hnsw->link_list_locks_[node]);
+    linklistsizeint* list =
+        level == 0 ? hnsw->get_linklist0(node) : hnsw->get_linklist(node, level);
+    size_t n = hnsw->getListCount(list);
+    const tableint* data = reinterpret_cast<const tableint*>(list + 1);
+    out.assign(data, data + n);
+  }
+
+  float Dist(const float* q, tableint node) const {
+    return hnsw->fstdistfunc_(q, hnsw->getDataByInternalId(node), hnsw->dist_func_param_);
+  }
+};
+
+HnswIndex::HnswIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HnswIndex::~HnswIndex() = default;
+
+Result<std::unique_ptr<HnswIndex>> HnswIndex::Create(const Params& params, size_t capacity) {
+  auto impl = std::make_unique<Impl>();
+  impl->params = params;
+  impl->space = MakeSpace(params);
+  try {
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        impl->space.get(), std::max<size_t>(capacity, 16), params.m, params.ef_construct);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("cannot create HNSW index: ") + e.what());
+  }
+  return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
+}
+
+Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const Params& params, const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->params = params;
+  impl->space = MakeSpace(params);
+  try {
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(impl->space.get(), path);
+  } catch (const std::exception& e) {
+    return Status::Internal("cannot load HNSW index " + path + ": " + e.what());
+  }
+  auto& h = *impl->hnsw;
+  if (h.data_size_ != params.dim * sizeof(float)) {
+    return Status::Internal("HNSW index " + path + " has another dimension");
+  }
+  for (tableint i = 0; i < h.cur_element_count; ++i) {
+    hnswlib::labeltype label = h.getExternalLabel(i);
+    if (label >= impl->internal_of.size()) impl->internal_of.resize(label + 1, kAbsent);
+    impl->internal_of[label] = i;
+  }
+  return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
+}
+
+Status HnswIndex::Reserve(size_t count) {
+  std::unique_lock<std::shared_mutex> lock(impl_->resize_mu);
+  auto& h = *impl_->hnsw;
+  size_t needed = h.cur_element_count + count;
+  if (needed <= h.max_elements_) return Status::Ok();
+  try {
+    h.resizeIndex(std::max(needed, h.max_elements_ * 2));
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("cannot grow HNSW index: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+std::vector<float> HnswIndex::PrepareQuery(const float* query) const {
+  std::vector<float> v(query, query + impl_->params.dim);
+  if (impl_->params.distance == Distance::kCosine) {
+    double norm = 0;
+    for (float x : v) norm += double(x) * x;
+    norm = std::sqrt(norm);
+    if (norm > 0) {
+      for (float& x : v) x = static_cast<float>(x / norm);
+    }
+  }
+  return v;
+}
+
+Status HnswIndex::Add(uint32_t label, const float* vector) {
+  std::vector<float> v = PrepareQuery(vector);
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  tableint internal;
+  try {
+    internal = impl_->hnsw->addPoint(v.data(), label, -1);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("HNSW insert failed: ") + e.what());
+  }
+  std::unique_lock<std::shared_mutex> labels(impl_->labels_mu);
+  if (label >= impl_->internal_of.size()) impl_->internal_of.resize(label + 1, kAbsent);
+  impl_->internal_of[label] = internal;
+  return Status::Ok();
+}
+
+bool HnswIndex::Contains(uint32_t label) const { return impl_->InternalOf(label) != kAbsent; }
+
+bool HnswIndex::VectorOf(uint32_t label, std::vector<float>& out) const {
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  tableint internal = impl_->InternalOf(label);
+  if (internal == kAbsent) return false;
+  const float* data = reinterpret_cast<const float*>(impl_->hnsw->getDataByInternalId(internal));
+  out.assign(data, data + impl_->params.dim);
+  return true;
+}
+
+float HnswIndex::DistanceTo(const float* prepared_query, uint32_t label) const {
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  return impl_->Dist(prepared_query, impl_->InternalOf(label));
+}
+
+std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef,
+                                   const std::function<bool(uint32_t)>& accept) const {
+  std::vector<Hit> hits;
+  if (k == 0) return hits;
+  std::vector<float> q = PrepareQuery(query);
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  const auto& h = *impl_->hnsw;
+  int max_level;
+  tableint current;
+  {
+    std::unique_lock<std::mutex> guard(const_cast<std::mutex&>(h.global));
+    max_level = h.maxlevel_;
+    current = h.enterpoint_node_;
+  }
+  if (h.cur_element_count == 0 || max_level < 0) return hits;
+  ef = std::max(ef, k);
+
+  std::vector<tableint> neighbours;
+  float current_dist = impl_->Dist(q.data(), current);
+  for (int level = max_level; level > 0; --level) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      impl_->Neighbours(current, level, neighbours);
+      for (tableint candidate : neighbours) {
+        float d = impl_->Dist(q.data(), candidate);
+        if (d < current_dist) {
+          current_dist = d;
+          current = candidate;
+          changed = true;
+        }
+      }
+    }
+  }
+
+  // Layer 0: best-first search that only counts accepted points towards ef.
+  using Pair = std::pair<float, tableint>;
+  std::priority_queue<Pair> top;  // worst accepted on top
+  std::priority_queue<Pair, std::vector<Pair>, std::greater<Pair>> candidates;  // best first
+  hnswlib::VisitedList* visited = h.visited_list_pool_->getFreeVisitedList();
+  hnswlib::vl_type* mass = visited->mass;
+  hnswlib::vl_type tag = visited->curV;
+  auto accepted = [&](tableint node) { return accept(static_cast<uint32_t>(h.getExternalLabel(node))); };
+
+  float lower_bound = std::numeric_limits<float>::max();
+  if (accepted(current)) {
+    top.emplace(current_dist, current);
+    lower_bound = current_dist;
+  }
+  candidates.emplace(current_dist, current);
+  mass[current] = tag;
+  while (!candidates.empty()) {
+    Pair best = candidates.top();
+    if (best.first > lower_bound && top.size() >= ef) break;
+    candidates.pop();
+    impl_->Neighbours(best.second, 0, neighbours);
+    for (tableint candidate : neighbours) {
+      if (mass[candidate] == tag) continue;
+      mass[candidate] = tag;
+      float d = impl_->Dist(q.data(), candidate);
+      if (top.size() < ef || d < lower_bound) {
+        candidates.emplace(d, candidate);
+        if (accepted(candidate)) {
+          top.emplace(d, candidate);
+          if (top.size() > ef) top.pop();
+          lower_bound = top.top().first;
+        }
+      }
+    }
+  }
+  h.visited_list_pool_->releaseVisitedList(visited);
+
+  hits.reserve(top.size());
+  while (!top.empty()) {
+    hits.push_back(Hit{top.top().first, static_cast<uint32_t>(h.getExternalLabel(top.top().second))});
+    top.pop();
+  }
+  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.label < b.label;
+  });
+  if (hits.size() > k) hits.resize(k);
+  return hits;
+}
+
+Status HnswIndex::Save(const std::string& path) const {
+  std::unique_lock<std::shared_mutex> lock(impl_->resize_mu);
+  try {
+    impl_->hnsw->saveIndex(path);
+  } catch (const std::exception& e) {
+    return Status::Internal("cannot save HNSW index " + path + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+size_t HnswIndex::size() const { return impl_->hnsw->cur_element_count; }
+const HnswIndex::Params& HnswIndex::params() const { return impl_->params; }
+
+size_t HnswIndex::MemoryBytes() const {
+  const auto& h = *impl_->hnsw;
+  size_t bytes = h.cur_element_count * h.size_data_per_element_;
+  for (size_t i = 0; i < h.cur_element_count; ++i) {
+    if (h.element_levels_[i] > 0) bytes += h.size_links_per_element_ * h.element_levels_[i];
+  }
+  return bytes;
+}
+
+float HnswIndex::Score(Distance distance, float hit_distance) {
+  switch (distance) {
+    case Distance::kCosine:
+    case Distance::kDot:
+      return 1.0f - hit_distance;  // hnswlib's inner-product "distance" is 1 - dot
+    case Distance::kEuclid:
+      return std::sqrt(std::max(0.0f, hit_distance));
+    case Distance::kManhattan:
+      return hit_distance;
+  }
+  return hit_distance;
+}
+
+}  // namespace qd::index

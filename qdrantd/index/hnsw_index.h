@@ -1,0 +1,81 @@
+// HnswIndex: one dense vector space of one segment, over hnswlib 0.6.2 (kept out of this header:
+// hnswlib defines non-inline functions and is heavy). Points are addressed by `label`, the
+// segment's dense offset of the point; a label that is not accepted by the caller's predicate
+// (deleted, filtered out, vector removed) is still used for graph traversal but never returned.
+//
+// hnswlib has no filter hook, so Search() is our own traversal over its public graph: the
+// greedy descent through the upper layers, then a best-first search of layer 0 that keeps going
+// until `ef` *accepted* points are found (hnswlib's own deleted-points mode), so a restrictive
+// filter still yields `k` results when that many exist. Neighbour lists are read under
+// hnswlib's per-node lock, so searches may run while points are being added.
+//
+// Scores: Dot and Cosine are similarities (higher is better; Cosine vectors are normalised on
+// the way in), Euclid and Manhattan are distances (lower is better). `Hit::distance` is always
+// "lower is better"; Score() turns it into what Qdrant reports.
+// Thread: Add/Search/VectorOf from any thread concurrently; Reserve and Save need no concurrent
+// Add (the segment's single writer calls them).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "libshared/status.h"
+
+namespace qd::index {
+
+enum class Distance { kCosine, kEuclid, kDot, kManhattan };
+
+struct Hit {
+  float distance;  // lower is better
+  uint32_t label;
+};
+
+class HnswIndex {
+ public:
+  struct Params {
+    uint32_t dim = 0;
+    Distance distance = Distance::kCosine;
+    size_t m = 16;
+    size_t ef_construct = 100;
+  };
+
+  static Result<std::unique_ptr<HnswIndex>> Create(const Params& params, size_t capacity);
+  // Loads a file written by Save() for the same params. Errors: kInternal (missing, corrupt).
+  static Result<std::unique_ptr<HnswIndex>> Load(const Params& params, const std::string& path);
+  ~HnswIndex();
+
+  // Makes room for `count` more labels. Must not run concurrently with Add().
+  Status Reserve(size_t count);
+  // Adds the vector of `label` or replaces it. Normalises for Cosine. Thread-safe.
+  Status Add(uint32_t label, const float* vector);
+  bool Contains(uint32_t label) const;
+  // Copies the stored (normalised) vector of label; false if absent.
+  bool VectorOf(uint32_t label, std::vector<float>& out) const;
+
+  // The k best accepted labels by distance, best first (ties by label).
+  std::vector<Hit> Search(const float* query, size_t k, size_t ef,
+                          const std::function<bool(uint32_t)>& accept) const;
+  // Distance between the query (already prepared) and a stored label; label must be present.
+  float DistanceTo(const float* prepared_query, uint32_t label) const;
+  // Cosine queries must be normalised like stored vectors; others are copied as they are.
+  std::vector<float> PrepareQuery(const float* query) const;
+
+  Status Save(const std::string& path) const;
+  size_t size() const;  // labels ever added
+  const Params& params() const;
+  // Bytes of vectors plus graph, for memory reports.
+  size_t MemoryBytes() const;
+
+  // The score Qdrant reports for a distance of this space.
+  static float Score(Distance distance, float hit_distance);
+
+ private:
+  struct Impl;
+  explicit HnswIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qd::index

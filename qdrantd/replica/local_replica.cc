@@ -1,0 +1,117 @@
+#include "qdrantd/replica/local_replica.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "libshared/log.h"
+#include "libshared/sqlite.h"
+
+namespace qd::replica {
+
+using segment::OpNum;
+using segment::Operation;
+
+LocalReplica::LocalReplica(std::string dir, std::unique_ptr<sqlite::Db> wal,
+                           std::unique_ptr<segment::Segment> segment)
+    : dir_(std::move(dir)), wal_(std::move(wal)), segment_(std::move(segment)) {}
+
+LocalReplica::~LocalReplica() {
+  Status s = Flush();
+  if (!s.ok()) QD_LOG_WARN("replica " + dir_ + ": " + s.message());
+}
+
+Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
+                                                         std::vector<segment::VectorSpec> vectors) {
+  Result<std::unique_ptr<segment::Segment>> seg = segment::Segment::Open(dir, std::move(vectors));
+  if (!seg.ok()) return seg.status();
+  Result<std::unique_ptr<sqlite::Db>> wal = sqlite::Db::Open(dir + "/wal.db", sqlite::Db::Sync::kFull);
+  if (!wal.ok()) return wal.status();
+  Status s = (*wal)->Exec("CREATE TABLE IF NOT EXISTS ops(op INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+  if (!s.ok()) return s;
+  std::unique_ptr<LocalReplica> replica(new LocalReplica(dir, std::move(*wal), std::move(*seg)));
+  s = replica->Recover();
+  if (!s.ok()) return s.WithContext("recovering " + dir);
+  return replica;
+}
+
+Status LocalReplica::Recover() {
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  const OpNum index_op = segment_->index_op();
+  const OpNum applied = segment_->applied_op();
+  Result<sqlite::Stmt> stmt = wal_->Prepare("SELECT op, body FROM ops WHERE op > ? ORDER BY op");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, static_cast<int64_t>(std::min(index_op, applied)));
+  std::vector<segment::PointId> resync;
+  size_t replayed = 0;
+  last_op_ = applied;
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    OpNum op_num = static_cast<OpNum>(stmt->Int(0));
+    Result<Operation> op = segment::Decode(stmt->Blob(1));
+    if (!op.ok()) return op.status().WithContext("WAL op " + std::to_string(op_num));
+    if (op_num <= applied) {
+      for (const segment::PointId& id : op->AffectedIds()) resync.push_back(id);
+    } else {
+      Status s = segment_->Apply(op_num, *op);
+      if (!s.ok()) return s;
+      ++replayed;
+    }
+    last_op_ = std::max(last_op_, op_num);
+  }
+  if (!resync.empty()) {
+    std::sort(resync.begin(), resync.end());
+    resync.erase(std::unique(resync.begin(), resync.end()), resync.end());
+    Status s = segment_->SyncFromStore(resync);
+    if (!s.ok()) return s;
+  }
+  if (replayed || !resync.empty()) {
+    QD_LOG_INFO("replica " + dir_ + ": replayed " + std::to_string(replayed) +
+                " WAL operations, re-indexed " + std::to_string(resync.size()) + " points");
+  }
+  return Status::Ok();
+}
+
+Result<OpNum> LocalReplica::Update(const Resolve& resolve,
+                                   const std::function<void(OpNum)>& on_durable) {
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  if (!broken_.ok()) return broken_;
+  Result<Operation> op = resolve(*segment_);
+  if (!op.ok()) return op.status();
+  if (op->points.empty() && op->ids.empty() && op->field_name.empty()) return OpNum{0};
+  const OpNum op_num = last_op_ + 1;
+  std::string body = segment::Encode(*op);
+  Result<sqlite::Stmt> insert = wal_->Prepare("INSERT INTO ops(op, body) VALUES(?, ?)");
+  if (!insert.ok()) return insert.status();
+  Status s = insert->Bind(1, static_cast<int64_t>(op_num)).BindBlob(2, body.data(), body.size()).Run();
+  if (!s.ok()) return s.WithContext("WAL append");
+  last_op_ = op_num;
+  if (on_durable) on_durable(op_num);
+  s = segment_->Apply(op_num, *op);
+  if (!s.ok()) {
+    broken_ = Status::Internal("replica " + dir_ + " failed to apply op " +
+                               std::to_string(op_num) + " and refuses writes until restarted: " +
+                               s.message());
+    QD_LOG_ERROR(broken_.message());
+    return broken_;
+  }
+  return op_num;
+}
+
+Status LocalReplica::Flush() {
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  if (segment_->index_op() == segment_->applied_op()) return Status::Ok();
+  Status s = segment_->SaveIndexes();
+  if (!s.ok()) return s;
+  Result<sqlite::Stmt> trim = wal_->Prepare("DELETE FROM ops WHERE op <= ?");
+  if (!trim.ok()) return trim.status();
+  return trim->Bind(1, static_cast<int64_t>(segment_->index_op())).Run();
+}
+
+OpNum LocalReplica::last_op() const {
+  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(writer_mu_));
+  return last_op_;
+}
+
+}  // namespace qd::replica

@@ -1,0 +1,727 @@
+#include "qdrantd/segment/segment.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "libshared/log.h"
+#include "libshared/sqlite.h"
+
+namespace qd::segment {
+namespace {
+
+using Alloc = rapidjson::MemoryPoolAllocator<>;
+
+std::string ToJsonText(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  v.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string EncodeVectors(const NamedVectors& vectors) {
+  Operation holder;
+  holder.kind = OpKind::kUpsert;
+  holder.points.push_back(PointStruct{PointId{}, vectors, ""});
+  return Encode(holder);
+}
+
+Result<NamedVectors> DecodeVectors(std::string_view blob) {
+  Result<Operation> op = Decode(blob);
+  if (!op.ok()) return op.status();
+  if (op->points.size() != 1) return Status::Internal("points.db: corrupt vectors");
+  return std::move(op->points[0].vectors);
+}
+
+float SparseDot(const Vector& a, const Vector& b) {
+  // Both sorted by index (we sort on the way in).
+  float sum = 0;
+  size_t i = 0, j = 0;
+  while (i < a.indices.size() && j < b.indices.size()) {
+    if (a.indices[i] == b.indices[j]) {
+      sum += a.values[i++] * b.values[j++];
+    } else if (a.indices[i] < b.indices[j]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return sum;
+}
+
+bool Overlaps(const Vector& a, const Vector& b) {
+  size_t i = 0, j = 0;
+  while (i < a.indices.size() && j < b.indices.size()) {
+    if (a.indices[i] == b.indices[j]) return true;
+    if (a.indices[i] < b.indices[j]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return false;
+}
+
+void SortSparse(Vector& v) {
+  if (std::is_sorted(v.indices.begin(), v.indices.end())) return;
+  std::vector<size_t> order(v.indices.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v.indices[a] < v.indices[b]; });
+  Vector sorted;
+  sorted.sparse = true;
+  for (size_t i : order) {
+    sorted.indices.push_back(v.indices[i]);
+    sorted.values.push_back(v.values[i]);
+  }
+  v = std::move(sorted);
+}
+
+bool Better(const PointRecord& a, const PointRecord& b) {
+  return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+}
+
+}  // namespace
+
+std::string PointIdKey(const PointId& id) {
+  std::string key;
+  if (id.is_uuid) {
+    key.push_back('\x02');
+    key.append(reinterpret_cast<const char*>(id.uuid.data()), 16);
+  } else {
+    key.push_back('\x01');
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>(id.num >> (8 * i)));
+  }
+  return key;
+}
+
+namespace {
+PointId PointIdFromKey(std::string_view key) {
+  PointId id;
+  if (key.size() == 17 && key[0] == '\x02') {
+    id.is_uuid = true;
+    std::memcpy(id.uuid.data(), key.data() + 1, 16);
+  } else if (key.size() == 9) {
+    for (int i = 1; i <= 8; ++i) id.num = (id.num << 8) | static_cast<uint8_t>(key[i]);
+  }
+  return id;
+}
+}  // namespace
+
+// One live point. The payload owns a small pool allocator, so that a point's JSON is freed with
+// it (rapidjson's default pool would grow forever).
+struct Segment::Slot {
+  PointId id;
+  OpNum version = 0;
+  std::unique_ptr<Alloc> alloc;
+  rapidjson::Value payload{rapidjson::kObjectType};
+  std::vector<Vector> sparse;  // per spec index (empty Vector for dense specs / absent)
+  uint64_t present = 0;        // bit per spec: the point has this vector (and it is searchable)
+
+  void SetPayload(std::string_view json) {
+    rapidjson::Document doc;
+    doc.Parse(json.data(), json.size());
+    if (!doc.IsObject()) doc.SetObject();
+    SetPayload(static_cast<const rapidjson::Value&>(doc));
+  }
+  void SetPayload(const rapidjson::Value& value) {
+    auto fresh = std::make_unique<Alloc>(256);
+    rapidjson::Value copy(value, *fresh);
+    payload = std::move(copy);
+    alloc = std::move(fresh);
+  }
+};
+
+Segment::Segment(std::string dir, std::vector<VectorSpec> specs, std::unique_ptr<sqlite::Db> db)
+    : dir_(std::move(dir)), specs_(std::move(specs)), db_(std::move(db)) {}
+Segment::~Segment() = default;
+
+Result<std::unique_ptr<Segment>> Segment::Open(const std::string& dir,
+                                               std::vector<VectorSpec> vectors) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::Internal("cannot create " + dir + ": " + ec.message());
+  if (vectors.size() > 64) return Status::InvalidArgument("at most 64 vectors per collection");
+  Result<std::unique_ptr<sqlite::Db>> db = sqlite::Db::Open(dir + "/points.db", sqlite::Db::Sync::kNormal);
+  if (!db.ok()) return db.status();
+  Status s = (*db)->Exec(
+      "CREATE TABLE IF NOT EXISTS points(id BLOB PRIMARY KEY, offset INTEGER NOT NULL, "
+      "version INTEGER NOT NULL, vectors BLOB NOT NULL, payload TEXT NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);");
+  if (!s.ok()) return s;
+  std::unique_ptr<Segment> segment(new Segment(dir, std::move(vectors), std::move(*db)));
+  s = segment->Load();
+  if (!s.ok()) return s;
+  return segment;
+}
+
+int Segment::SpecIndex(const std::string& name) const {
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (specs_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+uint32_t Segment::NewOffset() { return next_offset_++; }
+
+Status Segment::Load() {
+  {
+    Result<sqlite::Stmt> meta = db_->Prepare("SELECT k, v FROM meta");
+    if (!meta.ok()) return meta.status();
+    for (;;) {
+      Result<bool> row = meta->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      if (meta->Text(0) == "applied_op") applied_op_ = static_cast<OpNum>(meta->Int(1));
+      if (meta->Text(0) == "index_op") index_op_ = static_cast<OpNum>(meta->Int(1));
+    }
+  }
+  // Index checkpoints: usable only if every dense index loads; otherwise rebuild all from here.
+  bool indexes_loaded = index_op_ > 0;
+  dense_.resize(specs_.size());
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (specs_[i].sparse) continue;
+    index::HnswIndex::Params params{specs_[i].dim, specs_[i].distance, specs_[i].m,
+                                    specs_[i].ef_construct};
+    std::string path = dir_ + "/index-" + std::to_string(i) + ".hnsw";
+    if (indexes_loaded && std::filesystem::exists(path)) {
+      Result<std::unique_ptr<index::HnswIndex>> loaded = index::HnswIndex::Load(params, path);
+      if (loaded.ok()) {
+        dense_[i] = std::move(*loaded);
+        continue;
+      }
+      QD_LOG_WARN(loaded.status().message() + "; rebuilding it from points.db");
+    }
+    indexes_loaded = false;
+  }
+  if (!indexes_loaded) {
+    index_op_ = 0;
+    for (size_t i = 0; i < specs_.size(); ++i) {
+      if (specs_[i].sparse) continue;
+      Result<std::unique_ptr<index::HnswIndex>> created = index::HnswIndex::Create(
+          {specs_[i].dim, specs_[i].distance, specs_[i].m, specs_[i].ef_construct}, 1024);
+      if (!created.ok()) return created.status();
+      dense_[i] = std::move(*created);
+    }
+  }
+
+  Result<sqlite::Stmt> rows = db_->Prepare("SELECT id, offset, version, vectors, payload FROM points");
+  if (!rows.ok()) return rows.status();
+  std::vector<std::pair<uint32_t, Vector>> to_index_by_spec[64];
+  for (;;) {
+    Result<bool> row = rows->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto slot = std::make_unique<Slot>();
+    slot->id = PointIdFromKey(rows->Blob(0));
+    uint32_t offset = static_cast<uint32_t>(rows->Int(1));
+    slot->version = static_cast<OpNum>(rows->Int(2));
+    Result<NamedVectors> vectors = DecodeVectors(rows->Blob(3));
+    if (!vectors.ok()) return vectors.status();
+    slot->SetPayload(rows->Text(4));
+    slot->sparse.resize(specs_.size());
+    for (auto& [name, v] : *vectors) {
+      int s = SpecIndex(name);
+      if (s < 0) continue;
+      slot->present |= uint64_t(1) << s;
+      if (v.sparse) {
+        slot->sparse[s] = std::move(v);
+      } else if (!indexes_loaded || !dense_[s]->Contains(offset)) {
+        to_index_by_spec[s].emplace_back(offset, std::move(v));
+      }
+    }
+    offset_of_[slot->id] = offset;
+    if (offset >= slots_.size()) slots_.resize(offset + 1);
+    next_offset_ = std::max(next_offset_, offset + 1);
+    slots_[offset] = std::move(slot);
+  }
+  for (size_t s = 0; s < specs_.size(); ++s) {
+    if (to_index_by_spec[s].empty()) continue;
+    std::vector<std::pair<uint32_t, const Vector*>> work;
+    for (auto& [offset, v] : to_index_by_spec[s]) work.emplace_back(offset, &v);
+    Status st = AddDense(work, static_cast<int>(s));
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& work, int spec) {
+  index::HnswIndex& index = *dense_[spec];
+  Status s = index.Reserve(work.size());
+  if (!s.ok()) return s;
+  // Two threads for real batches, like hnswlib's own ParallelFor; the graph takes concurrent
+  // inserts (per-node locks).
+  size_t threads = work.size() >= 64 ? std::min<size_t>(2, std::thread::hardware_concurrency()) : 1;
+  std::atomic<size_t> next{0};
+  std::mutex error_mu;
+  Status first_error;
+  auto run = [&] {
+    for (size_t i = next++; i < work.size(); i = next++) {
+      Status st = index.Add(work[i].first, work[i].second->dense.data());
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (first_error.ok()) first_error = st;
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(run);
+  run();
+  for (std::thread& t : helpers) t.join();
+  return first_error;
+}
+
+Status Segment::StorePoint(uint32_t offset) {
+  const Slot& slot = *slots_[offset];
+  NamedVectors vectors;
+  for (size_t s = 0; s < specs_.size(); ++s) {
+    if (!(slot.present & (uint64_t(1) << s))) continue;
+    Vector v;
+    if (specs_[s].sparse) {
+      v = slot.sparse[s];
+    } else {
+      dense_[s]->VectorOf(offset, v.dense);
+    }
+    vectors.emplace_back(specs_[s].name, std::move(v));
+  }
+  Result<sqlite::Stmt> stmt = db_->Prepare(
+      "INSERT OR REPLACE INTO points(id, offset, version, vectors, payload) VALUES(?,?,?,?,?)");
+  if (!stmt.ok()) return stmt.status();
+  std::string key = PointIdKey(slot.id);
+  std::string blob = EncodeVectors(vectors);
+  stmt->BindBlob(1, key.data(), key.size())
+      .Bind(2, static_cast<int64_t>(offset))
+      .Bind(3, static_cast<int64_t>(slot.version))
+      .BindBlob(4, blob.data(), blob.size())
+      .Bind(5, ToJsonText(slot.payload));
+  return stmt->Run();
+}
+
+Status Segment::ErasePoint(const PointId& id) {
+  Result<sqlite::Stmt> stmt = db_->Prepare("DELETE FROM points WHERE id = ?");
+  if (!stmt.ok()) return stmt.status();
+  std::string key = PointIdKey(id);
+  stmt->BindBlob(1, key.data(), key.size());
+  return stmt->Run();
+}
+
+Status Segment::Apply(OpNum op_num, const Operation& op) {
+  if (op_num <= applied_op_) return Status::Ok();
+  std::vector<uint32_t> touched;       // offsets to store
+  std::vector<PointId> erased;         // ids to delete from points.db
+  // Dense vectors to (re)index per spec, added outside the exclusive lock.
+  std::vector<std::vector<std::pair<uint32_t, const Vector*>>> dense_work(specs_.size());
+  std::vector<std::pair<uint32_t, uint64_t>> reveal;  // offset -> bits to make visible
+
+  auto update_vectors = [&](Slot& slot, uint32_t offset, const NamedVectors& vectors,
+                            bool replace_all) {
+    uint64_t bits = 0;
+    if (replace_all) {
+      slot.present = 0;
+      for (Vector& v : slot.sparse) v = Vector();
+    }
+    for (const auto& [name, v] : vectors) {
+      int s = SpecIndex(name);
+      if (s < 0) continue;  // validated before logging; tolerate on replay
+      if (specs_[s].sparse) {
+        slot.sparse[s] = v;
+        slot.sparse[s].sparse = true;
+        SortSparse(slot.sparse[s]);
+        slot.present |= uint64_t(1) << s;
+      } else {
+        slot.present &= ~(uint64_t(1) << s);  // invisible until indexed
+        dense_work[s].emplace_back(offset, &v);
+        bits |= uint64_t(1) << s;
+      }
+    }
+    if (bits) reveal.emplace_back(offset, bits);
+  };
+
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    auto find = [&](const PointId& id) -> Slot* {
+      auto it = offset_of_.find(id);
+      return it == offset_of_.end() ? nullptr : slots_[it->second].get();
+    };
+    switch (op.kind) {
+      case OpKind::kUpsert:
+        for (const PointStruct& p : op.points) {
+          auto it = offset_of_.find(p.id);
+          uint32_t offset;
+          if (it == offset_of_.end()) {
+            offset = NewOffset();
+            if (offset >= slots_.size()) slots_.resize(offset + 1);
+            slots_[offset] = std::make_unique<Slot>();
+            slots_[offset]->id = p.id;
+            slots_[offset]->sparse.resize(specs_.size());
+            offset_of_[p.id] = offset;
+          } else {
+            offset = it->second;
+          }
+          Slot& slot = *slots_[offset];
+          slot.version = op_num;
+          slot.SetPayload(p.payload_json);
+          update_vectors(slot, offset, p.vectors, /*replace_all=*/true);
+          touched.push_back(offset);
+        }
+        break;
+      case OpKind::kUpdateVectors:
+        for (const PointStruct& p : op.points) {
+          auto it = offset_of_.find(p.id);
+          if (it == offset_of_.end()) continue;
+          Slot& slot = *slots_[it->second];
+          slot.version = op_num;
+          update_vectors(slot, it->second, p.vectors, /*replace_all=*/false);
+          touched.push_back(it->second);
+        }
+        break;
+      case OpKind::kDeletePoints:
+        for (const PointId& id : op.ids) {
+          auto it = offset_of_.find(id);
+          if (it == offset_of_.end()) continue;
+          slots_[it->second].reset();  // the HNSW node stays as a dead waypoint
+          offset_of_.erase(it);
+          erased.push_back(id);
+        }
+        break;
+      case OpKind::kDeleteVectors:
+        for (const PointId& id : op.ids) {
+          Slot* slot = find(id);
+          if (!slot) continue;
+          for (const std::string& name : op.names) {
+            int s = SpecIndex(name);
+            if (s < 0) continue;
+            slot->present &= ~(uint64_t(1) << s);
+            slot->sparse[s] = Vector();
+          }
+          slot->version = op_num;
+          touched.push_back(offset_of_[id]);
+        }
+        break;
+      case OpKind::kSetPayload:
+      case OpKind::kOverwritePayload:
+      case OpKind::kDeletePayload:
+      case OpKind::kClearPayload: {
+        rapidjson::Document given;
+        if (!op.payload_json.empty()) given.Parse(op.payload_json.data(), op.payload_json.size());
+        for (const PointId& id : op.ids) {
+          Slot* slot = find(id);
+          if (!slot) continue;
+          rapidjson::Document next;
+          next.CopyFrom(slot->payload, next.GetAllocator());
+          if (op.kind == OpKind::kOverwritePayload || op.kind == OpKind::kClearPayload) {
+            next.SetObject();
+          }
+          if ((op.kind == OpKind::kSetPayload || op.kind == OpKind::kOverwritePayload) &&
+              given.IsObject()) {
+            // TODO(#3): `key` sub-paths through index/json_path once it lands.
+            for (auto m = given.MemberBegin(); m != given.MemberEnd(); ++m) {
+              rapidjson::Value name(m->name, next.GetAllocator());
+              rapidjson::Value value(m->value, next.GetAllocator());
+              auto existing = next.FindMember(m->name);
+              if (existing != next.MemberEnd()) {
+                existing->value = value;
+              } else {
+                next.AddMember(name, value, next.GetAllocator());
+              }
+            }
+          }
+          if (op.kind == OpKind::kDeletePayload) {
+            for (const std::string& key : op.names) next.RemoveMember(key.c_str());
+          }
+          slot->SetPayload(next);
+          slot->version = op_num;
+          touched.push_back(offset_of_[id]);
+        }
+        break;
+      }
+      case OpKind::kCreateFieldIndex:
+      case OpKind::kDeleteFieldIndex:
+        // TODO(#3): payload indexes through index/payload_index once it lands.
+        break;
+    }
+  }
+
+  for (size_t s = 0; s < specs_.size(); ++s) {
+    if (dense_work[s].empty()) continue;
+    Status st = AddDense(dense_work[s], static_cast<int>(s));
+    if (!st.ok()) return st;
+  }
+  if (!reveal.empty()) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    for (auto [offset, bits] : reveal) {
+      if (offset < slots_.size() && slots_[offset]) slots_[offset]->present |= bits;
+    }
+  }
+
+  // points.db, in one transaction with the op number it reaches.
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  sqlite::Transaction txn(*db_);
+  Status s = txn.Begin();
+  for (uint32_t offset : touched) {
+    if (!s.ok()) break;
+    if (offset < slots_.size() && slots_[offset]) s = StorePoint(offset);
+  }
+  for (const PointId& id : erased) {
+    if (!s.ok()) break;
+    s = ErasePoint(id);
+  }
+  if (s.ok()) {
+    Result<sqlite::Stmt> meta = db_->Prepare("INSERT OR REPLACE INTO meta(k, v) VALUES('applied_op', ?)");
+    s = meta.ok() ? meta->Bind(1, static_cast<int64_t>(op_num)).Run() : meta.status();
+  }
+  if (s.ok()) s = txn.Commit();
+  if (!s.ok()) return s.WithContext("segment " + dir_);
+  applied_op_ = op_num;
+  return Status::Ok();
+}
+
+Status Segment::SaveIndexes() {
+  OpNum covered = applied_op_;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (!dense_[i]) continue;
+    std::string path = dir_ + "/index-" + std::to_string(i) + ".hnsw";
+    Status s = dense_[i]->Save(path + ".tmp");
+    if (!s.ok()) return s;
+    std::error_code ec;
+    std::filesystem::rename(path + ".tmp", path, ec);
+    if (ec) return Status::Internal("cannot rename " + path + ": " + ec.message());
+  }
+  Result<sqlite::Stmt> meta = db_->Prepare("INSERT OR REPLACE INTO meta(k, v) VALUES('index_op', ?)");
+  if (!meta.ok()) return meta.status();
+  Status s = meta->Bind(1, static_cast<int64_t>(covered)).Run();
+  if (s.ok()) index_op_ = covered;
+  return s;
+}
+
+Status Segment::SyncFromStore(const std::vector<PointId>& ids) {
+  // Points loaded from points.db are already in memory; their dense vectors may be missing from
+  // or stale in a loaded index checkpoint.
+  Result<sqlite::Stmt> stmt = db_->Prepare("SELECT offset, vectors FROM points WHERE id = ?");
+  if (!stmt.ok()) return stmt.status();
+  std::vector<std::vector<std::pair<uint32_t, Vector>>> work(specs_.size());
+  for (const PointId& id : ids) {
+    std::string key = PointIdKey(id);
+    stmt->BindBlob(1, key.data(), key.size());
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      uint32_t offset = static_cast<uint32_t>(stmt->Int(0));
+      Result<NamedVectors> vectors = DecodeVectors(stmt->Blob(1));
+      if (!vectors.ok()) return vectors.status();
+      for (auto& [name, v] : *vectors) {
+        int s = SpecIndex(name);
+        if (s >= 0 && !v.sparse) work[s].emplace_back(offset, std::move(v));
+      }
+    }
+    stmt->Reset();
+  }
+  for (size_t s = 0; s < specs_.size(); ++s) {
+    std::vector<std::pair<uint32_t, const Vector*>> refs;
+    for (auto& [offset, v] : work[s]) refs.emplace_back(offset, &v);
+    if (refs.empty()) continue;
+    Status st = AddDense(refs, static_cast<int>(s));
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+bool Segment::Exists(const PointId& id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return offset_of_.count(id) > 0;
+}
+
+size_t Segment::points_count() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return offset_of_.size();
+}
+
+size_t Segment::Count(const PointFilter* filter) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (!filter || !*filter) return offset_of_.size();
+  size_t n = 0;
+  for (const auto& [id, offset] : offset_of_) n += (*filter)(id, slots_[offset]->payload) ? 1 : 0;
+  return n;
+}
+
+std::vector<PointId> Segment::Matching(const PointFilter& filter) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<PointId> out;
+  for (const auto& [id, offset] : offset_of_) {
+    if (filter(id, slots_[offset]->payload)) out.push_back(id);
+  }
+  return out;
+}
+
+std::optional<std::string> Segment::PayloadJson(const PointId& id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = offset_of_.find(id);
+  if (it == offset_of_.end()) return std::nullopt;
+  return ToJsonText(slots_[it->second]->payload);
+}
+
+void Segment::FillRecord(const Slot& slot, uint32_t offset, const Projection& projection,
+                         RecordBatch& batch, PointRecord& record) const {
+  record.id = slot.id;
+  record.version = slot.version;
+  if (projection.payload) {
+    record.has_payload = true;
+    projection.payload(slot.payload, record.payload, batch.arena->GetAllocator());
+  }
+  if (projection.any_vectors()) {
+    record.has_vectors = true;
+    for (size_t s = 0; s < specs_.size(); ++s) {
+      if (!(slot.present & (uint64_t(1) << s))) continue;
+      if (!projection.all_vectors &&
+          std::find(projection.vector_names.begin(), projection.vector_names.end(),
+                    specs_[s].name) == projection.vector_names.end()) {
+        continue;
+      }
+      Vector v;
+      if (specs_[s].sparse) {
+        v = slot.sparse[s];
+      } else if (!dense_[s]->VectorOf(offset, v.dense)) {
+        continue;
+      }
+      record.vectors.emplace_back(specs_[s].name, std::move(v));
+    }
+  }
+}
+
+RecordBatch Segment::Retrieve(const std::vector<PointId>& ids, const Projection& projection) const {
+  RecordBatch batch;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const PointId& id : ids) {
+    auto it = offset_of_.find(id);
+    if (it == offset_of_.end()) continue;
+    PointRecord record;
+    FillRecord(*slots_[it->second], it->second, projection, batch, record);
+    batch.points.push_back(std::move(record));
+  }
+  return batch;
+}
+
+RecordBatch Segment::Scroll(const std::optional<PointId>& from, size_t limit,
+                            const PointFilter* filter, const Projection& projection) const {
+  RecordBatch batch;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = from ? offset_of_.lower_bound(*from) : offset_of_.begin();
+  for (; it != offset_of_.end() && batch.points.size() < limit; ++it) {
+    const Slot& slot = *slots_[it->second];
+    if (filter && *filter && !(*filter)(slot.id, slot.payload)) continue;
+    PointRecord record;
+    FillRecord(slot, it->second, projection, batch, record);
+    batch.points.push_back(std::move(record));
+  }
+  return batch;
+}
+
+Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& projection) const {
+  int s = SpecIndex(spec.vector_name);
+  if (s < 0) {
+    return Status::InvalidArgument("Wrong input: Not existing vector name error: " +
+                                   (spec.vector_name.empty() ? std::string("default vector")
+                                                             : spec.vector_name));
+  }
+  const VectorSpec& vs = specs_[s];
+  if (vs.sparse != spec.query.sparse) {
+    return Status::InvalidArgument(std::string("Wrong input: vector `") + vs.name + "` is " +
+                                   (vs.sparse ? "sparse" : "dense") + ", the query is not");
+  }
+  if (!vs.sparse && spec.query.dense.size() != vs.dim) {
+    return Status::InvalidArgument("Wrong input: Vector dimension error: expected dim: " +
+                                   std::to_string(vs.dim) + ", got " +
+                                   std::to_string(spec.query.dense.size()));
+  }
+  const size_t want = spec.limit + spec.offset;
+  const uint64_t bit = uint64_t(1) << s;
+  RecordBatch batch;
+  std::vector<PointRecord> hits;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto accept_slot = [&](const Slot* slot) {
+    return slot && (slot->present & bit) &&
+           (!spec.filter || !*spec.filter || (*spec.filter)(slot->id, slot->payload));
+  };
+  auto passes_threshold = [&](float score) {
+    if (!spec.score_threshold) return true;
+    bool distance_like = !vs.sparse && (vs.distance == index::Distance::kEuclid ||
+                                        vs.distance == index::Distance::kManhattan);
+    return distance_like ? score <= *spec.score_threshold : score >= *spec.score_threshold;
+  };
+
+  if (vs.sparse) {
+    Vector query = spec.query;
+    SortSparse(query);
+    for (const auto& [id, offset] : offset_of_) {
+      const Slot* slot = slots_[offset].get();
+      if (!accept_slot(slot) || !Overlaps(query, slot->sparse[s])) continue;
+      PointRecord r;
+      r.id = id;
+      r.score = SparseDot(query, slot->sparse[s]);
+      r.distance = -r.score;
+      if (passes_threshold(r.score)) hits.push_back(std::move(r));
+    }
+  } else {
+    const index::HnswIndex& index = *dense_[s];
+    // Exact when asked, or when the segment is small enough that a scan beats the graph
+    // (Qdrant's full_scan_threshold, in kilobytes of vectors).
+    size_t kb = offset_of_.size() * vs.dim * sizeof(float) / 1024;
+    if (spec.exact || kb < vs.full_scan_threshold_kb) {
+      std::vector<float> q = index.PrepareQuery(spec.query.dense.data());
+      for (const auto& [id, offset] : offset_of_) {
+        const Slot* slot = slots_[offset].get();
+        if (!accept_slot(slot)) continue;
+        PointRecord r;
+        r.id = id;
+        r.distance = index.DistanceTo(q.data(), offset);
+        hits.push_back(std::move(r));
+      }
+    } else {
+      size_t ef = spec.ef ? spec.ef : std::max<size_t>(vs.ef_construct, want);
+      std::vector<index::Hit> found = index.Search(
+          spec.query.dense.data(), want, ef,
+          [&](uint32_t label) { return label < slots_.size() && accept_slot(slots_[label].get()); });
+      for (const index::Hit& h : found) {
+        PointRecord r;
+        r.id = slots_[h.label]->id;
+        r.distance = h.distance;
+        hits.push_back(std::move(r));
+      }
+    }
+    for (PointRecord& r : hits) r.score = index::HnswIndex::Score(vs.distance, r.distance);
+    if (vs.distance == index::Distance::kEuclid) {
+      for (PointRecord& r : hits) r.distance = r.score;  // sqrt is monotonic; keep ties exact
+    }
+    if (spec.score_threshold) {
+      hits.erase(std::remove_if(hits.begin(), hits.end(),
+                                [&](const PointRecord& r) { return !passes_threshold(r.score); }),
+                 hits.end());
+    }
+  }
+  size_t keep = std::min(want, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + keep, hits.end(), Better);
+  hits.resize(keep);
+  for (PointRecord& r : hits) {
+    uint32_t offset = offset_of_.at(r.id);
+    float score = r.score, distance = r.distance;
+    FillRecord(*slots_[offset], offset, projection, batch, r);
+    r.score = score;
+    r.distance = distance;
+    batch.points.push_back(std::move(r));
+  }
+  return batch;
+}
+
+size_t Segment::IndexMemoryBytes() const {
+  size_t bytes = 0;
+  for (const auto& index : dense_) {
+    if (index) bytes += index->MemoryBytes();
+  }
+  return bytes;
+}
+
+}  // namespace qd::segment

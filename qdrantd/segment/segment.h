@@ -1,0 +1,160 @@
+// Segment: all points of one local replica of a shard, in memory for search and in points.db
+// (SQLite) for durability (Qdrant: a segment; we keep one per replica). Dense vectors live in
+// one HnswIndex per named vector (hnswlib holds the only in-memory copy), sparse vectors and
+// payloads beside them, keyed by a dense `offset` per point that is also its HNSW label.
+//
+// Durability contract: Apply(op_num, op) writes points.db and its applied op number in one
+// SQLite transaction (synchronous=NORMAL: it may be lost in a crash, which the replica's WAL
+// makes good). Index files are checkpoints: index-<vector>.hnsw covers every op up to the
+// `index_op` recorded in points.db; Open() loads them and re-syncs from points.db the points
+// touched by later ops (SyncFromStore), so they never need to be exact.
+//
+// Points.db format: points(id BLOB PRIMARY KEY, offset INTEGER, version INTEGER,
+// vectors BLOB, payload TEXT); meta(k TEXT PRIMARY KEY, v INTEGER) with applied_op and
+// index_op. `id` is PointIdKey(), `vectors` an Operation-style encoding of NamedVectors.
+//
+// Thread: one writer at a time (the replica serialises Apply/SaveIndexes/SyncFromStore); reads
+// from any thread, concurrently with the writer. A point becomes visible to search once its
+// vectors are in the index.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "libshared/status.h"
+#include "qdrantd/index/hnsw_index.h"
+#include "qdrantd/segment/operation.h"
+#include "qdrantd/segment/point_id.h"
+
+namespace qd::sqlite {
+class Db;
+}
+
+namespace qd::segment {
+
+struct VectorSpec {
+  std::string name;  // "" = the default vector
+  bool sparse = false;
+  uint32_t dim = 0;  // dense
+  index::Distance distance = index::Distance::kCosine;
+  size_t m = 16;
+  size_t ef_construct = 100;
+  size_t full_scan_threshold_kb = 10000;
+};
+
+// A predicate over (id, payload); null means "every point".
+using PointFilter = std::function<bool(const PointId&, const rapidjson::Value& payload)>;
+// Copies the selected part of a payload into `out` (allocated with `alloc`).
+using PayloadProjector = std::function<void(const rapidjson::Value& payload, rapidjson::Value& out,
+                                            rapidjson::Document::AllocatorType& alloc)>;
+
+struct Projection {
+  PayloadProjector payload;  // null: no payload in the result
+  bool all_vectors = false;
+  std::vector<std::string> vector_names;  // when !all_vectors: only these
+  bool any_vectors() const { return all_vectors || !vector_names.empty(); }
+};
+
+struct PointRecord {
+  PointId id;
+  OpNum version = 0;
+  float score = 0;     // as Qdrant reports it
+  float distance = 0;  // lower is better; orders search results
+  bool has_payload = false;
+  rapidjson::Value payload;  // allocated in the owning RecordBatch's arena
+  bool has_vectors = false;
+  NamedVectors vectors;
+};
+
+// Records plus the allocator their payloads live in.
+struct RecordBatch {
+  std::shared_ptr<rapidjson::Document> arena = std::make_shared<rapidjson::Document>();
+  std::vector<PointRecord> points;
+};
+
+struct SearchSpec {
+  std::string vector_name;
+  Vector query;
+  size_t limit = 10;  // this segment returns limit + offset best
+  size_t offset = 0;
+  std::optional<float> score_threshold;
+  size_t ef = 0;  // 0: the index's ef_construct
+  bool exact = false;
+  const PointFilter* filter = nullptr;
+};
+
+class Segment {
+ public:
+  static Result<std::unique_ptr<Segment>> Open(const std::string& dir,
+                                               std::vector<VectorSpec> vectors);
+  ~Segment();
+
+  // --- writer side (one caller at a time) ---
+  // Applies op as op number op_num to memory and points.db. Ops at or below applied_op() were
+  // already applied and are skipped. Errors: kInternal (points.db); the replica then stops.
+  Status Apply(OpNum op_num, const Operation& op);
+  // Writes every index file and records the op they cover.
+  Status SaveIndexes();
+  OpNum applied_op() const { return applied_op_.load(); }
+  OpNum index_op() const { return index_op_; }
+  // Re-reads these points from points.db into the indexes (recovery after an index checkpoint).
+  Status SyncFromStore(const std::vector<PointId>& ids);
+
+  // --- reader side (any thread) ---
+  bool Exists(const PointId& id) const;
+  size_t Count(const PointFilter* filter) const;
+  std::vector<PointId> Matching(const PointFilter& filter) const;
+  // Payload of a point as JSON text, or nullopt when absent.
+  std::optional<std::string> PayloadJson(const PointId& id) const;
+  // The points among ids that exist, in the order given.
+  RecordBatch Retrieve(const std::vector<PointId>& ids, const Projection& projection) const;
+  // Points with id >= from (all when null) matching filter, ascending, at most limit.
+  RecordBatch Scroll(const std::optional<PointId>& from, size_t limit, const PointFilter* filter,
+                     const Projection& projection) const;
+  // Best limit+offset points, best first. Errors: kInvalidArgument (unknown vector name,
+  // wrong dimension).
+  Result<RecordBatch> Search(const SearchSpec& spec, const Projection& projection) const;
+
+  const std::vector<VectorSpec>& vectors() const { return specs_; }
+  size_t points_count() const;
+  size_t IndexMemoryBytes() const;
+
+ private:
+  struct Slot;
+  Segment(std::string dir, std::vector<VectorSpec> specs, std::unique_ptr<sqlite::Db> db);
+  Status Load();
+  int SpecIndex(const std::string& name) const;
+  void FillRecord(const Slot& slot, uint32_t offset, const Projection& projection,
+                  RecordBatch& batch, PointRecord& record) const;
+  Status StorePoint(uint32_t offset);
+  Status ErasePoint(const PointId& id);
+  Status AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& work, int spec);
+  uint32_t NewOffset();
+
+  const std::string dir_;
+  const std::vector<VectorSpec> specs_;
+  std::unique_ptr<sqlite::Db> db_;
+  std::vector<std::unique_ptr<index::HnswIndex>> dense_;  // per spec; null for sparse specs
+
+  mutable std::shared_mutex mu_;
+  std::map<PointId, uint32_t> offset_of_;     // Protected by mu_; live points only
+  std::vector<std::unique_ptr<Slot>> slots_;  // Protected by mu_; null for free offsets
+  uint32_t next_offset_ = 0;                  // writer only
+  std::atomic<OpNum> applied_op_{0};
+  OpNum index_op_ = 0;
+};
+
+// The key of a point in points.db: 8-byte big-endian number or 16 UUID bytes, after a tag byte,
+// so that SQLite's BLOB order is PointId order.
+std::string PointIdKey(const PointId& id);
+
+}  // namespace qd::segment

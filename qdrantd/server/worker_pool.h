@@ -1,0 +1,46 @@
+// WorkerPool: the threads that do everything heavier than ~1 ms (JSON of big bodies, search,
+// upserts, index builds, snapshot I/O) so that the loop never blocks (ARCHITECTURE.md).
+// The queue is bounded: Submit() refuses with kResourceExhausted instead of queueing without
+// limit. Stop() lets queued work finish, then joins; work submitted after Stop() is refused.
+// Thread: Submit() from any thread, including a worker (the task then simply queues).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "libshared/status.h"
+
+namespace qd::server {
+
+class WorkerPool {
+ public:
+  // threads == 0 means one per hardware thread.
+  explicit WorkerPool(size_t threads = 0, size_t max_queued = 4096);
+  ~WorkerPool();  // Stop()
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Queues fn. Errors: kResourceExhausted when max_queued tasks are waiting or after Stop().
+  Status Submit(std::function<void()> fn);
+  // Finishes the queued work and joins the threads. Idempotent.
+  void Stop();
+
+  size_t threads() const { return threads_.size(); }
+
+ private:
+  void Work();
+
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // Protected by mu_
+  bool stopping_ = false;                    // Protected by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace qd::server
