@@ -161,6 +161,8 @@ size_t Collection::Count(const segment::PointFilter* filter) const {
 
 size_t Collection::points_count() const { return Count(nullptr); }
 
+std::string Collection::PayloadSchemaJson() const { return "{}"; }  // TODO(#3): payload indexes
+
 RecordBatch Collection::Retrieve(const std::vector<PointId>& ids,
                                  const segment::Projection& projection) const {
   RecordBatch out;

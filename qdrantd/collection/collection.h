@@ -65,6 +65,8 @@ class Collection {
                                       const segment::Projection& projection) const;
 
   size_t points_count() const;
+  // `payload_schema` of CollectionInfo: indexed field -> {data_type, points[, params]}.
+  std::string PayloadSchemaJson() const;
   size_t segments_count() const { return shards_.size(); }
   // Saves index checkpoints (shutdown, periodic).
   Status Flush();

@@ -11,6 +11,7 @@
 
 #include "libshared/log.h"
 #include "libshared/sqlite.h"
+#include "qdrantd/index/json_path.h"
 
 namespace qd::segment {
 namespace {
@@ -408,6 +409,17 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
       case OpKind::kClearPayload: {
         rapidjson::Document given;
         if (!op.payload_json.empty()) given.Parse(op.payload_json.data(), op.payload_json.size());
+        // Paths were validated before the op was logged; one that no longer parses is skipped.
+        std::optional<index::JsonPath> key_path;
+        if (op.key) {
+          Result<index::JsonPath> k = index::ParseJsonPath(*op.key);
+          if (k.ok()) key_path = std::move(*k);
+        }
+        std::vector<index::JsonPath> delete_paths;
+        for (const std::string& name : op.names) {
+          Result<index::JsonPath> k = index::ParseJsonPath(name);
+          if (k.ok()) delete_paths.push_back(std::move(*k));
+        }
         for (const PointId& id : op.ids) {
           Slot* slot = find(id);
           if (!slot) continue;
@@ -418,20 +430,14 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           }
           if ((op.kind == OpKind::kSetPayload || op.kind == OpKind::kOverwritePayload) &&
               given.IsObject()) {
-            // TODO(#3): `key` sub-paths through index/json_path once it lands.
-            for (auto m = given.MemberBegin(); m != given.MemberEnd(); ++m) {
-              rapidjson::Value name(m->name, next.GetAllocator());
-              rapidjson::Value value(m->value, next.GetAllocator());
-              auto existing = next.FindMember(m->name);
-              if (existing != next.MemberEnd()) {
-                existing->value = value;
-              } else {
-                next.AddMember(name, value, next.GetAllocator());
-              }
+            if (op.key && key_path) {
+              index::SetPayloadAt(next, *key_path, given, next.GetAllocator());
+            } else {
+              index::SetPayload(next, given, next.GetAllocator());
             }
           }
           if (op.kind == OpKind::kDeletePayload) {
-            for (const std::string& key : op.names) next.RemoveMember(key.c_str());
+            for (const index::JsonPath& path : delete_paths) index::DeletePayloadPath(next, path);
           }
           slot->SetPayload(next);
           slot->version = op_num;

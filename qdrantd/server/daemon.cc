@@ -9,10 +9,13 @@
 #include "qdrantd/api/grpc/grpc_server.h"
 #include "qdrantd/api/rest/http_server.h"
 #include "qdrantd/api/rest/router.h"
+#include "qdrantd/api/rest/engine_routes.h"
 #include "qdrantd/api/rest/service_routes.h"
+#include "qdrantd/collection/collections.h"
 #include "qdrantd/server/loop.h"
 #include "qdrantd/server/notify.h"
 #include "qdrantd/server/storage_lock.h"
+#include "qdrantd/server/worker_pool.h"
 
 namespace qd::server {
 
@@ -22,6 +25,8 @@ struct Daemon::Impl {
   Loop loop;
   api::rest::Router router;
   std::unique_ptr<StorageLock> storage_lock;
+  std::unique_ptr<collection::Collections> collections;
+  std::unique_ptr<WorkerPool> pool;
   std::unique_ptr<api::rest::HttpServer> http;
   std::unique_ptr<api::grpc::GrpcServer> grpc;
   uv_signal_t sigint{}, sigterm{};
@@ -58,7 +63,15 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
                 "running as a single node");
   }
 
+  auto opened = collection::Collections::Open(config.storage.storage_path);
+  if (!opened.ok()) return opened.status().WithContext("storage " + config.storage.storage_path);
+  collections = std::move(*opened);
+  pool = std::make_unique<WorkerPool>(config.storage.performance.max_search_threads);
+
   api::rest::AddServiceRoutes(router, {.cluster_enabled = config.cluster.enabled, .ready = {}});
+  api::rest::EngineContext engine{&loop, pool.get(), collections.get()};
+  api::rest::AddCollectionRoutes(router, engine);
+  api::rest::AddPointRoutes(router, engine);
   http = std::make_unique<api::rest::HttpServer>(
       loop, router,
       api::rest::HttpServerOptions{
@@ -125,7 +138,6 @@ void Daemon::Impl::CheckDrained(OnLoop on_loop) {
   bool out_of_time = std::chrono::steady_clock::now() - shutdown_started > kShutdownGrace;
   if (!drained && !out_of_time) return;
   if (!drained) QD_LOG_WARN("shutdown grace period over; cutting off requests still in flight");
-  // Flushing storage joins this point once collections exist (issue #3).
   loop.Stop(on_loop);
 }
 
@@ -152,13 +164,17 @@ int Daemon::Run() {
     if (impl_->http) impl_->http->StopAccepting(impl_->loop.Enter());
     impl_->CloseHandles();
     impl_->http.reset();
+    if (impl_->pool) impl_->pool->Stop();
     return 1;
   }
   impl_->loop.Run();
   if (impl_->grpc_stopper.joinable()) impl_->grpc_stopper.join();
   if (!impl_->grpc_stopped && impl_->grpc) impl_->grpc->Shutdown(std::chrono::system_clock::now());
+  // Work still queued finishes (its answers go nowhere); then indexes are checkpointed.
+  impl_->pool->Stop();
   impl_->CloseHandles();
   impl_->http.reset();
+  impl_->collections.reset();
   QD_LOG_INFO("qdrantd stopped");
   return 0;
 }

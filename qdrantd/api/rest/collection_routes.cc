@@ -1,0 +1,187 @@
+// Collections and aliases (compat.md §4.1).
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "qdrantd/api/rest/async_handler.h"
+#include "qdrantd/api/rest/json.h"
+#include "qdrantd/api/rest/point_codec.h"
+#include "qdrantd/api/rest/router.h"
+#include "qdrantd/collection/collections.h"
+
+namespace qd::api::rest {
+namespace {
+
+using collection::AliasAction;
+using collection::Collections;
+using rapidjson::Value;
+
+Response Ok(const Request& request, std::string_view result) { return JsonResult(request, result); }
+
+Result<Response> GetCollection(Collections& collections, const Request& request) {
+  Result<std::shared_ptr<collection::Collection>> c = collections.Get(request.Param("collection_name"));
+  if (!c.ok()) return c.status();
+  collection::CollectionConfig config = (*c)->config();
+  size_t points = (*c)->points_count();
+  std::string out = "{\"status\":\"green\",\"optimizer_status\":\"ok\",\"indexed_vectors_count\":" +
+                    std::to_string(points) + ",\"points_count\":" + std::to_string(points) +
+                    ",\"segments_count\":" + std::to_string((*c)->segments_count()) +
+                    ",\"config\":" + config.ToJson() + ",\"payload_schema\":" +
+                    (*c)->PayloadSchemaJson() + "}";
+  return Ok(request, out);
+}
+
+Result<Response> CreateCollection(Collections& collections, const Request& request) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return timeout.status();
+  const std::string& name = request.Param("collection_name");
+  Status s = Collections::ValidateName(name);
+  if (!s.ok()) return s;
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return body.status();
+  Result<collection::CollectionConfig> config = collection::ParseCreateCollection(*body);
+  if (!config.ok()) return config.status();
+  s = collections.Create(name, std::move(*config));
+  if (!s.ok()) return s;
+  return Ok(request, "true");
+}
+
+Result<Response> UpdateCollection(Collections& collections, const Request& request) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return timeout.status();
+  Result<std::shared_ptr<collection::Collection>> c = collections.Get(request.Param("collection_name"));
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return body.status();
+  Result<collection::CollectionConfig> next = collection::ApplyUpdate((*c)->config(), *body);
+  if (!next.ok()) return next.status();
+  Status s = collections.Update((*c)->name(), *next);
+  if (!s.ok()) return s;
+  return Ok(request, "true");
+}
+
+Result<Response> DeleteCollection(Collections& collections, const Request& request) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return timeout.status();
+  Result<bool> existed = collections.Delete(request.Param("collection_name"));
+  if (!existed.ok()) return existed.status();
+  return Ok(request, *existed ? "true" : "false");
+}
+
+std::string AliasesJson(const std::vector<std::pair<std::string, std::string>>& aliases) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("aliases");
+  w.StartArray();
+  for (const auto& [alias, target] : aliases) {
+    w.StartObject();
+    w.Key("alias_name");
+    w.String(alias.c_str());
+    w.Key("collection_name");
+    w.String(target.c_str());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Take(buffer);
+}
+
+Result<Response> ChangeAliases(Collections& collections, const Request& request) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return timeout.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body);
+  if (!body.ok()) return body.status();
+  const Value* actions = Member(*body, "actions");
+  if (!actions || !actions->IsArray()) {
+    return Status::InvalidArgument("Format error in JSON body: missing field `actions`");
+  }
+  std::vector<AliasAction> parsed;
+  auto text = [](const Value& object, const char* name, const std::string& path) -> Result<std::string> {
+    const Value* v = Member(object, name);
+    if (!v) return Status::InvalidArgument("Format error in JSON body: " + path + ": missing field `" + name + "`");
+    if (!v->IsString()) return Status::InvalidArgument("Format error in JSON body: " + path + "." + name + ": expected a string");
+    return std::string(v->GetString(), v->GetStringLength());
+  };
+  for (rapidjson::SizeType i = 0; i < actions->Size(); ++i) {
+    const Value& a = (*actions)[i];
+    std::string path = "actions[" + std::to_string(i) + "]";
+    AliasAction action;
+    if (const Value* create = Member(a, "create_alias")) {
+      action.kind = AliasAction::kCreate;
+      Result<std::string> alias = text(*create, "alias_name", path + ".create_alias");
+      if (!alias.ok()) return alias.status();
+      Result<std::string> target = text(*create, "collection_name", path + ".create_alias");
+      if (!target.ok()) return target.status();
+      action.alias_name = *alias;
+      action.collection_name = *target;
+    } else if (const Value* del = Member(a, "delete_alias")) {
+      action.kind = AliasAction::kDelete;
+      Result<std::string> alias = text(*del, "alias_name", path + ".delete_alias");
+      if (!alias.ok()) return alias.status();
+      action.alias_name = *alias;
+    } else if (const Value* rename = Member(a, "rename_alias")) {
+      action.kind = AliasAction::kRename;
+      Result<std::string> old_name = text(*rename, "old_alias_name", path + ".rename_alias");
+      if (!old_name.ok()) return old_name.status();
+      Result<std::string> new_name = text(*rename, "new_alias_name", path + ".rename_alias");
+      if (!new_name.ok()) return new_name.status();
+      action.alias_name = *old_name;
+      action.new_alias_name = *new_name;
+    } else {
+      return Status::InvalidArgument("Format error in JSON body: " + path +
+                                     ": unknown variant, expected one of `create_alias`, "
+                                     "`delete_alias`, `rename_alias`");
+    }
+    parsed.push_back(std::move(action));
+  }
+  Status s = collections.ApplyAliases(parsed);
+  if (!s.ok()) return s;
+  return Ok(request, "true");
+}
+
+}  // namespace
+
+void AddCollectionRoutes(Router& router, EngineContext context) {
+  Collections* collections = context.collections;
+  auto add = [&](const char* method, const char* path,
+                 Result<Response> (*fn)(Collections&, const Request&)) {
+    router.Add(method, path, [context, collections, fn](Request& request, Reply reply) {
+      Async(context, request, std::move(reply),
+            [collections, fn](const Request& r) { return fn(*collections, r); });
+    });
+  };
+  router.Add("GET", "/collections", [collections](Request& request, Reply reply) {
+    std::string out = "{\"collections\":[";
+    bool first = true;
+    for (const std::string& name : collections->List()) {
+      out += first ? "" : ",";
+      out += "{\"name\":" + JsonQuote(name) + "}";
+      first = false;
+    }
+    out += "]}";
+    reply.Send(JsonResult(request, out));
+  });
+  add("POST", "/collections/aliases", &ChangeAliases);
+  add("GET", "/collections/{collection_name}", &GetCollection);
+  add("PUT", "/collections/{collection_name}", &CreateCollection);
+  add("PATCH", "/collections/{collection_name}", &UpdateCollection);
+  add("DELETE", "/collections/{collection_name}", &DeleteCollection);
+  router.Add("GET", "/collections/{collection_name}/exists", [collections](Request& request, Reply reply) {
+    bool exists = collections->Exists(request.Param("collection_name"));
+    reply.Send(JsonResult(request, exists ? R"({"exists":true})" : R"({"exists":false})"));
+  });
+  router.Add("GET", "/aliases", [collections](Request& request, Reply reply) {
+    reply.Send(JsonResult(request, AliasesJson(collections->Aliases(nullptr))));
+  });
+  router.Add("GET", "/collections/{collection_name}/aliases", [collections](Request& request, Reply reply) {
+    Result<std::shared_ptr<collection::Collection>> c = collections->Get(request.Param("collection_name"));
+    if (!c.ok()) {
+      reply.Send(JsonError(request, c.status()));
+      return;
+    }
+    std::string name = (*c)->name();
+    reply.Send(JsonResult(request, AliasesJson(collections->Aliases(&name))));
+  });
+}
+
+}  // namespace qd::api::rest

@@ -1,0 +1,582 @@
+// Points, search and query (compat.md §4.2–§4.5).
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "qdrantd/api/rest/async_handler.h"
+#include "qdrantd/api/rest/json.h"
+#include "qdrantd/api/rest/point_codec.h"
+#include "qdrantd/api/rest/router.h"
+#include "qdrantd/collection/collections.h"
+#include "qdrantd/index/json_path.h"
+
+namespace qd::api::rest {
+namespace {
+
+using collection::Collection;
+using collection::Collections;
+using collection::UpdateMode;
+using collection::UpdateRequest;
+using rapidjson::Value;
+using segment::OpKind;
+using segment::PointId;
+
+using CollectionPtr = std::shared_ptr<Collection>;
+
+Status TypeError(const std::string& path, const char* expected) {
+  return Status::InvalidArgument("Format error in JSON body: " + path + ": invalid type, expected " +
+                                 expected);
+}
+
+std::string ToText(const Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  v.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// ---- updates ----
+
+// The point selector of delete / payload / vector operations: `points` (ids) or `filter`.
+Status ParseSelector(const Value& body, UpdateRequest& update, const std::string& path) {
+  if (const Value* points = Member(body, "points")) {
+    Result<std::vector<PointId>> ids = ParsePointIds(*points, path + "points");
+    if (!ids.ok()) return ids.status();
+    update.op.ids = std::move(*ids);
+    return Status::Ok();
+  }
+  if (Member(body, "filter")) {
+    Result<segment::PointFilter> filter = ParseFilterField(body, "filter", path + "filter");
+    if (!filter.ok()) return filter.status();
+    update.by_filter = true;
+    update.filter = std::move(*filter);
+    return Status::Ok();
+  }
+  return Status::InvalidArgument("Format error in JSON body: " + path +
+                                 "expected either `points` or `filter`");
+}
+
+// Parses one update operation body of kind `kind` (the REST body itself, or one entry of
+// points/batch), validated against the collection.
+Result<UpdateRequest> ParseUpdate(const Collection& c, OpKind kind, const Value& body,
+                                  const std::string& path) {
+  if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
+  UpdateRequest update;
+  update.op.kind = kind;
+  switch (kind) {
+    case OpKind::kUpsert: {
+      Result<std::vector<segment::PointStruct>> points = ParsePointsInsert(body);
+      if (!points.ok()) return points.status().WithContext(path.empty() ? "" : path);
+      Status s = c.ValidatePoints(*points, /*partial=*/false);
+      if (!s.ok()) return s;
+      update.op.points = std::move(*points);
+      if (const Value* mode = Member(body, "update_mode")) {
+        std::string m = mode->IsString() ? mode->GetString() : "";
+        if (m == "upsert") {
+          update.update_mode = UpdateMode::kUpsert;
+        } else if (m == "insert_only") {
+          update.update_mode = UpdateMode::kInsertOnly;
+        } else if (m == "update_only") {
+          update.update_mode = UpdateMode::kUpdateOnly;
+        } else {
+          return Status::InvalidArgument("Format error in JSON body: " + path +
+                                         "update_mode: unknown variant, expected one of `upsert`, "
+                                         "`insert_only`, `update_only`");
+        }
+      }
+      Result<segment::PointFilter> uf = ParseFilterField(body, "update_filter", path + "update_filter");
+      if (!uf.ok()) return uf.status();
+      update.update_filter = std::move(*uf);
+      return update;
+    }
+    case OpKind::kDeletePoints:
+    case OpKind::kClearPayload: {
+      Status s = ParseSelector(body, update, path);
+      if (!s.ok()) return s;
+      return update;
+    }
+    case OpKind::kSetPayload:
+    case OpKind::kOverwritePayload: {
+      const Value* payload = Member(body, "payload");
+      if (!payload) return Status::InvalidArgument("Format error in JSON body: " + path + "missing field `payload`");
+      if (!payload->IsObject()) return TypeError(path + "payload", "an object");
+      update.op.payload_json = ToText(*payload);
+      if (const Value* key = Member(body, "key")) {
+        if (!key->IsString()) return TypeError(path + "key", "a string");
+        Result<index::JsonPath> parsed = index::ParseJsonPath(key->GetString());
+        if (!parsed.ok()) return parsed.status();
+        update.op.key = key->GetString();
+      }
+      Status s = ParseSelector(body, update, path);
+      if (!s.ok()) return s;
+      return update;
+    }
+    case OpKind::kDeletePayload: {
+      const Value* keys = Member(body, "keys");
+      if (!keys || !keys->IsArray()) return Status::InvalidArgument("Format error in JSON body: " + path + "missing field `keys`");
+      for (const Value& k : keys->GetArray()) {
+        if (!k.IsString()) return TypeError(path + "keys", "an array of strings");
+        Result<index::JsonPath> parsed = index::ParseJsonPath(k.GetString());
+        if (!parsed.ok()) return parsed.status();
+        update.op.names.emplace_back(k.GetString(), k.GetStringLength());
+      }
+      Status s = ParseSelector(body, update, path);
+      if (!s.ok()) return s;
+      return update;
+    }
+    case OpKind::kUpdateVectors: {
+      const Value* points = Member(body, "points");
+      if (!points || !points->IsArray()) return Status::InvalidArgument("Format error in JSON body: " + path + "missing field `points`");
+      for (rapidjson::SizeType i = 0; i < points->Size(); ++i) {
+        const Value& p = (*points)[i];
+        std::string at = path + "points[" + std::to_string(i) + "]";
+        const Value* id = Member(p, "id");
+        const Value* vector = Member(p, "vector");
+        if (!id || !vector) return Status::InvalidArgument("Format error in JSON body: " + at + ": expected `id` and `vector`");
+        segment::PointStruct ps;
+        Result<PointId> pid = ParsePointId(*id, at + ".id");
+        if (!pid.ok()) return pid.status();
+        ps.id = *pid;
+        Result<segment::NamedVectors> v = ParseVectors(*vector, at + ".vector");
+        if (!v.ok()) return v.status();
+        ps.vectors = std::move(*v);
+        update.op.points.push_back(std::move(ps));
+      }
+      Status s = c.ValidatePoints(update.op.points, /*partial=*/true);
+      if (!s.ok()) return s;
+      Result<segment::PointFilter> uf = ParseFilterField(body, "update_filter", path + "update_filter");
+      if (!uf.ok()) return uf.status();
+      update.update_filter = std::move(*uf);
+      return update;
+    }
+    case OpKind::kDeleteVectors: {
+      const Value* vectors = Member(body, "vector");
+      if (!vectors) vectors = Member(body, "vectors");
+      if (!vectors || !vectors->IsArray()) return Status::InvalidArgument("Format error in JSON body: " + path + "missing field `vector`");
+      collection::CollectionConfig config = c.config();
+      for (const Value& n : vectors->GetArray()) {
+        if (!n.IsString()) return TypeError(path + "vector", "an array of vector names");
+        if (!config.FindVector(n.GetString())) {
+          return Status::InvalidArgument(std::string("Wrong input: Not existing vector name error: ") + n.GetString());
+        }
+        update.op.names.emplace_back(n.GetString(), n.GetStringLength());
+      }
+      Status s = ParseSelector(body, update, path);
+      if (!s.ok()) return s;
+      return update;
+    }
+    case OpKind::kCreateFieldIndex:
+    case OpKind::kDeleteFieldIndex:
+      break;
+  }
+  return Status::InvalidArgument("unsupported operation");
+}
+
+Result<CollectionPtr> Find(Collections& collections, const Request& request) {
+  return collections.Get(request.Param("collection_name"));
+}
+
+Result<Response> RunUpdate(Collections& collections, const Request& request, OpKind kind) {
+  Result<bool> wait = WaitParam(request);
+  if (!wait.ok()) return wait.status();
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body);
+  if (!body.ok()) return body.status();
+  Result<UpdateRequest> update = ParseUpdate(**c, kind, *body, "");
+  if (!update.ok()) return update.status();
+  Result<collection::UpdateResult> result = (*c)->Update(std::move(*update));
+  if (!result.ok()) return result.status();
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteUpdateResult(w, result->operation_id, *wait);
+  return JsonResult(request, Take(buffer));
+}
+
+Result<Response> RunBatch(Collections& collections, const Request& request) {
+  Result<bool> wait = WaitParam(request);
+  if (!wait.ok()) return wait.status();
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body);
+  if (!body.ok()) return body.status();
+  const Value* operations = Member(*body, "operations");
+  if (!operations || !operations->IsArray()) {
+    return Status::InvalidArgument("Format error in JSON body: missing field `operations`");
+  }
+  static const std::pair<const char*, OpKind> kKinds[] = {
+      {"upsert", OpKind::kUpsert},
+      {"delete", OpKind::kDeletePoints},
+      {"set_payload", OpKind::kSetPayload},
+      {"overwrite_payload", OpKind::kOverwritePayload},
+      {"delete_payload", OpKind::kDeletePayload},
+      {"clear_payload", OpKind::kClearPayload},
+      {"update_vectors", OpKind::kUpdateVectors},
+      {"delete_vectors", OpKind::kDeleteVectors},
+  };
+  // Parse and validate everything first, then apply in order.
+  std::vector<UpdateRequest> updates;
+  for (rapidjson::SizeType i = 0; i < operations->Size(); ++i) {
+    const Value& op = (*operations)[i];
+    std::string path = "operations[" + std::to_string(i) + "].";
+    bool found = false;
+    for (const auto& [name, kind] : kKinds) {
+      const Value* inner = Member(op, name);
+      if (!inner) continue;
+      Result<UpdateRequest> update = ParseUpdate(**c, kind, *inner, path + name + ".");
+      if (!update.ok()) return update.status();
+      updates.push_back(std::move(*update));
+      found = true;
+      break;
+    }
+    if (!found) {
+      return Status::InvalidArgument("Format error in JSON body: " + path.substr(0, path.size() - 1) +
+                                     ": unknown operation");
+    }
+  }
+  segment::OpNum last = 0;
+  for (UpdateRequest& update : updates) {
+    Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
+    if (!result.ok()) return result.status();
+    last = std::max(last, result->operation_id);
+  }
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteUpdateResult(w, last, *wait);
+  return JsonResult(request, Take(buffer));
+}
+
+// ---- reads ----
+
+Result<Response> GetPoint(Collections& collections, const Request& request) {
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  rapidjson::Document id_doc;
+  const std::string& text = request.Param("id");
+  bool numeric = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  if (numeric) {
+    id_doc.Parse(text.c_str());
+  } else {
+    id_doc.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), id_doc.GetAllocator());
+  }
+  Result<PointId> id = ParsePointId(id_doc, "id");
+  if (!id.ok()) return id.status();
+  segment::Projection projection;
+  projection.payload = [](const Value& in, Value& out, rapidjson::Document::AllocatorType& a) { out.CopyFrom(in, a); };
+  projection.all_vectors = true;
+  segment::RecordBatch batch = (*c)->Retrieve({*id}, projection);
+  if (batch.points.empty()) return Status::NotFound("No point with id " + id->ToString() + " found");
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteRecord(w, batch.points[0], false, (*c)->config().unnamed_vector);
+  return JsonResult(request, Take(buffer));
+}
+
+Result<Response> GetPoints(Collections& collections, const Request& request) {
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body);
+  if (!body.ok()) return body.status();
+  const Value* ids = Member(*body, "ids");
+  if (!ids) return Status::InvalidArgument("Format error in JSON body: missing field `ids`");
+  Result<std::vector<PointId>> parsed = ParsePointIds(*ids, "ids");
+  if (!parsed.ok()) return parsed.status();
+  segment::Projection projection;
+  Result<segment::PayloadProjector> payload = ParseWithPayload(*body, true);
+  if (!payload.ok()) return payload.status();
+  projection.payload = std::move(*payload);
+  Status s = ParseWithVector(*body, projection);
+  if (!s.ok()) return s;
+  std::vector<PointId> unique;
+  for (const PointId& id : *parsed) {
+    if (std::find(unique.begin(), unique.end(), id) == unique.end()) unique.push_back(id);
+  }
+  segment::RecordBatch batch = (*c)->Retrieve(unique, projection);
+  bool unnamed = (*c)->config().unnamed_vector;
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartArray();
+  for (const segment::PointRecord& r : batch.points) WriteRecord(w, r, false, unnamed);
+  w.EndArray();
+  return JsonResult(request, Take(buffer));
+}
+
+Result<Response> Scroll(Collections& collections, const Request& request) {
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return body.status();
+  Result<segment::PointFilter> filter = ParseFilterField(*body, "filter", "filter");
+  if (!filter.ok()) return filter.status();
+  Result<std::optional<uint64_t>> limit = OptionalUint(*body, "limit", "limit");
+  if (!limit.ok()) return limit.status();
+  if (*limit && **limit == 0) {
+    return Status::Unprocessable("Validation error in JSON body: [limit: value 0 invalid, must be 1 or more]");
+  }
+  std::optional<PointId> offset;
+  if (const Value* o = Member(*body, "offset")) {
+    Result<PointId> id = ParsePointId(*o, "offset");
+    if (!id.ok()) return id.status();
+    offset = *id;
+  }
+  if (Member(*body, "order_by")) {
+    return Status::InvalidArgument("Bad request: order_by is not supported by this server yet");
+  }
+  segment::Projection projection;
+  Result<segment::PayloadProjector> payload = ParseWithPayload(*body, true);
+  if (!payload.ok()) return payload.status();
+  projection.payload = std::move(*payload);
+  Status s = ParseWithVector(*body, projection);
+  if (!s.ok()) return s;
+  std::optional<PointId> next;
+  size_t n = limit->value_or(10);
+  segment::RecordBatch batch = (*c)->Scroll(offset, n, *filter ? &*filter : nullptr, projection, next);
+  bool unnamed = (*c)->config().unnamed_vector;
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("points");
+  w.StartArray();
+  for (const segment::PointRecord& r : batch.points) WriteRecord(w, r, false, unnamed);
+  w.EndArray();
+  w.Key("next_page_offset");
+  if (next) {
+    WritePointId(w, *next);
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  return JsonResult(request, Take(buffer));
+}
+
+Result<Response> Count(Collections& collections, const Request& request) {
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return body.status();
+  Result<segment::PointFilter> filter = ParseFilterField(*body, "filter", "filter");
+  if (!filter.ok()) return filter.status();
+  size_t n = (*c)->Count(*filter ? &*filter : nullptr);
+  return JsonResult(request, "{\"count\":" + std::to_string(n) + "}");
+}
+
+// Common search parameters of search and query requests.
+Status ParseSearchParams(const Value& body, const std::string& path, segment::SearchSpec& spec) {
+  Result<std::optional<uint64_t>> limit = OptionalUint(body, "limit", path + "limit");
+  if (!limit.ok()) return limit.status();
+  if (!*limit) {
+    limit = OptionalUint(body, "top", path + "top");
+    if (!limit.ok()) return limit.status();
+  }
+  spec.limit = limit->value_or(10);
+  if (spec.limit == 0) {
+    return Status::Unprocessable("Validation error in JSON body: [" + path + "limit: value 0 invalid, must be 1 or more]");
+  }
+  Result<std::optional<uint64_t>> offset = OptionalUint(body, "offset", path + "offset");
+  if (!offset.ok()) return offset.status();
+  spec.offset = offset->value_or(0);
+  if (const Value* t = Member(body, "score_threshold")) {
+    if (!t->IsNumber()) return TypeError(path + "score_threshold", "a number");
+    spec.score_threshold = static_cast<float>(t->GetDouble());
+  }
+  if (const Value* params = Member(body, "params")) {
+    if (!params->IsObject()) return TypeError(path + "params", "an object");
+    Result<std::optional<uint64_t>> ef = OptionalUint(*params, "hnsw_ef", path + "params.hnsw_ef");
+    if (!ef.ok()) return ef.status();
+    if (*ef && **ef == 0) {
+      return Status::Unprocessable("Validation error in JSON body: [" + path + "params.hnsw_ef: value 0 invalid, must be 1 or more]");
+    }
+    spec.ef = ef->value_or(0);
+    if (const Value* exact = Member(*params, "exact")) {
+      if (!exact->IsBool()) return TypeError(path + "params.exact", "a boolean");
+      spec.exact = exact->GetBool();
+    }
+  }
+  return Status::Ok();
+}
+
+struct ParsedSearch {
+  segment::SearchSpec spec;
+  segment::PointFilter filter;
+  segment::Projection projection;
+  bool list_only = false;  // query without `query`: list points like scroll
+};
+
+// A search request (points/search): vector plain, {name, vector}, or a named sparse vector.
+Result<ParsedSearch> ParseSearch(const Value& body, const std::string& path) {
+  if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
+  ParsedSearch out;
+  const Value* vector = Member(body, "vector");
+  if (!vector) return Status::InvalidArgument("Format error in JSON body: " + path + "missing field `vector`");
+  if (vector->IsArray()) {
+    Result<segment::Vector> v = ParseOneVector(*vector, path + "vector");
+    if (!v.ok()) return v.status();
+    out.spec.query = std::move(*v);
+  } else if (vector->IsObject()) {
+    const Value* name = Member(*vector, "name");
+    const Value* inner = Member(*vector, "vector");
+    if (!name || !name->IsString() || !inner) {
+      return TypeError(path + "vector", "a vector or {\"name\", \"vector\"}");
+    }
+    out.spec.vector_name = name->GetString();
+    Result<segment::Vector> v = ParseOneVector(*inner, path + "vector.vector");
+    if (!v.ok()) return v.status();
+    out.spec.query = std::move(*v);
+  } else {
+    return TypeError(path + "vector", "a vector or {\"name\", \"vector\"}");
+  }
+  Status s = ParseSearchParams(body, path, out.spec);
+  if (!s.ok()) return s;
+  Result<segment::PointFilter> filter = ParseFilterField(body, "filter", path + "filter");
+  if (!filter.ok()) return filter.status();
+  out.filter = std::move(*filter);
+  Result<segment::PayloadProjector> payload = ParseWithPayload(body, false);
+  if (!payload.ok()) return payload.status();
+  out.projection.payload = std::move(*payload);
+  s = ParseWithVector(body, out.projection);
+  if (!s.ok()) return s;
+  return out;
+}
+
+// A query request (points/query): `query` as a vector, {"nearest": v}, a sparse vector or a
+// point id (its own vector); absent lists points.
+Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const std::string& path) {
+  if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
+  ParsedSearch out;
+  if (Member(body, "prefetch")) {
+    return Status::InvalidArgument("Bad request: prefetch is not supported by this server yet");
+  }
+  if (const Value* using_name = Member(body, "using")) {
+    if (!using_name->IsString()) return TypeError(path + "using", "a string");
+    out.spec.vector_name = using_name->GetString();
+  }
+  const Value* query = Member(body, "query");
+  if (query && query->IsObject() && query->HasMember("nearest")) query = &(*query)["nearest"];
+  if (!query) {
+    out.list_only = true;
+  } else if (query->IsArray() || (query->IsObject() && query->HasMember("indices"))) {
+    Result<segment::Vector> v = ParseOneVector(*query, path + "query");
+    if (!v.ok()) return v.status();
+    out.spec.query = std::move(*v);
+  } else if (query->IsUint64() || query->IsString()) {
+    Result<PointId> id = ParsePointId(*query, path + "query");
+    if (!id.ok()) return id.status();
+    segment::Projection p;
+    p.vector_names = {out.spec.vector_name};
+    segment::RecordBatch b = c.Retrieve({*id}, p);
+    if (b.points.empty() || b.points[0].vectors.empty()) {
+      return Status::NotFound("No point with id " + id->ToString() + " found");
+    }
+    out.spec.query = b.points[0].vectors[0].second;
+  } else {
+    return Status::InvalidArgument("Bad request: this query type is not supported by this server yet");
+  }
+  Status s = ParseSearchParams(body, path, out.spec);
+  if (!s.ok()) return s;
+  Result<segment::PointFilter> filter = ParseFilterField(body, "filter", path + "filter");
+  if (!filter.ok()) return filter.status();
+  out.filter = std::move(*filter);
+  Result<segment::PayloadProjector> payload = ParseWithPayload(body, false);
+  if (!payload.ok()) return payload.status();
+  out.projection.payload = std::move(*payload);
+  s = ParseWithVector(body, out.projection);
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) {
+  search.spec.filter = search.filter ? &search.filter : nullptr;
+  if (search.list_only) {
+    std::optional<PointId> next;
+    segment::RecordBatch all = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
+                                        search.spec.filter, search.projection, next);
+    std::vector<segment::PointRecord> page;
+    for (size_t i = search.spec.offset; i < all.points.size(); ++i) page.push_back(std::move(all.points[i]));
+    all.points = std::move(page);
+    return all;
+  }
+  return c.Search(search.spec, search.projection);
+}
+
+void WriteScored(JsonWriter& w, const segment::RecordBatch& batch, bool unnamed) {
+  w.StartArray();
+  for (const segment::PointRecord& r : batch.points) WriteRecord(w, r, true, unnamed);
+  w.EndArray();
+}
+
+enum class SearchKind { kSearch, kSearchBatch, kQuery, kQueryBatch };
+
+Result<Response> Search(Collections& collections, const Request& request, SearchKind kind) {
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body);
+  if (!body.ok()) return body.status();
+  const bool query = kind == SearchKind::kQuery || kind == SearchKind::kQueryBatch;
+  const bool batch = kind == SearchKind::kSearchBatch || kind == SearchKind::kQueryBatch;
+  std::vector<ParsedSearch> searches;
+  if (batch) {
+    const Value* list = Member(*body, "searches");
+    if (!list || !list->IsArray()) return Status::InvalidArgument("Format error in JSON body: missing field `searches`");
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+      std::string path = "searches[" + std::to_string(i) + "].";
+      Result<ParsedSearch> s = query ? ParseQuery(**c, (*list)[i], path) : ParseSearch((*list)[i], path);
+      if (!s.ok()) return s.status();
+      searches.push_back(std::move(*s));
+    }
+  } else {
+    Result<ParsedSearch> s = query ? ParseQuery(**c, *body, "") : ParseSearch(*body, "");
+    if (!s.ok()) return s.status();
+    searches.push_back(std::move(*s));
+  }
+  bool unnamed = (*c)->config().unnamed_vector;
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  if (batch) w.StartArray();
+  for (ParsedSearch& s : searches) {
+    Result<segment::RecordBatch> result = Execute(**c, s);
+    if (!result.ok()) return result.status();
+    if (query) {
+      w.StartObject();
+      w.Key("points");
+    }
+    WriteScored(w, *result, unnamed);
+    if (query) w.EndObject();
+  }
+  if (batch) w.EndArray();
+  return JsonResult(request, Take(buffer));
+}
+
+}  // namespace
+
+void AddPointRoutes(Router& router, EngineContext context) {
+  Collections* collections = context.collections;
+  auto add = [&](const char* method, const char* path, std::function<Result<Response>(const Request&)> fn) {
+    router.Add(method, path, [context, fn](Request& request, Reply reply) {
+      Async(context, request, std::move(reply), fn);
+    });
+  };
+  auto update = [&](const char* method, const char* path, OpKind kind) {
+    add(method, path, [collections, kind](const Request& r) { return RunUpdate(*collections, r, kind); });
+  };
+  const std::string base = "/collections/{collection_name}/points";
+  update("PUT", (base).c_str(), OpKind::kUpsert);
+  update("POST", (base + "/delete").c_str(), OpKind::kDeletePoints);
+  update("PUT", (base + "/vectors").c_str(), OpKind::kUpdateVectors);
+  update("POST", (base + "/vectors/delete").c_str(), OpKind::kDeleteVectors);
+  update("POST", (base + "/payload").c_str(), OpKind::kSetPayload);
+  update("PUT", (base + "/payload").c_str(), OpKind::kOverwritePayload);
+  update("POST", (base + "/payload/delete").c_str(), OpKind::kDeletePayload);
+  update("POST", (base + "/payload/clear").c_str(), OpKind::kClearPayload);
+  add("POST", (base + "/batch").c_str(), [collections](const Request& r) { return RunBatch(*collections, r); });
+  add("POST", base.c_str(), [collections](const Request& r) { return GetPoints(*collections, r); });
+  add("POST", (base + "/scroll").c_str(), [collections](const Request& r) { return Scroll(*collections, r); });
+  add("POST", (base + "/count").c_str(), [collections](const Request& r) { return Count(*collections, r); });
+  add("POST", (base + "/search").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kSearch); });
+  add("POST", (base + "/search/batch").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kSearchBatch); });
+  add("POST", (base + "/query").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kQuery); });
+  add("POST", (base + "/query/batch").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kQueryBatch); });
+  add("GET", (base + "/{id}").c_str(), [collections](const Request& r) { return GetPoint(*collections, r); });
+}
+
+}  // namespace qd::api::rest
