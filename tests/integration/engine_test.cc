@@ -1,0 +1,312 @@
+// The vector engine over REST against one real qdrantd (issue #3): collections, points,
+// search, filters, payload operations, validation errors, and durability across restarts and
+// kill -9.
+#include <catch2/catch.hpp>
+#include <rapidjson/document.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "tests/support/node.h"
+
+using namespace qd::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+rapidjson::Document Json(const HttpResponse& r) {
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  INFO(r.body);
+  REQUIRE_FALSE(d.HasParseError());
+  return d;
+}
+
+HttpResponse Put(const Node& n, const std::string& path, const std::string& body) {
+  return HttpRequest(n.http_port(), "PUT", path, body, {{"content-type", "application/json"}});
+}
+HttpResponse Post(const Node& n, const std::string& path, const std::string& body) {
+  return HttpRequest(n.http_port(), "POST", path, body, {{"content-type", "application/json"}});
+}
+
+std::string Vec(const std::vector<float>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+std::vector<float> RandomVector(std::mt19937& rng, int dim) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(dim);
+  for (float& x : v) x = std::round(u(rng) * 1000) / 1000;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("collections: create, get with defaults, list, exists, conflict, delete",
+          "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(Put(node, "/collections/books", R"({"vectors":{"size":4,"distance":"Cosine"}})").status == 200);
+
+  HttpResponse info = node.Get("/collections/books");
+  REQUIRE(info.status == 200);
+  rapidjson::Document d = Json(info);
+  const auto& config = d["result"]["config"];
+  CHECK(d["result"]["status"] == "green");
+  CHECK(d["result"]["points_count"].GetUint() == 0);
+  CHECK(config["params"]["vectors"]["size"].GetUint() == 4);
+  CHECK(config["params"]["vectors"]["distance"] == "Cosine");
+  CHECK_FALSE(config["params"]["vectors"].HasMember("hnsw_config"));  // never set, never shown
+  CHECK(config["hnsw_config"]["m"].GetUint() == 16);
+  CHECK(config["hnsw_config"]["ef_construct"].GetUint() == 100);
+  CHECK(config["quantization_config"].IsNull());
+
+  CHECK(Json(node.Get("/collections"))["result"]["collections"][0]["name"] == "books");
+  CHECK(Json(node.Get("/collections/books/exists"))["result"]["exists"].GetBool());
+  CHECK_FALSE(Json(node.Get("/collections/nope/exists"))["result"]["exists"].GetBool());
+
+  HttpResponse again = Put(node, "/collections/books", R"({"vectors":{"size":4,"distance":"Cosine"}})");
+  CHECK(again.status == 409);
+  CHECK(again.body.find("already exists") != std::string::npos);
+  CHECK(node.Get("/collections/nope").status == 404);
+
+  HttpResponse del = HttpRequest(node.http_port(), "DELETE", "/collections/books");
+  CHECK(del.status == 200);
+  CHECK(Json(del)["result"].GetBool());
+  HttpResponse missing = HttpRequest(node.http_port(), "DELETE", "/collections/books");
+  CHECK(missing.status == 200);
+  CHECK_FALSE(Json(missing)["result"].GetBool());
+  CHECK(node.Get("/collections/books").status == 404);
+}
+
+TEST_CASE("collections: bad configurations are 400 or 422 naming the field", "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  struct Case {
+    const char* body;
+    int status;
+    const char* text;
+  } cases[] = {
+      {R"({"vectors":{"size":65537,"distance":"Dot"}})", 422,
+       "Validation error in JSON body: [vectors.size: value 65537 invalid, must be from 1 to 65536]"},
+      {R"({"vectors":{"size":4,"distance":"Dot"},"shard_number":0})", 422, "shard_number"},
+      {R"({"vectors":{"size":4,"distance":"Dot"},"hnsw_config":{"ef_construct":0}})", 422,
+       "hnsw_config.ef_construct"},
+      {R"({"vectors":{"size":4,"distance":"Hamming"}})", 400, "unknown variant `Hamming`"},
+      {R"({"vectors":{"size":-4,"distance":"Dot"}})", 400, "vectors.size"},
+      {R"({"vectors":{"size":4,"distance":"Dot"})", 400, "Format error in JSON body"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = Put(node, "/collections/bad", c.body);
+    INFO(c.body << " -> " << r.body);
+    CHECK(r.status == c.status);
+    CHECK(r.body.find(c.text) != std::string::npos);
+  }
+  CHECK(Put(node, "/collections/" + std::string(256, 'x'), R"({"vectors":{"size":4,"distance":"Dot"}})").body.find("Validation error") != std::string::npos);
+  CHECK(node.Get("/healthz").status == 200);
+}
+
+TEST_CASE("points: upsert, retrieve, scores per distance, Euclid ascending", "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  const std::string points =
+      R"({"points":[{"id":1,"vector":[1,0]},{"id":2,"vector":[2,1]},{"id":3,"vector":[3,3]}]})";
+  struct Case {
+    const char* distance;
+    std::vector<std::pair<int, double>> expected;  // query [0,0] or [1,0]
+  } cases[] = {
+      {"Euclid", {{1, 1.0}, {2, 2.236068}, {3, 4.242641}}},
+      {"Manhattan", {{1, 1.0}, {2, 3.0}, {3, 6.0}}},
+      {"Dot", {{3, 3.0}, {2, 2.0}, {1, 1.0}}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.distance);
+    std::string name = std::string("d") + c.distance;
+    REQUIRE(Put(node, "/collections/" + name, std::string(R"({"vectors":{"size":2,"distance":")") + c.distance + "\"}}").status == 200);
+    REQUIRE(Put(node, "/collections/" + name + "/points?wait=true", points).status == 200);
+    std::string query = std::string(c.distance) == "Dot" ? "[1,0]" : "[0,0]";
+    HttpResponse r = Post(node, "/collections/" + name + "/points/search", R"({"vector":)" + query + R"(,"limit":3})");
+    REQUIRE(r.status == 200);
+    rapidjson::Document d = Json(r);
+    REQUIRE(d["result"].Size() == 3);
+    for (size_t i = 0; i < 3; ++i) {
+      CHECK(d["result"][i]["id"].GetInt() == c.expected[i].first);
+      CHECK(d["result"][i]["score"].GetDouble() == Approx(c.expected[i].second).epsilon(1e-5));
+    }
+  }
+  // A stored 0.05 comes back as 0.05 (float32, shortest round trip).
+  REQUIRE(Put(node, "/collections/dEuclid/points?wait=true", R"({"points":[{"id":9,"vector":[0.05,0.1]}]})").status == 200);
+  CHECK(node.Get("/collections/dEuclid/points/9").body.find("[0.05,0.1]") != std::string::npos);
+  CHECK(node.Get("/collections/dEuclid/points/10").status == 404);
+}
+
+TEST_CASE("points: bad input is 400 naming the problem and loses nothing", "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(Put(node, "/collections/c", R"({"vectors":{"size":4,"distance":"Dot"}})").status == 200);
+  REQUIRE(Put(node, "/collections/c/points?wait=true", R"({"points":[{"id":1,"vector":[1,2,3,4]}]})").status == 200);
+  for (const char* wait : {"true", "false"}) {
+    HttpResponse r = Put(node, std::string("/collections/c/points?wait=") + wait,
+                         R"({"points":[{"id":2,"vector":[1,2,3,4]},{"id":3,"vector":[1,2,3]}]})");
+    CHECK(r.status == 400);
+    CHECK(r.body.find("Vector dimension error: expected dim: 4, got 3") != std::string::npos);
+  }
+  CHECK(Put(node, "/collections/c/points", R"({"points":[{"id":-1,"vector":[1,2,3,4]}]})").status == 400);
+  CHECK(Put(node, "/collections/c/points", R"({"points":[{"id":"not-a-uuid","vector":[1,2,3,4]}]})").status == 400);
+  CHECK(Put(node, "/collections/c/points", R"({"points":[{"id":5,"vector":[]}]})").status == 400);
+  CHECK(Put(node, "/collections/c/points", R"({"points": [)").status == 400);
+  CHECK(Put(node, "/collections/missing/points", R"({"points":[]})").status == 404);
+  HttpResponse count = Post(node, "/collections/c/points/count", "{}");
+  CHECK(Json(count)["result"]["count"].GetUint() == 1);  // the failed batches left nothing
+}
+
+TEST_CASE("points: scroll to the end, count and delete by filter, payload operations",
+          "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(Put(node, "/collections/c", R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":3})").status == 200);
+  std::string body = R"({"points":[)";
+  for (int i = 0; i < 50; ++i) {
+    body += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(i) + R"(,"vector":[1,)" +
+            std::to_string(i) + R"(],"payload":{"n":)" + std::to_string(i) + R"(,"even":)" +
+            (i % 2 ? "false" : "true") + "}}";
+  }
+  body += R"(,{"id":"6A7E1C0C-0B1B-4E0E-9C7C-2F6B7A7B1D9E","vector":[1,1]}]})";
+  REQUIRE(Put(node, "/collections/c/points?wait=true", body).status == 200);
+
+  std::vector<std::string> seen;
+  std::string offset = "null";
+  for (int page = 0; page < 20 && offset != "end"; ++page) {
+    rapidjson::Document d = Json(Post(node, "/collections/c/points/scroll", R"({"limit":7,"offset":)" + offset + "}"));
+    for (const auto& p : d["result"]["points"].GetArray()) {
+      seen.push_back(p["id"].IsString() ? p["id"].GetString() : std::to_string(p["id"].GetUint64()));
+    }
+    const auto& next = d["result"]["next_page_offset"];
+    offset = next.IsNull() ? "end" : next.IsString() ? "\"" + std::string(next.GetString()) + "\"" : std::to_string(next.GetUint64());
+  }
+  REQUIRE(seen.size() == 51);
+  CHECK(seen.front() == "0");
+  CHECK(seen[49] == "49");
+  CHECK(seen.back() == "6a7e1c0c-0b1b-4e0e-9c7c-2f6b7a7b1d9e");  // UUIDs after numbers, normalised
+
+  CHECK(Json(Post(node, "/collections/c/points/count", R"({"filter":{"must":{"key":"even","match":{"value":true}}}})"))["result"]["count"].GetUint() == 25);
+  REQUIRE(Post(node, "/collections/c/points/delete?wait=true", R"({"filter":{"must":[{"key":"n","range":{"gte":40}}]}})").status == 200);
+  CHECK(Json(Post(node, "/collections/c/points/count", "{}"))["result"]["count"].GetUint() == 41);
+
+  REQUIRE(Post(node, "/collections/c/points/payload?wait=true", R"({"payload":{"tag":"x","nested":{"a":1}},"points":[1,2]})").status == 200);
+  REQUIRE(Post(node, "/collections/c/points/payload?wait=true", R"({"payload":{"b":2},"key":"nested","points":[1]})").status == 200);
+  rapidjson::Document p1 = Json(node.Get("/collections/c/points/1"));
+  CHECK(p1["result"]["payload"]["tag"] == "x");
+  CHECK(p1["result"]["payload"]["nested"]["a"].GetInt() == 1);
+  CHECK(p1["result"]["payload"]["nested"]["b"].GetInt() == 2);
+  REQUIRE(Post(node, "/collections/c/points/payload/delete?wait=true", R"({"keys":["tag"],"points":[1]})").status == 200);
+  CHECK_FALSE(Json(node.Get("/collections/c/points/1"))["result"]["payload"].HasMember("tag"));
+  REQUIRE(Put(node, "/collections/c/points/payload?wait=true", R"({"payload":{"only":true},"points":[2]})").status == 200);
+  rapidjson::Document p2 = Json(node.Get("/collections/c/points/2"));
+  CHECK(p2["result"]["payload"].MemberCount() == 1);
+  REQUIRE(Post(node, "/collections/c/points/payload/clear?wait=true", R"({"points":[2]})").status == 200);
+  CHECK(Json(node.Get("/collections/c/points/2"))["result"]["payload"].MemberCount() == 0);
+  HttpResponse missing = Post(node, "/collections/c/points/payload", R"({"payload":{"a":1},"points":[12345]})");
+  CHECK(missing.status == 404);
+}
+
+TEST_CASE("search: a restrictive filter over HNSW still returns limit results, equal to exact",
+          "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  // full_scan_threshold 1 KB: with 3000 points of 16 dims the graph is used, not a scan.
+  REQUIRE(Put(node, "/collections/f", R"({"vectors":{"size":16,"distance":"Euclid"},"hnsw_config":{"full_scan_threshold":10}})").status == 200);
+  std::mt19937 rng(7);
+  for (int batch = 0; batch < 3; ++batch) {
+    std::string body = R"({"points":[)";
+    for (int i = 0; i < 1000; ++i) {
+      int id = batch * 1000 + i;
+      body += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(id) + R"(,"vector":)" +
+              Vec(RandomVector(rng, 16)) + R"(,"payload":{"group":)" + std::to_string(id % 100) + "}}";
+    }
+    body += "]}";
+    REQUIRE(Put(node, "/collections/f/points?wait=true", body).status == 200);
+  }
+  std::string query = Vec(RandomVector(rng, 16));
+  std::string filter = R"("filter":{"must":[{"key":"group","match":{"value":7}}]})";
+  rapidjson::Document approx = Json(Post(node, "/collections/f/points/search",
+                                         R"({"vector":)" + query + R"(,"limit":10,"params":{"hnsw_ef":64},)" + filter + "}"));
+  rapidjson::Document exact = Json(Post(node, "/collections/f/points/search",
+                                        R"({"vector":)" + query + R"(,"limit":10,"params":{"exact":true},)" + filter + "}"));
+  REQUIRE(exact["result"].Size() == 10);
+  REQUIRE(approx["result"].Size() == 10);
+  int same = 0;
+  for (const auto& a : approx["result"].GetArray()) {
+    CHECK(a["id"].GetUint() % 100 == 7);
+    for (const auto& e : exact["result"].GetArray()) same += a["id"] == e["id"];
+  }
+  CHECK(same >= 9);  // 30 candidates: the filtered graph walk finds (nearly) the true top 10
+}
+
+TEST_CASE("named dense and sparse vectors are stored, returned and searched", "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(Put(node, "/collections/h", R"({"vectors":{"img":{"size":2,"distance":"Dot"}},"sparse_vectors":{"text":{}}})").status == 200);
+  REQUIRE(Put(node, "/collections/h/points?wait=true",
+              R"({"points":[{"id":1,"vector":{"img":[1,0],"text":{"indices":[5,1],"values":[0.5,2]}}},)"
+              R"({"id":2,"vector":{"text":{"indices":[1],"values":[1]}}}]})").status == 200);
+  rapidjson::Document p = Json(node.Get("/collections/h/points/1"));
+  CHECK(p["result"]["vector"]["img"][0].GetDouble() == 1.0);
+  CHECK(p["result"]["vector"]["text"]["indices"].Size() == 2);
+  rapidjson::Document s = Json(Post(node, "/collections/h/points/search",
+                                    R"({"vector":{"name":"text","vector":{"indices":[1],"values":[3]}},"limit":5})"));
+  REQUIRE(s["result"].Size() == 2);
+  CHECK(s["result"][0]["id"].GetInt() == 1);
+  CHECK(s["result"][0]["score"].GetDouble() == Approx(6.0));
+  rapidjson::Document q = Json(Post(node, "/collections/h/points/query", R"({"query":[0,1],"using":"img"})"));
+  CHECK(q["result"]["points"].Size() == 1);  // only point 1 has an img vector
+}
+
+TEST_CASE("acknowledged upserts survive a restart and kill -9", "[integration][engine][durability]") {
+  TempDir dir;
+  std::set<int> acknowledged;
+  {
+    Node node({.working_dir = dir.path()});
+    REQUIRE(node.WaitReady());
+    REQUIRE(Put(node, "/collections/d", R"({"vectors":{"size":8,"distance":"Cosine"},"shard_number":2})").status == 200);
+    std::mt19937 rng(1);
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+      for (int id = 0; !stop; ++id) {
+        HttpResponse r = Put(node, "/collections/d/points?wait=true",
+                             R"({"points":[{"id":)" + std::to_string(id) + R"(,"vector":)" +
+                                 Vec(RandomVector(rng, 8)) + R"(,"payload":{"i":)" + std::to_string(id) + "}}]}");
+        if (r.status != 200) break;
+        acknowledged.insert(id);
+      }
+    });
+    // Let a few hundred writes land, then kill -9 in the middle of the stream.
+    PollUntil([&] { return acknowledged.size() >= 200; }, 30s);
+    node.process().Signal(SIGKILL);
+    stop = true;
+    writer.join();
+    node.process().Wait(10s);
+  }
+  REQUIRE(acknowledged.size() >= 200);
+  for (int restart = 0; restart < 2; ++restart) {
+    Node node({.working_dir = dir.path()});
+    REQUIRE(node.WaitReady());
+    rapidjson::Document count = Json(Post(node, "/collections/d/points/count", "{}"));
+    CHECK(count["result"]["count"].GetUint() >= acknowledged.size());
+    std::string ids = "[";
+    for (int id : acknowledged) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+    rapidjson::Document got = Json(Post(node, "/collections/d/points", R"({"ids":)" + ids + "]}"));
+    CHECK(got["result"].Size() == acknowledged.size());
+    // Searchable after recovery too.
+    rapidjson::Document s = Json(Post(node, "/collections/d/points/search", R"({"vector":[1,0,0,0,0,0,0,0],"limit":5})"));
+    CHECK(s["result"].Size() == 5);
+    node.process().Signal(SIGTERM);  // second round starts from a graceful shutdown's checkpoint
+    CHECK(node.process().Wait(15s) == 0);
+  }
+}
