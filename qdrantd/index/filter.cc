@@ -494,7 +494,9 @@ bool RingContains(const std::vector<GeoPoint>& ring, const GeoPoint& p) {
   return inside;
 }
 
-bool GeoSatisfies(const FieldCondition& c, const GeoPoint& p) {
+}  // namespace
+
+bool GeoPointSatisfies(const FieldCondition& c, const GeoPoint& p) {
   if (c.geo_radius && HaversineMeters(c.geo_radius->center, p) <= c.geo_radius->radius_m) {
     return true;
   }
@@ -519,6 +521,8 @@ bool GeoSatisfies(const FieldCondition& c, const GeoPoint& p) {
   }
   return false;
 }
+
+namespace {
 
 bool MatchSatisfies(const MatchCondition& m, const Value& value) {
   switch (m.kind) {
@@ -585,7 +589,7 @@ bool ValueSatisfies(const FieldCondition& c, const rapidjson::Value& value) {
   }
   if (c.geo_radius || c.geo_bounding_box || c.geo_polygon) {
     std::optional<GeoPoint> p = GeoPointFromJson(value);
-    if (p && GeoSatisfies(c, *p)) return true;
+    if (p && GeoPointSatisfies(c, *p)) return true;
   }
   return false;
 }

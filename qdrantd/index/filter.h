@@ -176,6 +176,8 @@ std::optional<GeoPoint> GeoPointFromJson(const rapidjson::Value& value);
 // Whether one (flattened) payload value satisfies the value-level checks of `condition`
 // (match, range, geo); used by the matcher and by payload indexes that re-check values.
 bool ValueSatisfies(const FieldCondition& condition, const rapidjson::Value& value);
+// Whether `point` satisfies the geo checks (radius, box, polygon; OR-ed) of `condition`.
+bool GeoPointSatisfies(const FieldCondition& condition, const GeoPoint& point);
 bool MatchValueEquals(const MatchValue& expected, const rapidjson::Value& value);
 
 }  // namespace qd::index
