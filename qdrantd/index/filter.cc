@@ -60,6 +60,16 @@ Result<Filter> FilterParser::ParseFilterObject(const Value& value, const std::st
   Filter filter;
   if (value.IsNull()) return filter;
   if (!value.IsObject()) return FormatError(path, "expected a filter object");
+  // Unknown members are ignored, except those of a condition: a condition sent where a filter
+  // belongs would otherwise be an empty filter that matches (and deletes) every point.
+  for (const char* name : {"key", "match", "range", "has_id", "is_empty", "is_null", "nested",
+                           "has_vector", "slice", "values_count"}) {
+    if (value.HasMember(name)) {
+      return FormatError(path, std::string("unknown field `") + name +
+                                   "`, expected one of `should`, `min_should`, `must`, "
+                                   "`must_not`");
+    }
+  }
   struct Clause {
     const char* name;
     std::vector<Condition>* out;
@@ -180,7 +190,13 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
     return FormatError(path + ".has_vector", "has_vector conditions are not supported");
   }
   // Anything else is a nested filter (all its fields are optional, as in Qdrant's untagged
-  // Condition enum: `{}` is an empty filter, which every point matches).
+  // Condition enum: `{}` is an empty filter, which every point matches). An object that is
+  // neither a condition nor a filter is an error, not an empty filter.
+  if (!value.ObjectEmpty() && !value.HasMember("must") && !value.HasMember("should") &&
+      !value.HasMember("must_not") && !value.HasMember("min_should")) {
+    return FormatError(path, "expected a condition (key, has_id, is_empty, is_null, nested, "
+                             "slice) or a filter (must, should, must_not, min_should)");
+  }
   Result<Filter> filter = ParseFilterObject(value, path, depth + 1);
   if (!filter.ok()) return filter.status();
   condition.body = std::make_shared<const Filter>(std::move(*filter));
