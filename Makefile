@@ -4,12 +4,13 @@
 #   make test       build with warnings as errors and run the whole suite through ctest
 #   make test-asan  the suite under ASan+UBSan;  make test-tsan  under TSan
 #   make bench      benchmarks (they print figures; they are never tests)
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; never part of make test
 
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: deps compat-deps build run test test-asan test-tsan bench clean
+.PHONY: deps compat-deps build run test test-asan test-tsan bench fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -44,6 +45,22 @@ test-tsan: compat-deps
 
 bench: build
 	bash scripts/bench/healthz.sh
+
+# Each target runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus/<target>; what it learns is
+# kept in build/fuzz/corpus/<target>, crash reproducers land in build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := request_json filter_match
+fuzz:
+	cmake -S tests/fuzz -B build/fuzz $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=/usr/bin/clang++
+	cmake --build build/fuzz -j $(JOBS)
+	mkdir -p build/fuzz/artifacts
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -dict=tests/fuzz/json.dict -artifact_prefix=build/fuzz/artifacts/$$t- \
+	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
 
 clean:
 	rm -rf build

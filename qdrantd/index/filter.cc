@@ -60,6 +60,16 @@ Result<Filter> FilterParser::ParseFilterObject(const Value& value, const std::st
   Filter filter;
   if (value.IsNull()) return filter;
   if (!value.IsObject()) return FormatError(path, "expected a filter object");
+  // Unknown members are ignored, except those of a condition: a condition sent where a filter
+  // belongs would otherwise be an empty filter that matches (and deletes) every point.
+  for (const char* name : {"key", "match", "range", "has_id", "is_empty", "is_null", "nested",
+                           "has_vector", "slice", "values_count"}) {
+    if (value.HasMember(name)) {
+      return FormatError(path, std::string("unknown field `") + name +
+                                   "`, expected one of `should`, `min_should`, `must`, "
+                                   "`must_not`");
+    }
+  }
   struct Clause {
     const char* name;
     std::vector<Condition>* out;
@@ -180,7 +190,13 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
     return FormatError(path + ".has_vector", "has_vector conditions are not supported");
   }
   // Anything else is a nested filter (all its fields are optional, as in Qdrant's untagged
-  // Condition enum: `{}` is an empty filter, which every point matches).
+  // Condition enum: `{}` is an empty filter, which every point matches). An object that is
+  // neither a condition nor a filter is an error, not an empty filter.
+  if (!value.ObjectEmpty() && !value.HasMember("must") && !value.HasMember("should") &&
+      !value.HasMember("must_not") && !value.HasMember("min_should")) {
+    return FormatError(path, "expected a condition (key, has_id, is_empty, is_null, nested, "
+                             "slice) or a filter (must, should, must_not, min_should)");
+  }
   Result<Filter> filter = ParseFilterObject(value, path, depth + 1);
   if (!filter.ok()) return filter.status();
   condition.body = std::make_shared<const Filter>(std::move(*filter));
@@ -494,7 +510,9 @@ bool RingContains(const std::vector<GeoPoint>& ring, const GeoPoint& p) {
   return inside;
 }
 
-bool GeoSatisfies(const FieldCondition& c, const GeoPoint& p) {
+}  // namespace
+
+bool GeoPointSatisfies(const FieldCondition& c, const GeoPoint& p) {
   if (c.geo_radius && HaversineMeters(c.geo_radius->center, p) <= c.geo_radius->radius_m) {
     return true;
   }
@@ -519,6 +537,8 @@ bool GeoSatisfies(const FieldCondition& c, const GeoPoint& p) {
   }
   return false;
 }
+
+namespace {
 
 bool MatchSatisfies(const MatchCondition& m, const Value& value) {
   switch (m.kind) {
@@ -585,7 +605,7 @@ bool ValueSatisfies(const FieldCondition& c, const rapidjson::Value& value) {
   }
   if (c.geo_radius || c.geo_bounding_box || c.geo_polygon) {
     std::optional<GeoPoint> p = GeoPointFromJson(value);
-    if (p && GeoSatisfies(c, *p)) return true;
+    if (p && GeoPointSatisfies(c, *p)) return true;
   }
   return false;
 }

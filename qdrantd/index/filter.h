@@ -155,7 +155,10 @@ bool ConditionMatches(const Condition& condition, const segment::PointId& id,
 //  kInvalidArgument (400) "Format error in JSON body: <path>: <what>" when the JSON does not
 //    deserialise: wrong types, a bad key path, min_should without min_count, slice total 0,
 //    negative values_count bounds, mixed-type any/except lists, geo points out of range (Qdrant
-//    checks them while deserialising), has_vector (not supported), nesting deeper than 64.
+//    checks them while deserialising), has_vector (not supported), nesting deeper than 64, a
+//    filter object holding condition fields (`key`, `match`, ...) and a condition object that
+//    is neither a condition nor a filter: either would otherwise read as an empty filter that
+//    matches every point, which a delete by filter must never do.
 //  kUnprocessable (422) "Validation error in JSON body: [<path>: <message>]" for well-formed but
 //    invalid input: a condition with only a key ("At least one field condition must be
 //    specified"), slice index >= total, invalid polygons (< 4 points, not closed), negative
@@ -176,6 +179,8 @@ std::optional<GeoPoint> GeoPointFromJson(const rapidjson::Value& value);
 // Whether one (flattened) payload value satisfies the value-level checks of `condition`
 // (match, range, geo); used by the matcher and by payload indexes that re-check values.
 bool ValueSatisfies(const FieldCondition& condition, const rapidjson::Value& value);
+// Whether `point` satisfies the geo checks (radius, box, polygon; OR-ed) of `condition`.
+bool GeoPointSatisfies(const FieldCondition& condition, const GeoPoint& point);
 bool MatchValueEquals(const MatchValue& expected, const rapidjson::Value& value);
 
 }  // namespace qd::index

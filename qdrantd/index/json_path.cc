@@ -8,6 +8,9 @@ namespace {
 using rapidjson::Value;
 using Allocator = rapidjson::Document::AllocatorType;
 
+// Longer paths are rejected: the code walking a path recurses once per step.
+constexpr size_t kMaxPathItems = 256;
+
 bool IsKeyChar(char c) { return c != '.' && c != '[' && c != ']' && c != '"'; }
 
 bool KeyNeedsQuoting(const std::string& key) {
@@ -286,6 +289,7 @@ Result<JsonPath> ParseJsonPath(std::string_view text) {
       ++i;
       items.push_back(JsonPathItem{JsonPathItem::Kind::kIndex, {}, index});
     }
+    if (items.size() > kMaxPathItems) return BadPath(text);
     if (i == n) break;
     if (text[i] != '.') return BadPath(text);
     ++i;

@@ -53,7 +53,8 @@ class JsonPath {
 // Parses Qdrant's key path syntax. A key is any run of characters other than `.`, `[`, `]`, `"`
 // (so `123` is an object key, never an index) or a double-quoted string without quotes inside;
 // each key may be followed by `[]` or `[N]` any number of times. Errors: kInvalidArgument
-// "Bad JSON path: <text>" for an empty path, empty key, unterminated quote or bracket.
+// "Bad JSON path: <text>" for an empty path, empty key, unterminated quote or bracket, or more
+// than 256 steps (walking a path recurses once per step).
 Result<JsonPath> ParseJsonPath(std::string_view text);
 
 // Appends to `out` every value `path` reaches in `payload` (see the file comment). Pointers are

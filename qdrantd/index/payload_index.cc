@@ -1,1 +1,440 @@
-// Placeholder: filled in by issue #3 work.
+#include "qdrantd/index/payload_index.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <iterator>
+
+namespace qd::index {
+namespace {
+
+using rapidjson::Value;
+
+Status FormatError(const std::string& path, const std::string& message) {
+  return Status::InvalidArgument("Format error in JSON body: " + path + ": " + message);
+}
+
+const Value* Member(const Value& object, const char* name) {
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+struct TypeName {
+  const char* name;
+  PayloadFieldType type;
+};
+constexpr TypeName kTypeNames[] = {
+    {"keyword", PayloadFieldType::kKeyword}, {"integer", PayloadFieldType::kInteger},
+    {"float", PayloadFieldType::kFloat},     {"geo", PayloadFieldType::kGeo},
+    {"text", PayloadFieldType::kText},       {"bool", PayloadFieldType::kBool},
+    {"datetime", PayloadFieldType::kDatetime}, {"uuid", PayloadFieldType::kUuid},
+};
+
+Result<PayloadFieldType> ParseTypeName(const Value& value, const std::string& path) {
+  if (!value.IsString()) return FormatError(path, "expected a payload field type name");
+  const std::string_view name(value.GetString(), value.GetStringLength());
+  for (const TypeName& t : kTypeNames) {
+    if (name == t.name) return t.type;
+  }
+  return FormatError(path, "unknown variant `" + std::string(name) +
+                               "`, expected one of `keyword`, `integer`, `float`, `geo`, `text`, "
+                               "`bool`, `datetime`, `uuid`");
+}
+
+Status ReadBool(const Value& object, const char* name, const std::string& path, bool& out) {
+  const Value* v = Member(object, name);
+  if (v == nullptr) return Status::Ok();
+  if (!v->IsBool()) return FormatError(path + "." + name, "expected a boolean");
+  out = v->GetBool();
+  return Status::Ok();
+}
+
+std::vector<uint32_t> Sorted(const std::set<uint32_t>& s) { return {s.begin(), s.end()}; }
+
+void UnionInto(std::vector<uint32_t>& acc, const std::vector<uint32_t>& more) {
+  std::vector<uint32_t> out;
+  out.reserve(acc.size() + more.size());
+  std::set_union(acc.begin(), acc.end(), more.begin(), more.end(), std::back_inserter(out));
+  acc.swap(out);
+}
+
+void IntersectInto(std::vector<uint32_t>& acc, const std::vector<uint32_t>& more) {
+  std::vector<uint32_t> out;
+  std::set_intersection(acc.begin(), acc.end(), more.begin(), more.end(),
+                        std::back_inserter(out));
+  acc.swap(out);
+}
+
+bool IsNumberType(PayloadFieldType t) {
+  return t == PayloadFieldType::kInteger || t == PayloadFieldType::kFloat ||
+         t == PayloadFieldType::kDatetime;
+}
+
+}  // namespace
+
+std::string_view PayloadFieldTypeName(PayloadFieldType type) {
+  for (const TypeName& t : kTypeNames) {
+    if (t.type == type) return t.name;
+  }
+  return "keyword";
+}
+
+Result<PayloadFieldSchema> ParsePayloadFieldSchema(const rapidjson::Value& value,
+                                                   std::string_view field) {
+  const std::string path(field);
+  PayloadFieldSchema schema;
+  if (value.IsString()) {
+    Result<PayloadFieldType> type = ParseTypeName(value, path);
+    if (!type.ok()) return type.status();
+    schema.type = *type;
+    return schema;
+  }
+  if (!value.IsObject()) {
+    return FormatError(path, "expected a payload field type name or a params object");
+  }
+  const Value* type_value = Member(value, "type");
+  if (type_value == nullptr) return FormatError(path, "missing field `type`");
+  Result<PayloadFieldType> type = ParseTypeName(*type_value, path + ".type");
+  if (!type.ok()) return type.status();
+  schema.type = *type;
+  for (const auto& [name, out] :
+       {std::pair<const char*, bool*>{"is_tenant", &schema.is_tenant},
+        {"is_principal", &schema.is_principal}, {"on_disk", &schema.on_disk},
+        {"lookup", &schema.lookup}, {"range", &schema.range},
+        {"lowercase", &schema.lowercase}}) {
+    Status s = ReadBool(value, name, path, *out);
+    if (!s.ok()) return s;
+  }
+  bool enable_hnsw = true;  // accepted and ignored: there is no HNSW payload-block link here
+  Status s = ReadBool(value, "enable_hnsw", path, enable_hnsw);
+  if (!s.ok()) return s;
+  if (const Value* v = Member(value, "tokenizer")) {
+    const std::string where = path + ".tokenizer";
+    if (!v->IsString()) return FormatError(where, "expected a tokenizer name");
+    const std::string_view name(v->GetString(), v->GetStringLength());
+    if (name == "word") {
+      schema.tokenizer = Tokenizer::kWord;
+    } else if (name == "whitespace") {
+      schema.tokenizer = Tokenizer::kWhitespace;
+    } else if (name == "prefix") {
+      schema.tokenizer = Tokenizer::kPrefix;
+    } else if (name == "multilingual") {
+      schema.tokenizer = Tokenizer::kMultilingual;
+    } else {
+      return FormatError(where, "unknown variant `" + std::string(name) +
+                                    "`, expected one of `prefix`, `whitespace`, `word`, "
+                                    "`multilingual`");
+    }
+  }
+  for (const auto& [name, out] :
+       {std::pair<const char*, std::optional<uint64_t>*>{"min_token_len", &schema.min_token_len},
+        {"max_token_len", &schema.max_token_len}}) {
+    const Value* v = Member(value, name);
+    if (v == nullptr) continue;
+    if (!v->IsUint64()) return FormatError(path + "." + name, "expected a non-negative integer");
+    *out = v->GetUint64();
+  }
+  if (schema.type == PayloadFieldType::kInteger && !schema.lookup && !schema.range) {
+    return Status::Unprocessable(
+        "Validation error: the 'lookup' and 'range' capabilities can't be both disabled");
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  schema.params_json = std::string(buffer.GetString(), buffer.GetSize());
+  return schema;
+}
+
+std::vector<std::string> Tokenize(std::string_view text, const PayloadFieldSchema& schema) {
+  std::vector<std::string> words;
+  std::string current;
+  auto flush = [&] {
+    if (!current.empty()) words.push_back(std::move(current));
+    current.clear();
+  };
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool separator = schema.tokenizer == Tokenizer::kWhitespace
+                               ? std::isspace(c) != 0
+                               : !(std::isalnum(c) || c >= 0x80);  // keep UTF-8 bytes together
+    if (separator) {
+      flush();
+    } else {
+      current += schema.lowercase && c < 0x80 ? static_cast<char>(std::tolower(c)) : ch;
+    }
+  }
+  flush();
+  const size_t min_len = schema.min_token_len.value_or(0);
+  const size_t max_len = schema.max_token_len.value_or(SIZE_MAX);
+  std::vector<std::string> tokens;
+  for (const std::string& word : words) {
+    if (schema.tokenizer == Tokenizer::kPrefix) {
+      for (size_t n = std::max<size_t>(min_len, 1); n <= std::min(word.size(), max_len); ++n) {
+        tokens.push_back(word.substr(0, n));
+      }
+    } else if (word.size() >= min_len && word.size() <= max_len) {
+      tokens.push_back(word);
+    }
+  }
+  return tokens;
+}
+
+// ---- PayloadFieldIndex ----
+
+PayloadFieldIndex::PayloadFieldIndex(JsonPath path, PayloadFieldSchema schema)
+    : path_(std::move(path)), schema_(std::move(schema)) {}
+
+void PayloadFieldIndex::Add(uint32_t offset, const rapidjson::Value& payload) {
+  Remove(offset);
+  std::vector<const Value*> raw;
+  CollectValues(payload, path_, raw);
+  std::vector<const Value*> flat;
+  FlattenValues(raw, flat);
+  Values values;
+  for (const Value* v : flat) {
+    switch (schema_.type) {
+      case PayloadFieldType::kKeyword:
+      case PayloadFieldType::kUuid:
+        if (v->IsString()) values.strings.emplace_back(v->GetString(), v->GetStringLength());
+        break;
+      case PayloadFieldType::kText:
+        if (v->IsString()) {
+          for (std::string& token :
+               Tokenize(std::string_view(v->GetString(), v->GetStringLength()), schema_)) {
+            values.strings.push_back(std::move(token));
+          }
+        }
+        break;
+      case PayloadFieldType::kInteger:
+      case PayloadFieldType::kFloat:
+        if (v->IsNumber()) values.numbers.push_back(v->GetDouble());
+        break;
+      case PayloadFieldType::kDatetime:
+        if (v->IsString()) {
+          std::optional<int64_t> micros =
+              ParseDateTime(std::string_view(v->GetString(), v->GetStringLength()));
+          if (micros) values.numbers.push_back(static_cast<double>(*micros));
+        }
+        break;
+      case PayloadFieldType::kBool:
+        if (v->IsBool()) values.bools.push_back(v->GetBool());
+        break;
+      case PayloadFieldType::kGeo:
+        if (std::optional<GeoPoint> p = GeoPointFromJson(*v)) values.geo.push_back(*p);
+        break;
+    }
+  }
+  if (values.strings.empty() && values.numbers.empty() && values.bools.empty() &&
+      values.geo.empty()) {
+    return;
+  }
+  for (const std::string& s : values.strings) by_string_[s].insert(offset);
+  for (double n : values.numbers) by_number_.emplace(n, offset);
+  for (bool b : values.bools) by_bool_[b ? 1 : 0].insert(offset);
+  values_by_offset_.emplace(offset, std::move(values));
+}
+
+void PayloadFieldIndex::Remove(uint32_t offset) {
+  auto it = values_by_offset_.find(offset);
+  if (it == values_by_offset_.end()) return;
+  for (const std::string& s : it->second.strings) {
+    auto entry = by_string_.find(s);
+    if (entry == by_string_.end()) continue;
+    entry->second.erase(offset);
+    if (entry->second.empty()) by_string_.erase(entry);
+  }
+  for (double n : it->second.numbers) by_number_.erase({n, offset});
+  for (bool b : it->second.bools) by_bool_[b ? 1 : 0].erase(offset);
+  values_by_offset_.erase(it);
+}
+
+std::optional<std::vector<uint32_t>> PayloadFieldIndex::MatchCandidates(
+    const MatchCondition& match) const {
+  if (match.kind != MatchCondition::Kind::kValue && match.kind != MatchCondition::Kind::kAny) {
+    return std::nullopt;
+  }
+  std::vector<uint32_t> out;
+  for (const MatchValue& value : match.values) {
+    std::vector<uint32_t> these;
+    if (const auto* s = std::get_if<std::string>(&value)) {
+      if (schema_.type != PayloadFieldType::kKeyword && schema_.type != PayloadFieldType::kUuid) {
+        return std::nullopt;
+      }
+      auto it = by_string_.find(*s);
+      if (it != by_string_.end()) these = Sorted(it->second);
+    } else if (const auto* n = std::get_if<int64_t>(&value)) {
+      if (schema_.type != PayloadFieldType::kInteger && schema_.type != PayloadFieldType::kFloat) {
+        return std::nullopt;
+      }
+      const double d = static_cast<double>(*n);
+      std::set<uint32_t> hits;
+      for (auto it = by_number_.lower_bound({d, 0}); it != by_number_.end() && it->first == d;
+           ++it) {
+        hits.insert(it->second);
+      }
+      these = Sorted(hits);
+    } else {
+      if (schema_.type != PayloadFieldType::kBool) return std::nullopt;
+      these = Sorted(by_bool_[std::get<bool>(value) ? 1 : 0]);
+    }
+    UnionInto(out, these);
+  }
+  return out;
+}
+
+std::optional<std::vector<uint32_t>> PayloadFieldIndex::RangeCandidates(
+    const RangeCondition& range) const {
+  const bool datetime_index = schema_.type == PayloadFieldType::kDatetime;
+  if (!IsNumberType(schema_.type) || range.is_datetime != datetime_index) return std::nullopt;
+  // Scan the ordered values from the lower bound to the upper bound.
+  auto it = by_number_.begin();
+  if (range.gte || range.gt) {
+    const double low = std::max(range.gte.value_or(-HUGE_VAL), range.gt.value_or(-HUGE_VAL));
+    it = by_number_.lower_bound({low, 0});
+  }
+  std::set<uint32_t> hits;
+  for (; it != by_number_.end(); ++it) {
+    if (range.lt && !(it->first < *range.lt)) break;
+    if (range.lte && !(it->first <= *range.lte)) break;
+    if (range.Contains(it->first)) hits.insert(it->second);
+  }
+  return Sorted(hits);
+}
+
+std::vector<uint32_t> PayloadFieldIndex::GeoCandidates(const FieldCondition& condition) const {
+  std::vector<uint32_t> out;
+  for (const auto& [offset, values] : values_by_offset_) {
+    for (const GeoPoint& p : values.geo) {
+      if (GeoPointSatisfies(condition, p)) {
+        out.push_back(offset);
+        break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<std::vector<uint32_t>> PayloadFieldIndex::Candidates(
+    const FieldCondition& condition) const {
+  if (!(condition.key == path_)) return std::nullopt;
+  if (condition.values_count || condition.is_empty || condition.is_null) return std::nullopt;
+  std::vector<uint32_t> out;
+  if (condition.match) {
+    std::optional<std::vector<uint32_t>> c = MatchCandidates(*condition.match);
+    if (!c) return std::nullopt;
+    UnionInto(out, *c);
+  }
+  if (condition.range) {
+    std::optional<std::vector<uint32_t>> c = RangeCandidates(*condition.range);
+    if (!c) return std::nullopt;
+    UnionInto(out, *c);
+  }
+  if (condition.geo_radius || condition.geo_bounding_box || condition.geo_polygon) {
+    if (schema_.type != PayloadFieldType::kGeo) return std::nullopt;
+    UnionInto(out, GeoCandidates(condition));
+  }
+  return out;
+}
+
+// ---- PayloadIndexSet ----
+
+PayloadFieldIndex& PayloadIndexSet::Create(const JsonPath& path, PayloadFieldSchema schema) {
+  auto index = std::make_unique<PayloadFieldIndex>(path, std::move(schema));
+  PayloadFieldIndex& ref = *index;
+  indexes_[path.ToString()] = std::move(index);
+  return ref;
+}
+
+bool PayloadIndexSet::Drop(const JsonPath& path) { return indexes_.erase(path.ToString()) > 0; }
+
+const PayloadFieldIndex* PayloadIndexSet::Find(const JsonPath& path) const {
+  auto it = indexes_.find(path.ToString());
+  return it == indexes_.end() ? nullptr : it->second.get();
+}
+
+void PayloadIndexSet::Add(uint32_t offset, const rapidjson::Value& payload) {
+  for (auto& [name, index] : indexes_) index->Add(offset, payload);
+}
+
+void PayloadIndexSet::Remove(uint32_t offset) {
+  for (auto& [name, index] : indexes_) index->Remove(offset);
+}
+
+std::optional<std::vector<uint32_t>> PayloadIndexSet::PlanCondition(
+    const Condition& condition, const IdResolver& resolve_id) const {
+  if (const auto* field = std::get_if<FieldCondition>(&condition.body)) {
+    const PayloadFieldIndex* index = Find(field->key);
+    if (index == nullptr) return std::nullopt;
+    return index->Candidates(*field);
+  }
+  if (const auto* has_id = std::get_if<HasIdCondition>(&condition.body)) {
+    if (!resolve_id) return std::nullopt;
+    std::vector<uint32_t> out;
+    for (const segment::PointId& id : has_id->ids) {
+      if (std::optional<uint32_t> offset = resolve_id(id)) out.push_back(*offset);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+  if (const auto* filter = std::get_if<std::shared_ptr<const Filter>>(&condition.body)) {
+    return PlanFilter(**filter, resolve_id);
+  }
+  return std::nullopt;  // nested (its keys are relative to elements), slice
+}
+
+std::optional<std::vector<uint32_t>> PayloadIndexSet::PlanFilter(
+    const Filter& filter, const IdResolver& resolve_id) const {
+  std::optional<std::vector<uint32_t>> acc;
+  auto narrow = [&](std::vector<uint32_t> more) {
+    if (!acc) {
+      acc = std::move(more);
+    } else {
+      IntersectInto(*acc, more);
+    }
+  };
+  for (const Condition& c : filter.must()) {
+    if (std::optional<std::vector<uint32_t>> more = PlanCondition(c, resolve_id)) {
+      narrow(std::move(*more));
+    }
+  }
+  // A point matching a non-empty should matches one of its conditions: the union of their
+  // candidates bounds it, but only when every one of them is answerable.
+  auto union_of = [&](const std::vector<Condition>& conditions)
+      -> std::optional<std::vector<uint32_t>> {
+    std::vector<uint32_t> out;
+    for (const Condition& c : conditions) {
+      std::optional<std::vector<uint32_t>> more = PlanCondition(c, resolve_id);
+      if (!more) return std::nullopt;
+      UnionInto(out, *more);
+    }
+    return out;
+  };
+  if (!filter.should().empty()) {
+    if (std::optional<std::vector<uint32_t>> more = union_of(filter.should())) {
+      narrow(std::move(*more));
+    }
+  }
+  if (filter.min_should() && filter.min_should()->min_count > 0) {
+    if (std::optional<std::vector<uint32_t>> more = union_of(filter.min_should()->conditions)) {
+      narrow(std::move(*more));
+    }
+  }
+  return acc;
+}
+
+CandidatePlan PayloadIndexSet::Plan(const Filter& filter, size_t total_points,
+                                    const IdResolver& resolve_id) const {
+  CandidatePlan plan;
+  plan.candidates = PlanFilter(filter, resolve_id);
+  plan.upper_bound =
+      plan.candidates ? std::min(total_points, plan.candidates->size()) : total_points;
+  return plan;
+}
+
+}  // namespace qd::index

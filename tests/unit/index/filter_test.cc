@@ -504,6 +504,16 @@ TEST_CASE("Filter errors: 400 for bad JSON types, 422 for invalid values", "[uni
             StatusCode::kUnprocessable,
             "Validation error in JSON body: [filter.must[0].geo_polygon.interiors[0]: polygon "
             "invalid, the size must be at least 4]"},
+           // Neither a condition nor a filter: never an empty filter that matches everything.
+           {R"({"must":[{"key":null,"match":{"value":1}}]})", StatusCode::kInvalidArgument,
+            "Format error in JSON body: filter.must[0]: expected a condition (key, has_id, "
+            "is_empty, is_null, nested, slice) or a filter (must, should, must_not, "
+            "min_should)"},
+           {R"({"must":[{"foo":1}]})", StatusCode::kInvalidArgument, ""},
+           {R"({"key":"a","match":{"value":1}})", StatusCode::kInvalidArgument,
+            "Format error in JSON body: filter: unknown field `key`, expected one of `should`, "
+            "`min_should`, `must`, `must_not`"},
+           {R"({"must":[{"must":[],"match":{"value":1}}]})", StatusCode::kInvalidArgument, ""},
            {R"({"must":[{"key":"l","geo_bounding_box":{"top_left":{"lon":0,"lat":0}}}]})",
             StatusCode::kInvalidArgument,
             "Format error in JSON body: filter.must[0].geo_bounding_box: missing field "

@@ -81,6 +81,13 @@ TEST_CASE("JsonPath rejects malformed paths with the text", "[unit][index]") {
   }
 }
 
+TEST_CASE("JsonPath length is bounded", "[unit][index]") {
+  std::string ok = "a";
+  for (int i = 1; i < 256; ++i) ok += ".a";
+  CHECK(ParseJsonPath(ok).ok());
+  CHECK(ParseJsonPath(ok + ".a").status().code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("CollectValues follows keys, indexes and [] projections", "[unit][index]") {
   struct Case {
     const char* payload;

@@ -1,0 +1,158 @@
+// Payload indexes (compat.md §4.6): the field schema a client sends to
+// `PUT /collections/{c}/index`, an in-memory index of one payload field over a segment's point
+// offsets, and the planner helper that turns a Filter into candidate offsets.
+//
+// Offsets are the segment's internal numbering of live points (uint32_t, assigned by the storage
+// layer). An index is a cache: it never decides a result. It only narrows the points the caller
+// then checks with Filter::Matches, and every candidate list it returns is a superset of the
+// points that match, so results are identical with and without indexes (§4.4). To make that hold
+// where Qdrant's own indexes ignore values (an integer index skipping 1.5), our numeric indexes
+// keep every number, and the text index is never used for candidates (match text is a substring
+// match, which tokens cannot answer).
+//
+// Ownership and threads: a PayloadIndexSet belongs to one segment; its owner serialises writers
+// (Add/Remove/Create/Drop) against readers (Plan, PointsCount). Const methods may run
+// concurrently with each other.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "libshared/status.h"
+#include "qdrantd/index/filter.h"
+#include "qdrantd/index/json_path.h"
+
+namespace qd::index {
+
+enum class PayloadFieldType { kKeyword, kInteger, kFloat, kGeo, kText, kBool, kDatetime, kUuid };
+
+// "keyword", "integer", ... as in `payload_schema.<field>.data_type`.
+std::string_view PayloadFieldTypeName(PayloadFieldType type);
+
+enum class Tokenizer { kWord, kWhitespace, kPrefix, kMultilingual };
+
+struct PayloadFieldSchema {
+  PayloadFieldType type = PayloadFieldType::kKeyword;
+  // Set only when the schema was a params object: that object exactly as sent (compact JSON,
+  // members in the order sent), for `payload_schema.<field>.params`.
+  std::optional<std::string> params_json;
+  // Parsed params; only what applies to `type` is meaningful.
+  bool is_tenant = false;
+  bool is_principal = false;
+  bool on_disk = false;
+  bool lookup = true;  // integer
+  bool range = true;   // integer
+  Tokenizer tokenizer = Tokenizer::kWord;  // text
+  bool lowercase = true;                   // text
+  std::optional<uint64_t> min_token_len, max_token_len;  // text
+};
+
+// Parses `field_schema`: a type name or a params object {type, ...}. Unknown members are
+// ignored; null means not set. Errors: kInvalidArgument (400) "Format error in JSON body: ..." for
+// wrong JSON types and unknown type or tokenizer names; kUnprocessable (422) "Validation error:
+// the 'lookup' and 'range' capabilities can't be both disabled" for such an integer index.
+Result<PayloadFieldSchema> ParsePayloadFieldSchema(const rapidjson::Value& value,
+                                                   std::string_view field = "field_schema");
+
+// Splits text into tokens as the schema's tokenizer would (lowercased when asked; tokens outside
+// [min_token_len, max_token_len] dropped; prefix adds every prefix of each word).
+std::vector<std::string> Tokenize(std::string_view text, const PayloadFieldSchema& schema);
+
+// An index of one payload field (Qdrant: FieldIndex). It indexes the values CollectValues(path)
+// reaches, arrays flattened one level, that fit its type: strings (keyword, uuid; tokens for
+// text), booleans, numbers (integer and float alike, as doubles), datetime strings (as UTC
+// microseconds), geo points.
+class PayloadFieldIndex {
+ public:
+  PayloadFieldIndex(JsonPath path, PayloadFieldSchema schema);
+
+  const JsonPath& path() const { return path_; }
+  const PayloadFieldSchema& schema() const { return schema_; }
+
+  // Indexes the point at `offset` with `payload`, replacing what was indexed for it before.
+  void Add(uint32_t offset, const rapidjson::Value& payload);
+  // Forgets the point; a no-op for offsets never added.
+  void Remove(uint32_t offset);
+  // Points with at least one indexed value (`payload_schema.<field>.points`).
+  size_t PointsCount() const { return values_by_offset_.size(); }
+
+  // Sorted, unique offsets that include every point satisfying the value checks of `condition`
+  // (match value/any, range, geo_*), or nullopt when this index cannot answer it (another key,
+  // is_empty, values_count, except, text, or a value of a type the index does not hold).
+  std::optional<std::vector<uint32_t>> Candidates(const FieldCondition& condition) const;
+
+ private:
+  struct Values {
+    std::vector<std::string> strings;  // keyword, uuid, text tokens
+    std::vector<double> numbers;       // integer, float, datetime (micros)
+    std::vector<bool> bools;
+    std::vector<GeoPoint> geo;
+  };
+
+  std::optional<std::vector<uint32_t>> MatchCandidates(const MatchCondition& match) const;
+  std::optional<std::vector<uint32_t>> RangeCandidates(const RangeCondition& range) const;
+  std::vector<uint32_t> GeoCandidates(const FieldCondition& condition) const;
+
+  JsonPath path_;
+  PayloadFieldSchema schema_;
+  std::unordered_map<uint32_t, Values> values_by_offset_;  // only points with values
+  std::unordered_map<std::string, std::set<uint32_t>> by_string_;
+  std::set<std::pair<double, uint32_t>> by_number_;
+  std::set<uint32_t> by_bool_[2];
+};
+
+// What the planner found for a filter over one segment.
+struct CandidatePlan {
+  // At most this many points can match.
+  size_t upper_bound = 0;
+  // When set: sorted unique offsets, a superset of the matching points. Check each with
+  // Filter::Matches. When unset: scan all points.
+  std::optional<std::vector<uint32_t>> candidates;
+};
+
+// The payload indexes of one segment, by key path.
+class PayloadIndexSet {
+ public:
+  // Maps a point id to its offset, if the point is in the segment (lets has_id narrow the scan).
+  using IdResolver = std::function<std::optional<uint32_t>(const segment::PointId&)>;
+
+  // Creates (or replaces) the index of `path`; the caller then Add()s every live point.
+  PayloadFieldIndex& Create(const JsonPath& path, PayloadFieldSchema schema);
+  // Returns false when there was no such index.
+  bool Drop(const JsonPath& path);
+  const PayloadFieldIndex* Find(const JsonPath& path) const;
+  // All indexes, ordered by path text.
+  const std::map<std::string, std::unique_ptr<PayloadFieldIndex>>& indexes() const {
+    return indexes_;
+  }
+
+  // Add/Remove on every index (upsert, payload change, delete).
+  void Add(uint32_t offset, const rapidjson::Value& payload);
+  void Remove(uint32_t offset);
+
+  // Narrows `filter` using must (and all-indexed should / min_should) conditions, recursing into
+  // nested filters in must. `total_points` is the segment's live point count.
+  CandidatePlan Plan(const Filter& filter, size_t total_points,
+                     const IdResolver& resolve_id = nullptr) const;
+
+ private:
+  std::optional<std::vector<uint32_t>> PlanFilter(const Filter& filter,
+                                                  const IdResolver& resolve_id) const;
+  std::optional<std::vector<uint32_t>> PlanCondition(const Condition& condition,
+                                                     const IdResolver& resolve_id) const;
+
+  std::map<std::string, std::unique_ptr<PayloadFieldIndex>> indexes_;
+};
+
+}  // namespace qd::index
