@@ -3,7 +3,8 @@
 #   make run        Release build, then a single-node qdrantd with storage in ./storage
 #   make test       build with warnings as errors and run the whole suite through ctest
 #   make test-asan  the suite under ASan+UBSan;  make test-tsan  under TSan
-#   make bench      benchmarks (they print figures; they are never tests)
+#   make bench      benchmarks (they print figures; they are never tests): healthz, then vectors
+#                   against raw hnswlib (settings: see scripts/bench/vectors.sh)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; never part of make test
 
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
@@ -45,6 +46,7 @@ test-tsan: compat-deps
 
 bench: build
 	bash scripts/bench/healthz.sh
+	bash scripts/bench/vectors.sh
 
 # Each target runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus/<target>; what it learns is
 # kept in build/fuzz/corpus/<target>, crash reproducers land in build/fuzz/artifacts/.
