@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "libshared/log.h"
 
@@ -161,7 +165,27 @@ size_t Collection::Count(const segment::PointFilter* filter) const {
 
 size_t Collection::points_count() const { return Count(nullptr); }
 
-std::string Collection::PayloadSchemaJson() const { return "{}"; }  // TODO(#3): payload indexes
+std::string Collection::PayloadSchemaJson() const {
+  // Definitions are the same on every shard; points are summed.
+  std::map<std::string, segment::Segment::FieldIndexInfo> merged;
+  for (const auto& shard : shards_) {
+    for (segment::Segment::FieldIndexInfo& info : shard->segment().FieldIndexes()) {
+      auto [it, inserted] = merged.emplace(info.field, info);
+      if (!inserted) it->second.points += info.points;
+    }
+  }
+  std::string out = "{";
+  for (const auto& [field, info] : merged) {
+    if (out.size() > 1) out += ",";
+    rapidjson::StringBuffer key;
+    rapidjson::Writer<rapidjson::StringBuffer> w(key);
+    w.String(field.data(), static_cast<rapidjson::SizeType>(field.size()));
+    out += std::string(key.GetString(), key.GetSize()) + ":{\"data_type\":\"" + info.data_type +
+           "\"," + (info.params_json ? "\"params\":" + *info.params_json + "," : std::string()) +
+           "\"points\":" + std::to_string(info.points) + "}";
+  }
+  return out + "}";
+}
 
 RecordBatch Collection::Retrieve(const std::vector<PointId>& ids,
                                  const segment::Projection& projection) const {

@@ -88,6 +88,10 @@ bool Better(const PointRecord& a, const PointRecord& b) {
 
 }  // namespace
 
+bool PointFilter::operator()(const PointId& id, const rapidjson::Value& payload) const {
+  return !filter || filter->Matches(id, payload);
+}
+
 std::string PointIdKey(const PointId& id) {
   std::string key;
   if (id.is_uuid) {
@@ -152,7 +156,8 @@ Result<std::unique_ptr<Segment>> Segment::Open(const std::string& dir,
   Status s = (*db)->Exec(
       "CREATE TABLE IF NOT EXISTS points(id BLOB PRIMARY KEY, offset INTEGER NOT NULL, "
       "version INTEGER NOT NULL, vectors BLOB NOT NULL, payload TEXT NOT NULL) WITHOUT ROWID;"
-      "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);");
+      "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS field_indexes(field TEXT PRIMARY KEY, schema TEXT NOT NULL);");
   if (!s.ok()) return s;
   std::unique_ptr<Segment> segment(new Segment(dir, std::move(vectors), std::move(*db)));
   s = segment->Load();
@@ -240,6 +245,15 @@ Status Segment::Load() {
     next_offset_ = std::max(next_offset_, offset + 1);
     slots_[offset] = std::move(slot);
   }
+  Result<sqlite::Stmt> fields = db_->Prepare("SELECT field, schema FROM field_indexes");
+  if (!fields.ok()) return fields.status();
+  for (;;) {
+    Result<bool> row = fields->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    Status st = CreateFieldIndex(std::string(fields->Text(0)), std::string(fields->Text(1)));
+    if (!st.ok()) return st;
+  }
   for (size_t s = 0; s < specs_.size(); ++s) {
     if (to_index_by_spec[s].empty()) continue;
     std::vector<std::pair<uint32_t, const Vector*>> work;
@@ -317,6 +331,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
   // Dense vectors to (re)index per spec, added outside the exclusive lock.
   std::vector<std::vector<std::pair<uint32_t, const Vector*>>> dense_work(specs_.size());
   std::vector<std::pair<uint32_t, uint64_t>> reveal;  // offset -> bits to make visible
+  int field_change = 0;  // 1: index created, 2: dropped (persisted below)
 
   auto update_vectors = [&](Slot& slot, uint32_t offset, const NamedVectors& vectors,
                             bool replace_all) {
@@ -366,6 +381,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           Slot& slot = *slots_[offset];
           slot.version = op_num;
           slot.SetPayload(p.payload_json);
+          payload_indexes_.Add(offset, slot.payload);
           update_vectors(slot, offset, p.vectors, /*replace_all=*/true);
           touched.push_back(offset);
         }
@@ -384,6 +400,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
         for (const PointId& id : op.ids) {
           auto it = offset_of_.find(id);
           if (it == offset_of_.end()) continue;
+          payload_indexes_.Remove(it->second);
           slots_[it->second].reset();  // the HNSW node stays as a dead waypoint
           offset_of_.erase(it);
           erased.push_back(id);
@@ -441,14 +458,26 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           }
           slot->SetPayload(next);
           slot->version = op_num;
+          payload_indexes_.Add(offset_of_[id], slot->payload);
           touched.push_back(offset_of_[id]);
         }
         break;
       }
-      case OpKind::kCreateFieldIndex:
-      case OpKind::kDeleteFieldIndex:
-        // TODO(#3): payload indexes through index/payload_index once it lands.
+      case OpKind::kCreateFieldIndex: {
+        Status st = CreateFieldIndex(op.field_name, op.field_schema_json);
+        if (!st.ok()) {
+          QD_LOG_WARN("segment " + dir_ + ": " + st.message());
+          break;
+        }
+        field_change = 1;
         break;
+      }
+      case OpKind::kDeleteFieldIndex: {
+        Result<index::JsonPath> path = index::ParseJsonPath(op.field_name);
+        if (path.ok()) payload_indexes_.Drop(*path);
+        field_change = 2;
+        break;
+      }
     }
   }
 
@@ -475,6 +504,22 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
   for (const PointId& id : erased) {
     if (!s.ok()) break;
     s = ErasePoint(id);
+  }
+  if (s.ok() && field_change) {
+    Result<sqlite::Stmt> f = db_->Prepare(field_change == 1
+        ? "INSERT OR REPLACE INTO field_indexes(field, schema) VALUES(?, ?)"
+        : "DELETE FROM field_indexes WHERE field = ? OR ? IS NULL");
+    if (f.ok()) {
+      f->Bind(1, op.field_name);
+      if (field_change == 1) {
+        f->Bind(2, op.field_schema_json);
+      } else {
+        f->BindNull(2);
+      }
+      s = f->Run();
+    } else {
+      s = f.status();
+    }
   }
   if (s.ok()) {
     Result<sqlite::Stmt> meta = db_->Prepare("INSERT OR REPLACE INTO meta(k, v) VALUES('applied_op', ?)");
@@ -536,6 +581,57 @@ Status Segment::SyncFromStore(const std::vector<PointId>& ids) {
   return Status::Ok();
 }
 
+Status Segment::CreateFieldIndex(const std::string& field, const std::string& schema_json) {
+  Result<index::JsonPath> path = index::ParseJsonPath(field);
+  if (!path.ok()) return path.status();
+  rapidjson::Document schema;
+  schema.Parse(schema_json.data(), schema_json.size());
+  if (schema.HasParseError()) return Status::Internal("corrupt field schema of " + field);
+  Result<index::PayloadFieldSchema> parsed = index::ParsePayloadFieldSchema(schema);
+  if (!parsed.ok()) return parsed.status();
+  index::PayloadFieldIndex& created = payload_indexes_.Create(*path, std::move(*parsed));
+  for (const auto& [id, offset] : offset_of_) created.Add(offset, slots_[offset]->payload);
+  return Status::Ok();
+}
+
+std::vector<uint32_t> Segment::CandidateOffsets(const PointFilter* filter) const {
+  std::optional<std::vector<uint32_t>> planned = PlannedOffsets(filter);
+  if (planned) return std::move(*planned);
+  std::vector<uint32_t> out;
+  out.reserve(offset_of_.size());
+  for (const auto& [id, offset] : offset_of_) out.push_back(offset);
+  return out;
+}
+
+std::optional<std::vector<uint32_t>> Segment::PlannedOffsets(const PointFilter* filter) const {
+  std::vector<uint32_t> out;
+  if (filter && filter->filter) {
+    index::CandidatePlan plan = payload_indexes_.Plan(
+        *filter->filter, offset_of_.size(), [this](const PointId& id) -> std::optional<uint32_t> {
+          auto it = offset_of_.find(id);
+          if (it == offset_of_.end()) return std::nullopt;
+          return it->second;
+        });
+    if (plan.candidates) {
+      for (uint32_t offset : *plan.candidates) {
+        if (offset < slots_.size() && slots_[offset]) out.push_back(offset);
+      }
+      return out;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<Segment::FieldIndexInfo> Segment::FieldIndexes() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<FieldIndexInfo> out;
+  for (const auto& [name, idx] : payload_indexes_.indexes()) {
+    out.push_back(FieldIndexInfo{name, std::string(index::PayloadFieldTypeName(idx->schema().type)),
+                                 idx->PointsCount(), idx->schema().params_json});
+  }
+  return out;
+}
+
 bool Segment::Exists(const PointId& id) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   return offset_of_.count(id) > 0;
@@ -550,16 +646,19 @@ size_t Segment::Count(const PointFilter* filter) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   if (!filter || !*filter) return offset_of_.size();
   size_t n = 0;
-  for (const auto& [id, offset] : offset_of_) n += (*filter)(id, slots_[offset]->payload) ? 1 : 0;
+  for (uint32_t offset : CandidateOffsets(filter)) {
+    n += (*filter)(slots_[offset]->id, slots_[offset]->payload) ? 1 : 0;
+  }
   return n;
 }
 
 std::vector<PointId> Segment::Matching(const PointFilter& filter) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<PointId> out;
-  for (const auto& [id, offset] : offset_of_) {
-    if (filter(id, slots_[offset]->payload)) out.push_back(id);
+  for (uint32_t offset : CandidateOffsets(&filter)) {
+    if (filter(slots_[offset]->id, slots_[offset]->payload)) out.push_back(slots_[offset]->id);
   }
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -673,16 +772,20 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
     }
   } else {
     const index::HnswIndex& index = *dense_[s];
-    // Exact when asked, or when the segment is small enough that a scan beats the graph
-    // (Qdrant's full_scan_threshold, in kilobytes of vectors).
-    size_t kb = offset_of_.size() * vs.dim * sizeof(float) / 1024;
+    // The planner: exact over the candidates when asked, or when the payload indexes narrow the
+    // filter to fewer points than Qdrant's full_scan_threshold (kilobytes of vectors) — a scan
+    // then beats the graph. Otherwise the filtered graph traversal.
+    std::optional<std::vector<uint32_t>> planned = PlannedOffsets(spec.filter);
+    size_t count = planned ? planned->size() : offset_of_.size();
+    size_t kb = count * vs.dim * sizeof(float) / 1024;
     if (spec.exact || kb < vs.full_scan_threshold_kb) {
       std::vector<float> q = index.PrepareQuery(spec.query.dense.data());
-      for (const auto& [id, offset] : offset_of_) {
+      std::vector<uint32_t> all = planned ? std::move(*planned) : CandidateOffsets(nullptr);
+      for (uint32_t offset : all) {
         const Slot* slot = slots_[offset].get();
         if (!accept_slot(slot)) continue;
         PointRecord r;
-        r.id = id;
+        r.id = slot->id;
         r.distance = index.DistanceTo(q.data(), offset);
         hits.push_back(std::move(r));
       }

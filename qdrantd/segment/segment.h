@@ -32,6 +32,7 @@
 
 #include "libshared/status.h"
 #include "qdrantd/index/hnsw_index.h"
+#include "qdrantd/index/payload_index.h"
 #include "qdrantd/segment/operation.h"
 #include "qdrantd/segment/point_id.h"
 
@@ -51,8 +52,13 @@ struct VectorSpec {
   size_t full_scan_threshold_kb = 10000;
 };
 
-// A predicate over (id, payload); null means "every point".
-using PointFilter = std::function<bool(const PointId&, const rapidjson::Value& payload)>;
+// A parsed filter (index/filter.h): a predicate over (id, payload) that the payload indexes can
+// also plan with. Empty means "every point".
+struct PointFilter {
+  std::shared_ptr<const index::Filter> filter;
+  explicit operator bool() const { return filter != nullptr; }
+  bool operator()(const PointId& id, const rapidjson::Value& payload) const;
+};
 // Copies the selected part of a payload into `out` (allocated with `alloc`).
 using PayloadProjector = std::function<void(const rapidjson::Value& payload, rapidjson::Value& out,
                                             rapidjson::Document::AllocatorType& alloc)>;
@@ -124,6 +130,15 @@ class Segment {
   // wrong dimension).
   Result<RecordBatch> Search(const SearchSpec& spec, const Projection& projection) const;
 
+  // `payload_schema` entries: field -> (data_type, indexed points, params JSON if given).
+  struct FieldIndexInfo {
+    std::string field;
+    std::string data_type;
+    size_t points = 0;
+    std::optional<std::string> params_json;
+  };
+  std::vector<FieldIndexInfo> FieldIndexes() const;
+
   const std::vector<VectorSpec>& vectors() const { return specs_; }
   size_t points_count() const;
   size_t IndexMemoryBytes() const;
@@ -139,6 +154,12 @@ class Segment {
   Status ErasePoint(const PointId& id);
   Status AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& work, int spec);
   uint32_t NewOffset();
+  // Offsets of live points that may match (all live points when no index narrows it), sorted.
+  // Caller holds mu_.
+  std::vector<uint32_t> CandidateOffsets(const PointFilter* filter) const;
+  // The payload indexes' candidates for filter, or nullopt when no index narrows it.
+  std::optional<std::vector<uint32_t>> PlannedOffsets(const PointFilter* filter) const;
+  Status CreateFieldIndex(const std::string& field, const std::string& schema_json);  // holds mu_
 
   const std::string dir_;
   const std::vector<VectorSpec> specs_;
@@ -148,6 +169,7 @@ class Segment {
   mutable std::shared_mutex mu_;
   std::map<PointId, uint32_t> offset_of_;     // Protected by mu_; live points only
   std::vector<std::unique_ptr<Slot>> slots_;  // Protected by mu_; null for free offsets
+  index::PayloadIndexSet payload_indexes_;   // Protected by mu_
   uint32_t next_offset_ = 0;                  // writer only
   std::atomic<OpNum> applied_op_{0};
   OpNum index_op_ = 0;

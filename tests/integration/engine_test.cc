@@ -3,6 +3,8 @@
 // kill -9.
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <signal.h>
 
 #include <atomic>
@@ -24,6 +26,13 @@ rapidjson::Document Json(const HttpResponse& r) {
   INFO(r.body);
   REQUIRE_FALSE(d.HasParseError());
   return d;
+}
+
+std::string ToJsonForTest(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  v.Accept(w);
+  return buffer.GetString();
 }
 
 HttpResponse Put(const Node& n, const std::string& path, const std::string& body) {
@@ -309,4 +318,49 @@ TEST_CASE("acknowledged upserts survive a restart and kill -9", "[integration][e
     node.process().Signal(SIGTERM);  // second round starts from a graceful shutdown's checkpoint
     CHECK(node.process().Wait(15s) == 0);
   }
+}
+
+TEST_CASE("payload indexes: schema reported, results identical with and without, kept on restart",
+          "[integration][engine]") {
+  TempDir dir;
+  auto search = [](const Node& node) {
+    rapidjson::Document d = Json(Post(node, "/collections/p/points/search",
+                     R"({"vector":[0.3,-0.2,0.5,0.1],"limit":20,"filter":{"must":[{"key":"city","match":{"any":["Berlin","Paris"]}},{"key":"n","range":{"lt":300}}]}})"));
+    return ToJsonForTest(d["result"]);
+  };
+  std::string without;
+  {
+    Node node({.working_dir = dir.path()});
+    REQUIRE(node.WaitReady());
+    REQUIRE(Put(node, "/collections/p", R"({"vectors":{"size":4,"distance":"Cosine"},"shard_number":2})").status == 200);
+    std::mt19937 rng(3);
+    const char* cities[] = {"Berlin", "Paris", "London", "Rome"};
+    std::string body = R"({"points":[)";
+    for (int i = 0; i < 400; ++i) {
+      body += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(i) + R"(,"vector":)" +
+              Vec(RandomVector(rng, 4)) + R"(,"payload":{"city":")" + cities[i % 4] + R"(","n":)" +
+              std::to_string(i) + "}}";
+    }
+    REQUIRE(Put(node, "/collections/p/points?wait=true", body + "]}").status == 200);
+    without = search(node);
+    REQUIRE(Put(node, "/collections/p/index?wait=true", R"({"field_name":"city","field_schema":"keyword"})").status == 200);
+    REQUIRE(Put(node, "/collections/p/index?wait=true", R"({"field_name":"n","field_schema":{"type":"integer","range":true}})").status == 200);
+    HttpResponse bad = Put(node, "/collections/p/index", R"({"field_name":"n","field_schema":{"type":"integer","lookup":false,"range":false}})");
+    CHECK(bad.status == 422);
+    CHECK(bad.body.find("the 'lookup' and 'range' capabilities can't be both disabled") != std::string::npos);
+    rapidjson::Document info = Json(node.Get("/collections/p"));
+    const auto& schema = info["result"]["payload_schema"];
+    CHECK(schema["city"]["data_type"] == "keyword");
+    CHECK(schema["city"]["points"].GetUint() == 400);
+    CHECK_FALSE(schema["city"].HasMember("params"));
+    CHECK(schema["n"]["params"]["type"] == "integer");
+    CHECK(search(node) == without);
+  }
+  Node node({.working_dir = dir.path()});
+  REQUIRE(node.WaitReady());
+  CHECK(Json(node.Get("/collections/p"))["result"]["payload_schema"]["city"]["points"].GetUint() == 400);
+  CHECK(search(node) == without);
+  REQUIRE(HttpRequest(node.http_port(), "DELETE", "/collections/p/index/city?wait=true").status == 200);
+  CHECK_FALSE(Json(node.Get("/collections/p"))["result"]["payload_schema"].HasMember("city"));
+  CHECK(search(node) == without);
 }

@@ -219,10 +219,7 @@ Result<segment::PointFilter> ParseFilterField(const Value& object, const char* n
   if (!v) return segment::PointFilter();
   Result<index::Filter> filter = index::ParseFilter(*v, path);
   if (!filter.ok()) return filter.status();
-  auto shared = std::make_shared<const index::Filter>(std::move(*filter));
-  return segment::PointFilter([shared](const PointId& id, const Value& payload) {
-    return shared->Matches(id, payload);
-  });
+  return segment::PointFilter{std::make_shared<const index::Filter>(std::move(*filter))};
 }
 
 Result<segment::PayloadProjector> ParseWithPayload(const Value& object, bool absent_default) {

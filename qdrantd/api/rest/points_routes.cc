@@ -10,6 +10,7 @@
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/index/json_path.h"
+#include "qdrantd/index/payload_index.h"
 
 namespace qd::api::rest {
 namespace {
@@ -244,6 +245,52 @@ Result<Response> RunBatch(Collections& collections, const Request& request) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   WriteUpdateResult(w, last, *wait);
+  return JsonResult(request, Take(buffer));
+}
+
+Result<Response> CreateFieldIndex(Collections& collections, const Request& request) {
+  Result<bool> wait = WaitParam(request);
+  if (!wait.ok()) return wait.status();
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body);
+  if (!body.ok()) return body.status();
+  const Value* field = Member(*body, "field_name");
+  if (!field) return Status::InvalidArgument("Format error in JSON body: missing field `field_name`");
+  if (!field->IsString()) return TypeError("field_name", "a string");
+  Result<index::JsonPath> path = index::ParseJsonPath(field->GetString());
+  if (!path.ok()) return path.status();
+  const Value* schema = Member(*body, "field_schema");
+  if (!schema) {
+    return Status::InvalidArgument("Bad request: field_schema is required (automatic schema inference is not supported)");
+  }
+  Result<index::PayloadFieldSchema> parsed = index::ParsePayloadFieldSchema(*schema);
+  if (!parsed.ok()) return parsed.status();
+  UpdateRequest update;
+  update.op.kind = OpKind::kCreateFieldIndex;
+  update.op.field_name = field->GetString();
+  update.op.field_schema_json = ToText(*schema);
+  Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
+  if (!result.ok()) return result.status();
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteUpdateResult(w, result->operation_id, *wait);
+  return JsonResult(request, Take(buffer));
+}
+
+Result<Response> DeleteFieldIndex(Collections& collections, const Request& request) {
+  Result<bool> wait = WaitParam(request);
+  if (!wait.ok()) return wait.status();
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  UpdateRequest update;
+  update.op.kind = OpKind::kDeleteFieldIndex;
+  update.op.field_name = request.Param("field_name");
+  Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
+  if (!result.ok()) return result.status();
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteUpdateResult(w, result->operation_id, *wait);
   return JsonResult(request, Take(buffer));
 }
 
@@ -576,6 +623,10 @@ void AddPointRoutes(Router& router, EngineContext context) {
   add("POST", (base + "/search/batch").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kSearchBatch); });
   add("POST", (base + "/query").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kQuery); });
   add("POST", (base + "/query/batch").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kQueryBatch); });
+  add("PUT", "/collections/{collection_name}/index",
+      [collections](const Request& r) { return CreateFieldIndex(*collections, r); });
+  add("DELETE", "/collections/{collection_name}/index/{field_name}",
+      [collections](const Request& r) { return DeleteFieldIndex(*collections, r); });
   add("GET", (base + "/{id}").c_str(), [collections](const Request& r) { return GetPoint(*collections, r); });
 }
 
