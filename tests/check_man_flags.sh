@@ -6,10 +6,13 @@ qdrantd=$1 qdctl=$2 mandir=$3
 status=0
 
 check() {  # check <man page> <help text>
-  local page=$1 help=$2 flag
+  local page=$1 help=$2 flag text
+  # roff escapes hyphens (\-\-config\-path): compare with the backslashes removed. Read once:
+  # piping into `grep -q` under pipefail fails at random when grep exits before tr has written
+  # everything (SIGPIPE).
+  text=$(tr -d '\\' <"$page")
   for flag in $(grep -oE -- '--[a-z][a-z0-9-]+' <<<"$help" | sort -u); do
-    # roff escapes hyphens (\-\-config\-path): compare with the backslashes removed.
-    if ! tr -d '\\' <"$page" | grep -qE -- "${flag}([^a-z0-9-]|$)"; then
+    if ! grep -qE -- "${flag}([^a-z0-9-]|$)" <<<"$text"; then
       echo "$(basename "$page") does not document $flag" >&2
       status=1
     fi
