@@ -34,6 +34,10 @@ const services = { collections: Collections, points: Points };
 function checkShape(desc, init, where) {
   if (init === undefined || init === null) return;
   assert.equal(typeof init, 'object', `${where}: expected an object for ${desc.typeName}`);
+  if ('$typeName' in init) {  // a message the client decoded, passed back (a scroll offset)
+    assert.equal(init.$typeName, desc.typeName, `${where}: a ${init.$typeName} for a ${desc.typeName}`);
+    return;
+  }
   const fields = new Map(desc.fields.map((f) => [f.localName, f]));
   const oneofs = new Map(desc.oneofs.map((o) => [o.localName, o]));
   for (const [key, value] of Object.entries(init)) {
