@@ -4,14 +4,17 @@
 // apply, as with Qdrant's own clients.
 #include "qdctl/commands/collection.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
 namespace qd::qdctl {
 namespace {
 
-// CLI11's own range check reads "Value 0 not in range 1 to 65536"; this names the flag's unit.
+// CLI11's own range check reads "Value 0 not in range 1 to 65536" and lets "-1" wrap around
+// for unsigned types; this one says what was wrong with the text as typed.
 template <typename T>
 CLI::Validator WholeNumber(T min, T max) {
   const std::string range = std::to_string(min) + " to " + std::to_string(max);
