@@ -250,8 +250,10 @@ struct Client::Impl {
   // A server that took the call and then failed it leaves the channel READY; one that crashed
   // mid-call did not answer it either.
   bool NotConnected() const {
+    if (assume_connected_for_testing) return false;
     return channel->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY;
   }
+  bool assume_connected_for_testing = false;
 
   std::string Unreachable(const std::string& reason) const {
     return "cannot reach qdrantd at " + options.endpoint.HostPort() + ": " + reason;
@@ -476,6 +478,15 @@ std::string CreateCollectionRequestTextForTesting(const CollectionCreate& reques
   printer.PrintToString(ToProto(request), &text);
   while (!text.empty() && text.back() == ' ') text.pop_back();
   return text;
+}
+
+Status Client::StatusFromGrpcForTesting(int grpc_code, const std::string& message,
+                                        const char* method) {
+  Impl impl;  // no channel: with assume_connected_for_testing, ToStatus never asks it
+  impl.assume_connected_for_testing = true;
+  impl.options.endpoint.host = "localhost";
+  impl.options.endpoint.port = 6334;
+  return impl.ToStatus(::grpc::Status(static_cast<::grpc::StatusCode>(grpc_code), message), method);
 }
 
 Result<CollectionInfo> CollectionInfoFromTextForTesting(const std::string& name,

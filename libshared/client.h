@@ -161,6 +161,11 @@ class Client {
   // server deleted nothing); kDeadlineExceeded as for CreateCollection.
   Status DeleteCollection(const std::string& name);
 
+  // The Status a call to `method` returns when a connected server answers with gRPC status
+  // `grpc_code` (a grpc::StatusCode value) and `message`.
+  static Status StatusFromGrpcForTesting(int grpc_code, const std::string& message,
+                                         const char* method);
+
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);

@@ -216,3 +216,25 @@ TEST_CASE("distances parse in any case and print in Qdrant's spelling", "[unit][
   CHECK_FALSE(qd::client::ParseDistance("").has_value());
   CHECK(qd::client::DistanceName(Distance::kManhattan) == "Manhattan");
 }
+
+TEST_CASE("a server without the Collections service gets a clear error", "[unit][qdctl]") {
+  constexpr int kUnimplemented = 12;  // grpc::StatusCode::UNIMPLEMENTED
+  qd::Status s =
+      qd::client::Client::StatusFromGrpcForTesting(kUnimplemented, "", "qdrant.Collections/Create");
+  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.message() ==
+        "the server does not support qdrant.Collections/Create: it does not serve collections "
+        "over gRPC (a qdrantd older than this qdctl?)");
+  // A server that says why keeps its own words; other services keep the general sentence.
+  CHECK(qd::client::Client::StatusFromGrpcForTesting(kUnimplemented, "not yet",
+                                                     "qdrant.Collections/List")
+            .message() == "the server does not support qdrant.Collections/List: not yet");
+  CHECK(qd::client::Client::StatusFromGrpcForTesting(kUnimplemented, "",
+                                                     "qdrantd.admin.Admin/Version")
+            .message() == "the server does not support qdrantd.admin.Admin/Version");
+  constexpr int kNotFound = 5;
+  qd::Status missing = qd::client::Client::StatusFromGrpcForTesting(
+      kNotFound, "Not found: Collection `books` doesn't exist!", "qdrant.Collections/Get");
+  CHECK(missing.code() == StatusCode::kNotFound);
+  CHECK(missing.message() == "Not found: Collection `books` doesn't exist!");
+}
