@@ -1,5 +1,7 @@
 #include "libshared/client.h"
 
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
 #include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
@@ -12,6 +14,7 @@
 #include <string_view>
 
 #include "admin.grpc.pb.h"
+#include "collections_service.grpc.pb.h"
 #include "qdrant.grpc.pb.h"
 
 namespace qd::client {
@@ -21,6 +24,10 @@ constexpr const char* kHealthCheck = "qdrant.Qdrant/HealthCheck";
 constexpr const char* kVersion = "qdrantd.admin.Admin/Version";
 constexpr const char* kClusterStatus = "qdrantd.admin.Admin/ClusterStatus";
 constexpr const char* kRemovePeer = "qdrantd.admin.Admin/RemovePeer";
+constexpr const char* kCreateCollection = "qdrant.Collections/Create";
+constexpr const char* kListCollections = "qdrant.Collections/List";
+constexpr const char* kGetCollection = "qdrant.Collections/Get";
+constexpr const char* kDeleteCollection = "qdrant.Collections/Delete";
 
 bool Contains(const std::string& haystack, const char* needle) {
   return haystack.find(needle) != std::string::npos;
@@ -95,13 +102,144 @@ bool IsPrintableAscii(const std::string& s) {
 
 void DiscardGrpcLog(gpr_log_func_args*) {}
 
+constexpr std::string_view kCollectionsPrefix = "qdrant.Collections/";
+
+qdrant::Distance ToProto(Distance distance) {
+  switch (distance) {
+    case Distance::kUnknown:
+      return qdrant::UnknownDistance;
+    case Distance::kCosine:
+      return qdrant::Cosine;
+    case Distance::kEuclid:
+      return qdrant::Euclid;
+    case Distance::kDot:
+      return qdrant::Dot;
+    case Distance::kManhattan:
+      return qdrant::Manhattan;
+  }
+  return qdrant::UnknownDistance;
+}
+
+Distance FromProto(qdrant::Distance distance) {
+  switch (distance) {
+    case qdrant::Cosine:
+      return Distance::kCosine;
+    case qdrant::Euclid:
+      return Distance::kEuclid;
+    case qdrant::Dot:
+      return Distance::kDot;
+    case qdrant::Manhattan:
+      return Distance::kManhattan;
+    default:
+      return Distance::kUnknown;  // UnknownDistance, or a value newer than us
+  }
+}
+
+// Qdrant deprecated these fields in favour of Memory placements (1.19) but still honours them,
+// and they are what an operator knows; the generated accessors carry [[deprecated]].
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void SetOnDiskPayload(qdrant::CreateCollection& request, bool on_disk) {
+  request.set_on_disk_payload(on_disk);
+}
+bool OnDiskPayload(const qdrant::CollectionParams& params) { return params.on_disk_payload(); }
+#pragma GCC diagnostic pop
+
+qdrant::CreateCollection ToProto(const CollectionCreate& in) {
+  qdrant::CreateCollection out;
+  out.set_collection_name(in.name);
+  qdrant::VectorParams* params = out.mutable_vectors_config()->mutable_params();
+  params->set_size(in.vector_size);
+  params->set_distance(ToProto(in.distance));
+  if (in.shard_number) out.set_shard_number(*in.shard_number);
+  if (in.replication_factor) out.set_replication_factor(*in.replication_factor);
+  if (in.write_consistency_factor) out.set_write_consistency_factor(*in.write_consistency_factor);
+  if (in.on_disk_payload) SetOnDiskPayload(out, *in.on_disk_payload);
+  if (in.hnsw_m) out.mutable_hnsw_config()->set_m(*in.hnsw_m);
+  if (in.hnsw_ef_construct) out.mutable_hnsw_config()->set_ef_construct(*in.hnsw_ef_construct);
+  return out;
+}
+
+CollectionInfo FromProto(const std::string& name, const qdrant::CollectionInfo& in) {
+  CollectionInfo out;
+  out.name = name;
+  out.status = qdrant::CollectionStatus_Name(in.status());
+  if (out.status.empty()) out.status = "Unknown(" + std::to_string(in.status()) + ")";
+  out.optimizer_ok = in.optimizer_status().ok();
+  out.optimizer_error = in.optimizer_status().error();
+  if (in.has_points_count()) out.points_count = in.points_count();
+  if (in.has_indexed_vectors_count()) out.indexed_vectors_count = in.indexed_vectors_count();
+  out.segments_count = in.segments_count();
+
+  const qdrant::CollectionParams& params = in.config().params();
+  const qdrant::VectorsConfig& vectors = params.vectors_config();
+  if (vectors.has_params()) {
+    out.vectors.push_back({"", vectors.params().size(), FromProto(vectors.params().distance())});
+  } else if (vectors.has_params_map()) {
+    for (const auto& [vector_name, p] : vectors.params_map().map()) {
+      out.vectors.push_back({vector_name, p.size(), FromProto(p.distance())});
+    }
+  }
+  std::sort(out.vectors.begin(), out.vectors.end(),
+            [](const VectorSpace& a, const VectorSpace& b) { return a.name < b.name; });
+  for (const auto& [sparse_name, unused] : params.sparse_vectors_config().map()) {
+    out.sparse_vectors.push_back(sparse_name);
+  }
+  std::sort(out.sparse_vectors.begin(), out.sparse_vectors.end());
+  out.shard_number = params.shard_number();
+  if (params.has_replication_factor()) out.replication_factor = params.replication_factor();
+  if (params.has_write_consistency_factor()) {
+    out.write_consistency_factor = params.write_consistency_factor();
+  }
+  out.on_disk_payload = OnDiskPayload(params);
+  const qdrant::HnswConfigDiff& hnsw = in.config().hnsw_config();
+  if (hnsw.has_m()) out.hnsw_m = hnsw.m();
+  if (hnsw.has_ef_construct()) out.hnsw_ef_construct = hnsw.ef_construct();
+
+  for (const auto& [field, schema] : in.payload_schema()) {
+    PayloadIndex index{field, qdrant::PayloadSchemaType_Name(schema.data_type()), std::nullopt};
+    if (index.type.empty()) index.type = "Unknown(" + std::to_string(schema.data_type()) + ")";
+    if (schema.has_points()) index.points = schema.points();
+    out.payload_schema.push_back(std::move(index));
+  }
+  std::sort(out.payload_schema.begin(), out.payload_schema.end(),
+            [](const PayloadIndex& a, const PayloadIndex& b) { return a.field < b.field; });
+  for (const qdrant::CollectionWarning& w : in.warnings()) out.warnings.push_back(w.message());
+  return out;
+}
+
 }  // namespace
+
+std::string_view DistanceName(Distance distance) {
+  switch (distance) {
+    case Distance::kUnknown:
+      return "Unknown";
+    case Distance::kCosine:
+      return "Cosine";
+    case Distance::kEuclid:
+      return "Euclid";
+    case Distance::kDot:
+      return "Dot";
+    case Distance::kManhattan:
+      return "Manhattan";
+  }
+  return "Unknown";
+}
+
+std::optional<Distance> ParseDistance(std::string_view name) {
+  const std::string lower = Lower(std::string(name));
+  for (Distance d : {Distance::kCosine, Distance::kEuclid, Distance::kDot, Distance::kManhattan}) {
+    if (lower == Lower(std::string(DistanceName(d)))) return d;
+  }
+  return std::nullopt;
+}
 
 struct Client::Impl {
   ClientOptions options;
   std::shared_ptr<::grpc::Channel> channel;
   std::unique_ptr<qdrant::Qdrant::Stub> qdrant;
   std::unique_ptr<qdrantd::admin::Admin::Stub> admin;
+  std::unique_ptr<qdrant::Collections::Stub> collections;
 
   void Prepare(::grpc::ClientContext& context) const {
     context.set_deadline(std::chrono::system_clock::now() + options.timeout);
@@ -112,8 +250,10 @@ struct Client::Impl {
   // A server that took the call and then failed it leaves the channel READY; one that crashed
   // mid-call did not answer it either.
   bool NotConnected() const {
+    if (assume_connected_for_testing) return false;
     return channel->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY;
   }
+  bool assume_connected_for_testing = false;
 
   std::string Unreachable(const std::string& reason) const {
     return "cannot reach qdrantd at " + options.endpoint.HostPort() + ": " + reason;
@@ -166,7 +306,13 @@ struct Client::Impl {
         return Status(StatusCode::kResourceExhausted, server_said("the server is overloaded"));
       case ::grpc::StatusCode::UNIMPLEMENTED:
         // gRPC itself (and Qdrant's tonic) answer an unknown method with no message; our own
-        // server says what is not implemented yet.
+        // server says what is not implemented yet. Every Qdrant serves Collections, so only a
+        // qdrantd from before it did (or something else entirely) lacks it.
+        if (message.empty() && std::string_view(method).rfind(kCollectionsPrefix, 0) == 0) {
+          return Status::FailedPrecondition(
+              std::string("the server does not support ") + method +
+              ": it does not serve collections over gRPC (a qdrantd older than this qdctl?)");
+        }
         return Status::FailedPrecondition(std::string("the server does not support ") + method +
                                           (message.empty() ? "" : ": " + message));
       case ::grpc::StatusCode::CANCELLED:
@@ -215,6 +361,7 @@ Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
   impl->channel = ::grpc::CreateChannel(endpoint.HostPort(), credentials);
   impl->qdrant = qdrant::Qdrant::NewStub(impl->channel);
   impl->admin = qdrantd::admin::Admin::NewStub(impl->channel);
+  impl->collections = qdrant::Collections::NewStub(impl->channel);
   impl->options = std::move(options);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -271,6 +418,95 @@ Status Client::RemovePeer(uint64_t peer_id, bool force) {
   return impl_->ToStatus(s, kRemovePeer);
 }
 
+Status Client::CreateCollection(const CollectionCreate& request) {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrant::CollectionOperationResponse reply;
+  ::grpc::Status s = impl_->collections->Create(&context, ToProto(request), &reply);
+  if (Status status = impl_->ToStatus(s, kCreateCollection); !status.ok()) return status;
+  // Qdrant answers an error for every failure it knows of; false would be a server bug.
+  if (!reply.result()) {
+    return Status::Internal("the server answered that it did not create collection \"" +
+                            request.name + "\", without saying why");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> Client::ListCollections() {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrant::ListCollectionsResponse reply;
+  ::grpc::Status s = impl_->collections->List(&context, qdrant::ListCollectionsRequest(), &reply);
+  if (Status status = impl_->ToStatus(s, kListCollections); !status.ok()) return status;
+  std::vector<std::string> names;
+  names.reserve(reply.collections_size());
+  for (const qdrant::CollectionDescription& c : reply.collections()) names.push_back(c.name());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<CollectionInfo> Client::GetCollection(const std::string& name) {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrant::GetCollectionInfoRequest request;
+  request.set_collection_name(name);
+  qdrant::GetCollectionInfoResponse reply;
+  ::grpc::Status s = impl_->collections->Get(&context, request, &reply);
+  if (Status status = impl_->ToStatus(s, kGetCollection); !status.ok()) return status;
+  return FromProto(name, reply.result());
+}
+
+Status Client::DeleteCollection(const std::string& name) {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrant::DeleteCollection request;
+  request.set_collection_name(name);
+  qdrant::CollectionOperationResponse reply;
+  ::grpc::Status s = impl_->collections->Delete(&context, request, &reply);
+  if (Status status = impl_->ToStatus(s, kDeleteCollection); !status.ok()) return status;
+  // Qdrant answers result=false, not NOT_FOUND, when there was nothing to delete.
+  if (!reply.result()) return Status::NotFound("collection \"" + name + "\" does not exist");
+  return Status::Ok();
+}
+
 void SilenceGrpcLogging() { gpr_set_log_function(DiscardGrpcLog); }
+
+std::string CreateCollectionRequestTextForTesting(const CollectionCreate& request) {
+  std::string text;
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  printer.PrintToString(ToProto(request), &text);
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+Status Client::StatusFromGrpcForTesting(int grpc_code, const std::string& message,
+                                        const char* method) {
+  Impl impl;  // no channel: with assume_connected_for_testing, ToStatus never asks it
+  impl.assume_connected_for_testing = true;
+  impl.options.endpoint.host = "localhost";
+  impl.options.endpoint.port = 6334;
+  return impl.ToStatus(::grpc::Status(static_cast<::grpc::StatusCode>(grpc_code), message), method);
+}
+
+Result<CollectionInfo> CollectionInfoFromTextForTesting(const std::string& name,
+                                                        const std::string& response_text) {
+  // Collects the parser's complaint instead of letting protobuf log it to stderr.
+  struct Errors : google::protobuf::io::ErrorCollector {
+    std::string first;
+    void AddError(int line, int column, const std::string& message) override {
+      if (first.empty())
+        first = std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+    }
+  } errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  qdrant::GetCollectionInfoResponse response;
+  if (!parser.ParseFromString(response_text, &response)) {
+    return Status::InvalidArgument("not a GetCollectionInfoResponse in text format: " +
+                                   errors.first);
+  }
+  return FromProto(name, response.result());
+}
 
 }  // namespace qd::client

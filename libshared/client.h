@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libshared/status.h"
@@ -58,6 +59,64 @@ struct ClusterStatus {
   std::string consensus_thread_status;  // working, stopped or stopped_with_err
 };
 
+// qdrant.Distance: how a collection compares vectors.
+enum class Distance { kUnknown, kCosine, kEuclid, kDot, kManhattan };
+
+// Qdrant's spelling: "Cosine", "Euclid", "Dot", "Manhattan"; "Unknown" for kUnknown.
+std::string_view DistanceName(Distance distance);
+// Qdrant's names in any case ("cosine", "Dot"); nullopt for anything else, kUnknown included.
+std::optional<Distance> ParseDistance(std::string_view name);
+
+// qdrant.Collections/Create: what qdctl can set. A collection of one unnamed dense vector per
+// point; every unset optional stays out of the request, so the server's defaults apply (its
+// config.yaml's, as for Qdrant).
+struct CollectionCreate {
+  std::string name;
+  uint64_t vector_size = 0;
+  Distance distance = Distance::kCosine;
+  std::optional<uint32_t> shard_number;
+  std::optional<uint32_t> replication_factor;
+  std::optional<uint32_t> write_consistency_factor;
+  std::optional<bool> on_disk_payload;        // deprecated by Qdrant 1.19, still honoured
+  std::optional<uint64_t> hnsw_m;             // hnsw_config.m
+  std::optional<uint64_t> hnsw_ef_construct;  // hnsw_config.ef_construct
+};
+
+// One vector space of a collection: name "" for the unnamed vector.
+struct VectorSpace {
+  std::string name;
+  uint64_t size = 0;
+  Distance distance = Distance::kUnknown;
+};
+
+// One payload index of a collection (CollectionInfo.payload_schema).
+struct PayloadIndex {
+  std::string field;
+  std::string type;                // Qdrant's PayloadSchemaType name: Keyword, Integer, ...
+  std::optional<uint64_t> points;  // points indexed, when the server says
+};
+
+// qdrant.Collections/Get: the parts of CollectionInfo an operator looks at.
+struct CollectionInfo {
+  std::string name;    // as asked for (Qdrant does not echo it)
+  std::string status;  // Green, Yellow, Grey or Red (qdrant.CollectionStatus)
+  bool optimizer_ok = true;
+  std::string optimizer_error;  // empty when optimizer_ok
+  std::optional<uint64_t> points_count;
+  std::optional<uint64_t> indexed_vectors_count;
+  uint64_t segments_count = 0;
+  std::vector<VectorSpace> vectors;         // sorted by name
+  std::vector<std::string> sparse_vectors;  // names, sorted
+  uint32_t shard_number = 0;
+  std::optional<uint32_t> replication_factor;
+  std::optional<uint32_t> write_consistency_factor;
+  bool on_disk_payload = false;
+  std::optional<uint64_t> hnsw_m;  // the collection's HNSW defaults
+  std::optional<uint64_t> hnsw_ef_construct;
+  std::vector<PayloadIndex> payload_schema;  // sorted by field
+  std::vector<std::string> warnings;
+};
+
 class Client {
  public:
   // Creates the channel; the connection is made by the first call, so an unreachable server
@@ -86,6 +145,27 @@ class Client {
   // Errors also: kFailedPrecondition in standalone mode.
   Status RemovePeer(uint64_t peer_id, bool force);
 
+  // Qdrant's Collections service (proto/collections_service.proto). A server without it (a
+  // qdrantd that does not serve collections over gRPC yet) fails them with kFailedPrecondition
+  // "the server does not support qdrant.Collections/<Method>: ...".
+  //
+  // Creates the collection; OK once the server says it exists. Errors also: kAlreadyExists,
+  // kInvalidArgument (e.g. a zero vector size, in the server's words); kDeadlineExceeded means
+  // the collection may still be created: look with GetCollection before retrying.
+  Status CreateCollection(const CollectionCreate& request);
+  // Names of all collections, sorted.
+  Result<std::vector<std::string>> ListCollections();
+  // Errors also: kNotFound for an unknown collection.
+  Result<CollectionInfo> GetCollection(const std::string& name);
+  // Drops the collection and its data. Errors also: kNotFound when it does not exist (the
+  // server deleted nothing); kDeadlineExceeded as for CreateCollection.
+  Status DeleteCollection(const std::string& name);
+
+  // The Status a call to `method` returns when a connected server answers with gRPC status
+  // `grpc_code` (a grpc::StatusCode value) and `message`.
+  static Status StatusFromGrpcForTesting(int grpc_code, const std::string& message,
+                                         const char* method);
+
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
@@ -96,5 +176,12 @@ class Client {
 // that a command-line tool prints only its own one-sentence errors. Process-wide; a tool calls it
 // once at start. The daemon does not.
 void SilenceGrpcLogging();
+
+// The request CreateCollection sends and the CollectionInfo a GetCollectionInfoResponse gives,
+// in protobuf text format, so that tests check the mapping without gRPC or generated headers.
+// Errors: kInvalidArgument for text that does not parse.
+std::string CreateCollectionRequestTextForTesting(const CollectionCreate& request);
+Result<CollectionInfo> CollectionInfoFromTextForTesting(const std::string& name,
+                                                        const std::string& response_text);
 
 }  // namespace qd::client

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "libshared/config.h"
+#include "qdctl/commands/collection.h"
 #include "qdctl/commands/commands.h"
 
 namespace {
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
 
     RegisterHealth(app, context);
     RegisterVersion(app, context);
+    RegisterCollection(app, context);
     RegisterCompletion(app, context);
 
     app.parse(argc, argv);
