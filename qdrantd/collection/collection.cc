@@ -23,9 +23,14 @@ Collection::~Collection() {
   shards_.clear();  // flushes and closes the replicas first
   if (dropped_) {
     std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-    if (ec) QD_LOG_WARN("cannot remove " + dir_ + ": " + ec.message());
+    std::filesystem::remove_all(dropped_dir_, ec);
+    if (ec) QD_LOG_WARN("cannot remove " + dropped_dir_ + ": " + ec.message());
   }
+}
+
+void Collection::MarkDropped(std::string dir) {
+  dropped_dir_ = std::move(dir);
+  dropped_ = true;
 }
 
 Result<std::shared_ptr<Collection>> Collection::Open(std::string name, std::string dir,

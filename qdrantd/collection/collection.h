@@ -70,8 +70,10 @@ class Collection {
   size_t segments_count() const { return shards_.size(); }
   // Saves index checkpoints (shutdown, periodic).
   Status Flush();
-  // Makes the destructor delete the collection's directory (DELETE /collections/{name}).
-  void MarkDropped() { dropped_ = true; }
+  // Makes the destructor delete the collection's files, which now live in `dir` (the caller
+  // moved them aside so that a new collection of the same name never meets them).
+  void MarkDropped(std::string dir);
+  std::string ShardDir(size_t shard) const { return dir_ + "/" + std::to_string(shard); }
 
  private:
   Collection(std::string name, std::string dir, CollectionConfig config);
@@ -79,6 +81,7 @@ class Collection {
 
   const std::string name_;
   const std::string dir_;
+  std::string dropped_dir_;  // set once by MarkDropped, read in the destructor
   mutable std::mutex config_mu_;
   CollectionConfig config_;  // Protected by config_mu_
   std::vector<std::unique_ptr<replica::LocalReplica>> shards_;

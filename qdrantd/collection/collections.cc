@@ -1,5 +1,7 @@
 #include "qdrantd/collection/collections.h"
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 
 #include "libshared/log.h"
@@ -26,6 +28,15 @@ Result<std::unique_ptr<Collections>> Collections::Open(const std::string& storag
       "CREATE TABLE IF NOT EXISTS collections(name TEXT PRIMARY KEY, config TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS aliases(alias TEXT PRIMARY KEY, collection TEXT NOT NULL);");
   if (!s.ok()) return s;
+  // Files of collections deleted or recoveries interrupted before a crash.
+  for (const std::string& dir : {storage_path + "/collections", storage_path}) {
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.rfind(".deleted-", 0) == 0 || name.rfind(".recover-", 0) == 0) {
+        std::filesystem::remove_all(e.path(), ec);
+      }
+    }
+  }
   std::unique_ptr<Collections> c(new Collections(storage_path, std::move(*db)));
   s = c->Load();
   if (!s.ok()) return s;
@@ -90,36 +101,73 @@ Status Collections::Create(const std::string& name, CollectionConfig config) {
   if (!insert.ok()) return insert.status();
   s = insert->Bind(1, name).Bind(2, config.ToJson()).Run();
   if (!s.ok()) {
-    (*c)->MarkDropped();
+    (*c)->MarkDropped(dir);
     return s;
   }
   collections_[name] = std::move(*c);
   return Status::Ok();
 }
 
-Result<bool> Collections::Delete(const std::string& name) {
-  std::shared_ptr<Collection> dropped;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = collections_.find(name);
-    if (it == collections_.end()) return false;
-    Result<sqlite::Stmt> del = db_->Prepare("DELETE FROM collections WHERE name = ?");
-    if (!del.ok()) return del.status();
-    Status s = del->Bind(1, name).Run();
-    if (s.ok()) {
-      Result<sqlite::Stmt> del_aliases = db_->Prepare("DELETE FROM aliases WHERE collection = ?");
-      s = del_aliases.ok() ? del_aliases->Bind(1, name).Run() : del_aliases.status();
-    }
-    if (!s.ok()) return s;
-    for (auto a = aliases_.begin(); a != aliases_.end();) {
-      a = a->second == name ? aliases_.erase(a) : std::next(a);
-    }
-    dropped = std::move(it->second);
-    collections_.erase(it);
+Status Collections::DropLocked(const std::string& name) {
+  auto it = collections_.find(name);
+  if (it == collections_.end()) return Status::Ok();
+  Result<sqlite::Stmt> del = db_->Prepare("DELETE FROM collections WHERE name = ?");
+  if (!del.ok()) return del.status();
+  Status s = del->Bind(1, name).Run();
+  if (s.ok()) {
+    Result<sqlite::Stmt> del_aliases = db_->Prepare("DELETE FROM aliases WHERE collection = ?");
+    s = del_aliases.ok() ? del_aliases->Bind(1, name).Run() : del_aliases.status();
   }
-  // The files go when the last in-flight request lets go of the collection.
-  dropped->MarkDropped();
+  if (!s.ok()) return s;
+  for (auto a = aliases_.begin(); a != aliases_.end();) {
+    a = a->second == name ? aliases_.erase(a) : std::next(a);
+  }
+  // Requests in flight may still hold the collection; its files go when the last one lets go,
+  // from a place where a new collection of the same name cannot meet them.
+  static std::atomic<uint64_t> counter{0};
+  std::string dir = storage_path_ + "/collections/" + name;
+  std::string trash = storage_path_ + "/collections/.deleted-" + std::to_string(counter++) + "-" +
+                      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::error_code ec;
+  std::filesystem::rename(dir, trash, ec);
+  it->second->MarkDropped(ec ? dir : trash);
+  collections_.erase(it);
+  return Status::Ok();
+}
+
+Result<bool> Collections::Delete(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!collections_.count(name)) return false;
+  Status s = DropLocked(name);
+  if (!s.ok()) return s;
   return true;
+}
+
+Status Collections::Replace(const std::string& name, CollectionConfig config, const std::string& source) {
+  Status s = ValidateName(name);
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (aliases_.count(name)) {
+    return Status::InvalidArgument("Wrong input: Alias with name `" + name + "` already exists");
+  }
+  s = DropLocked(name);
+  if (!s.ok()) return s;
+  std::string dir = storage_path_ + "/collections/" + name;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(dir, ec);
+  for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
+    std::filesystem::rename(source + "/" + std::to_string(shard), dir + "/" + std::to_string(shard), ec);
+    if (ec) return Status::Internal("cannot move recovered shard into " + dir + ": " + ec.message());
+  }
+  Result<std::shared_ptr<Collection>> c = Collection::Open(name, dir, config);
+  if (!c.ok()) return c.status();
+  Result<sqlite::Stmt> insert = db_->Prepare("INSERT OR REPLACE INTO collections(name, config) VALUES(?, ?)");
+  if (!insert.ok()) return insert.status();
+  s = insert->Bind(1, name).Bind(2, config.ToJson()).Run();
+  if (!s.ok()) return s;
+  collections_[name] = std::move(*c);
+  return Status::Ok();
 }
 
 Status Collections::Update(const std::string& name, const CollectionConfig& config) {

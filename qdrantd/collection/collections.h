@@ -40,6 +40,9 @@ class Collections {
   // true when it existed.
   Result<bool> Delete(const std::string& name);
   Status Update(const std::string& name, const CollectionConfig& config);
+  // Creates `name`, replacing an existing collection of that name, from shard directories
+  // prepared under `source` (<source>/<shard>/points.db); the directories are moved in.
+  Status Replace(const std::string& name, CollectionConfig config, const std::string& source);
   // By name or alias. Errors: kNotFound "Collection `x` doesn't exist!".
   Result<std::shared_ptr<Collection>> Get(const std::string& name_or_alias) const;
   bool Exists(const std::string& name) const;
@@ -56,6 +59,8 @@ class Collections {
  private:
   Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db);
   Status Load();
+  // Removes `name` from the maps and collections.db and moves its files aside. Holds mu_.
+  Status DropLocked(const std::string& name);
 
   const std::string storage_path_;
   mutable std::mutex mu_;

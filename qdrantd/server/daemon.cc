@@ -12,6 +12,7 @@
 #include "qdrantd/api/rest/engine_routes.h"
 #include "qdrantd/api/rest/service_routes.h"
 #include "qdrantd/collection/collections.h"
+#include "qdrantd/collection/snapshots.h"
 #include "qdrantd/server/loop.h"
 #include "qdrantd/server/notify.h"
 #include "qdrantd/server/storage_lock.h"
@@ -27,6 +28,7 @@ struct Daemon::Impl {
   std::unique_ptr<StorageLock> storage_lock;
   std::unique_ptr<collection::Collections> collections;
   std::unique_ptr<WorkerPool> pool;
+  std::unique_ptr<collection::Snapshots> snapshots;
   std::unique_ptr<api::rest::HttpServer> http;
   std::unique_ptr<api::grpc::GrpcServer> grpc;
   uv_signal_t sigint{}, sigterm{};
@@ -72,6 +74,9 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   api::rest::EngineContext engine{&loop, pool.get(), collections.get()};
   api::rest::AddCollectionRoutes(router, engine);
   api::rest::AddPointRoutes(router, engine);
+  snapshots = std::make_unique<collection::Snapshots>(*collections, config.storage.snapshots_path,
+                                                      config.storage.storage_path);
+  api::rest::AddSnapshotRoutes(router, engine, snapshots.get());
   http = std::make_unique<api::rest::HttpServer>(
       loop, router,
       api::rest::HttpServerOptions{

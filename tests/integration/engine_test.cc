@@ -364,3 +364,75 @@ TEST_CASE("payload indexes: schema reported, results identical with and without,
   CHECK_FALSE(Json(node.Get("/collections/p"))["result"]["payload_schema"].HasMember("city"));
   CHECK(search(node) == without);
 }
+
+TEST_CASE("snapshots: create, list, download with checksum, recover, delete, exact errors",
+          "[integration][engine][snapshots]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(Put(node, "/collections/s", R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":2})").status == 200);
+  REQUIRE(Put(node, "/collections/s/points?wait=true",
+              R"({"points":[{"id":1,"vector":[1,0],"payload":{"a":1}},{"id":2,"vector":[0,1]},{"id":3,"vector":[1,1]}]})").status == 200);
+  CHECK(Json(node.Get("/snapshots"))["result"].Size() == 0);  // a fresh node has none
+
+  HttpResponse created = Post(node, "/collections/s/snapshots", "");
+  REQUIRE(created.status == 200);
+  rapidjson::Document d = Json(created);
+  std::string name = d["result"]["name"].GetString();
+  std::string checksum = d["result"]["checksum"].GetString();
+  CHECK(checksum.size() == 64);
+  rapidjson::Document listed = Json(node.Get("/collections/s/snapshots"));
+  REQUIRE(listed["result"].Size() == 1);
+  CHECK(listed["result"][0]["name"].GetString() == name);
+  CHECK(listed["result"][0]["size"].GetUint64() == d["result"]["size"].GetUint64());
+
+  HttpResponse file = node.Get("/collections/s/snapshots/" + name);
+  REQUIRE(file.status == 200);
+  CHECK(file.body.size() == d["result"]["size"].GetUint64());
+  CHECK(HttpRequest(node.http_port(), "POST", "/collections/s/snapshots?wait=false").status == 202);
+
+  // Change the data, then recover: the snapshot's state comes back.
+  REQUIRE(Post(node, "/collections/s/points/delete?wait=true", R"({"points":[1,2]})").status == 200);
+  std::string url = "http://127.0.0.1:" + std::to_string(node.http_port()) + "/collections/s/snapshots/" + name;
+  HttpResponse wrong = Put(node, "/collections/s/snapshots/recover", R"({"location":")" + url + R"(","checksum":")" + std::string(64, '0') + R"("})");
+  CHECK(wrong.status == 400);
+  CHECK(wrong.body.find("checksum") != std::string::npos);
+  CHECK(Json(Post(node, "/collections/s/points/count", "{}"))["result"]["count"].GetUint() == 1);  // nothing recovered
+  HttpResponse ok = Put(node, "/collections/s/snapshots/recover?wait=true", R"({"location":")" + url + R"(","checksum":")" + checksum + R"("})");
+  REQUIRE(ok.status == 200);
+  CHECK(Json(Post(node, "/collections/s/points/count", "{}"))["result"]["count"].GetUint() == 3);
+  CHECK(Json(node.Get("/collections/s/points/1"))["result"]["payload"]["a"].GetInt() == 1);
+  CHECK(Json(Post(node, "/collections/s/points/search", R"({"vector":[1,0],"limit":1})"))["result"][0]["id"].GetInt() == 1);
+
+  // file:// recovery from inside the snapshots directory into a new collection.
+  std::string local = node.dir() + "/snapshots/s/" + name;
+  REQUIRE(Put(node, "/collections/copy/snapshots/recover", R"({"location":"file://)" + local + R"("})").status == 200);
+  CHECK(Json(Post(node, "/collections/copy/points/count", "{}"))["result"]["count"].GetUint() == 3);
+
+  struct Case {
+    std::string location;
+    int status;
+    std::string text;
+  } cases[] = {
+      {"file://whatever.snapshot", 400, "Bad request: Invalid snapshot URI, file path must be absolute or on localhost"},
+      {"file:///whatever.snapshot", 400, "Bad request: Snapshot file \\\"/whatever.snapshot\\\" does not exist"},
+      {"file:///etc/passwd", 403, "Forbidden: Snapshot file path must be inside the snapshots directory"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = Put(node, "/collections/x/snapshots/recover", R"({"location":")" + c.location + R"("})");
+    INFO(c.location << " -> " << r.body);
+    CHECK(r.status == c.status);
+    CHECK(r.body.find(c.text) != std::string::npos);
+  }
+  CHECK(node.Get("/collections/s/snapshots/nope.snapshot").status == 404);
+  CHECK(node.Get("/collections/s/snapshots/..%2F..%2Fcollections.db").status == 404);
+  CHECK(HttpRequest(node.http_port(), "DELETE", "/collections/s/snapshots/" + name + "?wait=true").status == 200);
+  CHECK(node.Get("/collections/s/snapshots/" + name).status == 404);
+
+  HttpResponse full = Post(node, "/snapshots", "");
+  REQUIRE(full.status == 200);
+  std::string full_name = Json(full)["result"]["name"].GetString();
+  CHECK(Json(node.Get("/snapshots"))["result"].Size() == 1);
+  CHECK(node.Get("/snapshots/" + full_name).status == 200);
+  CHECK(HttpRequest(node.http_port(), "DELETE", "/snapshots/" + full_name).status == 200);
+  CHECK(Json(node.Get("/snapshots"))["result"].Size() == 0);
+}

@@ -10,7 +10,8 @@ class WorkerPool;
 }  // namespace qd::server
 namespace qd::collection {
 class Collections;
-}
+class Snapshots;
+}  // namespace qd::collection
 
 namespace qd::api::rest {
 
@@ -24,5 +25,6 @@ struct EngineContext {
 
 void AddCollectionRoutes(Router& router, EngineContext context);
 void AddPointRoutes(Router& router, EngineContext context);
+void AddSnapshotRoutes(Router& router, EngineContext context, collection::Snapshots* snapshots);
 
 }  // namespace qd::api::rest
