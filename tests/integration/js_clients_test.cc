@@ -28,3 +28,19 @@ TEST_CASE("Qdrant's official JS clients accept qdrantd's service endpoints",
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("FAIL") == std::string::npos);
 }
+
+TEST_CASE("Qdrant's official REST client drives the vector engine", "[compat][integration]") {
+  const std::string compat = std::string(QD_SOURCE_DIR) + "/tests/compat";
+  const std::string node_bin = compat + "/node_modules/.bin/node";
+  REQUIRE(std::filesystem::exists(node_bin));
+  Node server;
+  REQUIRE(server.WaitReady());
+  TempDir work;
+  RunResult r = Run({.args = {node_bin, compat + "/rest_engine.mjs",
+                              "http://127.0.0.1:" + std::to_string(server.http_port())},
+                     .working_dir = work.path()},
+                    std::chrono::seconds(120));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("FAIL") == std::string::npos);
+}
