@@ -317,9 +317,12 @@ int Main(int argc, char** argv) {
   sample(&mem_loaded);
 
   std::vector<EfFigures> figures;
-  std::string header = "    ef  recall@" + std::to_string(o.k) + "  batch QPS";
+  char header[512];
+  int used = std::snprintf(header, sizeof header, "%6s  %9s  %9s", "ef",
+                           ("recall@" + std::to_string(o.k)).c_str(), "batch QPS");
   for (int c : *concurrency) {
-    header += "  | " + std::to_string(c) + " client" + (c > 1 ? "s" : " ") + ": QPS   p50 ms   p99 ms";
+    used += std::snprintf(header + used, sizeof header - static_cast<size_t>(used),
+                          " | %2d conn QPS  p50 ms  p99 ms", c);
   }
   bool warmed = false;
   for (int ef : *efs) {
@@ -337,7 +340,7 @@ int Main(int argc, char** argv) {
       if (Status s = RunLoad(clients, o.batch_clients, batch_requests, 0, &hits, &ignored); !s.ok())
         return fail(s);
       warmed = true;
-      std::printf("%s\n", header.c_str());
+      std::printf("%s\n", header);
     }
     if (Status s = RunLoad(clients, o.batch_clients, batch_requests, o.min_seconds, &hits, &f.batch);
         !s.ok())
@@ -359,8 +362,9 @@ int Main(int argc, char** argv) {
       f.single.emplace_back(c, r);
     }
     std::printf("%6d  %9.4f  %9.0f", ef, f.batch.recall, f.batch.qps);
-    for (const auto& [c, r] : f.single) {
-      std::printf("  | %*s%9.0f %8.3f %8.3f", c > 1 ? 10 : 10, "", r.qps, r.p50_ms, r.p99_ms);
+    for (const auto& entry : f.single) {
+      const LoadResult& r = entry.second;
+      std::printf(" | %11.0f %7.3f %7.3f", r.qps, r.p50_ms, r.p99_ms);
     }
     std::printf("\n");
     std::fflush(stdout);
