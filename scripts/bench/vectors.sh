@@ -6,6 +6,7 @@
 #   SET=sift1m scripts/bench/vectors.sh        uses ../shared/data/sift1m/ (base/query/groundtruth)
 #   N=20000 DIM=64 scripts/bench/vectors.sh    a smaller clustered set
 # Without a real set it generates a clustered one into build/bench-data/ (kept for the next run).
+# Both tools' JSON figures are kept in build/bench-results/vectors-<time>/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -76,9 +77,11 @@ echo "== qdrantd over REST (client on the same machine)"
   --concurrency "$CONCURRENCY" --min-seconds "$MIN_SECONDS" --json "$dir/rest.json" \
   || { echo "qd_bench failed; qdrantd log:" >&2; tail -20 "$dir/qdrantd.log" >&2; exit 1; }
 
+results=build/bench-results/vectors-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$results" && cp "$dir/baseline.json" "$dir/rest.json" "$results/"
 echo
 echo "== qdrantd / raw hnswlib ($(nproc) cores, $(date -u +%F))"
-python3 - "$dir/baseline.json" "$dir/rest.json" <<'PY'
+python3 - "$results/baseline.json" "$results/rest.json" <<'PY'
 import json, sys
 base, rest = (json.load(open(p)) for p in sys.argv[1:3])
 def mark(ok): return "ok " if ok else "MISS"
@@ -92,6 +95,11 @@ for s in rest["search"]:
     if r is None: continue
     ratio = b["qps"] / r["qps"]
     print(f'{s["ef"]:>5} {b["recall_at_k"]:>9.4f} {r["qps"]:>9.0f} {b["qps"]:>10.0f} {ratio:>6.2f}   {mark(ratio >= 0.7)}')
+print(f'{"ef":>5} {"raw 1-thread QPS":>16} {"1 conn QPS":>11} {"ratio":>6}   (single requests, for reference)')
+for s in rest["search"]:
+    r = raw.get(s["ef"])
+    one = next((x["result"] for x in s["single"] if x["concurrency"] == 1), None)
+    if r and one: print(f'{s["ef"]:>5} {r["single_thread_qps"]:>16.0f} {one["qps"]:>11.0f} {one["qps"] / r["single_thread_qps"]:>6.2f}')
 print(f'recall@10 best {best_recall:.4f} (target >= 0.95 at some ef): {mark(best_recall >= 0.95)}')
 if "upsert" in rest:
     u, b = rest["upsert"]["points_per_second"], base["build_points_per_second"]
