@@ -106,8 +106,8 @@ void ProgressBar::Draw(uint64_t done, bool final) {
   const int filled = static_cast<int>(frac * kWidth);
   const double secs = SecondsSince(start_);
   char line[256];
-  std::snprintf(line, sizeof line, "%s%s [%-*s] %llu/%llu %3.0f%% %.0f/s %.1fs%s",
-                tty_ ? "\r" : "", label_.c_str(), kWidth, std::string(filled, '#').c_str(),
+  std::snprintf(line, sizeof line, "%s%s [%-*s] %llu/%llu %3.0f%% %.0f/s %.1fs%s", tty_ ? "\r" : "",
+                label_.c_str(), kWidth, std::string(filled, '#').c_str(),
                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_),
                 frac * 100, secs > 0 ? static_cast<double>(done) / secs : 0.0, secs,
                 (final || !tty_) ? "\n" : "");
