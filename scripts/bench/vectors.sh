@@ -12,7 +12,9 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 
 SET=${SET:-}                      # a directory name under DATA_ROOT; empty: clustered
+# Real sets live in ../shared/data beside the checkout (../../shared/data from a worktree).
 DATA_ROOT=${DATA_ROOT:-$root/../shared/data}
+[ -d "$DATA_ROOT" ] || [ ! -d "$root/../../shared/data" ] || DATA_ROOT=$root/../../shared/data
 N=${N:-100000} QUERIES=${QUERIES:-1000} DIM=${DIM:-128} CLUSTERS=${CLUSTERS:-100} SEED=${SEED:-1}
 METRIC=${METRIC:-l2}              # l2 | cos | dot (a real set's metric must be given)
 M=${M:-16} EF_CONSTRUCT=${EF_CONSTRUCT:-100} EFS=${EFS:-16,32,64,128,256}
@@ -32,7 +34,6 @@ fi
 [ -x "$bin" ] && [ -x "$tools/qd_bench" ] || { echo "build first: make build" >&2; exit 1; }
 
 if [ -n "$SET" ]; then
-  [ -d "$DATA_ROOT/$SET" ] || [ ! -d /work/shared/data/$SET ] || DATA_ROOT=/work/shared/data
   data=$DATA_ROOT/$SET
   [ -d "$data" ] || { echo "no set $SET in $DATA_ROOT" >&2; exit 1; }
 else
@@ -54,8 +55,9 @@ trap 'exit 130' INT TERM
 
 # Raw hnswlib first, on a quiet machine (the daemon is not started yet).
 echo "== raw hnswlib, in process ($THREADS threads)"
-"$tools/qd_hnsw_baseline" --data "$data" --metric "$METRIC" --m "$M" --ef-construct "$EF_CONSTRUCT" \
-  --ef "$EFS" --threads "$THREADS" --min-seconds "$MIN_SECONDS" --json "$dir/baseline.json"
+"$tools/qd_hnsw_baseline" --data "$data" --metric "$METRIC" --m "$M" \
+  --ef-construct "$EF_CONSTRUCT" --ef "$EFS" --threads "$THREADS" --min-seconds "$MIN_SECONDS" \
+  --json "$dir/baseline.json"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 http_port=$(free_port) grpc_port=$(free_port)
@@ -68,13 +70,14 @@ for _ in $(seq 100); do
   kill -0 "$pid" 2>/dev/null || { cat "$dir/qdrantd.log" >&2; exit 1; }
   sleep 0.1
 done
+curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null || { echo "qdrantd did not answer" >&2; exit 1; }
 
 echo
 echo "== qdrantd over REST (client on the same machine)"
 "$tools/qd_bench" --port "$http_port" --server-pid "$pid" --data "$data" --metric "$METRIC" \
   --m "$M" --ef-construct "$EF_CONSTRUCT" --ef "$EFS" --upsert-batch "$UPSERT_BATCH" \
-  --upsert-connections "$UPSERT_CONNECTIONS" --batch-size "$BATCH" --batch-clients "$BATCH_CLIENTS" \
-  --concurrency "$CONCURRENCY" --min-seconds "$MIN_SECONDS" --json "$dir/rest.json" \
+  --upsert-connections "$UPSERT_CONNECTIONS" --batch-size "$BATCH" \
+  --batch-clients "$BATCH_CLIENTS" --concurrency "$CONCURRENCY" --min-seconds "$MIN_SECONDS" --json "$dir/rest.json" \
   || { echo "qd_bench failed; qdrantd log:" >&2; tail -20 "$dir/qdrantd.log" >&2; exit 1; }
 
 results=build/bench-results/vectors-$(date -u +%Y%m%dT%H%M%SZ)
