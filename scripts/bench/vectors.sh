@@ -103,11 +103,24 @@ for s in rest["search"]:
     r = raw.get(s["ef"])
     one = next((x["result"] for x in s["single"] if x["concurrency"] == 1), None)
     if r and one: print(f'{s["ef"]:>5} {r["single_thread_qps"]:>16.0f} {one["qps"]:>11.0f} {one["qps"] / r["single_thread_qps"]:>6.2f}')
+# Per CPU-second: how much CPU each side spent on the same work. Steadier than QPS when other
+# jobs share the cores; the client's own CPU is not counted on the server's side.
+if all("server_cpu_seconds" in s["batch"] for s in rest["search"]):
+    print(f'{"ef":>5} {"raw q/CPU-s":>12} {"server q/CPU-s":>15} {"ratio":>6}   (batched, per CPU-second)')
+    for s in rest["search"]:
+        r, b = raw.get(s["ef"]), s["batch"]
+        if not r or not r.get("cpu_seconds") or not b["server_cpu_seconds"]: continue
+        a, c = r["queries"] / r["cpu_seconds"], b["queries"] / b["server_cpu_seconds"]
+        print(f'{s["ef"]:>5} {a:>12.0f} {c:>15.0f} {c / a:>6.2f}')
 print(f'recall@10 best {best_recall:.4f} (target >= 0.95 at some ef): {mark(best_recall >= 0.95)}')
 if "upsert" in rest:
     u, b = rest["upsert"]["points_per_second"], base["build_points_per_second"]
     print(f'upsert incl. index build {u:.0f} points/s vs raw {base["threads"]}-thread build {b:.0f}: '
           f'{u / b:.2f} (target >= 0.70) {mark(u / b >= 0.7)}')
+    sc, bc = rest["upsert"].get("server_cpu_seconds"), base.get("build_cpu_seconds")
+    if sc and bc:
+        print(f'  per CPU-second: server {base["points"] / sc:.0f} points, raw build '
+              f'{base["points"] / bc:.0f}: {bc / sc:.2f}')
 need = base["vectors_bytes"] + base["graph_bytes"]
 mem = rest.get("server_memory_loaded")
 if mem:

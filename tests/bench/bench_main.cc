@@ -48,7 +48,15 @@ struct LoadResult {
   double seconds = 0;
   size_t queries = 0;
   double qps = 0, recall = 0, p50_ms = 0, p99_ms = 0;
+  double server_cpu_seconds = -1;  // CPU the server used meanwhile; -1 without --server-pid
 };
+
+// CPU-seconds the server has used so far, or -1 when its pid is unknown or unreadable.
+double ServerCpu(int pid) {
+  if (pid <= 0) return -1;
+  auto c = ProcessCpuSeconds(pid);
+  return c.ok() ? *c : -1;
+}
 
 struct EfFigures {
   int ef = 0;
@@ -80,7 +88,7 @@ class FirstError {
 // until every request went once and `min_seconds` passed. The first pass's hits land in
 // `*first_pass` (row per query, in request order); per-request latencies in milliseconds.
 Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threads,
-               const std::vector<EncodedRequest>& requests, double min_seconds,
+               const std::vector<EncodedRequest>& requests, double min_seconds, int server_pid,
                SearchResults* first_pass, LoadResult* out) {
   std::vector<size_t> first_row(requests.size() + 1, 0);
   for (size_t i = 0; i < requests.size(); ++i)
@@ -89,6 +97,7 @@ Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threa
   std::vector<std::vector<double>> latencies(threads);
   std::atomic<size_t> next{0}, queries{0};
   FirstError error;
+  const double cpu0 = ServerCpu(server_pid);
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) {
@@ -116,6 +125,9 @@ Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threa
   for (auto& th : pool) th.join();
   if (error.failed()) return error.Get();
   out->seconds = SecondsSince(start);
+  if (const double cpu1 = ServerCpu(server_pid); cpu0 >= 0 && cpu1 >= 0) {
+    out->server_cpu_seconds = cpu1 - cpu0;
+  }
   out->queries = queries.load();
   out->qps = static_cast<double>(out->queries) / out->seconds;
   std::vector<double> all;
@@ -129,6 +141,7 @@ struct UpsertFigures {
   double acked_seconds = 0;  // last upsert answered
   double ready_seconds = 0;  // points_count == N and status green
   double points_per_second = 0;
+  double server_cpu_seconds = -1;  // until ready; -1 without --server-pid
 };
 
 Status Upsert(const Options& o, const Dataset& ds,
@@ -137,6 +150,7 @@ Status Upsert(const Options& o, const Dataset& ds,
   ProgressBar bar("upsert", n);
   std::atomic<size_t> next{0};
   FirstError error;
+  const double cpu0 = ServerCpu(o.server_pid);
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < o.upsert_connections; ++t) {
@@ -168,6 +182,9 @@ Status Upsert(const Options& o, const Dataset& ds,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   out->ready_seconds = SecondsSince(start);
+  if (const double cpu1 = ServerCpu(o.server_pid); cpu0 >= 0 && cpu1 >= 0) {
+    out->server_cpu_seconds = cpu1 - cpu0;
+  }
   out->points_per_second = static_cast<double>(n) / out->ready_seconds;
   return Status::Ok();
 }
@@ -216,6 +233,10 @@ void WriteLoad(rapidjson::PrettyWriter<rapidjson::FileWriteStream>& w, const Loa
   w.Uint64(r.queries);
   w.Key("seconds");
   w.Double(r.seconds);
+  if (r.server_cpu_seconds >= 0) {
+    w.Key("server_cpu_seconds");
+    w.Double(r.server_cpu_seconds);
+  }
   w.EndObject();
 }
 
@@ -325,6 +346,9 @@ int Main(int argc, char** argv) {
         "%.2fs, searchable (green) in %.2fs -> %.0f points/s\n",
         n, o.upsert_batch, o.upsert_connections, up.acked_seconds, up.ready_seconds,
         up.points_per_second);
+    if (up.server_cpu_seconds >= 0) {
+      std::printf("upsert: the server used %.1f CPU-seconds\n", up.server_cpu_seconds);
+    }
   }
   sample(&mem_loaded);
 
@@ -349,13 +373,14 @@ int Main(int argc, char** argv) {
     SearchResults hits;
     if (!warmed) {  // one untimed pass: page in what the first measurement would
       LoadResult ignored;
-      if (Status s = RunLoad(clients, o.batch_clients, batch_requests, 0, &hits, &ignored); !s.ok())
+      if (Status s = RunLoad(clients, o.batch_clients, batch_requests, 0, 0, &hits, &ignored);
+          !s.ok())
         return fail(s);
       warmed = true;
       std::printf("%s\n", header);
     }
-    if (Status s =
-            RunLoad(clients, o.batch_clients, batch_requests, o.min_seconds, &hits, &f.batch);
+    if (Status s = RunLoad(clients, o.batch_clients, batch_requests, o.min_seconds, o.server_pid,
+                           &hits, &f.batch);
         !s.ok())
       return fail(s);
     f.batch.recall = RecallAtK(hits, ds.groundtruth, ds.gt_k, o.k);
@@ -367,8 +392,8 @@ int Main(int argc, char** argv) {
     }
     for (int c : *concurrency) {
       LoadResult r;
-      if (Status s =
-              RunLoad(clients, static_cast<size_t>(c), single_requests, o.min_seconds, &hits, &r);
+      if (Status s = RunLoad(clients, static_cast<size_t>(c), single_requests, o.min_seconds,
+                             o.server_pid, &hits, &r);
           !s.ok())
         return fail(s);
       r.recall = RecallAtK(hits, ds.groundtruth, ds.gt_k, o.k);
@@ -436,6 +461,10 @@ int Main(int argc, char** argv) {
       w.Double(up.ready_seconds);
       w.Key("points_per_second");
       w.Double(up.points_per_second);
+      if (up.server_cpu_seconds >= 0) {
+        w.Key("server_cpu_seconds");
+        w.Double(up.server_cpu_seconds);
+      }
       w.EndObject();
     }
     w.Key("batch_size");
