@@ -6,12 +6,15 @@
 #   SET=sift1m scripts/bench/vectors.sh        uses ../shared/data/sift1m/ (base/query/groundtruth)
 #   N=20000 DIM=64 scripts/bench/vectors.sh    a smaller clustered set
 # Without a real set it generates a clustered one into build/bench-data/ (kept for the next run).
+# Both tools' JSON figures are kept in build/bench-results/vectors-<time>/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
 SET=${SET:-}                      # a directory name under DATA_ROOT; empty: clustered
+# Real sets live in ../shared/data beside the checkout (../../shared/data from a worktree).
 DATA_ROOT=${DATA_ROOT:-$root/../shared/data}
+[ -d "$DATA_ROOT" ] || [ ! -d "$root/../../shared/data" ] || DATA_ROOT=$root/../../shared/data
 N=${N:-100000} QUERIES=${QUERIES:-1000} DIM=${DIM:-128} CLUSTERS=${CLUSTERS:-100} SEED=${SEED:-1}
 METRIC=${METRIC:-l2}              # l2 | cos | dot (a real set's metric must be given)
 M=${M:-16} EF_CONSTRUCT=${EF_CONSTRUCT:-100} EFS=${EFS:-16,32,64,128,256}
@@ -31,7 +34,6 @@ fi
 [ -x "$bin" ] && [ -x "$tools/qd_bench" ] || { echo "build first: make build" >&2; exit 1; }
 
 if [ -n "$SET" ]; then
-  [ -d "$DATA_ROOT/$SET" ] || [ ! -d /work/shared/data/$SET ] || DATA_ROOT=/work/shared/data
   data=$DATA_ROOT/$SET
   [ -d "$data" ] || { echo "no set $SET in $DATA_ROOT" >&2; exit 1; }
 else
@@ -53,8 +55,9 @@ trap 'exit 130' INT TERM
 
 # Raw hnswlib first, on a quiet machine (the daemon is not started yet).
 echo "== raw hnswlib, in process ($THREADS threads)"
-"$tools/qd_hnsw_baseline" --data "$data" --metric "$METRIC" --m "$M" --ef-construct "$EF_CONSTRUCT" \
-  --ef "$EFS" --threads "$THREADS" --min-seconds "$MIN_SECONDS" --json "$dir/baseline.json"
+"$tools/qd_hnsw_baseline" --data "$data" --metric "$METRIC" --m "$M" \
+  --ef-construct "$EF_CONSTRUCT" --ef "$EFS" --threads "$THREADS" --min-seconds "$MIN_SECONDS" \
+  --json "$dir/baseline.json"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 http_port=$(free_port) grpc_port=$(free_port)
@@ -67,18 +70,21 @@ for _ in $(seq 100); do
   kill -0 "$pid" 2>/dev/null || { cat "$dir/qdrantd.log" >&2; exit 1; }
   sleep 0.1
 done
+curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null || { echo "qdrantd did not answer" >&2; exit 1; }
 
 echo
 echo "== qdrantd over REST (client on the same machine)"
 "$tools/qd_bench" --port "$http_port" --server-pid "$pid" --data "$data" --metric "$METRIC" \
   --m "$M" --ef-construct "$EF_CONSTRUCT" --ef "$EFS" --upsert-batch "$UPSERT_BATCH" \
-  --upsert-connections "$UPSERT_CONNECTIONS" --batch-size "$BATCH" --batch-clients "$BATCH_CLIENTS" \
-  --concurrency "$CONCURRENCY" --min-seconds "$MIN_SECONDS" --json "$dir/rest.json" \
+  --upsert-connections "$UPSERT_CONNECTIONS" --batch-size "$BATCH" \
+  --batch-clients "$BATCH_CLIENTS" --concurrency "$CONCURRENCY" --min-seconds "$MIN_SECONDS" --json "$dir/rest.json" \
   || { echo "qd_bench failed; qdrantd log:" >&2; tail -20 "$dir/qdrantd.log" >&2; exit 1; }
 
+results=build/bench-results/vectors-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$results" && cp "$dir/baseline.json" "$dir/rest.json" "$results/"
 echo
 echo "== qdrantd / raw hnswlib ($(nproc) cores, $(date -u +%F))"
-python3 - "$dir/baseline.json" "$dir/rest.json" <<'PY'
+python3 - "$results/baseline.json" "$results/rest.json" <<'PY'
 import json, sys
 base, rest = (json.load(open(p)) for p in sys.argv[1:3])
 def mark(ok): return "ok " if ok else "MISS"
@@ -92,11 +98,29 @@ for s in rest["search"]:
     if r is None: continue
     ratio = b["qps"] / r["qps"]
     print(f'{s["ef"]:>5} {b["recall_at_k"]:>9.4f} {r["qps"]:>9.0f} {b["qps"]:>10.0f} {ratio:>6.2f}   {mark(ratio >= 0.7)}')
+print(f'{"ef":>5} {"raw 1-thread QPS":>16} {"1 conn QPS":>11} {"ratio":>6}   (single requests, for reference)')
+for s in rest["search"]:
+    r = raw.get(s["ef"])
+    one = next((x["result"] for x in s["single"] if x["concurrency"] == 1), None)
+    if r and one: print(f'{s["ef"]:>5} {r["single_thread_qps"]:>16.0f} {one["qps"]:>11.0f} {one["qps"] / r["single_thread_qps"]:>6.2f}')
+# Per CPU-second: how much CPU each side spent on the same work. Steadier than QPS when other
+# jobs share the cores; the client's own CPU is not counted on the server's side.
+if all("server_cpu_seconds" in s["batch"] for s in rest["search"]):
+    print(f'{"ef":>5} {"raw q/CPU-s":>12} {"server q/CPU-s":>15} {"ratio":>6}   (batched, per CPU-second)')
+    for s in rest["search"]:
+        r, b = raw.get(s["ef"]), s["batch"]
+        if not r or not r.get("cpu_seconds") or not b["server_cpu_seconds"]: continue
+        a, c = r["queries"] / r["cpu_seconds"], b["queries"] / b["server_cpu_seconds"]
+        print(f'{s["ef"]:>5} {a:>12.0f} {c:>15.0f} {c / a:>6.2f}')
 print(f'recall@10 best {best_recall:.4f} (target >= 0.95 at some ef): {mark(best_recall >= 0.95)}')
 if "upsert" in rest:
     u, b = rest["upsert"]["points_per_second"], base["build_points_per_second"]
     print(f'upsert incl. index build {u:.0f} points/s vs raw {base["threads"]}-thread build {b:.0f}: '
           f'{u / b:.2f} (target >= 0.70) {mark(u / b >= 0.7)}')
+    sc, bc = rest["upsert"].get("server_cpu_seconds"), base.get("build_cpu_seconds")
+    if sc and bc:
+        print(f'  per CPU-second: server {base["points"] / sc:.0f} points, raw build '
+              f'{base["points"] / bc:.0f}: {bc / sc:.2f}')
 need = base["vectors_bytes"] + base["graph_bytes"]
 mem = rest.get("server_memory_loaded")
 if mem:

@@ -48,7 +48,15 @@ struct LoadResult {
   double seconds = 0;
   size_t queries = 0;
   double qps = 0, recall = 0, p50_ms = 0, p99_ms = 0;
+  double server_cpu_seconds = -1;  // CPU the server used meanwhile; -1 without --server-pid
 };
+
+// CPU-seconds the server has used so far, or -1 when its pid is unknown or unreadable.
+double ServerCpu(int pid) {
+  if (pid <= 0) return -1;
+  auto c = ProcessCpuSeconds(pid);
+  return c.ok() ? *c : -1;
+}
 
 struct EfFigures {
   int ef = 0;
@@ -80,14 +88,16 @@ class FirstError {
 // until every request went once and `min_seconds` passed. The first pass's hits land in
 // `*first_pass` (row per query, in request order); per-request latencies in milliseconds.
 Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threads,
-               const std::vector<EncodedRequest>& requests, double min_seconds,
+               const std::vector<EncodedRequest>& requests, double min_seconds, int server_pid,
                SearchResults* first_pass, LoadResult* out) {
   std::vector<size_t> first_row(requests.size() + 1, 0);
-  for (size_t i = 0; i < requests.size(); ++i) first_row[i + 1] = first_row[i] + requests[i].queries;
+  for (size_t i = 0; i < requests.size(); ++i)
+    first_row[i + 1] = first_row[i] + requests[i].queries;
   first_pass->assign(first_row.back(), {});
   std::vector<std::vector<double>> latencies(threads);
   std::atomic<size_t> next{0}, queries{0};
   FirstError error;
+  const double cpu0 = ServerCpu(server_pid);
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) {
@@ -106,7 +116,8 @@ Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threa
         latencies[t].push_back(SecondsSince(sent) * 1000);
         queries.fetch_add(req.queries, std::memory_order_relaxed);
         if (i < requests.size()) {
-          for (size_t q = 0; q < req.queries; ++q) (*first_pass)[first_row[i] + q] = std::move(hits[q]);
+          for (size_t q = 0; q < req.queries; ++q)
+            (*first_pass)[first_row[i] + q] = std::move(hits[q]);
         }
       }
     });
@@ -114,6 +125,9 @@ Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threa
   for (auto& th : pool) th.join();
   if (error.failed()) return error.Get();
   out->seconds = SecondsSince(start);
+  if (const double cpu1 = ServerCpu(server_pid); cpu0 >= 0 && cpu1 >= 0) {
+    out->server_cpu_seconds = cpu1 - cpu0;
+  }
   out->queries = queries.load();
   out->qps = static_cast<double>(out->queries) / out->seconds;
   std::vector<double> all;
@@ -127,6 +141,7 @@ struct UpsertFigures {
   double acked_seconds = 0;  // last upsert answered
   double ready_seconds = 0;  // points_count == N and status green
   double points_per_second = 0;
+  double server_cpu_seconds = -1;  // until ready; -1 without --server-pid
 };
 
 Status Upsert(const Options& o, const Dataset& ds,
@@ -135,6 +150,7 @@ Status Upsert(const Options& o, const Dataset& ds,
   ProgressBar bar("upsert", n);
   std::atomic<size_t> next{0};
   FirstError error;
+  const double cpu0 = ServerCpu(o.server_pid);
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < o.upsert_connections; ++t) {
@@ -159,14 +175,16 @@ Status Upsert(const Options& o, const Dataset& ds,
     state = *got;
     if (state.points_count == n && state.status == "green") break;
     if (SecondsSince(start) > o.ready_timeout_seconds) {
-      return Status::DeadlineExceeded("collection not ready after " +
-                                      std::to_string(o.ready_timeout_seconds) + "s: " +
-                                      std::to_string(state.points_count) + " points, status " +
-                                      state.status);
+      return Status::DeadlineExceeded(
+          "collection not ready after " + std::to_string(o.ready_timeout_seconds) +
+          "s: " + std::to_string(state.points_count) + " points, status " + state.status);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   out->ready_seconds = SecondsSince(start);
+  if (const double cpu1 = ServerCpu(o.server_pid); cpu0 >= 0 && cpu1 >= 0) {
+    out->server_cpu_seconds = cpu1 - cpu0;
+  }
   out->points_per_second = static_cast<double>(n) / out->ready_seconds;
   return Status::Ok();
 }
@@ -194,21 +212,31 @@ int Probe(const Options& o) {
     lat.push_back(SecondsSince(s) * 1000);
   }
   const double secs = SecondsSince(start);
-  std::printf("%zu x GET /healthz on one keep-alive connection: %.0f requests/s, p50 %.3f ms, "
-              "p99 %.3f ms\n",
-              o.probe, static_cast<double>(o.probe) / secs, Percentile(&lat, 50),
-              Percentile(&lat, 99));
+  std::printf(
+      "%zu x GET /healthz on one keep-alive connection: %.0f requests/s, p50 %.3f ms, "
+      "p99 %.3f ms\n",
+      o.probe, static_cast<double>(o.probe) / secs, Percentile(&lat, 50), Percentile(&lat, 99));
   return 0;
 }
 
 void WriteLoad(rapidjson::PrettyWriter<rapidjson::FileWriteStream>& w, const LoadResult& r) {
   w.StartObject();
-  w.Key("qps"); w.Double(r.qps);
-  w.Key("recall_at_k"); w.Double(r.recall);
-  w.Key("p50_ms"); w.Double(r.p50_ms);
-  w.Key("p99_ms"); w.Double(r.p99_ms);
-  w.Key("queries"); w.Uint64(r.queries);
-  w.Key("seconds"); w.Double(r.seconds);
+  w.Key("qps");
+  w.Double(r.qps);
+  w.Key("recall_at_k");
+  w.Double(r.recall);
+  w.Key("p50_ms");
+  w.Double(r.p50_ms);
+  w.Key("p99_ms");
+  w.Double(r.p99_ms);
+  w.Key("queries");
+  w.Uint64(r.queries);
+  w.Key("seconds");
+  w.Double(r.seconds);
+  if (r.server_cpu_seconds >= 0) {
+    w.Key("server_cpu_seconds");
+    w.Double(r.server_cpu_seconds);
+  }
   w.EndObject();
 }
 
@@ -219,15 +247,18 @@ int Main(int argc, char** argv) {
   app.add_option("--host", o.host, "Server host")->capture_default_str();
   app.add_option("--port", o.port, "Server REST port")->capture_default_str();
   app.add_option("--data", o.data_dir, "Set directory (base/query/groundtruth)");
-  app.add_option("--metric", o.metric_text, "Euclid (l2), Cosine (cos) or Dot")->capture_default_str();
+  app.add_option("--metric", o.metric_text, "Euclid (l2), Cosine (cos) or Dot")
+      ->capture_default_str();
   app.add_option("--collection", o.collection, "Collection (deleted and recreated)")
       ->capture_default_str();
   app.add_option("--m", o.m, "hnsw_config.m")->capture_default_str();
-  app.add_option("--ef-construct", o.ef_construct, "hnsw_config.ef_construct")->capture_default_str();
+  app.add_option("--ef-construct", o.ef_construct, "hnsw_config.ef_construct")
+      ->capture_default_str();
   app.add_option("--ef", o.ef_text, "hnsw_ef values to search with")->capture_default_str();
   app.add_option("--k", o.k, "limit (recall@k)")->capture_default_str();
   app.add_option("--queries", o.max_queries, "Use only the first N queries (0: all)");
-  app.add_option("--upsert-batch", o.upsert_batch, "Points per upsert request")->capture_default_str();
+  app.add_option("--upsert-batch", o.upsert_batch, "Points per upsert request")
+      ->capture_default_str();
   app.add_option("--upsert-connections", o.upsert_connections, "Parallel upsert connections")
       ->capture_default_str();
   app.add_option("--batch-size", o.batch_size, "Searches per search/batch request")
@@ -239,7 +270,8 @@ int Main(int argc, char** argv) {
   app.add_option("--min-seconds", o.min_seconds, "Minimum duration of each search measurement")
       ->capture_default_str();
   app.add_option("--ready-timeout", o.ready_timeout_seconds,
-                 "Seconds to wait for points_count == N and green")->capture_default_str();
+                 "Seconds to wait for points_count == N and green")
+      ->capture_default_str();
   app.add_option("--request-timeout", o.request_timeout_seconds, "Seconds per request")
       ->capture_default_str();
   app.add_option("--server-pid", o.server_pid, "Server process: report its VmRSS/VmHWM");
@@ -309,17 +341,24 @@ int Main(int argc, char** argv) {
     if (Status s = clients[0]->RecreateCollection(spec); !s.ok()) return fail(s);
     sample(&mem_idle);
     if (Status s = Upsert(o, ds, clients, &up); !s.ok()) return fail(s);
-    std::printf("upsert: %zu points in batches of %zu over %zu connections: acknowledged in "
-                "%.2fs, searchable (green) in %.2fs -> %.0f points/s\n",
-                n, o.upsert_batch, o.upsert_connections, up.acked_seconds, up.ready_seconds,
-                up.points_per_second);
+    std::printf(
+        "upsert: %zu points in batches of %zu over %zu connections: acknowledged in "
+        "%.2fs, searchable (green) in %.2fs -> %.0f points/s\n",
+        n, o.upsert_batch, o.upsert_connections, up.acked_seconds, up.ready_seconds,
+        up.points_per_second);
+    if (up.server_cpu_seconds >= 0) {
+      std::printf("upsert: the server used %.1f CPU-seconds\n", up.server_cpu_seconds);
+    }
   }
   sample(&mem_loaded);
 
   std::vector<EfFigures> figures;
-  std::string header = "    ef  recall@" + std::to_string(o.k) + "  batch QPS";
+  char header[512];
+  int used = std::snprintf(header, sizeof header, "%6s  %9s  %9s", "ef",
+                           ("recall@" + std::to_string(o.k)).c_str(), "batch QPS");
   for (int c : *concurrency) {
-    header += "  | " + std::to_string(c) + " client" + (c > 1 ? "s" : " ") + ": QPS   p50 ms   p99 ms";
+    used += std::snprintf(header + used, sizeof header - static_cast<size_t>(used),
+                          " | %2d conn QPS  p50 ms  p99 ms", c);
   }
   bool warmed = false;
   for (int ef : *efs) {
@@ -327,19 +366,21 @@ int Main(int argc, char** argv) {
     f.ef = ef;
     std::vector<EncodedRequest> batch_requests;
     for (size_t first = 0; first < nq; first += o.batch_size) {
-      batch_requests.push_back(clients[0]->EncodeSearchBatch(
-          o.collection, ds.queries, first, std::min(o.batch_size, nq - first), o.k,
-          static_cast<size_t>(ef)));
+      batch_requests.push_back(clients[0]->EncodeSearchBatch(o.collection, ds.queries, first,
+                                                             std::min(o.batch_size, nq - first),
+                                                             o.k, static_cast<size_t>(ef)));
     }
     SearchResults hits;
     if (!warmed) {  // one untimed pass: page in what the first measurement would
       LoadResult ignored;
-      if (Status s = RunLoad(clients, o.batch_clients, batch_requests, 0, &hits, &ignored); !s.ok())
+      if (Status s = RunLoad(clients, o.batch_clients, batch_requests, 0, 0, &hits, &ignored);
+          !s.ok())
         return fail(s);
       warmed = true;
-      std::printf("%s\n", header.c_str());
+      std::printf("%s\n", header);
     }
-    if (Status s = RunLoad(clients, o.batch_clients, batch_requests, o.min_seconds, &hits, &f.batch);
+    if (Status s = RunLoad(clients, o.batch_clients, batch_requests, o.min_seconds, o.server_pid,
+                           &hits, &f.batch);
         !s.ok())
       return fail(s);
     f.batch.recall = RecallAtK(hits, ds.groundtruth, ds.gt_k, o.k);
@@ -352,15 +393,16 @@ int Main(int argc, char** argv) {
     for (int c : *concurrency) {
       LoadResult r;
       if (Status s = RunLoad(clients, static_cast<size_t>(c), single_requests, o.min_seconds,
-                             &hits, &r);
+                             o.server_pid, &hits, &r);
           !s.ok())
         return fail(s);
       r.recall = RecallAtK(hits, ds.groundtruth, ds.gt_k, o.k);
       f.single.emplace_back(c, r);
     }
     std::printf("%6d  %9.4f  %9.0f", ef, f.batch.recall, f.batch.qps);
-    for (const auto& [c, r] : f.single) {
-      std::printf("  | %*s%9.0f %8.3f %8.3f", c > 1 ? 10 : 10, "", r.qps, r.p50_ms, r.p99_ms);
+    for (const auto& entry : f.single) {
+      const LoadResult& r = entry.second;
+      std::printf(" | %11.0f %7.3f %7.3f", r.qps, r.p50_ms, r.p99_ms);
     }
     std::printf("\n");
     std::fflush(stdout);
@@ -368,12 +410,12 @@ int Main(int argc, char** argv) {
   }
   sample(&mem_end);
   if (mem_end) {
-    std::printf("server memory: RSS %s after load%s, %s at the end; peak (VmHWM) %s\n",
-                mem_loaded ? HumanBytes(mem_loaded->rss_bytes).c_str() : "?",
-                mem_idle ? (" (" + HumanBytes(mem_idle->rss_bytes) + " with the empty collection)")
-                               .c_str()
-                         : "",
-                HumanBytes(mem_end->rss_bytes).c_str(), HumanBytes(mem_end->hwm_bytes).c_str());
+    std::printf(
+        "server memory: RSS %s after load%s, %s at the end; peak (VmHWM) %s\n",
+        mem_loaded ? HumanBytes(mem_loaded->rss_bytes).c_str() : "?",
+        mem_idle ? (" (" + HumanBytes(mem_idle->rss_bytes) + " with the empty collection)").c_str()
+                 : "",
+        HumanBytes(mem_end->rss_bytes).c_str(), HumanBytes(mem_end->hwm_bytes).c_str());
   }
   if (o.drop_after) {
     if (Status s = clients[0]->DeleteCollection(o.collection); !s.ok()) return fail(s);
@@ -386,40 +428,65 @@ int Main(int argc, char** argv) {
     rapidjson::FileWriteStream os(file, buf, sizeof buf);
     rapidjson::PrettyWriter<rapidjson::FileWriteStream> w(os);
     w.StartObject();
-    w.Key("tool"); w.String("qd_bench");
-    w.Key("transport"); w.String(transport->Describe().c_str());
-    w.Key("set"); w.String(ds.description.c_str());
-    w.Key("points"); w.Uint64(n);
-    w.Key("dim"); w.Uint64(ds.base.dim);
-    w.Key("queries"); w.Uint64(nq);
-    w.Key("metric"); w.String(std::string(MetricName(*metric)).c_str());
-    w.Key("m"); w.Uint64(o.m);
-    w.Key("ef_construct"); w.Uint64(o.ef_construct);
-    w.Key("k"); w.Uint64(o.k);
+    w.Key("tool");
+    w.String("qd_bench");
+    w.Key("transport");
+    w.String(transport->Describe().c_str());
+    w.Key("set");
+    w.String(ds.description.c_str());
+    w.Key("points");
+    w.Uint64(n);
+    w.Key("dim");
+    w.Uint64(ds.base.dim);
+    w.Key("queries");
+    w.Uint64(nq);
+    w.Key("metric");
+    w.String(std::string(MetricName(*metric)).c_str());
+    w.Key("m");
+    w.Uint64(o.m);
+    w.Key("ef_construct");
+    w.Uint64(o.ef_construct);
+    w.Key("k");
+    w.Uint64(o.k);
     if (!o.skip_upsert) {
       w.Key("upsert");
       w.StartObject();
-      w.Key("batch"); w.Uint64(o.upsert_batch);
-      w.Key("connections"); w.Uint64(o.upsert_connections);
-      w.Key("acked_seconds"); w.Double(up.acked_seconds);
-      w.Key("ready_seconds"); w.Double(up.ready_seconds);
-      w.Key("points_per_second"); w.Double(up.points_per_second);
+      w.Key("batch");
+      w.Uint64(o.upsert_batch);
+      w.Key("connections");
+      w.Uint64(o.upsert_connections);
+      w.Key("acked_seconds");
+      w.Double(up.acked_seconds);
+      w.Key("ready_seconds");
+      w.Double(up.ready_seconds);
+      w.Key("points_per_second");
+      w.Double(up.points_per_second);
+      if (up.server_cpu_seconds >= 0) {
+        w.Key("server_cpu_seconds");
+        w.Double(up.server_cpu_seconds);
+      }
       w.EndObject();
     }
-    w.Key("batch_size"); w.Uint64(o.batch_size);
-    w.Key("batch_clients"); w.Uint64(o.batch_clients);
+    w.Key("batch_size");
+    w.Uint64(o.batch_size);
+    w.Key("batch_clients");
+    w.Uint64(o.batch_clients);
     w.Key("search");
     w.StartArray();
     for (const EfFigures& f : figures) {
       w.StartObject();
-      w.Key("ef"); w.Int(f.ef);
-      w.Key("batch"); WriteLoad(w, f.batch);
+      w.Key("ef");
+      w.Int(f.ef);
+      w.Key("batch");
+      WriteLoad(w, f.batch);
       w.Key("single");
       w.StartArray();
       for (const auto& [c, r] : f.single) {
         w.StartObject();
-        w.Key("concurrency"); w.Int(c);
-        w.Key("result"); WriteLoad(w, r);
+        w.Key("concurrency");
+        w.Int(c);
+        w.Key("result");
+        WriteLoad(w, r);
         w.EndObject();
       }
       w.EndArray();
@@ -430,8 +497,10 @@ int Main(int argc, char** argv) {
       if (!m) return;
       w.Key(key);
       w.StartObject();
-      w.Key("rss_bytes"); w.Uint64(m->rss_bytes);
-      w.Key("hwm_bytes"); w.Uint64(m->hwm_bytes);
+      w.Key("rss_bytes");
+      w.Uint64(m->rss_bytes);
+      w.Key("hwm_bytes");
+      w.Uint64(m->hwm_bytes);
       w.EndObject();
     };
     write_mem("server_memory_empty_collection", mem_idle);

@@ -142,9 +142,12 @@ Result<Metric> ParseMetric(std::string_view text) {
 
 std::string_view MetricName(Metric metric) {
   switch (metric) {
-    case Metric::kEuclid: return "Euclid";
-    case Metric::kCosine: return "Cosine";
-    case Metric::kDot: return "Dot";
+    case Metric::kEuclid:
+      return "Euclid";
+    case Metric::kCosine:
+      return "Cosine";
+    case Metric::kDot:
+      return "Dot";
   }
   return "?";
 }
@@ -193,8 +196,8 @@ Result<Dataset> LoadDataset(const fs::path& dir, size_t max_queries) {
   }
   if (ds.groundtruth.size() / ds.gt_k < ds.queries.rows) {
     return Status::InvalidArgument("ground truth has " +
-                                   std::to_string(ds.groundtruth.size() / ds.gt_k) +
-                                   " rows for " + std::to_string(ds.queries.rows) + " queries");
+                                   std::to_string(ds.groundtruth.size() / ds.gt_k) + " rows for " +
+                                   std::to_string(ds.queries.rows) + " queries");
   }
   ds.groundtruth.resize(ds.queries.rows * ds.gt_k);
   for (int32_t id : ds.groundtruth) {
@@ -219,7 +222,8 @@ Dataset GenerateClustered(const ClusteredParams& p) {
     m.dim = d;
     m.data.resize(m.rows * d);
     for (size_t i = 0; i < m.rows; ++i) {
-      size_t c = static_cast<size_t>(static_cast<int>(rng.Uniform() * static_cast<double>(p.clusters)));
+      size_t c =
+          static_cast<size_t>(static_cast<int>(rng.Uniform() * static_cast<double>(p.clusters)));
       double spread = 0.5 + rng.Uniform();
       double norm = 0;
       float* x = m.data.data() + i * d;
@@ -232,9 +236,9 @@ Dataset GenerateClustered(const ClusteredParams& p) {
       }
     }
   }
-  ds.description = "clustered n=" + std::to_string(p.base_rows) + " q=" +
-                   std::to_string(p.query_rows) + " dim=" + std::to_string(d) + " clusters=" +
-                   std::to_string(p.clusters) + " seed=" + std::to_string(p.seed) +
+  ds.description = "clustered n=" + std::to_string(p.base_rows) +
+                   " q=" + std::to_string(p.query_rows) + " dim=" + std::to_string(d) +
+                   " clusters=" + std::to_string(p.clusters) + " seed=" + std::to_string(p.seed) +
                    (p.normalize ? " normalised" : "");
   return ds;
 }
@@ -250,8 +254,8 @@ void NormalizeRows(Matrix* m) {
   }
 }
 
-std::vector<int32_t> ExactNeighbours(const Matrix& base_in, const Matrix& queries_in,
-                                     Metric metric, size_t k, unsigned threads) {
+std::vector<int32_t> ExactNeighbours(const Matrix& base_in, const Matrix& queries_in, Metric metric,
+                                     size_t k, unsigned threads) {
   // Cosine ranks like Dot on unit vectors; normalise copies so the caller's data is untouched.
   Matrix base_copy, query_copy;
   const Matrix* base = &base_in;

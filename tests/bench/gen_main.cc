@@ -5,7 +5,6 @@
 //   qd_bench_gen --check DIR [--metric l2] [--recheck 20]
 // Exit codes: 0 ok, 1 failed (I/O, bad set, ground truth mismatch), 2 usage.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -35,16 +34,18 @@ int Recheck(const Dataset& ds, Metric metric, size_t samples) {
   std::vector<int32_t> fresh = ExactNeighbours(ds.base, picked, metric, k, 2);
   size_t mismatched = 0, missing = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
-    std::set<int32_t> stored(ds.groundtruth.begin() + static_cast<ptrdiff_t>(rows[i] * ds.gt_k),
-                             ds.groundtruth.begin() + static_cast<ptrdiff_t>(rows[i] * ds.gt_k + k));
+    std::set<int32_t> stored(
+        ds.groundtruth.begin() + static_cast<ptrdiff_t>(rows[i] * ds.gt_k),
+        ds.groundtruth.begin() + static_cast<ptrdiff_t>(rows[i] * ds.gt_k + k));
     size_t miss = 0;
     for (size_t r = 0; r < k; ++r) miss += stored.count(fresh[i * k + r]) == 0;
     if (miss) ++mismatched, missing += miss;
   }
-  std::printf("recheck: %zu queries, top-%zu by brute force (%s) in %.2fs: %zu differ (%zu of %zu "
-              "ids)\n",
-              rows.size(), k, std::string(MetricName(metric)).c_str(), SecondsSince(t0),
-              mismatched, missing, rows.size() * k);
+  std::printf(
+      "recheck: %zu queries, top-%zu by brute force (%s) in %.2fs: %zu differ (%zu of %zu "
+      "ids)\n",
+      rows.size(), k, std::string(MetricName(metric)).c_str(), SecondsSince(t0), mismatched,
+      missing, rows.size() * k);
   // Float summation order differs between programs: allow one swapped id per 1000 at the edge.
   return missing * 1000 > rows.size() * k ? 1 : 0;
 }
@@ -77,9 +78,10 @@ int Main(int argc, char** argv) {
   auto metric = ParseMetric(metric_text);
   if (!metric.ok() || out_dir.empty() == check_dir.empty() || p.base_rows == 0 || p.dim == 0 ||
       p.clusters == 0 || gt_k == 0) {
-    std::fprintf(stderr, "%s\n", metric.ok() ? "give exactly one of --out and --check, and "
-                                               "non-zero sizes"
-                                             : metric.status().message().c_str());
+    std::fprintf(stderr, "%s\n",
+                 metric.ok() ? "give exactly one of --out and --check, and "
+                               "non-zero sizes"
+                             : metric.status().message().c_str());
     return 2;
   }
 
@@ -106,9 +108,9 @@ int Main(int argc, char** argv) {
   std::filesystem::path dir(out_dir);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  for (Status s : {WriteFvecs(dir / "base.fvecs", ds.base),
-                   WriteFvecs(dir / "query.fvecs", ds.queries),
-                   WriteIvecs(dir / "groundtruth.ivecs", ds.groundtruth, ds.gt_k)}) {
+  for (Status s :
+       {WriteFvecs(dir / "base.fvecs", ds.base), WriteFvecs(dir / "query.fvecs", ds.queries),
+        WriteIvecs(dir / "groundtruth.ivecs", ds.groundtruth, ds.gt_k)}) {
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 1;

@@ -29,8 +29,10 @@ namespace {
 struct EfResult {
   int ef = 0;
   double recall = 0;
-  double qps = 0;            // all queries on `threads` threads
-  double single_qps = 0;     // one thread, one query at a time
+  double qps = 0;          // all queries on `threads` threads
+  double cpu_seconds = 0;  // CPU time of that measurement (all threads)
+  size_t queries = 0;      // queries in it
+  double single_qps = 0;   // one thread, one query at a time
   double p50_ms = 0, p99_ms = 0;
 };
 
@@ -48,7 +50,8 @@ int Main(int argc, char** argv) {
   unsigned threads = 2;
   double min_seconds = 1.0;
   app.add_option("--data", data_dir, "Set directory (base/query/groundtruth)")->required();
-  app.add_option("--metric", metric_text, "Euclid (l2), Cosine (cos) or Dot")->capture_default_str();
+  app.add_option("--metric", metric_text, "Euclid (l2), Cosine (cos) or Dot")
+      ->capture_default_str();
   app.add_option("--m", m, "HNSW M")->capture_default_str();
   app.add_option("--ef-construct", ef_construct, "HNSW ef_construction")->capture_default_str();
   app.add_option("--ef", ef_text, "Search ef values, comma-separated")->capture_default_str();
@@ -95,16 +98,23 @@ int Main(int argc, char** argv) {
 
   auto rss_before = ReadProcessMemory(getpid());
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
-  double build_seconds = 0;
+  double build_seconds = 0, build_cpu_seconds = 0;
+  // CPU time of this process: the figures per CPU-second hold up when other work shares the cores.
+  auto cpu = [] {
+    auto c = ProcessCpuSeconds(getpid());
+    return c.ok() ? *c : 0.0;
+  };
   try {
     index = std::make_unique<hnswlib::HierarchicalNSW<float>>(space.get(), n, m, ef_construct);
     ProgressBar bar("hnswlib build", n);
+    const double cpu0 = cpu();
     const auto t0 = Clock::now();
     ParallelFor(n, threads, [&](size_t i, unsigned) {
       index->addPoint(ds.base.data.data() + i * dim, i);
       if ((i & 255) == 0) bar.Add(std::min<size_t>(256, n - i));
     });
     build_seconds = SecondsSince(t0);
+    build_cpu_seconds = cpu() - cpu0;
     bar.Finish();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hnswlib: %s\n", e.what());
@@ -115,16 +125,17 @@ int Main(int argc, char** argv) {
 
   uint64_t upper_links = 0;
   for (size_t i = 0; i < n; ++i) {
-    upper_links += static_cast<uint64_t>(index->element_levels_[i]) * index->size_links_per_element_;
+    upper_links +=
+        static_cast<uint64_t>(index->element_levels_[i]) * index->size_links_per_element_;
   }
   const uint64_t vectors_bytes = static_cast<uint64_t>(n) * index->data_size_;
   const uint64_t graph_bytes =
       static_cast<uint64_t>(n) * (index->size_links_level0_ + sizeof(hnswlib::labeltype)) +
       upper_links;
-  const uint64_t rss_delta = rss_before.ok() && rss_after.ok()
-                                 ? rss_after->rss_bytes - rss_before->rss_bytes
-                                 : 0;
-  std::printf("build: %.2fs, %.0f points/s\n", build_seconds, build_pps);
+  const uint64_t rss_delta =
+      rss_before.ok() && rss_after.ok() ? rss_after->rss_bytes - rss_before->rss_bytes : 0;
+  std::printf("build: %.2fs, %.0f points/s, %.1f CPU-seconds\n", build_seconds, build_pps,
+              build_cpu_seconds);
   std::printf("memory: vectors %s + graph %s = %s (process RSS grew %s during build)\n",
               HumanBytes(vectors_bytes).c_str(), HumanBytes(graph_bytes).c_str(),
               HumanBytes(vectors_bytes + graph_bytes).c_str(), HumanBytes(rss_delta).c_str());
@@ -139,6 +150,7 @@ int Main(int argc, char** argv) {
     index->setEf(static_cast<size_t>(ef));
     std::vector<std::vector<uint64_t>> found(nq);
     size_t done = 0;
+    const double cpu0 = cpu();
     const auto t0 = Clock::now();
     do {
       ParallelFor(nq, threads, [&](size_t q, unsigned) {
@@ -147,6 +159,8 @@ int Main(int argc, char** argv) {
       done += nq;
     } while (SecondsSince(t0) < min_seconds);
     r.qps = static_cast<double>(done) / SecondsSince(t0);
+    r.cpu_seconds = cpu() - cpu0;
+    r.queries = done;
     r.recall = RecallAtK(found, ds.groundtruth, ds.gt_k, k);
 
     std::vector<double> lat_ms(nq);
@@ -174,31 +188,58 @@ int Main(int argc, char** argv) {
     rapidjson::FileWriteStream os(f, buf, sizeof buf);
     rapidjson::PrettyWriter<rapidjson::FileWriteStream> w(os);
     w.StartObject();
-    w.Key("tool"); w.String("qd_hnsw_baseline");
-    w.Key("set"); w.String(ds.description.c_str());
-    w.Key("points"); w.Uint64(n);
-    w.Key("dim"); w.Uint64(dim);
-    w.Key("queries"); w.Uint64(nq);
-    w.Key("metric"); w.String(std::string(MetricName(*metric)).c_str());
-    w.Key("m"); w.Uint64(m);
-    w.Key("ef_construct"); w.Uint64(ef_construct);
-    w.Key("threads"); w.Uint(threads);
-    w.Key("build_seconds"); w.Double(build_seconds);
-    w.Key("build_points_per_second"); w.Double(build_pps);
-    w.Key("vectors_bytes"); w.Uint64(vectors_bytes);
-    w.Key("graph_bytes"); w.Uint64(graph_bytes);
-    w.Key("build_rss_growth_bytes"); w.Uint64(rss_delta);
+    w.Key("tool");
+    w.String("qd_hnsw_baseline");
+    w.Key("set");
+    w.String(ds.description.c_str());
+    w.Key("points");
+    w.Uint64(n);
+    w.Key("dim");
+    w.Uint64(dim);
+    w.Key("queries");
+    w.Uint64(nq);
+    w.Key("metric");
+    w.String(std::string(MetricName(*metric)).c_str());
+    w.Key("m");
+    w.Uint64(m);
+    w.Key("ef_construct");
+    w.Uint64(ef_construct);
+    w.Key("threads");
+    w.Uint(threads);
+    w.Key("build_seconds");
+    w.Double(build_seconds);
+    w.Key("build_points_per_second");
+    w.Double(build_pps);
+    w.Key("build_cpu_seconds");
+    w.Double(build_cpu_seconds);
+    w.Key("vectors_bytes");
+    w.Uint64(vectors_bytes);
+    w.Key("graph_bytes");
+    w.Uint64(graph_bytes);
+    w.Key("build_rss_growth_bytes");
+    w.Uint64(rss_delta);
     w.Key("search");
     w.StartArray();
     for (const EfResult& r : results) {
       w.StartObject();
-      w.Key("ef"); w.Int(r.ef);
-      w.Key("recall_at_k"); w.Double(r.recall);
-      w.Key("k"); w.Uint64(k);
-      w.Key("qps"); w.Double(r.qps);
-      w.Key("single_thread_qps"); w.Double(r.single_qps);
-      w.Key("p50_ms"); w.Double(r.p50_ms);
-      w.Key("p99_ms"); w.Double(r.p99_ms);
+      w.Key("ef");
+      w.Int(r.ef);
+      w.Key("recall_at_k");
+      w.Double(r.recall);
+      w.Key("k");
+      w.Uint64(k);
+      w.Key("qps");
+      w.Double(r.qps);
+      w.Key("cpu_seconds");
+      w.Double(r.cpu_seconds);
+      w.Key("queries");
+      w.Uint64(r.queries);
+      w.Key("single_thread_qps");
+      w.Double(r.single_qps);
+      w.Key("p50_ms");
+      w.Double(r.p50_ms);
+      w.Key("p99_ms");
+      w.Double(r.p99_ms);
       w.EndObject();
     }
     w.EndArray();

@@ -23,7 +23,8 @@ bool IEquals(std::string_view a, std::string_view b) {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -162,9 +163,8 @@ Result<HttpResponse> HttpConnection::RoundTrip(std::string_view method, std::str
   size_t pos = head.find("\r\n");
   while (pos != std::string_view::npos && pos < head.size()) {
     size_t next = head.find("\r\n", pos + 2);
-    std::string_view line = head.substr(pos + 2, next == std::string_view::npos
-                                                     ? std::string_view::npos
-                                                     : next - pos - 2);
+    std::string_view line = head.substr(
+        pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
     size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
       std::string_view name = line.substr(0, colon), value = Trim(line.substr(colon + 1));

@@ -49,6 +49,25 @@ Result<ProcessMemory> ReadProcessMemory(pid_t pid) {
   return m;
 }
 
+Result<double> ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!in || !std::getline(in, stat)) return Status::NotFound("no process " + std::to_string(pid));
+  // Fields after the command name (which may hold spaces, hence the last ')'): state is field
+  // 3, utime 14 and stime 15.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos)
+    return Status::NotFound("unreadable /proc/" + std::to_string(pid));
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 Result<std::vector<int>> ParseIntList(const std::string& text) {
   std::vector<int> out;
   std::stringstream ss(text);
@@ -106,8 +125,8 @@ void ProgressBar::Draw(uint64_t done, bool final) {
   const int filled = static_cast<int>(frac * kWidth);
   const double secs = SecondsSince(start_);
   char line[256];
-  std::snprintf(line, sizeof line, "%s%s [%-*s] %llu/%llu %3.0f%% %.0f/s %.1fs%s",
-                tty_ ? "\r" : "", label_.c_str(), kWidth, std::string(filled, '#').c_str(),
+  std::snprintf(line, sizeof line, "%s%s [%-*s] %llu/%llu %3.0f%% %.0f/s %.1fs%s", tty_ ? "\r" : "",
+                label_.c_str(), kWidth, std::string(filled, '#').c_str(),
                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_),
                 frac * 100, secs > 0 ? static_cast<double>(done) / secs : 0.0, secs,
                 (final || !tty_) ? "\n" : "");

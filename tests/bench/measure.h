@@ -39,6 +39,12 @@ struct ProcessMemory {
 // Errors: kNotFound if the process does not exist (or /proc/<pid>/status lacks the fields).
 Result<ProcessMemory> ReadProcessMemory(pid_t pid);
 
+// CPU time (user + system, all threads) a process has used so far, in seconds, from
+// /proc/<pid>/stat; 10 ms resolution. On a machine shared with other work, queries per
+// CPU-second compare two programs better than queries per second.
+// Errors: kNotFound if the process does not exist.
+Result<double> ProcessCpuSeconds(pid_t pid);
+
 // "1,2,4" -> {1,2,4}. Errors: kInvalidArgument on anything not a positive integer.
 Result<std::vector<int>> ParseIntList(const std::string& text);
 

@@ -54,17 +54,28 @@ void AppendSearch(std::string* out, std::span<const float> v, size_t limit, size
 
 StatusCode CodeForHttp(int status) {
   switch (status) {
-    case 400: return StatusCode::kInvalidArgument;
-    case 403: return StatusCode::kPermissionDenied;
-    case 404: return StatusCode::kNotFound;
-    case 405: return StatusCode::kMethodNotAllowed;
-    case 408: return StatusCode::kDeadlineExceeded;
-    case 409: return StatusCode::kAlreadyExists;
-    case 413: return StatusCode::kPayloadTooLarge;
-    case 422: return StatusCode::kUnprocessable;
-    case 429: return StatusCode::kResourceExhausted;
-    case 503: return StatusCode::kUnavailable;
-    default: return StatusCode::kInternal;
+    case 400:
+      return StatusCode::kInvalidArgument;
+    case 403:
+      return StatusCode::kPermissionDenied;
+    case 404:
+      return StatusCode::kNotFound;
+    case 405:
+      return StatusCode::kMethodNotAllowed;
+    case 408:
+      return StatusCode::kDeadlineExceeded;
+    case 409:
+      return StatusCode::kAlreadyExists;
+    case 413:
+      return StatusCode::kPayloadTooLarge;
+    case 422:
+      return StatusCode::kUnprocessable;
+    case 429:
+      return StatusCode::kResourceExhausted;
+    case 503:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kInternal;
   }
 }
 
@@ -119,7 +130,8 @@ class RestVectorClient : public VectorClient {
     rapidjson::Document doc;
     if (Status s = Call(req, &doc); !s.ok()) return s;
     const rapidjson::Value& result = doc["result"];
-    if (!result.IsObject()) return Status::Internal("GET " + req.path + ": result is not an object");
+    if (!result.IsObject())
+      return Status::Internal("GET " + req.path + ": result is not an object");
     CollectionState state;
     if (result.HasMember("points_count") && result["points_count"].IsUint64()) {
       state.points_count = result["points_count"].GetUint64();
@@ -138,8 +150,8 @@ class RestVectorClient : public VectorClient {
 
   EncodedRequest EncodeUpsert(const std::string& collection, const Matrix& base, size_t first,
                               size_t count) override {
-    EncodedRequest req{"PUT", "/collections/" + PathSegment(collection) + "/points?wait=true",
-                       {}, 0};
+    EncodedRequest req{
+        "PUT", "/collections/" + PathSegment(collection) + "/points?wait=true", {}, 0};
     req.body.reserve(count * (base.dim * 12 + 24) + 16);
     req.body.append("{\"points\":[");
     for (size_t i = first; i < first + count; ++i) {
@@ -156,8 +168,7 @@ class RestVectorClient : public VectorClient {
 
   EncodedRequest EncodeSearch(const std::string& collection, const Matrix& queries, size_t row,
                               size_t limit, size_t hnsw_ef) override {
-    EncodedRequest req{"POST", "/collections/" + PathSegment(collection) + "/points/search", {},
-                       1};
+    EncodedRequest req{"POST", "/collections/" + PathSegment(collection) + "/points/search", {}, 1};
     AppendSearch(&req.body, queries.Row(row), limit, hnsw_ef);
     return req;
   }
@@ -165,9 +176,8 @@ class RestVectorClient : public VectorClient {
   EncodedRequest EncodeSearchBatch(const std::string& collection, const Matrix& queries,
                                    size_t first, size_t count, size_t limit,
                                    size_t hnsw_ef) override {
-    EncodedRequest req{"POST",
-                       "/collections/" + PathSegment(collection) + "/points/search/batch", {},
-                       count};
+    EncodedRequest req{
+        "POST", "/collections/" + PathSegment(collection) + "/points/search/batch", {}, count};
     req.body.append("{\"searches\":[");
     for (size_t i = first; i < first + count; ++i) {
       if (i != first) req.body.push_back(',');
@@ -206,8 +216,8 @@ class RestVectorClient : public VectorClient {
     if (doc == nullptr) return Status::Ok();
     doc->Parse(resp->body.data(), resp->body.size());
     if (doc->HasParseError() || !doc->IsObject() || !doc->HasMember("result")) {
-      return Status::Internal(req.method + " " + req.path + ": answer without \"result\": " +
-                              resp->body.substr(0, 200));
+      return Status::Internal(req.method + " " + req.path +
+                              ": answer without \"result\": " + resp->body.substr(0, 200));
     }
     return Status::Ok();
   }
