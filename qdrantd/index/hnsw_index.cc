@@ -177,6 +177,18 @@ float HnswIndex::DistanceTo(const float* prepared_query, uint32_t label) const {
   return impl_->Dist(prepared_query, impl_->InternalOf(label));
 }
 
+std::vector<float> HnswIndex::DistancesTo(const float* prepared_query,
+                                         const std::vector<uint32_t>& labels) const {
+  std::vector<float> out(labels.size());
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  std::shared_lock<std::shared_mutex> label_lock(impl_->labels_mu);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    tableint internal = labels[i] < impl_->internal_of.size() ? impl_->internal_of[labels[i]] : kAbsent;
+    out[i] = internal == kAbsent ? std::numeric_limits<float>::max() : impl_->Dist(prepared_query, internal);
+  }
+  return out;
+}
+
 std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef,
                                    const std::function<bool(uint32_t)>& accept) const {
   std::vector<Hit> hits;

@@ -60,6 +60,8 @@ class HnswIndex {
                           const std::function<bool(uint32_t)>& accept) const;
   // Distance between the query (already prepared) and a stored label; label must be present.
   float DistanceTo(const float* prepared_query, uint32_t label) const;
+  // Distances to many present labels under one lock (exact search).
+  std::vector<float> DistancesTo(const float* prepared_query, const std::vector<uint32_t>& labels) const;
   // Cosine queries must be normalised like stored vectors; others are copied as they are.
   std::vector<float> PrepareQuery(const float* query) const;
 

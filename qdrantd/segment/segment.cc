@@ -125,7 +125,6 @@ struct Segment::Slot {
   std::unique_ptr<Alloc> alloc;
   rapidjson::Value payload{rapidjson::kObjectType};
   std::vector<Vector> sparse;  // per spec index (empty Vector for dense specs / absent)
-  uint64_t present = 0;        // bit per spec: the point has this vector (and it is searchable)
 
   void SetPayload(std::string_view json) {
     rapidjson::Document doc;
@@ -134,6 +133,11 @@ struct Segment::Slot {
     SetPayload(static_cast<const rapidjson::Value&>(doc));
   }
   void SetPayload(const rapidjson::Value& value) {
+    if (value.IsObject() && value.MemberCount() == 0) {  // most points: no allocation at all
+      payload.SetObject();
+      alloc.reset();
+      return;
+    }
     auto fresh = std::make_unique<Alloc>(256);
     rapidjson::Value copy(value, *fresh);
     payload = std::move(copy);
@@ -142,7 +146,9 @@ struct Segment::Slot {
 };
 
 Segment::Segment(std::string dir, std::vector<VectorSpec> specs, std::unique_ptr<sqlite::Db> db)
-    : dir_(std::move(dir)), specs_(std::move(specs)), db_(std::move(db)) {}
+    : dir_(std::move(dir)), specs_(std::move(specs)), db_(std::move(db)) {
+  for (const VectorSpec& v : specs_) has_sparse_ |= v.sparse;
+}
 Segment::~Segment() = default;
 
 Result<std::unique_ptr<Segment>> Segment::Open(const std::string& dir,
@@ -229,11 +235,12 @@ Status Segment::Load() {
     Result<NamedVectors> vectors = DecodeVectors(rows->Blob(3));
     if (!vectors.ok()) return vectors.status();
     slot->SetPayload(rows->Text(4));
-    slot->sparse.resize(specs_.size());
+    if (has_sparse_) slot->sparse.resize(specs_.size());
+    if (offset >= present_.size()) present_.resize(offset + 1, 0);
     for (auto& [name, v] : *vectors) {
       int s = SpecIndex(name);
       if (s < 0) continue;
-      slot->present |= uint64_t(1) << s;
+      present_[offset] |= uint64_t(1) << s;
       if (v.sparse) {
         slot->sparse[s] = std::move(v);
       } else if (!indexes_loaded || !dense_[s]->Contains(offset)) {
@@ -294,7 +301,7 @@ Status Segment::StorePoint(uint32_t offset) {
   const Slot& slot = *slots_[offset];
   NamedVectors vectors;
   for (size_t s = 0; s < specs_.size(); ++s) {
-    if (!(slot.present & (uint64_t(1) << s))) continue;
+    if (!(present_[offset] & (uint64_t(1) << s))) continue;
     Vector v;
     if (specs_[s].sparse) {
       v = slot.sparse[s];
@@ -337,7 +344,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
                             bool replace_all) {
     uint64_t bits = 0;
     if (replace_all) {
-      slot.present = 0;
+      present_[offset] = 0;
       for (Vector& v : slot.sparse) v = Vector();
     }
     for (const auto& [name, v] : vectors) {
@@ -347,9 +354,9 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
         slot.sparse[s] = v;
         slot.sparse[s].sparse = true;
         SortSparse(slot.sparse[s]);
-        slot.present |= uint64_t(1) << s;
+        present_[offset] |= uint64_t(1) << s;
       } else {
-        slot.present &= ~(uint64_t(1) << s);  // invisible until indexed
+        present_[offset] &= ~(uint64_t(1) << s);  // invisible until indexed
         dense_work[s].emplace_back(offset, &v);
         bits |= uint64_t(1) << s;
       }
@@ -373,7 +380,8 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
             if (offset >= slots_.size()) slots_.resize(offset + 1);
             slots_[offset] = std::make_unique<Slot>();
             slots_[offset]->id = p.id;
-            slots_[offset]->sparse.resize(specs_.size());
+            if (has_sparse_) slots_[offset]->sparse.resize(specs_.size());
+            if (offset >= present_.size()) present_.resize(offset + 1, 0);
             offset_of_[p.id] = offset;
           } else {
             offset = it->second;
@@ -401,6 +409,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           auto it = offset_of_.find(id);
           if (it == offset_of_.end()) continue;
           payload_indexes_.Remove(it->second);
+          present_[it->second] = 0;
           slots_[it->second].reset();  // the HNSW node stays as a dead waypoint
           offset_of_.erase(it);
           erased.push_back(id);
@@ -413,8 +422,8 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           for (const std::string& name : op.names) {
             int s = SpecIndex(name);
             if (s < 0) continue;
-            slot->present &= ~(uint64_t(1) << s);
-            slot->sparse[s] = Vector();
+            present_[offset_of_[id]] &= ~(uint64_t(1) << s);
+            if (specs_[s].sparse) slot->sparse[s] = Vector();
           }
           slot->version = op_num;
           touched.push_back(offset_of_[id]);
@@ -489,7 +498,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
   if (!reveal.empty()) {
     std::unique_lock<std::shared_mutex> lock(mu_);
     for (auto [offset, bits] : reveal) {
-      if (offset < slots_.size() && slots_[offset]) slots_[offset]->present |= bits;
+      if (offset < slots_.size() && slots_[offset]) present_[offset] |= bits;
     }
   }
 
@@ -680,7 +689,7 @@ void Segment::FillRecord(const Slot& slot, uint32_t offset, const Projection& pr
   if (projection.any_vectors()) {
     record.has_vectors = true;
     for (size_t s = 0; s < specs_.size(); ++s) {
-      if (!(slot.present & (uint64_t(1) << s))) continue;
+      if (!(present_[offset] & (uint64_t(1) << s))) continue;
       if (!projection.all_vectors &&
           std::find(projection.vector_names.begin(), projection.vector_names.end(),
                     specs_[s].name) == projection.vector_names.end()) {
@@ -747,9 +756,14 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
   RecordBatch batch;
   std::vector<PointRecord> hits;
   std::shared_lock<std::shared_mutex> lock(mu_);
-  auto accept_slot = [&](const Slot* slot) {
-    return slot && (slot->present & bit) &&
-           (!spec.filter || !*spec.filter || (*spec.filter)(slot->id, slot->payload));
+  const bool filtered = spec.filter && *spec.filter;
+  // The graph walk asks this for thousands of labels per query: the contiguous present_ array
+  // answers it without touching the points unless there is a filter.
+  auto accept = [&](uint32_t offset) {
+    if (offset >= present_.size() || !(present_[offset] & bit)) return false;
+    if (!filtered) return true;
+    const Slot* slot = slots_[offset].get();
+    return (*spec.filter)(slot->id, slot->payload);
   };
   auto passes_threshold = [&](float score) {
     if (!spec.score_threshold) return true;
@@ -763,7 +777,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
     SortSparse(query);
     for (const auto& [id, offset] : offset_of_) {
       const Slot* slot = slots_[offset].get();
-      if (!accept_slot(slot) || !Overlaps(query, slot->sparse[s])) continue;
+      if (!accept(offset) || !Overlaps(query, slot->sparse[s])) continue;
       PointRecord r;
       r.id = id;
       r.score = SparseDot(query, slot->sparse[s]);
@@ -781,19 +795,21 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
     if (spec.exact || kb < vs.full_scan_threshold_kb) {
       std::vector<float> q = index.PrepareQuery(spec.query.dense.data());
       std::vector<uint32_t> all = planned ? std::move(*planned) : CandidateOffsets(nullptr);
-      for (uint32_t offset : all) {
-        const Slot* slot = slots_[offset].get();
-        if (!accept_slot(slot)) continue;
+      all.erase(std::remove_if(all.begin(), all.end(), [&](uint32_t o) { return !accept(o); }),
+                all.end());
+      std::vector<float> distances = index.DistancesTo(q.data(), all);
+      hits.reserve(all.size());
+      for (size_t i = 0; i < all.size(); ++i) {
         PointRecord r;
-        r.id = slot->id;
-        r.distance = index.DistanceTo(q.data(), offset);
+        r.id = slots_[all[i]]->id;
+        r.distance = distances[i];
         hits.push_back(std::move(r));
       }
     } else {
       size_t ef = spec.ef ? spec.ef : std::max<size_t>(vs.ef_construct, want);
       std::vector<index::Hit> found = index.Search(
           spec.query.dense.data(), want, ef,
-          [&](uint32_t label) { return label < slots_.size() && accept_slot(slots_[label].get()); });
+          [&](uint32_t label) { return accept(label); });
       for (const index::Hit& h : found) {
         PointRecord r;
         r.id = slots_[h.label]->id;

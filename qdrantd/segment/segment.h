@@ -169,6 +169,9 @@ class Segment {
   mutable std::shared_mutex mu_;
   std::map<PointId, uint32_t> offset_of_;     // Protected by mu_; live points only
   std::vector<std::unique_ptr<Slot>> slots_;  // Protected by mu_; null for free offsets
+  // Per offset, a bit per vector spec: the point has that vector and it is searchable.
+  std::vector<uint64_t> present_;             // Protected by mu_
+  bool has_sparse_ = false;
   index::PayloadIndexSet payload_indexes_;   // Protected by mu_
   uint32_t next_offset_ = 0;                  // writer only
   std::atomic<OpNum> applied_op_{0};
