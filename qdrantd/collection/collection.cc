@@ -38,7 +38,8 @@ Result<std::shared_ptr<Collection>> Collection::Open(std::string name, std::stri
   std::shared_ptr<Collection> c(new Collection(std::move(name), std::move(dir), config));
   for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
     Result<std::unique_ptr<replica::LocalReplica>> r =
-        replica::LocalReplica::Open(c->dir_ + "/" + std::to_string(shard), config.vectors);
+        replica::LocalReplica::Open(c->dir_ + "/" + std::to_string(shard), config.vectors,
+                                    {config.deleted_threshold, config.vacuum_min_vector_number});
     if (!r.ok()) return r.status();
     c->shards_.push_back(std::move(*r));
   }

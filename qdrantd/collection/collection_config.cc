@@ -160,6 +160,13 @@ Result<CollectionConfig> FromConfigJson(std::string_view text) {
   c.shard_number = params["shard_number"].GetUint();
   c.replication_factor = params["replication_factor"].GetUint();
   c.write_consistency_factor = params["write_consistency_factor"].GetUint();
+  const Value& optimizer = (*doc)["optimizer_config"];
+  if (optimizer.HasMember("deleted_threshold") && optimizer["deleted_threshold"].IsNumber()) {
+    c.deleted_threshold = optimizer["deleted_threshold"].GetDouble();
+  }
+  if (optimizer.HasMember("vacuum_min_vector_number") && optimizer["vacuum_min_vector_number"].IsUint64()) {
+    c.vacuum_min_vector_number = optimizer["vacuum_min_vector_number"].GetUint64();
+  }
   const Value& hnsw = (*doc)["hnsw_config"];
   auto spec_of = [&](const std::string& name, const Value& vp) {
     segment::VectorSpec s;

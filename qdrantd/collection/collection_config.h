@@ -23,6 +23,8 @@ struct CollectionConfig {
   uint32_t shard_number = 1;
   uint32_t replication_factor = 1;
   uint32_t write_consistency_factor = 1;
+  double deleted_threshold = 0.2;          // optimizer_config
+  uint64_t vacuum_min_vector_number = 1000;  // optimizer_config
   bool unnamed_vector = false;  // `vectors` is a single VectorParams (name "")
   std::vector<segment::VectorSpec> vectors;
 

@@ -1,6 +1,7 @@
 #include "qdrantd/replica/local_replica.h"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_set>
 
 #include "libshared/log.h"
@@ -16,12 +17,17 @@ LocalReplica::LocalReplica(std::string dir, std::unique_ptr<sqlite::Db> wal,
     : dir_(std::move(dir)), wal_(std::move(wal)), segment_(std::move(segment)) {}
 
 LocalReplica::~LocalReplica() {
+  {
+    std::lock_guard<std::mutex> lock(optimizer_mu_);
+    if (optimizer_.joinable()) optimizer_.join();
+  }
   Status s = Flush();
   if (!s.ok()) QD_LOG_WARN("replica " + dir_ + ": " + s.message());
 }
 
 Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
-                                                         std::vector<segment::VectorSpec> vectors) {
+                                                         std::vector<segment::VectorSpec> vectors,
+                                                         OptimizerOptions optimizer) {
   Result<std::unique_ptr<segment::Segment>> seg = segment::Segment::Open(dir, std::move(vectors));
   if (!seg.ok()) return seg.status();
   Result<std::unique_ptr<sqlite::Db>> wal = sqlite::Db::Open(dir + "/wal.db", sqlite::Db::Sync::kFull);
@@ -29,6 +35,7 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
   Status s = (*wal)->Exec("CREATE TABLE IF NOT EXISTS ops(op INTEGER PRIMARY KEY, body BLOB NOT NULL)");
   if (!s.ok()) return s;
   std::unique_ptr<LocalReplica> replica(new LocalReplica(dir, std::move(*wal), std::move(*seg)));
+  replica->options_ = optimizer;
   s = replica->Recover();
   if (!s.ok()) return s.WithContext("recovering " + dir);
   return replica;
@@ -75,6 +82,54 @@ Status LocalReplica::Recover() {
 
 Result<OpNum> LocalReplica::Update(const Resolve& resolve,
                                    const std::function<void(OpNum)>& on_durable) {
+  Result<OpNum> result = UpdateLocked(resolve, on_durable);
+  // Deleted fractions move slowly: look every 16 updates (the check reads one word per point).
+  if (result.ok() && (updates_++ % 16) == 15) MaybeOptimize();
+  return result;
+}
+
+void LocalReplica::MaybeOptimize() {
+  if (optimizing_.exchange(true)) return;
+  int spec = segment_->SpecNeedingVacuum(options_.deleted_threshold, options_.vacuum_min_vector_number);
+  if (spec < 0) {
+    optimizing_ = false;
+    return;
+  }
+  std::lock_guard<std::mutex> lock(optimizer_mu_);
+  if (optimizer_.joinable()) optimizer_.join();  // the previous run, finished
+  optimizer_ = std::thread([this, spec] {
+    Vacuum(spec);
+    optimizing_ = false;
+  });
+}
+
+void LocalReplica::Vacuum(int spec) {
+  auto started = std::chrono::steady_clock::now();
+  std::vector<uint32_t> labels;
+  {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    labels = segment_->BeginVacuum(spec);
+  }
+  Result<std::unique_ptr<index::HnswIndex>> fresh = segment_->BuildVacuumed(spec, labels);
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  if (!fresh.ok()) {
+    segment_->AbortVacuum();
+    QD_LOG_WARN("optimizer " + dir_ + ": " + fresh.status().message());
+    return;
+  }
+  Status s = segment_->FinishVacuum(spec, std::move(*fresh));
+  if (!s.ok()) {
+    QD_LOG_WARN("optimizer " + dir_ + ": " + s.message());
+    return;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  QD_LOG_INFO("optimizer " + dir_ + ": rebuilt the graph of vector " + std::to_string(spec) +
+              " without its deleted points (" + std::to_string(labels.size()) + " live) in " +
+              std::to_string(ms.count()) + " ms");
+}
+
+Result<OpNum> LocalReplica::UpdateLocked(const Resolve& resolve,
+                                         const std::function<void(OpNum)>& on_durable) {
   std::lock_guard<std::mutex> lock(writer_mu_);
   if (!broken_.ok()) return broken_;
   Result<Operation> op = resolve(*segment_);

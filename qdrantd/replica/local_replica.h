@@ -17,7 +17,9 @@
 
 #include <functional>
 #include <memory>
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -33,8 +35,15 @@ namespace qd::replica {
 
 class LocalReplica {
  public:
+  // The optimizer rebuilds a graph when more than deleted_threshold of its labels are dead
+  // (Qdrant's optimizers_config.deleted_threshold / vacuum_min_vector_number).
+  struct OptimizerOptions {
+    double deleted_threshold = 0.2;
+    size_t vacuum_min_vector_number = 1000;
+  };
   static Result<std::unique_ptr<LocalReplica>> Open(const std::string& dir,
-                                                    std::vector<segment::VectorSpec> vectors);
+                                                    std::vector<segment::VectorSpec> vectors,
+                                                    OptimizerOptions optimizer);
   ~LocalReplica();
 
   using Resolve = std::function<Result<segment::Operation>(const segment::Segment&)>;
@@ -51,6 +60,11 @@ class LocalReplica {
   LocalReplica(std::string dir, std::unique_ptr<sqlite::Db> wal,
                std::unique_ptr<segment::Segment> segment);
   Status Recover();
+  // Starts the optimizer thread when a graph needs it and none runs.
+  void MaybeOptimize();
+  void Vacuum(int spec);
+  Result<segment::OpNum> UpdateLocked(const Resolve& resolve,
+                                      const std::function<void(segment::OpNum)>& on_durable);
 
   const std::string dir_;
   std::mutex writer_mu_;
@@ -58,6 +72,11 @@ class LocalReplica {
   std::unique_ptr<segment::Segment> segment_;
   segment::OpNum last_op_ = 0;                     // Protected by writer_mu_
   Status broken_;                                  // Protected by writer_mu_
+  OptimizerOptions options_;
+  std::atomic<uint64_t> updates_{0};
+  std::mutex optimizer_mu_;
+  std::thread optimizer_;                          // Protected by optimizer_mu_
+  std::atomic<bool> optimizing_{false};
 };
 
 }  // namespace qd::replica

@@ -358,6 +358,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
       } else {
         present_[offset] &= ~(uint64_t(1) << s);  // invisible until indexed
         dense_work[s].emplace_back(offset, &v);
+        if (vacuum_spec_ == s) vacuum_changed_.push_back(offset);
         bits |= uint64_t(1) << s;
       }
     }
@@ -639,6 +640,74 @@ std::vector<Segment::FieldIndexInfo> Segment::FieldIndexes() const {
                                  idx->PointsCount(), idx->schema().params_json});
   }
   return out;
+}
+
+int Segment::SpecNeedingVacuum(double threshold, size_t min_vectors) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (size_t s = 0; s < specs_.size(); ++s) {
+    if (!dense_[s]) continue;
+    size_t labels = dense_[s]->size();
+    if (labels < min_vectors || labels == 0) continue;
+    size_t live = 0;
+    const uint64_t bit = uint64_t(1) << s;
+    for (uint64_t p : present_) live += (p & bit) ? 1 : 0;
+    if (double(labels - std::min(live, labels)) / double(labels) > threshold) return static_cast<int>(s);
+  }
+  return -1;
+}
+
+std::vector<uint32_t> Segment::BeginVacuum(int spec) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  vacuum_spec_ = spec;
+  vacuum_changed_.clear();
+  std::vector<uint32_t> labels;
+  const uint64_t bit = uint64_t(1) << spec;
+  for (uint32_t offset = 0; offset < present_.size(); ++offset) {
+    if (present_[offset] & bit) labels.push_back(offset);
+  }
+  return labels;
+}
+
+Result<std::unique_ptr<index::HnswIndex>> Segment::BuildVacuumed(int spec, const std::vector<uint32_t>& labels) const {
+  const VectorSpec& vs = specs_[spec];
+  Result<std::unique_ptr<index::HnswIndex>> fresh = index::HnswIndex::Create(
+      {vs.dim, vs.distance, vs.m, vs.ef_construct}, labels.size() + labels.size() / 8 + 16);
+  if (!fresh.ok()) return fresh.status();
+  // The current graph is only read (VectorOf is safe beside the writer); one thread, so the
+  // optimizer leaves a core to searches and upserts.
+  std::vector<float> v;
+  for (uint32_t label : labels) {
+    bool found;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      found = dense_[spec]->VectorOf(label, v);
+    }
+    if (!found) continue;
+    Status s = (*fresh)->Add(label, v.data());
+    if (!s.ok()) return s;
+  }
+  return fresh;
+}
+
+Status Segment::FinishVacuum(int spec, std::unique_ptr<index::HnswIndex> fresh) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::vector<float> v;
+  Status s = fresh->Reserve(vacuum_changed_.size());
+  for (uint32_t label : vacuum_changed_) {
+    if (!s.ok()) break;
+    if (dense_[spec]->VectorOf(label, v)) s = fresh->Add(label, v.data());
+  }
+  vacuum_spec_ = -1;
+  vacuum_changed_.clear();
+  if (!s.ok()) return s;
+  dense_[spec] = std::move(fresh);
+  return Status::Ok();
+}
+
+void Segment::AbortVacuum() {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  vacuum_spec_ = -1;
+  vacuum_changed_.clear();
 }
 
 bool Segment::Exists(const PointId& id) const {

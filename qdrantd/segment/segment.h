@@ -115,6 +115,21 @@ class Segment {
   // Re-reads these points from points.db into the indexes (recovery after an index checkpoint).
   Status SyncFromStore(const std::vector<PointId>& ids);
 
+  // --- the optimizer (a background thread of the replica) ---
+  // A dense vector space whose graph holds more than `threshold` dead labels (deleted points,
+  // removed vectors) and at least `min_vectors` labels, or -1.
+  int SpecNeedingVacuum(double threshold, size_t min_vectors) const;
+  // Starts recording which labels of `spec` change; returns the live labels to rebuild from.
+  // Caller holds the replica's writer lock.
+  std::vector<uint32_t> BeginVacuum(int spec);
+  // Builds a fresh graph of those labels from the current one. No lock needed: reads and writes
+  // go on meanwhile.
+  Result<std::unique_ptr<index::HnswIndex>> BuildVacuumed(int spec, const std::vector<uint32_t>& labels) const;
+  // Copies in what changed since BeginVacuum and swaps the fresh graph in. Caller holds the
+  // replica's writer lock; searches pause only for the swap.
+  Status FinishVacuum(int spec, std::unique_ptr<index::HnswIndex> fresh);
+  void AbortVacuum();
+
   // --- reader side (any thread) ---
   bool Exists(const PointId& id) const;
   size_t Count(const PointFilter* filter) const;
@@ -172,6 +187,8 @@ class Segment {
   // Per offset, a bit per vector spec: the point has that vector and it is searchable.
   std::vector<uint64_t> present_;             // Protected by mu_
   bool has_sparse_ = false;
+  int vacuum_spec_ = -1;                      // Protected by mu_
+  std::vector<uint32_t> vacuum_changed_;      // Protected by mu_
   index::PayloadIndexSet payload_indexes_;   // Protected by mu_
   uint32_t next_offset_ = 0;                  // writer only
   std::atomic<OpNum> applied_op_{0};

@@ -436,3 +436,36 @@ TEST_CASE("snapshots: create, list, download with checksum, recover, delete, exa
   CHECK(HttpRequest(node.http_port(), "DELETE", "/snapshots/" + full_name).status == 200);
   CHECK(Json(node.Get("/snapshots"))["result"].Size() == 0);
 }
+
+TEST_CASE("the optimizer rebuilds a graph with many deleted points, reads and writes go on",
+          "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(Put(node, "/collections/o", R"({"vectors":{"size":8,"distance":"Euclid"},"hnsw_config":{"full_scan_threshold":10},"optimizers_config":{"vacuum_min_vector_number":100}})").status == 200);
+  std::mt19937 rng(11);
+  std::string body = R"({"points":[)";
+  for (int i = 0; i < 1500; ++i) {
+    body += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(i) + R"(,"vector":)" +
+            Vec(RandomVector(rng, 8)) + R"(,"payload":{"keep":)" + (i % 3 == 0 ? "true" : "false") + "}}";
+  }
+  REQUIRE(Put(node, "/collections/o/points?wait=true", body + "]}").status == 200);
+  REQUIRE(Post(node, "/collections/o/points/delete?wait=true", R"({"filter":{"must":[{"key":"keep","match":{"value":false}}]}})").status == 200);
+  // The deleted fraction is looked at every 16 updates.
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(Put(node, "/collections/o/points?wait=true", R"({"points":[{"id":)" + std::to_string(10000 + i) +
+                R"(,"vector":)" + Vec(RandomVector(rng, 8)) + R"(,"payload":{"keep":true}}]})").status == 200);
+  }
+  CHECK(PollUntil([&] { return node.process().Stderr().find("rebuilt the graph") != std::string::npos; }, 30s));
+  std::string query = Vec(RandomVector(rng, 8));
+  rapidjson::Document approx = Json(Post(node, "/collections/o/points/search", R"({"vector":)" + query + R"(,"limit":10,"params":{"hnsw_ef":128}})"));
+  rapidjson::Document exact = Json(Post(node, "/collections/o/points/search", R"({"vector":)" + query + R"(,"limit":10,"params":{"exact":true}})"));
+  REQUIRE(approx["result"].Size() == 10);
+  int same = 0;
+  for (const auto& a : approx["result"].GetArray()) {
+    uint64_t id = a["id"].GetUint64();
+    CHECK((id % 3 == 0 || id >= 10000));  // no deleted point comes back
+    for (const auto& e : exact["result"].GetArray()) same += a["id"] == e["id"];
+  }
+  CHECK(same >= 9);
+  CHECK(Json(Post(node, "/collections/o/points/count", "{}"))["result"]["count"].GetUint() == 520);
+}
