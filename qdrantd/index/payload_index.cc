@@ -183,6 +183,11 @@ std::vector<std::string> Tokenize(std::string_view text, const PayloadFieldSchem
   return tokens;
 }
 
+std::string PayloadFieldSchema::ToJson() const {
+  if (params_json) return *params_json;
+  return "\"" + std::string(PayloadFieldTypeName(type)) + "\"";
+}
+
 // ---- PayloadFieldIndex ----
 
 PayloadFieldIndex::PayloadFieldIndex(JsonPath path, PayloadFieldSchema schema)
@@ -236,6 +241,21 @@ void PayloadFieldIndex::Add(uint32_t offset, const rapidjson::Value& payload) {
   for (double n : values.numbers) by_number_.emplace(n, offset);
   for (bool b : values.bools) by_bool_[b ? 1 : 0].insert(offset);
   values_by_offset_.emplace(offset, std::move(values));
+}
+
+void PayloadFieldIndex::WriteSchemaInfo(rapidjson::Value& out,
+                                        rapidjson::Document::AllocatorType& allocator) const {
+  out.SetObject();
+  const std::string_view name = PayloadFieldTypeName(schema_.type);
+  out.AddMember("data_type",
+                Value(name.data(), static_cast<rapidjson::SizeType>(name.size()), allocator),
+                allocator);
+  if (schema_.params_json) {
+    rapidjson::Document params(&allocator);
+    params.Parse(schema_.params_json->data(), schema_.params_json->size());
+    if (!params.HasParseError()) out.AddMember("params", Value(params, allocator), allocator);
+  }
+  out.AddMember("points", static_cast<uint64_t>(PointsCount()), allocator);
 }
 
 void PayloadFieldIndex::Remove(uint32_t offset) {

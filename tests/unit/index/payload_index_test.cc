@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <random>
 #include <string>
@@ -74,6 +76,29 @@ TEST_CASE("Field schema: type names and params objects, echoed exactly", "[unit]
   CHECK_FALSE(text.lowercase);
   CHECK(text.min_token_len == 2u);
   CHECK(PayloadFieldTypeName(PayloadFieldType::kDatetime) == "datetime");
+  // ToJson gives back what was sent, for persisting the schema.
+  CHECK(Schema(R"("uuid")").ToJson() == R"("uuid")");
+  CHECK(Schema(text.ToJson()).tokenizer == Tokenizer::kPrefix);
+  CHECK(Schema(text.ToJson()).params_json == text.params_json);
+}
+
+TEST_CASE("payload_schema entries carry params only when sent as an object", "[unit][index]") {
+  rapidjson::Document out;
+  PayloadFieldIndex plain(ParseJsonPath("a").value(), Schema(R"("integer")"));
+  plain.Add(0, Json(R"({"a":[1,2]})"));
+  plain.WriteSchemaInfo(out, out.GetAllocator());
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  out.Accept(writer);
+  CHECK(std::string(buffer.GetString()) == R"({"data_type":"integer","points":1})");
+  PayloadFieldIndex with_params(ParseJsonPath("a").value(),
+                                Schema(R"({"type":"integer","range":false,"x":null})"));
+  with_params.WriteSchemaInfo(out, out.GetAllocator());
+  buffer.Clear();
+  writer.Reset(buffer);
+  out.Accept(writer);
+  CHECK(std::string(buffer.GetString()) ==
+        R"({"data_type":"integer","params":{"type":"integer","range":false,"x":null},"points":0})");
 }
 
 TEST_CASE("Field schema errors: 400 for bad types and names, 422 for integer without lookup and "
