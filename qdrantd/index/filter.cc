@@ -162,6 +162,7 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
     Result<JsonPath> key = ParseKey(Member(*v, "key"), where + ".key");
     if (!key.ok()) return key.status();
     nested.key = std::move(*key);
+    nested.element_path = nested.key.WithWildcard();
     const Value* inner = Member(*v, "filter");
     if (inner == nullptr) return FormatError(where, "missing field `filter`");
     Result<Filter> filter = ParseFilterObject(*inner, where + ".filter", depth + 1);
@@ -613,34 +614,42 @@ bool ValueSatisfies(const FieldCondition& c, const rapidjson::Value& value) {
 namespace {
 
 bool FieldMatches(const FieldCondition& c, const Value& payload) {
-  std::vector<const Value*> values;
-  CollectValues(payload, c.key, values);
-  if (values.empty()) {
+  // One walk over the values the key reaches, with no allocation: aggregates for values_count,
+  // is_empty and is_null, and a short cut as soon as a value satisfies match/range/geo (the
+  // checks of one condition are OR-ed).
+  const bool value_checks =
+      c.match || c.range || c.geo_radius || c.geo_bounding_box || c.geo_polygon;
+  bool found = false;
+  bool hit = false;
+  bool all_empty = true;
+  bool any_null = false;
+  uint64_t count = 0;
+  ForEachValue(payload, c.key, [&](const Value& v) {
+    found = true;
+    count += v.IsNull() ? 0 : v.IsArray() ? v.Size() : 1;
+    all_empty = all_empty && IsNullOrEmptyArray(&v);
+    any_null = any_null || v.IsNull();
+    if (value_checks) {
+      if (v.IsArray()) {
+        for (const Value& element : v.GetArray()) {
+          if (ValueSatisfies(c, element)) {
+            hit = true;
+            break;
+          }
+        }
+      } else {
+        hit = ValueSatisfies(c, v);
+      }
+    }
+    return !hit;
+  });
+  if (hit) return true;
+  if (!found) {
     return (c.values_count && c.values_count->Contains(0)) || c.is_empty == true ||
            c.is_null == false;
   }
-  if (c.values_count) {
-    uint64_t count = 0;
-    for (const Value* v : values) count += v->IsNull() ? 0 : v->IsArray() ? v->Size() : 1;
-    if (c.values_count->Contains(count)) return true;
-  }
-  if (c.is_empty) {
-    const bool empty = std::all_of(values.begin(), values.end(), IsNullOrEmptyArray);
-    if (empty == *c.is_empty) return true;
-  }
-  if (c.is_null) {
-    const bool null = std::any_of(values.begin(), values.end(),
-                                  [](const Value* v) { return v->IsNull(); });
-    if (null == *c.is_null) return true;
-  }
-  if (c.match || c.range || c.geo_radius || c.geo_bounding_box || c.geo_polygon) {
-    std::vector<const Value*> flat;
-    FlattenValues(values, flat);
-    for (const Value* v : flat) {
-      if (ValueSatisfies(c, *v)) return true;
-    }
-  }
-  return false;
+  return (c.values_count && c.values_count->Contains(count)) ||
+         (c.is_empty && all_empty == *c.is_empty) || (c.is_null && any_null == *c.is_null);
 }
 
 bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload) {
@@ -682,12 +691,12 @@ bool ConditionMatches(const Condition& condition, const segment::PointId& id,
     return std::binary_search(has_id->ids.begin(), has_id->ids.end(), id);
   }
   if (const auto* nested = std::get_if<NestedCondition>(&condition.body)) {
-    std::vector<const Value*> elements;
-    CollectValues(payload, nested->key.WithWildcard(), elements);
-    for (const Value* element : elements) {
-      if (element->IsObject() && nested->filter->Matches(id, *element)) return true;
-    }
-    return false;
+    bool any = false;
+    ForEachValue(payload, nested->element_path, [&](const Value& element) {
+      any = element.IsObject() && nested->filter->Matches(id, element);
+      return !any;
+    });
+    return any;
   }
   if (const auto* slice = std::get_if<SliceCondition>(&condition.body)) {
     return id.StableHash() % slice->total == slice->index;

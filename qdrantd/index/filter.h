@@ -103,7 +103,8 @@ struct HasIdCondition {
   std::vector<segment::PointId> ids;  // sorted, unique
 };
 struct NestedCondition {
-  JsonPath key;  // as written; evaluation walks key[]
+  JsonPath key;           // as written
+  JsonPath element_path;  // key[]: what evaluation walks
   std::shared_ptr<const Filter> filter;
 };
 struct SliceCondition {
