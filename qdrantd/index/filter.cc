@@ -187,8 +187,10 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
     condition.body = SliceCondition{*total, *index};
     return condition;
   }
-  if (Member(value, "has_vector") != nullptr) {
-    return FormatError(path + ".has_vector", "has_vector conditions are not supported");
+  if (const Value* v = Member(value, "has_vector")) {
+    if (!v->IsString()) return FormatError(path + ".has_vector", "expected a vector name");
+    condition.body = HasVectorCondition{std::string(View(*v))};
+    return condition;
   }
   // Anything else is a nested filter (all its fields are optional, as in Qdrant's untagged
   // Condition enum: `{}` is an empty filter, which every point matches). An object that is
@@ -577,7 +579,8 @@ bool MatchSatisfies(const MatchCondition& m, const Value& value) {
   return false;
 }
 
-bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload);
+bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload,
+                   const HasVectorFn* has_vector);
 
 }  // namespace
 
@@ -652,17 +655,18 @@ bool FieldMatches(const FieldCondition& c, const Value& payload) {
          (c.is_empty && all_empty == *c.is_empty) || (c.is_null && any_null == *c.is_null);
 }
 
-bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload) {
+bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload,
+                   const HasVectorFn* has_vector) {
   for (const Condition& c : filter.must()) {
-    if (!ConditionMatches(c, id, payload)) return false;
+    if (!ConditionMatches(c, id, payload, has_vector)) return false;
   }
   for (const Condition& c : filter.must_not()) {
-    if (ConditionMatches(c, id, payload)) return false;
+    if (ConditionMatches(c, id, payload, has_vector)) return false;
   }
   if (!filter.should().empty()) {
     bool any = false;
     for (const Condition& c : filter.should()) {
-      if (ConditionMatches(c, id, payload)) {
+      if (ConditionMatches(c, id, payload, has_vector)) {
         any = true;
         break;
       }
@@ -673,7 +677,7 @@ bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value
     uint64_t matched = 0;
     for (const Condition& c : filter.min_should()->conditions) {
       if (matched >= filter.min_should()->min_count) break;
-      if (ConditionMatches(c, id, payload)) ++matched;
+      if (ConditionMatches(c, id, payload, has_vector)) ++matched;
     }
     if (matched < filter.min_should()->min_count) return false;
   }
@@ -683,7 +687,7 @@ bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value
 }  // namespace
 
 bool ConditionMatches(const Condition& condition, const segment::PointId& id,
-                      const rapidjson::Value& payload) {
+                      const rapidjson::Value& payload, const HasVectorFn* has_vector) {
   if (const auto* field = std::get_if<FieldCondition>(&condition.body)) {
     return FieldMatches(*field, payload);
   }
@@ -693,7 +697,7 @@ bool ConditionMatches(const Condition& condition, const segment::PointId& id,
   if (const auto* nested = std::get_if<NestedCondition>(&condition.body)) {
     bool any = false;
     ForEachValue(payload, nested->element_path, [&](const Value& element) {
-      any = element.IsObject() && nested->filter->Matches(id, element);
+      any = element.IsObject() && nested->filter->Matches(id, element, has_vector);
       return !any;
     });
     return any;
@@ -701,16 +705,42 @@ bool ConditionMatches(const Condition& condition, const segment::PointId& id,
   if (const auto* slice = std::get_if<SliceCondition>(&condition.body)) {
     return id.StableHash() % slice->total == slice->index;
   }
+  if (const auto* vector = std::get_if<HasVectorCondition>(&condition.body)) {
+    return has_vector != nullptr && *has_vector && (*has_vector)(vector->vector);
+  }
   const auto& filter = std::get<std::shared_ptr<const Filter>>(condition.body);
-  return filter->Matches(id, payload);
+  return filter->Matches(id, payload, has_vector);
 }
 
-bool Filter::Matches(const segment::PointId& id, const rapidjson::Value& payload) const {
+bool Filter::Matches(const segment::PointId& id, const rapidjson::Value& payload,
+                     const HasVectorFn* has_vector) const {
   if (!payload.IsObject()) {
     const Value empty(rapidjson::kObjectType);
-    return FilterMatches(*this, id, empty);
+    return FilterMatches(*this, id, empty, has_vector);
   }
-  return FilterMatches(*this, id, payload);
+  return FilterMatches(*this, id, payload, has_vector);
+}
+
+namespace {
+
+bool AnyUsesHasVector(const std::vector<Condition>& conditions) {
+  for (const Condition& c : conditions) {
+    if (std::holds_alternative<HasVectorCondition>(c.body)) return true;
+    if (const auto* nested = std::get_if<NestedCondition>(&c.body)) {
+      if (nested->filter->UsesHasVector()) return true;
+    }
+    if (const auto* filter = std::get_if<std::shared_ptr<const Filter>>(&c.body)) {
+      if ((*filter)->UsesHasVector()) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Filter::UsesHasVector() const {
+  return AnyUsesHasVector(must_) || AnyUsesHasVector(should_) || AnyUsesHasVector(must_not_) ||
+         (min_should_ && AnyUsesHasVector(min_should_->conditions));
 }
 
 Result<Filter> ParseFilter(const rapidjson::Value& value, std::string_view field) {

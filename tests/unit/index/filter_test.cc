@@ -300,6 +300,20 @@ TEST_CASE("has_id matches numeric and UUID ids in any form", "[unit][index]") {
   CHECK(not_ids.Matches(PointId::Num(2), empty));
 }
 
+TEST_CASE("has_vector asks the caller which vectors the point has", "[unit][index]") {
+  const Filter f = Parse(R"({"must":[{"has_vector":"image"}],"must_not":{"has_vector":""}})");
+  CHECK(f.UsesHasVector());
+  CHECK_FALSE(Parse(R"({"must":[{"key":"a","match":{"value":1}}]})").UsesHasVector());
+  CHECK(Parse(R"({"should":[{"must":[{"has_vector":"x"}]}]})").UsesHasVector());
+  const rapidjson::Document empty = Json("{}");
+  const HasVectorFn image_only = [](std::string_view name) { return name == "image"; };
+  const HasVectorFn both = [](std::string_view name) { return name == "image" || name.empty(); };
+  CHECK(f.Matches(PointId::Num(1), empty, &image_only));
+  CHECK_FALSE(f.Matches(PointId::Num(1), empty, &both));
+  CHECK_FALSE(f.Matches(PointId::Num(1), empty));  // no answer: matches nothing
+  CHECK(ParseError(R"({"must":{"has_vector":1}})").code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("geo_radius, geo_bounding_box and geo_polygon", "[unit][index]") {
   // Berlin (13.405, 52.52); Potsdam ~27 km away; Paris ~878 km away.
   const std::string berlin = R"({"loc":{"lon":13.405,"lat":52.52}})";
