@@ -146,8 +146,8 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
     for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
       Result<segment::PointId> id =
           segment::PointId::FromJson((*v)[i], where + "[" + std::to_string(i) + "]");
-      if (!id.ok()) return Status::InvalidArgument("Format error in JSON body: " +
-                                                   id.status().message());
+      if (!id.ok())
+        return Status::InvalidArgument("Format error in JSON body: " + id.status().message());
       has_id.ids.push_back(*id);
     }
     std::sort(has_id.ids.begin(), has_id.ids.end());
@@ -197,8 +197,9 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
   // neither a condition nor a filter is an error, not an empty filter.
   if (!value.ObjectEmpty() && !value.HasMember("must") && !value.HasMember("should") &&
       !value.HasMember("must_not") && !value.HasMember("min_should")) {
-    return FormatError(path, "expected a condition (key, has_id, is_empty, is_null, nested, "
-                             "slice) or a filter (must, should, must_not, min_should)");
+    return FormatError(path,
+                       "expected a condition (key, has_id, is_empty, is_null, nested, "
+                       "slice) or a filter (must, should, must_not, min_should)");
   }
   Result<Filter> filter = ParseFilterObject(value, path, depth + 1);
   if (!filter.ok()) return filter.status();
@@ -310,9 +311,9 @@ Result<MatchCondition> FilterParser::ParseMatch(const Value& value, const std::s
     const char* name;
     MatchCondition::Kind kind;
   };
-  for (const Text& t : {Text{"text", MatchCondition::Kind::kText},
-                        Text{"text_any", MatchCondition::Kind::kTextAny},
-                        Text{"phrase", MatchCondition::Kind::kPhrase}}) {
+  for (const Text& t :
+       {Text{"text", MatchCondition::Kind::kText}, Text{"text_any", MatchCondition::Kind::kTextAny},
+        Text{"phrase", MatchCondition::Kind::kPhrase}}) {
     const Value* v = Member(value, t.name);
     if (v == nullptr) continue;
     if (!v->IsString()) return FormatError(path + "." + t.name, "expected a string");
@@ -398,9 +399,9 @@ Result<ValuesCountCondition> FilterParser::ParseValuesCount(const Value& value,
 Result<uint64_t> FilterParser::ParseUnsigned(const Value* value, const std::string& path) {
   if (value == nullptr) {
     const size_t dot = path.rfind('.');
-    return FormatError(path.substr(0, dot),
-                       "missing field `" + path.substr(dot == std::string::npos ? 0 : dot + 1) +
-                           "`");
+    return FormatError(
+        path.substr(0, dot),
+        "missing field `" + path.substr(dot == std::string::npos ? 0 : dot + 1) + "`");
   }
   if (!value->IsUint64()) return FormatError(path, "expected a non-negative integer");
   return value->GetUint64();
@@ -419,9 +420,10 @@ Result<GeoPoint> FilterParser::ParseGeoPoint(const Value* value, const std::stri
   GeoPoint point{lon->GetDouble(), lat->GetDouble()};
   // Qdrant checks the ranges while deserialising a GeoPoint, hence 400.
   if (!(point.lon >= -180 && point.lon <= 180) || !(point.lat >= -90 && point.lat <= 90)) {
-    return FormatError(path, "Wrong format of GeoPoint payload: expected `lat` = " +
-                                 std::to_string(point.lat) + " within [-90;90] and `lon` = " +
-                                 std::to_string(point.lon) + " within [-180;180]");
+    return FormatError(
+        path, "Wrong format of GeoPoint payload: expected `lat` = " + std::to_string(point.lat) +
+                  " within [-90;90] and `lon` = " + std::to_string(point.lon) +
+                  " within [-180;180]");
   }
   return point;
 }
@@ -481,9 +483,9 @@ double HaversineMeters(const GeoPoint& a, const GeoPoint& b) {
   constexpr double kRad = M_PI / 180.0;
   const double dlat = (b.lat - a.lat) * kRad;
   const double dlon = (b.lon - a.lon) * kRad;
-  const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(a.lat * kRad) * std::cos(b.lat * kRad) * std::sin(dlon / 2) *
-                       std::sin(dlon / 2);
+  const double h =
+      std::sin(dlat / 2) * std::sin(dlat / 2) +
+      std::cos(a.lat * kRad) * std::cos(b.lat * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
   return 2 * kEarthRadiusM * std::asin(std::min(1.0, std::sqrt(h)));
 }
 
@@ -839,9 +841,9 @@ std::optional<int64_t> ParseDateTime(std::string_view text) {
     }
     if (!s.Done()) return std::nullopt;
   }
-  const int64_t seconds = DaysFromCivil(year, static_cast<unsigned>(month),
-                                        static_cast<unsigned>(day)) * 86400 +
-                          hour * 3600 + minute * 60 + second - offset_seconds;
+  const int64_t seconds =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second - offset_seconds;
   return seconds * 1000000 + micros;
 }
 

@@ -123,8 +123,8 @@ struct SliceCondition {
 };
 
 struct Condition {
-  std::variant<FieldCondition, HasIdCondition, NestedCondition, SliceCondition,
-               HasVectorCondition, std::shared_ptr<const Filter>>
+  std::variant<FieldCondition, HasIdCondition, NestedCondition, SliceCondition, HasVectorCondition,
+               std::shared_ptr<const Filter>>
       body;
 };
 

@@ -127,8 +127,8 @@ bool Walk(const rapidjson::Value& value, const JsonPathItem* item, const JsonPat
   switch (item->kind) {
     case JsonPathItem::Kind::kKey: {
       if (!value.IsObject()) return true;
-      auto it = value.FindMember(rapidjson::Value(
-          rapidjson::StringRef(item->key.data(), static_cast<rapidjson::SizeType>(item->key.size()))));
+      auto it = value.FindMember(rapidjson::Value(rapidjson::StringRef(
+          item->key.data(), static_cast<rapidjson::SizeType>(item->key.size()))));
       return it == value.MemberEnd() || Walk(it->value, item + 1, end, fn);
     }
     case JsonPathItem::Kind::kIndex:

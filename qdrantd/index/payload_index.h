@@ -51,10 +51,10 @@ struct PayloadFieldSchema {
   bool is_tenant = false;
   bool is_principal = false;
   bool on_disk = false;
-  bool lookup = true;  // integer
-  bool range = true;   // integer
-  Tokenizer tokenizer = Tokenizer::kWord;  // text
-  bool lowercase = true;                   // text
+  bool lookup = true;                                    // integer
+  bool range = true;                                     // integer
+  Tokenizer tokenizer = Tokenizer::kWord;                // text
+  bool lowercase = true;                                 // text
   std::optional<uint64_t> min_token_len, max_token_len;  // text
 
   // The schema as the client sent it (`"keyword"` or the params object), for persisting it:

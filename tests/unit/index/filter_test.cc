@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "qdrantd/index/filter.h"
+
 #include <rapidjson/document.h>
 
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include "qdrantd/index/filter.h"
 
 namespace qd::index {
 namespace {
@@ -172,8 +172,8 @@ TEST_CASE("range on numbers and on RFC 3339 datetimes", "[unit][index]") {
       {Must(R"({"key":"n","range":{}})"), R"({"n":"x"})", false},
       {Must(R"({"key":"n","range":{"gt":null,"lt":10}})"), R"({"n":5})", true},
       // Datetimes, with and without offset and seconds.
-      {Must(R"({"key":"d","range":{"gte":"2015-03-01T12:30"}})"),
-       R"({"d":"2015-03-01T12:30:00Z"})", true},
+      {Must(R"({"key":"d","range":{"gte":"2015-03-01T12:30"}})"), R"({"d":"2015-03-01T12:30:00Z"})",
+       true},
       {Must(R"({"key":"d","range":{"gt":"2015-03-01T12:30"}})"), R"({"d":"2015-03-01T12:30:00Z"})",
        false},
       {Must(R"({"key":"d","range":{"gt":"2015-03-01T12:30"}})"),
@@ -186,8 +186,7 @@ TEST_CASE("range on numbers and on RFC 3339 datetimes", "[unit][index]") {
        R"({"d":"2020-06-15 08:00:00"})", true},
       {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":"2019-12-31T23:59:59.999Z"})",
        false},
-      {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":["bad","2021-01-01"]})",
-       true},
+      {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":["bad","2021-01-01"]})", true},
       {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":"not a date"})", false},
       {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":1700000000})", false},
   });
@@ -241,16 +240,15 @@ TEST_CASE("values_count counts array elements; a missing field has 0 values", "[
       {Must(R"({"key":"a","values_count":{"gt":1}})"), R"({"a":"x"})", false},
       {Must(R"({"key":"a","values_count":{"lt":1}})"), R"({"a":null})", true},
       {Must(R"({"key":"a","values_count":{"lt":1}})"), R"({"a":[]})", true},
-      {Must(R"({"key":"a[].b","values_count":{"gte":3}})"), R"({"a":[{"b":1},{"b":[2,3]}]})",
-       true},
+      {Must(R"({"key":"a[].b","values_count":{"gte":3}})"), R"({"a":[{"b":1},{"b":[2,3]}]})", true},
       {Must(R"({"key":"a[].b","values_count":{"gte":4}})"), R"({"a":[{"b":1},{"b":[2,3]}]})",
        false},
   });
 }
 
 TEST_CASE("is_empty and is_null in both spellings", "[unit][index]") {
-  for (const std::string& is_empty :
-       {std::string(R"({"is_empty":{"key":"a"}})"), std::string(R"({"key":"a","is_empty":true})")}) {
+  for (const std::string& is_empty : {std::string(R"({"is_empty":{"key":"a"}})"),
+                                      std::string(R"({"key":"a","is_empty":true})")}) {
     RunTable({
         {Must(is_empty), R"({})", true},
         {Must(is_empty), R"({"a":null})", true},
@@ -358,16 +356,19 @@ TEST_CASE("geo_radius, geo_bounding_box and geo_polygon", "[unit][index]") {
 TEST_CASE("nested filters apply to each array element as a whole", "[unit][index]") {
   const std::string payload =
       R"({"dairy":[{"food":"milk","likes":true},{"food":"cheese","likes":false}]})";
-  const std::string both = R"({"key":"food","match":{"value":"cheese"}},{"key":"likes","match":{"value":true}})";
+  const std::string both =
+      R"({"key":"food","match":{"value":"cheese"}},{"key":"likes","match":{"value":true}})";
   RunTable({
       // Plain keys over arrays combine values of different elements ...
       {R"({"must":[{"key":"dairy[].food","match":{"value":"cheese"}},{"key":"dairy[].likes","match":{"value":true}}]})",
        payload, true},
       // ... nested requires one element to match the whole filter.
       {Must(R"({"nested":{"key":"dairy","filter":{"must":[)" + both + "]}}}"), payload, false},
-      {Must(R"({"nested":{"key":"dairy[]","filter":{"must":[{"key":"food","match":{"value":"milk"}},{"key":"likes","match":{"value":true}}]}}})"),
+      {Must(
+           R"({"nested":{"key":"dairy[]","filter":{"must":[{"key":"food","match":{"value":"milk"}},{"key":"likes","match":{"value":true}}]}}})"),
        payload, true},
-      {Must(R"({"nested":{"key":"dairy","filter":{"must_not":[{"key":"likes","match":{"value":true}}]}}})"),
+      {Must(
+           R"({"nested":{"key":"dairy","filter":{"must_not":[{"key":"likes","match":{"value":true}}]}}})"),
        payload, true},
       {Must(R"({"nested":{"key":"dairy","filter":{}}})"), R"({"dairy":[]})", false},
       {Must(R"({"nested":{"key":"dairy","filter":{}}})"), R"({"dairy":{"food":"x"}})", false},
@@ -381,7 +382,8 @@ TEST_CASE("slice partitions all ids disjointly and completely", "[unit][index]")
   const uint64_t total = 3;
   std::vector<Filter> slices;
   for (uint64_t i = 0; i < total; ++i) {
-    slices.push_back(Parse(R"({"must":[{"slice":{"total":3,"index":)" + std::to_string(i) + "}}]}"));
+    slices.push_back(
+        Parse(R"({"must":[{"slice":{"total":3,"index":)" + std::to_string(i) + "}}]}"));
   }
   std::vector<int> sizes(total, 0);
   auto check = [&](const PointId& id) {
@@ -396,19 +398,18 @@ TEST_CASE("slice partitions all ids disjointly and completely", "[unit][index]")
   };
   for (uint64_t n = 0; n < 300; ++n) check(PointId::Num(n));
   for (int n = 0; n < 30; ++n) {
-    std::string uuid = "00000000-0000-4000-8000-0000000000" + std::string(n < 10 ? "0" : "") +
-                       std::to_string(n);
+    std::string uuid =
+        "00000000-0000-4000-8000-0000000000" + std::string(n < 10 ? "0" : "") + std::to_string(n);
     check(PointId::ParseUuid(uuid).value());
   }
   for (int size : sizes) CHECK(size > 50);  // every slice gets a share
   CHECK(Matches(R"({"must":{"slice":{"total":1,"index":0}}})", "{}"));
 }
 
-TEST_CASE("keys address nested payload with dots, [] and numeric-looking names",
-          "[unit][index]") {
+TEST_CASE("keys address nested payload with dots, [] and numeric-looking names", "[unit][index]") {
   RunTable({
-      {Must(R"({"key":"database_id.value","match":{"value":7}})"),
-       R"({"database_id":{"value":7}})", true},
+      {Must(R"({"key":"database_id.value","match":{"value":7}})"), R"({"database_id":{"value":7}})",
+       true},
       {Must(R"({"key":"country.cities[].population","range":{"gte":1000000}})"),
        R"({"country":{"cities":[{"population":500},{"population":3500000}]}})", true},
       {Must(R"({"key":"country.cities[].population","range":{"gte":1000000}})"),
@@ -434,8 +435,7 @@ TEST_CASE("Filter errors: 400 for bad JSON types, 422 for invalid values", "[uni
     StatusCode code;
     std::string message;
   };
-  const std::string ring3 =
-      R"({"points":[{"lon":1,"lat":1},{"lon":2,"lat":1},{"lon":1,"lat":1}]})";
+  const std::string ring3 = R"({"points":[{"lon":1,"lat":1},{"lon":2,"lat":1},{"lon":1,"lat":1}]})";
   const std::string open4 =
       R"({"points":[{"lon":1,"lat":1},{"lon":2,"lat":1},{"lon":2,"lat":2},{"lon":1,"lat":2}]})";
   const std::string closed4 =
