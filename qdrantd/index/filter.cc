@@ -336,6 +336,9 @@ Result<MatchCondition> FilterParser::ParseMatch(const Value& value, const std::s
       }
       match.values.push_back(std::move(*scalar));
     }
+    // Sorted and unique, so that matching is a binary search (lists of tenant ids get long).
+    std::sort(match.values.begin(), match.values.end());
+    match.values.erase(std::unique(match.values.begin(), match.values.end()), match.values.end());
     return match;
   }
   return FormatError(path, "expected one of value, any, except, text, text_any, phrase");
@@ -545,20 +548,33 @@ bool GeoPointSatisfies(const FieldCondition& c, const GeoPoint& p) {
 
 namespace {
 
+// Whether `value` equals one of `list` (sorted, all of one type), without copying it.
+bool InSortedList(const std::vector<MatchValue>& list, const Value& value) {
+  if (list.empty()) return false;
+  if (std::holds_alternative<std::string>(list.front())) {
+    if (!value.IsString()) return false;
+    const std::string_view key = View(value);
+    auto it = std::lower_bound(list.begin(), list.end(), key,
+                               [](const MatchValue& a, std::string_view b) {
+                                 return std::string_view(std::get<std::string>(a)) < b;
+                               });
+    return it != list.end() && std::get<std::string>(*it) == key;
+  }
+  if (std::holds_alternative<int64_t>(list.front())) {
+    if (!value.IsInt64()) return false;
+    return std::binary_search(list.begin(), list.end(), MatchValue(value.GetInt64()));
+  }
+  if (!value.IsBool()) return false;
+  return std::binary_search(list.begin(), list.end(), MatchValue(value.GetBool()));
+}
+
 bool MatchSatisfies(const MatchCondition& m, const Value& value) {
   switch (m.kind) {
     case MatchCondition::Kind::kValue:
     case MatchCondition::Kind::kAny:
-      for (const MatchValue& expected : m.values) {
-        if (MatchValueEquals(expected, value)) return true;
-      }
-      return false;
+      return InSortedList(m.values, value);
     case MatchCondition::Kind::kExcept:
-      if (value.IsNull()) return false;
-      for (const MatchValue& excluded : m.values) {
-        if (MatchValueEquals(excluded, value)) return false;
-      }
-      return true;
+      return !value.IsNull() && !InSortedList(m.values, value);
     case MatchCondition::Kind::kText:
     case MatchCondition::Kind::kPhrase:
       return value.IsString() && View(value).find(m.text) != std::string_view::npos;

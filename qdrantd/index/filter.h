@@ -55,7 +55,7 @@ using MatchValue = std::variant<std::string, int64_t, bool>;
 struct MatchCondition {
   enum class Kind { kValue, kAny, kExcept, kText, kTextAny, kPhrase };
   Kind kind = Kind::kValue;
-  std::vector<MatchValue> values;  // one for kValue; the list for kAny/kExcept
+  std::vector<MatchValue> values;  // one for kValue; kAny/kExcept: sorted, unique, one type
   std::string text;                // kText, kTextAny, kPhrase
 };
 

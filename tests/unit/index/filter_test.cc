@@ -125,6 +125,14 @@ TEST_CASE("match value, any and except on keywords, integers, booleans and UUIDs
       {Must(R"({"key":"k","match":{"any":[1,2]}})"), R"({"k":2})", true},
       {Must(R"({"key":"k","match":{"any":[1,2]}})"), R"({"k":"2"})", false},
       {Must(R"({"key":"k","match":{"any":[]}})"), R"({"k":"a"})", false},  // empty: nothing
+      {Must(R"({"key":"k","match":{"any":["z","c","a","b","a"]}})"), R"({"k":"b"})", true},
+      {Must(R"({"key":"k","match":{"any":["z","c","a","b","a"]}})"), R"({"k":"d"})", false},
+      {Must(R"({"key":"k","match":{"any":[9,-3,5,0]}})"), R"({"k":-3})", true},
+      {Must(R"({"key":"k","match":{"any":[9,-3,5,0]}})"), R"({"k":4})", false},
+      {Must(R"({"key":"k","match":{"any":[true]}})"), R"({"k":true})", true},
+      {Must(R"({"key":"k","match":{"except":[false]}})"), R"({"k":false})", false},
+      {Must(R"({"key":"k","match":{"except":[9,-3,5]}})"), R"({"k":[5,9]})", false},
+      {Must(R"({"key":"k","match":{"except":["z","c","a"]}})"), R"({"k":["a","b"]})", true},
       {Must(R"({"key":"k","match":{"except":["a","b"]}})"), R"({"k":"c"})", true},
       {Must(R"({"key":"k","match":{"except":["a","b"]}})"), R"({"k":"a"})", false},
       {Must(R"({"key":"k","match":{"except":["a","b"]}})"), R"({"k":["a","c"]})", true},
@@ -569,7 +577,7 @@ TEST_CASE("Filter nesting is bounded: 64 levels parse, deeper is 400", "[unit][i
 
 TEST_CASE("Filter exposes top-level must conditions to planners", "[unit][index]") {
   const Filter f = Parse(
-      R"({"must":[{"key":"city","match":{"any":["A","B"]}},{"key":"n","range":{"gte":3}},{"has_id":[1]}],"should":[{"key":"x","match":{"value":true}}]})");
+      R"({"must":[{"key":"city","match":{"any":["B","A","B"]}},{"key":"n","range":{"gte":3}},{"has_id":[1]}],"should":[{"key":"x","match":{"value":true}}]})");
   REQUIRE(f.must().size() == 3);
   const auto* city = std::get_if<FieldCondition>(&f.must()[0].body);
   REQUIRE(city != nullptr);
@@ -577,6 +585,7 @@ TEST_CASE("Filter exposes top-level must conditions to planners", "[unit][index]
   REQUIRE(city->match.has_value());
   CHECK(city->match->kind == MatchCondition::Kind::kAny);
   CHECK(city->match->values.size() == 2);
+  CHECK(std::get<std::string>(city->match->values[0]) == "A");
   const auto* n = std::get_if<FieldCondition>(&f.must()[1].body);
   REQUIRE(n != nullptr);
   REQUIRE(n->range.has_value());
