@@ -146,8 +146,8 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
     for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
       Result<segment::PointId> id =
           segment::PointId::FromJson((*v)[i], where + "[" + std::to_string(i) + "]");
-      if (!id.ok()) return Status::InvalidArgument("Format error in JSON body: " +
-                                                   id.status().message());
+      if (!id.ok())
+        return Status::InvalidArgument("Format error in JSON body: " + id.status().message());
       has_id.ids.push_back(*id);
     }
     std::sort(has_id.ids.begin(), has_id.ids.end());
@@ -162,6 +162,7 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
     Result<JsonPath> key = ParseKey(Member(*v, "key"), where + ".key");
     if (!key.ok()) return key.status();
     nested.key = std::move(*key);
+    nested.element_path = nested.key.WithWildcard();
     const Value* inner = Member(*v, "filter");
     if (inner == nullptr) return FormatError(where, "missing field `filter`");
     Result<Filter> filter = ParseFilterObject(*inner, where + ".filter", depth + 1);
@@ -186,16 +187,19 @@ Result<Condition> FilterParser::ParseCondition(const Value& value, const std::st
     condition.body = SliceCondition{*total, *index};
     return condition;
   }
-  if (Member(value, "has_vector") != nullptr) {
-    return FormatError(path + ".has_vector", "has_vector conditions are not supported");
+  if (const Value* v = Member(value, "has_vector")) {
+    if (!v->IsString()) return FormatError(path + ".has_vector", "expected a vector name");
+    condition.body = HasVectorCondition{std::string(View(*v))};
+    return condition;
   }
   // Anything else is a nested filter (all its fields are optional, as in Qdrant's untagged
   // Condition enum: `{}` is an empty filter, which every point matches). An object that is
   // neither a condition nor a filter is an error, not an empty filter.
   if (!value.ObjectEmpty() && !value.HasMember("must") && !value.HasMember("should") &&
       !value.HasMember("must_not") && !value.HasMember("min_should")) {
-    return FormatError(path, "expected a condition (key, has_id, is_empty, is_null, nested, "
-                             "slice) or a filter (must, should, must_not, min_should)");
+    return FormatError(path,
+                       "expected a condition (key, has_id, is_empty, is_null, nested, "
+                       "slice) or a filter (must, should, must_not, min_should)");
   }
   Result<Filter> filter = ParseFilterObject(value, path, depth + 1);
   if (!filter.ok()) return filter.status();
@@ -307,9 +311,9 @@ Result<MatchCondition> FilterParser::ParseMatch(const Value& value, const std::s
     const char* name;
     MatchCondition::Kind kind;
   };
-  for (const Text& t : {Text{"text", MatchCondition::Kind::kText},
-                        Text{"text_any", MatchCondition::Kind::kTextAny},
-                        Text{"phrase", MatchCondition::Kind::kPhrase}}) {
+  for (const Text& t :
+       {Text{"text", MatchCondition::Kind::kText}, Text{"text_any", MatchCondition::Kind::kTextAny},
+        Text{"phrase", MatchCondition::Kind::kPhrase}}) {
     const Value* v = Member(value, t.name);
     if (v == nullptr) continue;
     if (!v->IsString()) return FormatError(path + "." + t.name, "expected a string");
@@ -332,6 +336,9 @@ Result<MatchCondition> FilterParser::ParseMatch(const Value& value, const std::s
       }
       match.values.push_back(std::move(*scalar));
     }
+    // Sorted and unique, so that matching is a binary search (lists of tenant ids get long).
+    std::sort(match.values.begin(), match.values.end());
+    match.values.erase(std::unique(match.values.begin(), match.values.end()), match.values.end());
     return match;
   }
   return FormatError(path, "expected one of value, any, except, text, text_any, phrase");
@@ -395,9 +402,9 @@ Result<ValuesCountCondition> FilterParser::ParseValuesCount(const Value& value,
 Result<uint64_t> FilterParser::ParseUnsigned(const Value* value, const std::string& path) {
   if (value == nullptr) {
     const size_t dot = path.rfind('.');
-    return FormatError(path.substr(0, dot),
-                       "missing field `" + path.substr(dot == std::string::npos ? 0 : dot + 1) +
-                           "`");
+    return FormatError(
+        path.substr(0, dot),
+        "missing field `" + path.substr(dot == std::string::npos ? 0 : dot + 1) + "`");
   }
   if (!value->IsUint64()) return FormatError(path, "expected a non-negative integer");
   return value->GetUint64();
@@ -416,9 +423,10 @@ Result<GeoPoint> FilterParser::ParseGeoPoint(const Value* value, const std::stri
   GeoPoint point{lon->GetDouble(), lat->GetDouble()};
   // Qdrant checks the ranges while deserialising a GeoPoint, hence 400.
   if (!(point.lon >= -180 && point.lon <= 180) || !(point.lat >= -90 && point.lat <= 90)) {
-    return FormatError(path, "Wrong format of GeoPoint payload: expected `lat` = " +
-                                 std::to_string(point.lat) + " within [-90;90] and `lon` = " +
-                                 std::to_string(point.lon) + " within [-180;180]");
+    return FormatError(
+        path, "Wrong format of GeoPoint payload: expected `lat` = " + std::to_string(point.lat) +
+                  " within [-90;90] and `lon` = " + std::to_string(point.lon) +
+                  " within [-180;180]");
   }
   return point;
 }
@@ -478,9 +486,9 @@ double HaversineMeters(const GeoPoint& a, const GeoPoint& b) {
   constexpr double kRad = M_PI / 180.0;
   const double dlat = (b.lat - a.lat) * kRad;
   const double dlon = (b.lon - a.lon) * kRad;
-  const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(a.lat * kRad) * std::cos(b.lat * kRad) * std::sin(dlon / 2) *
-                       std::sin(dlon / 2);
+  const double h =
+      std::sin(dlat / 2) * std::sin(dlat / 2) +
+      std::cos(a.lat * kRad) * std::cos(b.lat * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
   return 2 * kEarthRadiusM * std::asin(std::min(1.0, std::sqrt(h)));
 }
 
@@ -540,20 +548,33 @@ bool GeoPointSatisfies(const FieldCondition& c, const GeoPoint& p) {
 
 namespace {
 
+// Whether `value` equals one of `list` (sorted, all of one type), without copying it.
+bool InSortedList(const std::vector<MatchValue>& list, const Value& value) {
+  if (list.empty()) return false;
+  if (std::holds_alternative<std::string>(list.front())) {
+    if (!value.IsString()) return false;
+    const std::string_view key = View(value);
+    auto it = std::lower_bound(list.begin(), list.end(), key,
+                               [](const MatchValue& a, std::string_view b) {
+                                 return std::string_view(std::get<std::string>(a)) < b;
+                               });
+    return it != list.end() && std::get<std::string>(*it) == key;
+  }
+  if (std::holds_alternative<int64_t>(list.front())) {
+    if (!value.IsInt64()) return false;
+    return std::binary_search(list.begin(), list.end(), MatchValue(value.GetInt64()));
+  }
+  if (!value.IsBool()) return false;
+  return std::binary_search(list.begin(), list.end(), MatchValue(value.GetBool()));
+}
+
 bool MatchSatisfies(const MatchCondition& m, const Value& value) {
   switch (m.kind) {
     case MatchCondition::Kind::kValue:
     case MatchCondition::Kind::kAny:
-      for (const MatchValue& expected : m.values) {
-        if (MatchValueEquals(expected, value)) return true;
-      }
-      return false;
+      return InSortedList(m.values, value);
     case MatchCondition::Kind::kExcept:
-      if (value.IsNull()) return false;
-      for (const MatchValue& excluded : m.values) {
-        if (MatchValueEquals(excluded, value)) return false;
-      }
-      return true;
+      return !value.IsNull() && !InSortedList(m.values, value);
     case MatchCondition::Kind::kText:
     case MatchCondition::Kind::kPhrase:
       return value.IsString() && View(value).find(m.text) != std::string_view::npos;
@@ -576,7 +597,8 @@ bool MatchSatisfies(const MatchCondition& m, const Value& value) {
   return false;
 }
 
-bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload);
+bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload,
+                   const HasVectorFn* has_vector);
 
 }  // namespace
 
@@ -613,47 +635,56 @@ bool ValueSatisfies(const FieldCondition& c, const rapidjson::Value& value) {
 namespace {
 
 bool FieldMatches(const FieldCondition& c, const Value& payload) {
-  std::vector<const Value*> values;
-  CollectValues(payload, c.key, values);
-  if (values.empty()) {
+  // One walk over the values the key reaches, with no allocation: aggregates for values_count,
+  // is_empty and is_null, and a short cut as soon as a value satisfies match/range/geo (the
+  // checks of one condition are OR-ed).
+  const bool value_checks =
+      c.match || c.range || c.geo_radius || c.geo_bounding_box || c.geo_polygon;
+  bool found = false;
+  bool hit = false;
+  bool all_empty = true;
+  bool any_null = false;
+  uint64_t count = 0;
+  ForEachValue(payload, c.key, [&](const Value& v) {
+    found = true;
+    count += v.IsNull() ? 0 : v.IsArray() ? v.Size() : 1;
+    all_empty = all_empty && IsNullOrEmptyArray(&v);
+    any_null = any_null || v.IsNull();
+    if (value_checks) {
+      if (v.IsArray()) {
+        for (const Value& element : v.GetArray()) {
+          if (ValueSatisfies(c, element)) {
+            hit = true;
+            break;
+          }
+        }
+      } else {
+        hit = ValueSatisfies(c, v);
+      }
+    }
+    return !hit;
+  });
+  if (hit) return true;
+  if (!found) {
     return (c.values_count && c.values_count->Contains(0)) || c.is_empty == true ||
            c.is_null == false;
   }
-  if (c.values_count) {
-    uint64_t count = 0;
-    for (const Value* v : values) count += v->IsNull() ? 0 : v->IsArray() ? v->Size() : 1;
-    if (c.values_count->Contains(count)) return true;
-  }
-  if (c.is_empty) {
-    const bool empty = std::all_of(values.begin(), values.end(), IsNullOrEmptyArray);
-    if (empty == *c.is_empty) return true;
-  }
-  if (c.is_null) {
-    const bool null = std::any_of(values.begin(), values.end(),
-                                  [](const Value* v) { return v->IsNull(); });
-    if (null == *c.is_null) return true;
-  }
-  if (c.match || c.range || c.geo_radius || c.geo_bounding_box || c.geo_polygon) {
-    std::vector<const Value*> flat;
-    FlattenValues(values, flat);
-    for (const Value* v : flat) {
-      if (ValueSatisfies(c, *v)) return true;
-    }
-  }
-  return false;
+  return (c.values_count && c.values_count->Contains(count)) ||
+         (c.is_empty && all_empty == *c.is_empty) || (c.is_null && any_null == *c.is_null);
 }
 
-bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload) {
+bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value& payload,
+                   const HasVectorFn* has_vector) {
   for (const Condition& c : filter.must()) {
-    if (!ConditionMatches(c, id, payload)) return false;
+    if (!ConditionMatches(c, id, payload, has_vector)) return false;
   }
   for (const Condition& c : filter.must_not()) {
-    if (ConditionMatches(c, id, payload)) return false;
+    if (ConditionMatches(c, id, payload, has_vector)) return false;
   }
   if (!filter.should().empty()) {
     bool any = false;
     for (const Condition& c : filter.should()) {
-      if (ConditionMatches(c, id, payload)) {
+      if (ConditionMatches(c, id, payload, has_vector)) {
         any = true;
         break;
       }
@@ -664,7 +695,7 @@ bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value
     uint64_t matched = 0;
     for (const Condition& c : filter.min_should()->conditions) {
       if (matched >= filter.min_should()->min_count) break;
-      if (ConditionMatches(c, id, payload)) ++matched;
+      if (ConditionMatches(c, id, payload, has_vector)) ++matched;
     }
     if (matched < filter.min_should()->min_count) return false;
   }
@@ -674,7 +705,7 @@ bool FilterMatches(const Filter& filter, const segment::PointId& id, const Value
 }  // namespace
 
 bool ConditionMatches(const Condition& condition, const segment::PointId& id,
-                      const rapidjson::Value& payload) {
+                      const rapidjson::Value& payload, const HasVectorFn* has_vector) {
   if (const auto* field = std::get_if<FieldCondition>(&condition.body)) {
     return FieldMatches(*field, payload);
   }
@@ -682,26 +713,52 @@ bool ConditionMatches(const Condition& condition, const segment::PointId& id,
     return std::binary_search(has_id->ids.begin(), has_id->ids.end(), id);
   }
   if (const auto* nested = std::get_if<NestedCondition>(&condition.body)) {
-    std::vector<const Value*> elements;
-    CollectValues(payload, nested->key.WithWildcard(), elements);
-    for (const Value* element : elements) {
-      if (element->IsObject() && nested->filter->Matches(id, *element)) return true;
-    }
-    return false;
+    bool any = false;
+    ForEachValue(payload, nested->element_path, [&](const Value& element) {
+      any = element.IsObject() && nested->filter->Matches(id, element, has_vector);
+      return !any;
+    });
+    return any;
   }
   if (const auto* slice = std::get_if<SliceCondition>(&condition.body)) {
     return id.StableHash() % slice->total == slice->index;
   }
+  if (const auto* vector = std::get_if<HasVectorCondition>(&condition.body)) {
+    return has_vector != nullptr && *has_vector && (*has_vector)(vector->vector);
+  }
   const auto& filter = std::get<std::shared_ptr<const Filter>>(condition.body);
-  return filter->Matches(id, payload);
+  return filter->Matches(id, payload, has_vector);
 }
 
-bool Filter::Matches(const segment::PointId& id, const rapidjson::Value& payload) const {
+bool Filter::Matches(const segment::PointId& id, const rapidjson::Value& payload,
+                     const HasVectorFn* has_vector) const {
   if (!payload.IsObject()) {
     const Value empty(rapidjson::kObjectType);
-    return FilterMatches(*this, id, empty);
+    return FilterMatches(*this, id, empty, has_vector);
   }
-  return FilterMatches(*this, id, payload);
+  return FilterMatches(*this, id, payload, has_vector);
+}
+
+namespace {
+
+bool AnyUsesHasVector(const std::vector<Condition>& conditions) {
+  for (const Condition& c : conditions) {
+    if (std::holds_alternative<HasVectorCondition>(c.body)) return true;
+    if (const auto* nested = std::get_if<NestedCondition>(&c.body)) {
+      if (nested->filter->UsesHasVector()) return true;
+    }
+    if (const auto* filter = std::get_if<std::shared_ptr<const Filter>>(&c.body)) {
+      if ((*filter)->UsesHasVector()) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Filter::UsesHasVector() const {
+  return AnyUsesHasVector(must_) || AnyUsesHasVector(should_) || AnyUsesHasVector(must_not_) ||
+         (min_should_ && AnyUsesHasVector(min_should_->conditions));
 }
 
 Result<Filter> ParseFilter(const rapidjson::Value& value, std::string_view field) {
@@ -800,9 +857,9 @@ std::optional<int64_t> ParseDateTime(std::string_view text) {
     }
     if (!s.Done()) return std::nullopt;
   }
-  const int64_t seconds = DaysFromCivil(year, static_cast<unsigned>(month),
-                                        static_cast<unsigned>(day)) * 86400 +
-                          hour * 3600 + minute * 60 + second - offset_seconds;
+  const int64_t seconds =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second - offset_seconds;
   return seconds * 1000000 + micros;
 }
 

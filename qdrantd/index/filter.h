@@ -24,11 +24,13 @@
 //  * geo_*: payload values that are objects {lon, lat}; radius in meters (haversine, R=6371008.8).
 //  * nested {key, filter}: some element of `key[]` that is an object matches the whole filter.
 //  * slice {total, index}: PointId::StableHash() % total == index.
+//  * has_vector: answered by the caller's HasVectorFn (nothing matches without one).
 #pragma once
 
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,7 +55,7 @@ using MatchValue = std::variant<std::string, int64_t, bool>;
 struct MatchCondition {
   enum class Kind { kValue, kAny, kExcept, kText, kTextAny, kPhrase };
   Kind kind = Kind::kValue;
-  std::vector<MatchValue> values;  // one for kValue; the list for kAny/kExcept
+  std::vector<MatchValue> values;  // one for kValue; kAny/kExcept: sorted, unique, one type
   std::string text;                // kText, kTextAny, kPhrase
 };
 
@@ -99,12 +101,21 @@ struct FieldCondition {
 
 class Filter;
 
+// Tells whether the point being matched has a vector of this name (has_vector conditions). The
+// storage layer supplies it; without one, has_vector matches nothing.
+using HasVectorFn = std::function<bool(std::string_view vector_name)>;
+
 struct HasIdCondition {
   std::vector<segment::PointId> ids;  // sorted, unique
 };
 struct NestedCondition {
-  JsonPath key;  // as written; evaluation walks key[]
+  JsonPath key;           // as written
+  JsonPath element_path;  // key[]: what evaluation walks
   std::shared_ptr<const Filter> filter;
+};
+// {"has_vector": "<name>"}: the point has that vector ("" names the unnamed default vector).
+struct HasVectorCondition {
+  std::string vector;
 };
 struct SliceCondition {
   uint64_t total = 1;
@@ -112,7 +123,7 @@ struct SliceCondition {
 };
 
 struct Condition {
-  std::variant<FieldCondition, HasIdCondition, NestedCondition, SliceCondition,
+  std::variant<FieldCondition, HasIdCondition, NestedCondition, SliceCondition, HasVectorCondition,
                std::shared_ptr<const Filter>>
       body;
 };
@@ -128,7 +139,10 @@ class Filter {
 
   // True when the point with this id and payload (an object; anything else is treated as {})
   // satisfies the filter.
-  bool Matches(const segment::PointId& id, const rapidjson::Value& payload) const;
+  bool Matches(const segment::PointId& id, const rapidjson::Value& payload,
+               const HasVectorFn* has_vector = nullptr) const;
+  // Whether any condition, at any depth, is has_vector (then pass a HasVectorFn).
+  bool UsesHasVector() const;
 
   // For planners: the top-level must conditions. A point matching the filter matches each of
   // them, so an index that answers one of them yields a superset of the filter's matches.
@@ -148,14 +162,14 @@ class Filter {
 
 // Evaluates one condition (as a must clause would).
 bool ConditionMatches(const Condition& condition, const segment::PointId& id,
-                      const rapidjson::Value& payload);
+                      const rapidjson::Value& payload, const HasVectorFn* has_vector = nullptr);
 
 // Parses a filter object. Null -> an empty filter. `field` prefixes error paths.
 // Errors:
 //  kInvalidArgument (400) "Format error in JSON body: <path>: <what>" when the JSON does not
 //    deserialise: wrong types, a bad key path, min_should without min_count, slice total 0,
 //    negative values_count bounds, mixed-type any/except lists, geo points out of range (Qdrant
-//    checks them while deserialising), has_vector (not supported), nesting deeper than 64, a
+//    checks them while deserialising), nesting deeper than 64, a
 //    filter object holding condition fields (`key`, `match`, ...) and a condition object that
 //    is neither a condition nor a filter: either would otherwise read as an empty filter that
 //    matches every point, which a delete by filter must never do.

@@ -35,8 +35,7 @@ void Collect(const Value& value, std::span<const JsonPathItem> path,
   switch (head.kind) {
     case JsonPathItem::Kind::kKey: {
       if (!value.IsObject()) return;
-      auto it = value.FindMember(
-          Value(rapidjson::StringRef(head.key.data(), head.key.size())));
+      auto it = value.FindMember(Value(rapidjson::StringRef(head.key.data(), head.key.size())));
       if (it != value.MemberEnd()) Collect(it->value, path.subspan(1), out);
       return;
     }
@@ -58,8 +57,8 @@ Value::MemberIterator FindKey(Value& object, const std::string& key) {
 
 // Include selection: `paths` are the remainders of the include paths that reached `value`.
 // Returns false when nothing of `value` is selected.
-bool Select(const Value& value, const std::vector<std::span<const JsonPathItem>>& paths,
-            Value& out, Allocator& allocator) {
+bool Select(const Value& value, const std::vector<std::span<const JsonPathItem>>& paths, Value& out,
+            Allocator& allocator) {
   for (const auto& path : paths) {
     if (path.empty()) {
       out.CopyFrom(value, allocator);
@@ -133,9 +132,9 @@ void SetAt(Value& value, std::span<const JsonPathItem> path, const Value& source
       if (!value.IsObject()) value.SetObject();
       auto it = FindKey(value, head.key);
       if (it == value.MemberEnd()) {
-        value.AddMember(Value(head.key.data(), static_cast<rapidjson::SizeType>(head.key.size()),
-                              allocator),
-                        Value(rapidjson::kObjectType), allocator);
+        value.AddMember(
+            Value(head.key.data(), static_cast<rapidjson::SizeType>(head.key.size()), allocator),
+            Value(rapidjson::kObjectType), allocator);
         it = FindKey(value, head.key);
       }
       SetAt(it->value, path.subspan(1), source, allocator);
@@ -196,7 +195,8 @@ Result<std::vector<JsonPath>> ParsePathList(const Value& value, const std::strin
       return Status::InvalidArgument("Format error in JSON body: " + where +
                                      ": expected a string (a payload key)");
     }
-    Result<JsonPath> path = ParseJsonPath(std::string_view(item.GetString(), item.GetStringLength()));
+    Result<JsonPath> path =
+        ParseJsonPath(std::string_view(item.GetString(), item.GetStringLength()));
     if (!path.ok()) return path.status().WithContext(where);
     paths.push_back(std::move(*path));
     return Status::Ok();

@@ -28,9 +28,9 @@ struct TypeName {
   PayloadFieldType type;
 };
 constexpr TypeName kTypeNames[] = {
-    {"keyword", PayloadFieldType::kKeyword}, {"integer", PayloadFieldType::kInteger},
-    {"float", PayloadFieldType::kFloat},     {"geo", PayloadFieldType::kGeo},
-    {"text", PayloadFieldType::kText},       {"bool", PayloadFieldType::kBool},
+    {"keyword", PayloadFieldType::kKeyword},   {"integer", PayloadFieldType::kInteger},
+    {"float", PayloadFieldType::kFloat},       {"geo", PayloadFieldType::kGeo},
+    {"text", PayloadFieldType::kText},         {"bool", PayloadFieldType::kBool},
     {"datetime", PayloadFieldType::kDatetime}, {"uuid", PayloadFieldType::kUuid},
 };
 
@@ -64,8 +64,7 @@ void UnionInto(std::vector<uint32_t>& acc, const std::vector<uint32_t>& more) {
 
 void IntersectInto(std::vector<uint32_t>& acc, const std::vector<uint32_t>& more) {
   std::vector<uint32_t> out;
-  std::set_intersection(acc.begin(), acc.end(), more.begin(), more.end(),
-                        std::back_inserter(out));
+  std::set_intersection(acc.begin(), acc.end(), more.begin(), more.end(), std::back_inserter(out));
   acc.swap(out);
 }
 
@@ -101,11 +100,12 @@ Result<PayloadFieldSchema> ParsePayloadFieldSchema(const rapidjson::Value& value
   Result<PayloadFieldType> type = ParseTypeName(*type_value, path + ".type");
   if (!type.ok()) return type.status();
   schema.type = *type;
-  for (const auto& [name, out] :
-       {std::pair<const char*, bool*>{"is_tenant", &schema.is_tenant},
-        {"is_principal", &schema.is_principal}, {"on_disk", &schema.on_disk},
-        {"lookup", &schema.lookup}, {"range", &schema.range},
-        {"lowercase", &schema.lowercase}}) {
+  for (const auto& [name, out] : {std::pair<const char*, bool*>{"is_tenant", &schema.is_tenant},
+                                  {"is_principal", &schema.is_principal},
+                                  {"on_disk", &schema.on_disk},
+                                  {"lookup", &schema.lookup},
+                                  {"range", &schema.range},
+                                  {"lowercase", &schema.lowercase}}) {
     Status s = ReadBool(value, name, path, *out);
     if (!s.ok()) return s;
   }
@@ -183,6 +183,11 @@ std::vector<std::string> Tokenize(std::string_view text, const PayloadFieldSchem
   return tokens;
 }
 
+std::string PayloadFieldSchema::ToJson() const {
+  if (params_json) return *params_json;
+  return "\"" + std::string(PayloadFieldTypeName(type)) + "\"";
+}
+
 // ---- PayloadFieldIndex ----
 
 PayloadFieldIndex::PayloadFieldIndex(JsonPath path, PayloadFieldSchema schema)
@@ -236,6 +241,21 @@ void PayloadFieldIndex::Add(uint32_t offset, const rapidjson::Value& payload) {
   for (double n : values.numbers) by_number_.emplace(n, offset);
   for (bool b : values.bools) by_bool_[b ? 1 : 0].insert(offset);
   values_by_offset_.emplace(offset, std::move(values));
+}
+
+void PayloadFieldIndex::WriteSchemaInfo(rapidjson::Value& out,
+                                        rapidjson::Document::AllocatorType& allocator) const {
+  out.SetObject();
+  const std::string_view name = PayloadFieldTypeName(schema_.type);
+  out.AddMember("data_type",
+                Value(name.data(), static_cast<rapidjson::SizeType>(name.size()), allocator),
+                allocator);
+  if (schema_.params_json) {
+    rapidjson::Document params(&allocator);
+    params.Parse(schema_.params_json->data(), schema_.params_json->size());
+    if (!params.HasParseError()) out.AddMember("params", Value(params, allocator), allocator);
+  }
+  out.AddMember("points", static_cast<uint64_t>(PointsCount()), allocator);
 }
 
 void PayloadFieldIndex::Remove(uint32_t offset) {
@@ -405,8 +425,8 @@ std::optional<std::vector<uint32_t>> PayloadIndexSet::PlanFilter(
   }
   // A point matching a non-empty should matches one of its conditions: the union of their
   // candidates bounds it, but only when every one of them is answerable.
-  auto union_of = [&](const std::vector<Condition>& conditions)
-      -> std::optional<std::vector<uint32_t>> {
+  auto union_of =
+      [&](const std::vector<Condition>& conditions) -> std::optional<std::vector<uint32_t>> {
     std::vector<uint32_t> out;
     for (const Condition& c : conditions) {
       std::optional<std::vector<uint32_t>> more = PlanCondition(c, resolve_id);

@@ -51,11 +51,15 @@ struct PayloadFieldSchema {
   bool is_tenant = false;
   bool is_principal = false;
   bool on_disk = false;
-  bool lookup = true;  // integer
-  bool range = true;   // integer
-  Tokenizer tokenizer = Tokenizer::kWord;  // text
-  bool lowercase = true;                   // text
+  bool lookup = true;                                    // integer
+  bool range = true;                                     // integer
+  Tokenizer tokenizer = Tokenizer::kWord;                // text
+  bool lowercase = true;                                 // text
   std::optional<uint64_t> min_token_len, max_token_len;  // text
+
+  // The schema as the client sent it (`"keyword"` or the params object), for persisting it:
+  // ParsePayloadFieldSchema() of this text gives the same schema back.
+  std::string ToJson() const;
 };
 
 // Parses `field_schema`: a type name or a params object {type, ...}. Unknown members are
@@ -86,6 +90,9 @@ class PayloadFieldIndex {
   void Remove(uint32_t offset);
   // Points with at least one indexed value (`payload_schema.<field>.points`).
   size_t PointsCount() const { return values_by_offset_.size(); }
+  // Writes this field's `payload_schema` entry: {"data_type", "params" (only when created from a
+  // params object, exactly as sent), "points"}.
+  void WriteSchemaInfo(rapidjson::Value& out, rapidjson::Document::AllocatorType& allocator) const;
 
   // Sorted, unique offsets that include every point satisfying the value checks of `condition`
   // (match value/any, range, geo_*), or nullopt when this index cannot answer it (another key,

@@ -19,7 +19,7 @@ namespace {
 using namespace qd::index;
 using qd::segment::PointId;
 
-const char* const kTypes[] = {"keyword", "integer", "float", "geo",
+const char* const kTypes[] = {"keyword", "integer", "float",    "geo",
                               "text",    "bool",    "datetime", "uuid"};
 
 void CollectKeys(const Filter& filter, std::vector<JsonPath>& keys) {

@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "qdrantd/index/filter.h"
+
 #include <rapidjson/document.h>
 
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include "qdrantd/index/filter.h"
 
 namespace qd::index {
 namespace {
@@ -125,6 +125,14 @@ TEST_CASE("match value, any and except on keywords, integers, booleans and UUIDs
       {Must(R"({"key":"k","match":{"any":[1,2]}})"), R"({"k":2})", true},
       {Must(R"({"key":"k","match":{"any":[1,2]}})"), R"({"k":"2"})", false},
       {Must(R"({"key":"k","match":{"any":[]}})"), R"({"k":"a"})", false},  // empty: nothing
+      {Must(R"({"key":"k","match":{"any":["z","c","a","b","a"]}})"), R"({"k":"b"})", true},
+      {Must(R"({"key":"k","match":{"any":["z","c","a","b","a"]}})"), R"({"k":"d"})", false},
+      {Must(R"({"key":"k","match":{"any":[9,-3,5,0]}})"), R"({"k":-3})", true},
+      {Must(R"({"key":"k","match":{"any":[9,-3,5,0]}})"), R"({"k":4})", false},
+      {Must(R"({"key":"k","match":{"any":[true]}})"), R"({"k":true})", true},
+      {Must(R"({"key":"k","match":{"except":[false]}})"), R"({"k":false})", false},
+      {Must(R"({"key":"k","match":{"except":[9,-3,5]}})"), R"({"k":[5,9]})", false},
+      {Must(R"({"key":"k","match":{"except":["z","c","a"]}})"), R"({"k":["a","b"]})", true},
       {Must(R"({"key":"k","match":{"except":["a","b"]}})"), R"({"k":"c"})", true},
       {Must(R"({"key":"k","match":{"except":["a","b"]}})"), R"({"k":"a"})", false},
       {Must(R"({"key":"k","match":{"except":["a","b"]}})"), R"({"k":["a","c"]})", true},
@@ -172,8 +180,8 @@ TEST_CASE("range on numbers and on RFC 3339 datetimes", "[unit][index]") {
       {Must(R"({"key":"n","range":{}})"), R"({"n":"x"})", false},
       {Must(R"({"key":"n","range":{"gt":null,"lt":10}})"), R"({"n":5})", true},
       // Datetimes, with and without offset and seconds.
-      {Must(R"({"key":"d","range":{"gte":"2015-03-01T12:30"}})"),
-       R"({"d":"2015-03-01T12:30:00Z"})", true},
+      {Must(R"({"key":"d","range":{"gte":"2015-03-01T12:30"}})"), R"({"d":"2015-03-01T12:30:00Z"})",
+       true},
       {Must(R"({"key":"d","range":{"gt":"2015-03-01T12:30"}})"), R"({"d":"2015-03-01T12:30:00Z"})",
        false},
       {Must(R"({"key":"d","range":{"gt":"2015-03-01T12:30"}})"),
@@ -186,8 +194,7 @@ TEST_CASE("range on numbers and on RFC 3339 datetimes", "[unit][index]") {
        R"({"d":"2020-06-15 08:00:00"})", true},
       {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":"2019-12-31T23:59:59.999Z"})",
        false},
-      {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":["bad","2021-01-01"]})",
-       true},
+      {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":["bad","2021-01-01"]})", true},
       {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":"not a date"})", false},
       {Must(R"({"key":"d","range":{"gte":"2020-01-01"}})"), R"({"d":1700000000})", false},
   });
@@ -241,16 +248,15 @@ TEST_CASE("values_count counts array elements; a missing field has 0 values", "[
       {Must(R"({"key":"a","values_count":{"gt":1}})"), R"({"a":"x"})", false},
       {Must(R"({"key":"a","values_count":{"lt":1}})"), R"({"a":null})", true},
       {Must(R"({"key":"a","values_count":{"lt":1}})"), R"({"a":[]})", true},
-      {Must(R"({"key":"a[].b","values_count":{"gte":3}})"), R"({"a":[{"b":1},{"b":[2,3]}]})",
-       true},
+      {Must(R"({"key":"a[].b","values_count":{"gte":3}})"), R"({"a":[{"b":1},{"b":[2,3]}]})", true},
       {Must(R"({"key":"a[].b","values_count":{"gte":4}})"), R"({"a":[{"b":1},{"b":[2,3]}]})",
        false},
   });
 }
 
 TEST_CASE("is_empty and is_null in both spellings", "[unit][index]") {
-  for (const std::string& is_empty :
-       {std::string(R"({"is_empty":{"key":"a"}})"), std::string(R"({"key":"a","is_empty":true})")}) {
+  for (const std::string& is_empty : {std::string(R"({"is_empty":{"key":"a"}})"),
+                                      std::string(R"({"key":"a","is_empty":true})")}) {
     RunTable({
         {Must(is_empty), R"({})", true},
         {Must(is_empty), R"({"a":null})", true},
@@ -300,6 +306,20 @@ TEST_CASE("has_id matches numeric and UUID ids in any form", "[unit][index]") {
   CHECK(not_ids.Matches(PointId::Num(2), empty));
 }
 
+TEST_CASE("has_vector asks the caller which vectors the point has", "[unit][index]") {
+  const Filter f = Parse(R"({"must":[{"has_vector":"image"}],"must_not":{"has_vector":""}})");
+  CHECK(f.UsesHasVector());
+  CHECK_FALSE(Parse(R"({"must":[{"key":"a","match":{"value":1}}]})").UsesHasVector());
+  CHECK(Parse(R"({"should":[{"must":[{"has_vector":"x"}]}]})").UsesHasVector());
+  const rapidjson::Document empty = Json("{}");
+  const HasVectorFn image_only = [](std::string_view name) { return name == "image"; };
+  const HasVectorFn both = [](std::string_view name) { return name == "image" || name.empty(); };
+  CHECK(f.Matches(PointId::Num(1), empty, &image_only));
+  CHECK_FALSE(f.Matches(PointId::Num(1), empty, &both));
+  CHECK_FALSE(f.Matches(PointId::Num(1), empty));  // no answer: matches nothing
+  CHECK(ParseError(R"({"must":{"has_vector":1}})").code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("geo_radius, geo_bounding_box and geo_polygon", "[unit][index]") {
   // Berlin (13.405, 52.52); Potsdam ~27 km away; Paris ~878 km away.
   const std::string berlin = R"({"loc":{"lon":13.405,"lat":52.52}})";
@@ -344,16 +364,19 @@ TEST_CASE("geo_radius, geo_bounding_box and geo_polygon", "[unit][index]") {
 TEST_CASE("nested filters apply to each array element as a whole", "[unit][index]") {
   const std::string payload =
       R"({"dairy":[{"food":"milk","likes":true},{"food":"cheese","likes":false}]})";
-  const std::string both = R"({"key":"food","match":{"value":"cheese"}},{"key":"likes","match":{"value":true}})";
+  const std::string both =
+      R"({"key":"food","match":{"value":"cheese"}},{"key":"likes","match":{"value":true}})";
   RunTable({
       // Plain keys over arrays combine values of different elements ...
       {R"({"must":[{"key":"dairy[].food","match":{"value":"cheese"}},{"key":"dairy[].likes","match":{"value":true}}]})",
        payload, true},
       // ... nested requires one element to match the whole filter.
       {Must(R"({"nested":{"key":"dairy","filter":{"must":[)" + both + "]}}}"), payload, false},
-      {Must(R"({"nested":{"key":"dairy[]","filter":{"must":[{"key":"food","match":{"value":"milk"}},{"key":"likes","match":{"value":true}}]}}})"),
+      {Must(
+           R"({"nested":{"key":"dairy[]","filter":{"must":[{"key":"food","match":{"value":"milk"}},{"key":"likes","match":{"value":true}}]}}})"),
        payload, true},
-      {Must(R"({"nested":{"key":"dairy","filter":{"must_not":[{"key":"likes","match":{"value":true}}]}}})"),
+      {Must(
+           R"({"nested":{"key":"dairy","filter":{"must_not":[{"key":"likes","match":{"value":true}}]}}})"),
        payload, true},
       {Must(R"({"nested":{"key":"dairy","filter":{}}})"), R"({"dairy":[]})", false},
       {Must(R"({"nested":{"key":"dairy","filter":{}}})"), R"({"dairy":{"food":"x"}})", false},
@@ -367,7 +390,8 @@ TEST_CASE("slice partitions all ids disjointly and completely", "[unit][index]")
   const uint64_t total = 3;
   std::vector<Filter> slices;
   for (uint64_t i = 0; i < total; ++i) {
-    slices.push_back(Parse(R"({"must":[{"slice":{"total":3,"index":)" + std::to_string(i) + "}}]}"));
+    slices.push_back(
+        Parse(R"({"must":[{"slice":{"total":3,"index":)" + std::to_string(i) + "}}]}"));
   }
   std::vector<int> sizes(total, 0);
   auto check = [&](const PointId& id) {
@@ -382,19 +406,18 @@ TEST_CASE("slice partitions all ids disjointly and completely", "[unit][index]")
   };
   for (uint64_t n = 0; n < 300; ++n) check(PointId::Num(n));
   for (int n = 0; n < 30; ++n) {
-    std::string uuid = "00000000-0000-4000-8000-0000000000" + std::string(n < 10 ? "0" : "") +
-                       std::to_string(n);
+    std::string uuid =
+        "00000000-0000-4000-8000-0000000000" + std::string(n < 10 ? "0" : "") + std::to_string(n);
     check(PointId::ParseUuid(uuid).value());
   }
   for (int size : sizes) CHECK(size > 50);  // every slice gets a share
   CHECK(Matches(R"({"must":{"slice":{"total":1,"index":0}}})", "{}"));
 }
 
-TEST_CASE("keys address nested payload with dots, [] and numeric-looking names",
-          "[unit][index]") {
+TEST_CASE("keys address nested payload with dots, [] and numeric-looking names", "[unit][index]") {
   RunTable({
-      {Must(R"({"key":"database_id.value","match":{"value":7}})"),
-       R"({"database_id":{"value":7}})", true},
+      {Must(R"({"key":"database_id.value","match":{"value":7}})"), R"({"database_id":{"value":7}})",
+       true},
       {Must(R"({"key":"country.cities[].population","range":{"gte":1000000}})"),
        R"({"country":{"cities":[{"population":500},{"population":3500000}]}})", true},
       {Must(R"({"key":"country.cities[].population","range":{"gte":1000000}})"),
@@ -420,8 +443,7 @@ TEST_CASE("Filter errors: 400 for bad JSON types, 422 for invalid values", "[uni
     StatusCode code;
     std::string message;
   };
-  const std::string ring3 =
-      R"({"points":[{"lon":1,"lat":1},{"lon":2,"lat":1},{"lon":1,"lat":1}]})";
+  const std::string ring3 = R"({"points":[{"lon":1,"lat":1},{"lon":2,"lat":1},{"lon":1,"lat":1}]})";
   const std::string open4 =
       R"({"points":[{"lon":1,"lat":1},{"lon":2,"lat":1},{"lon":2,"lat":2},{"lon":1,"lat":2}]})";
   const std::string closed4 =
@@ -555,7 +577,7 @@ TEST_CASE("Filter nesting is bounded: 64 levels parse, deeper is 400", "[unit][i
 
 TEST_CASE("Filter exposes top-level must conditions to planners", "[unit][index]") {
   const Filter f = Parse(
-      R"({"must":[{"key":"city","match":{"any":["A","B"]}},{"key":"n","range":{"gte":3}},{"has_id":[1]}],"should":[{"key":"x","match":{"value":true}}]})");
+      R"({"must":[{"key":"city","match":{"any":["B","A","B"]}},{"key":"n","range":{"gte":3}},{"has_id":[1]}],"should":[{"key":"x","match":{"value":true}}]})");
   REQUIRE(f.must().size() == 3);
   const auto* city = std::get_if<FieldCondition>(&f.must()[0].body);
   REQUIRE(city != nullptr);
@@ -563,6 +585,7 @@ TEST_CASE("Filter exposes top-level must conditions to planners", "[unit][index]
   REQUIRE(city->match.has_value());
   CHECK(city->match->kind == MatchCondition::Kind::kAny);
   CHECK(city->match->values.size() == 2);
+  CHECK(std::get<std::string>(city->match->values[0]) == "A");
   const auto* n = std::get_if<FieldCondition>(&f.must()[1].body);
   REQUIRE(n != nullptr);
   REQUIRE(n->range.has_value());

@@ -1,12 +1,12 @@
-#include <catch2/catch.hpp>
+#include "qdrantd/index/json_path.h"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include "qdrantd/index/json_path.h"
 
 namespace qd::index {
 namespace {
@@ -135,24 +135,25 @@ TEST_CASE("PayloadSelector includes and excludes paths", "[unit][index]") {
     const char* selector;
     const char* expected;
   };
-  for (const Case& c : std::vector<Case>{
-           {"true", payload},
-           {"false", "{}"},
-           {"null", "{}"},
-           {R"(["city"])", R"({"city":"Berlin"})"},
-           {R"(["n","city"])", R"({"city":"Berlin","n":1})"},
-           {R"(["missing"])", "{}"},
-           {R"({"include":["country.name"]})", R"({"country":{"name":"DE"}})"},
-           {R"({"include":["country.cities[].name"]})",
-            R"({"country":{"cities":[{"name":"B"},{"name":"M"}]}})"},
-           {R"({"include":["country.cities[1]"]})", R"({"country":{"cities":[{"pop":1}]}})"},
-           {R"({"include":["tags"]})", R"({"tags":["a","b"]})"},
-           {R"({"exclude":["country","tags"]})", R"({"city":"Berlin","n":1})"},
-           {R"({"exclude":["country.cities[].name"]})",
-            R"({"city":"Berlin","n":1,"country":{"name":"DE","cities":[{"pop":3},{"pop":1},{}]},"tags":["a","b"]})"},
-           {R"({"exclude":"city"})",
-            R"({"n":1,"country":{"name":"DE","cities":[{"name":"B","pop":3},{"pop":1},{"name":"M"}]},"tags":["a","b"]})"},
-       }) {
+  for (
+      const Case& c : std::vector<Case>{
+          {"true", payload},
+          {"false", "{}"},
+          {"null", "{}"},
+          {R"(["city"])", R"({"city":"Berlin"})"},
+          {R"(["n","city"])", R"({"city":"Berlin","n":1})"},
+          {R"(["missing"])", "{}"},
+          {R"({"include":["country.name"]})", R"({"country":{"name":"DE"}})"},
+          {R"({"include":["country.cities[].name"]})",
+           R"({"country":{"cities":[{"name":"B"},{"name":"M"}]}})"},
+          {R"({"include":["country.cities[1]"]})", R"({"country":{"cities":[{"pop":1}]}})"},
+          {R"({"include":["tags"]})", R"({"tags":["a","b"]})"},
+          {R"({"exclude":["country","tags"]})", R"({"city":"Berlin","n":1})"},
+          {R"({"exclude":["country.cities[].name"]})",
+           R"({"city":"Berlin","n":1,"country":{"name":"DE","cities":[{"pop":3},{"pop":1},{}]},"tags":["a","b"]})"},
+          {R"({"exclude":"city"})",
+           R"({"n":1,"country":{"name":"DE","cities":[{"name":"B","pop":3},{"pop":1},{"name":"M"}]},"tags":["a","b"]})"},
+      }) {
     INFO(c.selector);
     CHECK(Selected(c.selector, payload) == c.expected);
   }

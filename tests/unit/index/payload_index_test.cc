@@ -1,11 +1,13 @@
-#include <catch2/catch.hpp>
-#include <rapidjson/document.h>
+#include "qdrantd/index/payload_index.h"
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <catch2/catch.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include "qdrantd/index/payload_index.h"
 
 namespace qd::index {
 namespace {
@@ -41,24 +43,25 @@ TEST_CASE("Field schema: type names and params objects, echoed exactly", "[unit]
     PayloadFieldType type;
     const char* params;  // nullptr: no params echoed
   };
-  for (const Case& c : std::vector<Case>{
-           {R"("keyword")", PayloadFieldType::kKeyword, nullptr},
-           {R"("integer")", PayloadFieldType::kInteger, nullptr},
-           {R"("float")", PayloadFieldType::kFloat, nullptr},
-           {R"("geo")", PayloadFieldType::kGeo, nullptr},
-           {R"("text")", PayloadFieldType::kText, nullptr},
-           {R"("bool")", PayloadFieldType::kBool, nullptr},
-           {R"("datetime")", PayloadFieldType::kDatetime, nullptr},
-           {R"("uuid")", PayloadFieldType::kUuid, nullptr},
-           {R"({"type":"keyword","is_tenant":true, "on_disk":null})", PayloadFieldType::kKeyword,
-            R"({"type":"keyword","is_tenant":true,"on_disk":null})"},
-           {R"({"type":"integer","lookup":false,"range":true,"is_principal":true})",
-            PayloadFieldType::kInteger,
-            R"({"type":"integer","lookup":false,"range":true,"is_principal":true})"},
-           {R"({"type":"text","tokenizer":"prefix","lowercase":false,"min_token_len":2,"max_token_len":10,"extra":[1]})",
-            PayloadFieldType::kText,
-            R"({"type":"text","tokenizer":"prefix","lowercase":false,"min_token_len":2,"max_token_len":10,"extra":[1]})"},
-       }) {
+  for (
+      const Case& c : std::vector<Case>{
+          {R"("keyword")", PayloadFieldType::kKeyword, nullptr},
+          {R"("integer")", PayloadFieldType::kInteger, nullptr},
+          {R"("float")", PayloadFieldType::kFloat, nullptr},
+          {R"("geo")", PayloadFieldType::kGeo, nullptr},
+          {R"("text")", PayloadFieldType::kText, nullptr},
+          {R"("bool")", PayloadFieldType::kBool, nullptr},
+          {R"("datetime")", PayloadFieldType::kDatetime, nullptr},
+          {R"("uuid")", PayloadFieldType::kUuid, nullptr},
+          {R"({"type":"keyword","is_tenant":true, "on_disk":null})", PayloadFieldType::kKeyword,
+           R"({"type":"keyword","is_tenant":true,"on_disk":null})"},
+          {R"({"type":"integer","lookup":false,"range":true,"is_principal":true})",
+           PayloadFieldType::kInteger,
+           R"({"type":"integer","lookup":false,"range":true,"is_principal":true})"},
+          {R"({"type":"text","tokenizer":"prefix","lowercase":false,"min_token_len":2,"max_token_len":10,"extra":[1]})",
+           PayloadFieldType::kText,
+           R"({"type":"text","tokenizer":"prefix","lowercase":false,"min_token_len":2,"max_token_len":10,"extra":[1]})"},
+      }) {
     INFO(c.json);
     PayloadFieldSchema s = Schema(c.json);
     CHECK(s.type == c.type);
@@ -74,11 +77,35 @@ TEST_CASE("Field schema: type names and params objects, echoed exactly", "[unit]
   CHECK_FALSE(text.lowercase);
   CHECK(text.min_token_len == 2u);
   CHECK(PayloadFieldTypeName(PayloadFieldType::kDatetime) == "datetime");
+  // ToJson gives back what was sent, for persisting the schema.
+  CHECK(Schema(R"("uuid")").ToJson() == R"("uuid")");
+  CHECK(Schema(text.ToJson()).tokenizer == Tokenizer::kPrefix);
+  CHECK(Schema(text.ToJson()).params_json == text.params_json);
 }
 
-TEST_CASE("Field schema errors: 400 for bad types and names, 422 for integer without lookup and "
-          "range",
-          "[unit][index]") {
+TEST_CASE("payload_schema entries carry params only when sent as an object", "[unit][index]") {
+  rapidjson::Document out;
+  PayloadFieldIndex plain(ParseJsonPath("a").value(), Schema(R"("integer")"));
+  plain.Add(0, Json(R"({"a":[1,2]})"));
+  plain.WriteSchemaInfo(out, out.GetAllocator());
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  out.Accept(writer);
+  CHECK(std::string(buffer.GetString()) == R"({"data_type":"integer","points":1})");
+  PayloadFieldIndex with_params(ParseJsonPath("a").value(),
+                                Schema(R"({"type":"integer","range":false,"x":null})"));
+  with_params.WriteSchemaInfo(out, out.GetAllocator());
+  buffer.Clear();
+  writer.Reset(buffer);
+  out.Accept(writer);
+  CHECK(std::string(buffer.GetString()) ==
+        R"({"data_type":"integer","params":{"type":"integer","range":false,"x":null},"points":0})");
+}
+
+TEST_CASE(
+    "Field schema errors: 400 for bad types and names, 422 for integer without lookup and "
+    "range",
+    "[unit][index]") {
   struct Case {
     const char* json;
     StatusCode code;
@@ -116,8 +143,9 @@ TEST_CASE("Tokenize follows the tokenizer, lowercase and token length bounds", "
         std::vector<std::string>{"hello", "world", "wide", "web"});
   CHECK(Tokenize("Hello, World-wide", Schema(R"({"type":"text","tokenizer":"whitespace"})")) ==
         std::vector<std::string>{"hello,", "world-wide"});
-  CHECK(Tokenize("ab abc abcdef", Schema(R"({"type":"text","min_token_len":3,"max_token_len":4})")) ==
-        std::vector<std::string>{"abc"});
+  CHECK(
+      Tokenize("ab abc abcdef", Schema(R"({"type":"text","min_token_len":3,"max_token_len":4})")) ==
+      std::vector<std::string>{"abc"});
   CHECK(Tokenize("Fox", Schema(R"({"type":"text","tokenizer":"prefix","lowercase":false})")) ==
         std::vector<std::string>{"F", "Fo", "Fox"});
 }
@@ -209,14 +237,21 @@ std::string RandomValue(std::mt19937& rng, int kind) {
   const char* dates[] = {"\"2020-01-01\"", "\"2020-06-01T12:30\"", "\"2021-01-01T00:00:00Z\"",
                          "\"2019-12-31T23:00:00-02:00\"", "\"not a date\""};
   switch (kind) {
-    case 0: return words[pick(4)];
-    case 1: return std::to_string(pick(7) - 2);
-    case 2: return std::to_string(pick(7) - 2) + ".5";
-    case 3: return pick(2) ? "true" : "false";
-    case 4: return dates[pick(5)];
-    case 5: return "{\"lon\":" + std::to_string(pick(20) - 10) + ",\"lat\":" +
-                   std::to_string(pick(20) - 10) + "}";
-    default: return "null";
+    case 0:
+      return words[pick(4)];
+    case 1:
+      return std::to_string(pick(7) - 2);
+    case 2:
+      return std::to_string(pick(7) - 2) + ".5";
+    case 3:
+      return pick(2) ? "true" : "false";
+    case 4:
+      return dates[pick(5)];
+    case 5:
+      return "{\"lon\":" + std::to_string(pick(20) - 10) +
+             ",\"lat\":" + std::to_string(pick(20) - 10) + "}";
+    default:
+      return "null";
   }
 }
 
@@ -250,19 +285,29 @@ std::string RandomCondition(std::mt19937& rng) {
   const char* keys[] = {"k", "n", "b", "d", "g", "o.x"};
   const std::string key = std::string("\"key\":\"") + keys[pick(6)] + "\"";
   switch (pick(10)) {
-    case 0: return "{" + key + ",\"match\":{\"value\":" + RandomValue(rng, pick(2) ? 0 : 1) + "}}";
-    case 1: return "{" + key + ",\"match\":{\"value\":" + RandomValue(rng, 3) + "}}";
-    case 2: return "{" + key + ",\"match\":{\"any\":[" + RandomValue(rng, 0) + "," +
-                   RandomValue(rng, 0) + "]}}";
-    case 3: return "{" + key + ",\"match\":{\"any\":[" + RandomValue(rng, 1) + "]}}";
-    case 4: return "{" + key + ",\"range\":{\"gte\":" + RandomValue(rng, 1) + ",\"lt\":" +
-                   RandomValue(rng, 2) + "}}";
-    case 5: return "{" + key + ",\"range\":{\"gt\":\"2020-01-01T06:00\"}}";
-    case 6: return "{" + key + ",\"geo_radius\":{\"center\":" + RandomValue(rng, 5) +
-                   ",\"radius\":500000}}";
-    case 7: return "{" + key + ",\"match\":{\"except\":[" + RandomValue(rng, 0) + "]}}";
-    case 8: return "{\"is_empty\":{" + key + "}}";
-    default: return "{" + key + ",\"values_count\":{\"gte\":2}}";
+    case 0:
+      return "{" + key + ",\"match\":{\"value\":" + RandomValue(rng, pick(2) ? 0 : 1) + "}}";
+    case 1:
+      return "{" + key + ",\"match\":{\"value\":" + RandomValue(rng, 3) + "}}";
+    case 2:
+      return "{" + key + ",\"match\":{\"any\":[" + RandomValue(rng, 0) + "," + RandomValue(rng, 0) +
+             "]}}";
+    case 3:
+      return "{" + key + ",\"match\":{\"any\":[" + RandomValue(rng, 1) + "]}}";
+    case 4:
+      return "{" + key + ",\"range\":{\"gte\":" + RandomValue(rng, 1) +
+             ",\"lt\":" + RandomValue(rng, 2) + "}}";
+    case 5:
+      return "{" + key + ",\"range\":{\"gt\":\"2020-01-01T06:00\"}}";
+    case 6:
+      return "{" + key + ",\"geo_radius\":{\"center\":" + RandomValue(rng, 5) +
+             ",\"radius\":500000}}";
+    case 7:
+      return "{" + key + ",\"match\":{\"except\":[" + RandomValue(rng, 0) + "]}}";
+    case 8:
+      return "{\"is_empty\":{" + key + "}}";
+    default:
+      return "{" + key + ",\"values_count\":{\"gte\":2}}";
   }
 }
 
