@@ -8,7 +8,44 @@
 
 namespace qd::api::rest {
 
+namespace {
+
+// RapidJSON's parser, copy and destructor recurse once per nesting level, so a body of a million
+// '[' would overflow the stack. Real requests nest a few levels (filters a few dozen): refuse
+// anything deeper than kMaxDepth before building a DOM. Returns the offset of the first
+// bracket too deep, or npos.
+constexpr size_t kMaxDepth = 128;
+
+size_t TooDeepAt(std::string_view body) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 Result<rapidjson::Document> ParseJsonBody(std::string_view body) {
+  if (size_t at = TooDeepAt(body); at != std::string_view::npos) {
+    return Status::InvalidArgument("Format error in JSON body: nesting deeper than " +
+                                   std::to_string(kMaxDepth) + " levels at offset " +
+                                   std::to_string(at));
+  }
   rapidjson::Document doc;
   rapidjson::MemoryStream memory(body.data(), body.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(memory);

@@ -110,3 +110,14 @@ TEST_CASE("every status code maps to its HTTP status", "[unit][rest]") {
   CHECK(HttpStatusFor(StatusCode::kDeadlineExceeded) == 408);
   CHECK(HttpStatusFor(StatusCode::kInternal) == 500);
 }
+
+TEST_CASE("a body nested deeper than 128 levels is a 400, not a stack overflow", "[unit][api]") {
+  std::string deep(1000000, '[');
+  qd::Result<rapidjson::Document> r = ParseJsonBody(deep);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == qd::StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("nesting deeper than 128") != std::string::npos);
+  // Brackets inside strings do not count; 100 real levels are fine.
+  CHECK(ParseJsonBody("{\"a\":\"" + std::string(500, '[') + "\"}").ok());
+  CHECK(ParseJsonBody(std::string(100, '[') + std::string(100, ']')).ok());
+}
