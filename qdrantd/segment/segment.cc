@@ -849,6 +849,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
       if (!accept(offset) || !Overlaps(query, slot->sparse[s])) continue;
       PointRecord r;
       r.id = id;
+      r.offset = offset;
       r.score = SparseDot(query, slot->sparse[s]);
       r.distance = -r.score;
       if (passes_threshold(r.score)) hits.push_back(std::move(r));
@@ -871,6 +872,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
       for (size_t i = 0; i < all.size(); ++i) {
         PointRecord r;
         r.id = slots_[all[i]]->id;
+        r.offset = all[i];
         r.distance = distances[i];
         hits.push_back(std::move(r));
       }
@@ -882,6 +884,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
       for (const index::Hit& h : found) {
         PointRecord r;
         r.id = slots_[h.label]->id;
+        r.offset = h.label;
         r.distance = h.distance;
         hits.push_back(std::move(r));
       }
@@ -900,7 +903,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
   std::partial_sort(hits.begin(), hits.begin() + keep, hits.end(), Better);
   hits.resize(keep);
   for (PointRecord& r : hits) {
-    uint32_t offset = offset_of_.at(r.id);
+    uint32_t offset = r.offset;  // no map walk: ten of those cost 10% of a query
     float score = r.score, distance = r.distance;
     FillRecord(*slots_[offset], offset, projection, batch, r);
     r.score = score;

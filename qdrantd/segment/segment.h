@@ -79,6 +79,7 @@ struct PointRecord {
   rapidjson::Value payload;  // allocated in the owning RecordBatch's arena
   bool has_vectors = false;
   NamedVectors vectors;
+  uint32_t offset = 0;  // internal: the point's offset in the segment that found it
 };
 
 // Records plus the allocator their payloads live in.
