@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
     RegisterHealth(app, context);
     RegisterVersion(app, context);
     RegisterCompletion(app, context);
+    RegisterCluster(app, context);
+    RegisterPeer(app, context);
 
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {

@@ -9,7 +9,8 @@ check() {  # check <man page> <help text>
   local page=$1 help=$2 flag
   for flag in $(grep -oE -- '--[a-z][a-z0-9-]+' <<<"$help" | sort -u); do
     # roff escapes hyphens (\-\-config\-path): compare with the backslashes removed.
-    if ! tr -d '\\' <"$page" | grep -qE -- "${flag}([^a-z0-9-]|$)"; then
+    # grep -q would exit at the first match and SIGPIPE tr, which pipefail reports as a miss.
+    if ! tr -d '\\' <"$page" | grep -E -- "${flag}([^a-z0-9-]|$)" >/dev/null; then
       echo "$(basename "$page") does not document $flag" >&2
       status=1
     fi

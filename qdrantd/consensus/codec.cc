@@ -123,6 +123,18 @@ DecodedMessage::~DecodedMessage() {
   }
 }
 
+bool PeekSender(std::string_view bytes, uint64_t* id, std::string* address) {
+  ByteReader r(bytes);
+  uint8_t version = 0;
+  uint16_t type = 0;
+  std::string_view a;
+  if (!r.U8(&version) || version != kMessageVersion || !r.U16(&type) || !r.U64(id) || !r.Bytes(&a)) {
+    return false;
+  }
+  address->assign(a);
+  return true;
+}
+
 Status DecodeMessage(std::string_view bytes, DecodedMessage* out) {
   ByteReader r(bytes);
   raft_message& m = out->message;

@@ -47,6 +47,8 @@ struct DecodedMessage {
   ~DecodedMessage();
 };
 Status DecodeMessage(std::string_view bytes, DecodedMessage* out);
+// Reads only the sender of an encoded message (id and address). False when malformed.
+bool PeekSender(std::string_view bytes, uint64_t* id, std::string* address);
 
 // Little-endian writer/reader shared by the encodings above and raft.db.
 class ByteWriter {
