@@ -21,6 +21,7 @@ void RegisterCluster(CLI::App& app, Context& context) {
       return;
     }
     if (context.format() == Format::kJson) {
+      // One JSON array, one object per peer, typed (booleans, integers).
       std::vector<Record> peers;
       for (const auto& p : status->peers) {
         peers.push_back(Record{{"id", p.id},
@@ -30,12 +31,6 @@ void RegisterCluster(CLI::App& app, Context& context) {
                                {"voter", p.is_voter},
                                {"reachable", p.reachable}});
       }
-      Record r{{"peer_id", status->peer_id},
-               {"term", status->term},
-               {"commit", status->commit},
-               {"leader", status->leader ? Value(*status->leader) : Value(nullptr)},
-               {"consensus_thread_status", status->consensus_thread_status}};
-      context.Print(r);
       context.PrintList(peers);
       return;
     }

@@ -376,6 +376,8 @@ void ClusterNode::ReconcileMembership(OnLoop on_loop) {
       raft_->TransferLeadership(on_loop);
       return;
     }
+    auto noticed = removal_noticed_.emplace(srv.id, Clock::now()).first->second;
+    if (Clock::now() - noticed < std::chrono::milliseconds(10 * options_.tick_ms)) continue;
     start(raft_->Remove(on_loop, srv.id, done), "removing peer " + Id(srv.id) + " from the Raft configuration");
     return;
   }
@@ -464,6 +466,7 @@ void ClusterNode::OnRaftMessage(OnLoop on_loop, const std::string& bytes) {
   if (consensus::PeekSender(bytes, &sender, &address) && sender != 0 && !address.empty()) {
     observed_addresses_[sender] = address;
   }
+  if (sender != 0) last_heard_[sender] = Clock::now();
   raft_->Receive(on_loop, bytes);
 }
 
@@ -479,7 +482,10 @@ ClusterStatus ClusterNode::GetStatus(OnLoop on_loop) const {
     for (const auto& srv : st.servers) {
       if (srv.id == id) ps.is_voter = srv.role == RAFT_VOTER;
     }
-    ps.reachable = id == peer_id_ || (peers_ && peers_->Reachable(on_loop, id));
+    auto heard = last_heard_.find(id);
+    bool recently_heard = heard != last_heard_.end() &&
+                          Clock::now() - heard->second < std::chrono::milliseconds(10 * options_.tick_ms);
+    ps.reachable = id == peer_id_ || recently_heard || (peers_ && peers_->Reachable(on_loop, id));
     out.peers[id] = ps;
   }
   out.term = st.term;

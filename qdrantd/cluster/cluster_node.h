@@ -174,6 +174,11 @@ class ClusterNode : public consensus::Transport {
   uint64_t next_request_ = 0;
   std::map<std::string, Waiter> waiters_;
   std::map<uint64_t, std::string> observed_addresses_;  // from incoming Raft messages
+  std::map<uint64_t, std::chrono::steady_clock::time_point> last_heard_;  // likewise
+  // When the leader first saw each removed peer still in the Raft configuration: it waits a
+  // few heartbeats before removing it, so that the peer learns of its removal (and can report
+  // consensus_thread_status "stopped") before the leader stops talking to it.
+  std::map<uint64_t, std::chrono::steady_clock::time_point> removal_noticed_;
 };
 
 }  // namespace qd::cluster

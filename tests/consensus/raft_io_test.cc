@@ -164,7 +164,7 @@ TEST_CASE("raft_io: a bootstrapped node leads, others join, and state survives a
   CHECK_FALSE(h[5 - leader].fsm->Current()->HasCollection("books"));
 }
 
-TEST_CASE("raft_io: compaction after every entry; a node that was down catches up by snapshot",
+TEST_CASE("raft_io: compaction after every entry, and a node that was down catches up by snapshot",
           "[consensus]") {
   Harness h(/*compact=*/1);
   h.Start(1, true);
@@ -199,7 +199,7 @@ TEST_CASE("raft_io: compaction after every entry; a node that was down catches u
   REQUIRE(h.RunUntil([&] { return h[1].fsm->Current()->metadata.count("k9") == 1; }, 10s));
 }
 
-TEST_CASE("raft_store: bootstrap refuses a database that already has state; reinit keeps the id",
+TEST_CASE("raft_store: bootstrap refuses a database that already has state, reinit keeps the id",
           "[consensus]") {
   qd::test::TempDir dir;
   auto store = qd::consensus::RaftStore::Open(dir.path() + "/raft.db");

@@ -97,7 +97,7 @@ TEST_CASE("with compaction after every entry a lagging peer catches up from a sn
   CHECK(a == b);
 }
 
-TEST_CASE("a partitioned leader cannot commit; the majority elects a leader and goes on",
+TEST_CASE("a partitioned leader cannot commit while the majority elects a leader and goes on",
           "[consensus]") {
   RaftCluster c(3);
   c.Elect(0);
