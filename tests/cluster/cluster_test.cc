@@ -304,3 +304,38 @@ TEST_CASE("a minority cannot change metadata: a timeout error, then recovery aft
   CHECK(PollUntil([&] { return PutMetadata(*peers[0], "majority", "2", "?wait=true&timeout=2"); }, 30s));
   CHECK(WaitConverged(Ptrs(peers), 3) != 0);
 }
+
+// Hidden until the collection layer (issue #3) serves PUT /collections in cluster mode: a URI
+// conflict is refused only when the registered peer holds replicas. Run with
+//   qd_cluster_tests "[needs-collections]"
+TEST_CASE("a newcomer announcing the URI of a peer that holds replicas exits 101",
+          "[.][cluster][needs-collections]") {
+  auto peers = StartCluster(3);
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(peers[0]->Request("PUT", "/collections/c",
+                            R"({"vectors":{"size":4,"distance":"Dot"},"shard_number":3,"replication_factor":1})")
+              .status == 200);
+  std::string uri = peers[2]->uri();
+  uint64_t old_id = peers[2]->Cluster()->peer_id;
+  REQUIRE(peers[2]->Stop() == 0);
+  for (int attempt = 0; attempt < 2; ++attempt) {  // refused at every attempt
+    TempDir dir;
+    ProcessOptions p;
+    p.args = {QdrantdBinary(), "--uri", uri, "--bootstrap", peers[0]->uri()};
+    p.working_dir = dir.path();
+    p.unset_env = {"RUN_MODE", "QDRANT_URI", "QDRANT_BOOTSTRAP"};
+    p.env = {{"QDRANT__CLUSTER__ENABLED", "true"},
+             {"QDRANT__SERVICE__HOST", "127.0.0.1"},
+             {"QDRANT__SERVICE__HTTP_PORT", std::to_string(FreePort())},
+             {"QDRANT__SERVICE__GRPC_PORT", std::to_string(FreePort())},
+             {"QDRANT__CLUSTER__P2P__PORT", uri.substr(uri.rfind(':') + 1)}};
+    Process proc(std::move(p));
+    auto code = proc.Wait(20s);
+    REQUIRE(code.has_value());
+    CHECK(*code == 101);
+  }
+  auto info = peers[0]->Cluster();
+  REQUIRE(info);
+  CHECK(info->peers.count(old_id) == 1);
+  CHECK(info->peers[old_id] == uri);
+}
