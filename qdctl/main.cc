@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
     RegisterVersion(app, context);
     RegisterCollection(app, context);
     RegisterCompletion(app, context);
+    RegisterCluster(app, context);
+    RegisterPeer(app, context);
 
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {

@@ -7,6 +7,9 @@
 
 #include "libshared/log.h"
 #include "qdrantd/api/grpc/grpc_server.h"
+#include "qdrantd/api/p2p/p2p_server.h"
+#include "qdrantd/api/rest/cluster_routes.h"
+#include "qdrantd/cluster/cluster_node.h"
 #include "qdrantd/api/rest/http_server.h"
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/api/rest/engine_routes.h"
@@ -42,10 +45,17 @@ struct Daemon::Impl {
   std::atomic<bool> grpc_stopped{true};
   std::chrono::steady_clock::time_point shutdown_started;
   bool stopping = false;
+  // Cluster mode (issue #5).
+  std::unique_ptr<cluster::ClusterNode> cluster_node;
+  std::unique_ptr<api::p2p::P2pServer> p2p;
+  bool cluster_stopped = true;
+  int exit_code = 0;
 
   Impl(config::Config c, DaemonFlags f) : config(std::move(c)), flags(std::move(f)) {}
 
   Status Start(OnLoop on_loop);
+  Status StartCluster(OnLoop on_loop);
+  api::grpc::AdminClusterHooks ClusterHooks();
   void BeginShutdown(OnLoop on_loop, int signo);
   void CheckDrained(OnLoop on_loop);
   void CloseHandles();
@@ -76,8 +86,8 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   storage_lock = std::move(lock.value());
 
   if (config.cluster.enabled) {
-    QD_LOG_WARN("cluster.enabled is set, but distributed mode is not implemented yet (issue #5); "
-                "running as a single node");
+    if (Status s = StartCluster(on_loop); !s.ok()) return s;
+    api::rest::AddClusterRoutes(router, loop, *cluster_node);
   }
 
   auto opened = collection::Collections::Open(config.storage.storage_path);
@@ -85,7 +95,11 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   collections = std::move(*opened);
   pool = std::make_unique<WorkerPool>(config.storage.performance.max_search_threads);
 
-  api::rest::AddServiceRoutes(router, {.cluster_enabled = config.cluster.enabled, .ready = {}});
+  std::function<bool()> ready;
+  if (cluster_node) ready = [node = cluster_node.get()] { return node->Ready(); };
+  api::rest::AddServiceRoutes(router, {.cluster_enabled = config.cluster.enabled, .ready = ready});
+  // TODO(#5): in cluster mode, collection changes still apply locally; they go through
+  // cluster_node->Propose and a Reconciler next.
   api::rest::EngineContext engine{&loop, pool.get(), collections.get()};
   api::rest::AddCollectionRoutes(router, engine);
   api::rest::AddPointRoutes(router, engine);
@@ -108,7 +122,8 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .host = config.service.host,
         .port = *config.service.grpc_port,
         .cluster_enabled = config.cluster.enabled,
-        .max_message_bytes = config.service.max_request_size_mb << 20});
+        .max_message_bytes = config.service.max_request_size_mb << 20,
+        .cluster = cluster_node ? ClusterHooks() : api::grpc::AdminClusterHooks{}});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;
     QD_LOG_INFO("gRPC listening on " + config.service.host + ":" +
@@ -141,15 +156,23 @@ void Daemon::Impl::BeginShutdown(OnLoop on_loop, int signo) {
   }
   stopping = true;
   shutdown_started = std::chrono::steady_clock::now();
-  QD_LOG_INFO(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
-              ", shutting down");
+  if (signo != 0) {
+    QD_LOG_INFO(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                ", shutting down");
+  }
   NotifyStopping();
   http->StopAccepting(on_loop);
-  if (grpc) {
+  if (cluster_node) {
+    cluster_stopped = false;
+    cluster_node->Stop(on_loop, [this] { cluster_stopped = true; });
+  }
+  if (grpc || p2p) {
     // grpc::Server::Shutdown blocks until calls finish: never on the loop.
+    grpc_stopped = false;
     auto deadline = std::chrono::system_clock::now() + kShutdownGrace - std::chrono::seconds(1);
     grpc_stopper = std::thread([this, deadline] {
-      grpc->Shutdown(deadline);
+      if (grpc) grpc->Shutdown(deadline);
+      if (p2p) p2p->Shutdown(deadline);
       grpc_stopped = true;
     });
   }
@@ -158,7 +181,7 @@ void Daemon::Impl::BeginShutdown(OnLoop on_loop, int signo) {
 }
 
 void Daemon::Impl::CheckDrained(OnLoop on_loop) {
-  bool drained = http->in_flight() == 0 && grpc_stopped;
+  bool drained = http->in_flight() == 0 && grpc_stopped && cluster_stopped;
   bool out_of_time = std::chrono::steady_clock::now() - shutdown_started > kShutdownGrace;
   if (!drained && !out_of_time) return;
   if (!drained) QD_LOG_WARN("shutdown grace period over; cutting off requests still in flight");
@@ -174,6 +197,67 @@ void Daemon::Impl::CloseHandles() {
   }
 }
 
+Status Daemon::Impl::StartCluster(OnLoop on_loop) {
+  const config::ClusterConfig& c = config.cluster;
+  cluster_node = std::make_unique<cluster::ClusterNode>(
+      loop, cluster::ClusterOptions{
+                .storage_path = config.storage.storage_path,
+                .uri = flags.uri,
+                .bootstrap = flags.bootstrap,
+                .reinit = flags.reinit,
+                .node_type = config.storage.node_type == config::NodeType::kListener ? cluster::NodeType::kListener
+                                                                                    : cluster::NodeType::kNormal,
+                .tick_ms = static_cast<unsigned>(c.consensus.tick_period_ms),
+                .compact_wal_entries = static_cast<unsigned>(c.consensus.compact_wal_entries),
+                .max_message_queue_size = c.consensus.max_message_queue_size,
+                .message_timeout_ticks = static_cast<unsigned>(c.consensus.message_timeout_ticks),
+                .bootstrap_timeout = std::chrono::seconds(std::max<uint64_t>(c.consensus.bootstrap_timeout_sec, 1)),
+            });
+  cluster::ClusterNode* node = cluster_node.get();
+  p2p = std::make_unique<api::p2p::P2pServer>(
+      loop, config.service.host, c.p2p.port,
+      api::p2p::P2pHandlers{
+          .raft_message = [node](OnLoop l, const std::string& m) { node->OnRaftMessage(l, m); },
+          .propose = [node](OnLoop l, std::string op, api::p2p::P2pHandlers::Reply reply) {
+            node->OnForwardedPropose(l, std::move(op), std::move(reply));
+          },
+          .join = [node](OnLoop l, uint64_t id, std::string uri, std::string type, api::p2p::P2pHandlers::Reply reply) {
+            node->OnJoin(l, id, std::move(uri), std::move(type), std::move(reply));
+          },
+      });
+  if (Status s = p2p->Start(); !s.ok()) return s;
+  QD_LOG_INFO("P2P listening on " + config.service.host + ":" + std::to_string(c.p2p.port));
+  return cluster_node->Start(on_loop, [this](OnLoop l, int code, const std::string& message) {
+    QD_LOG_ERROR(message);
+    exit_code = code;
+    BeginShutdown(l, 0);
+  });
+}
+
+api::grpc::AdminClusterHooks Daemon::Impl::ClusterHooks() {
+  cluster::ClusterNode* node = cluster_node.get();
+  Loop* l = &loop;
+  api::grpc::AdminClusterHooks hooks;
+  hooks.status = [node, l](std::function<void(api::grpc::AdminClusterHooks::Info)> done) {
+    l->Post([node, done = std::move(done)](OnLoop on_loop) {
+      cluster::ClusterStatus s = node->GetStatus(on_loop);
+      api::grpc::AdminClusterHooks::Info info{.peer_id = s.peer_id, .term = s.term, .commit = s.commit,
+                                              .leader = s.leader,
+                                              .consensus_thread_status = s.consensus_thread_status};
+      for (const auto& [id, p] : s.peers) {
+        std::string role = id == s.peer_id ? s.role : (s.leader && *s.leader == id ? "Leader" : "Follower");
+        info.peers.push_back({.id = id, .uri = p.uri, .role = role, .is_voter = p.is_voter, .reachable = p.reachable});
+      }
+      done(std::move(info));
+    });
+  };
+  hooks.remove_peer = [node](uint64_t id, bool force, std::chrono::milliseconds timeout,
+                             std::function<void(Status)> done) {
+    node->Propose(cluster::MetaOperation::RemovePeer(id, force), timeout, std::move(done));
+  };
+  return hooks;
+}
+
 Daemon::Daemon(config::Config config, DaemonFlags flags)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(flags))) {}
 
@@ -186,6 +270,7 @@ int Daemon::Run() {
   if (!started.ok()) {
     QD_LOG_ERROR("cannot start: " + started.message());
     if (impl_->grpc) impl_->grpc->Shutdown(std::chrono::system_clock::now());
+    if (impl_->p2p) impl_->p2p->Shutdown(std::chrono::system_clock::now());
     if (impl_->http) impl_->http->StopAccepting(impl_->loop.Enter());
     impl_->CloseHandles();
     impl_->http.reset();
@@ -195,13 +280,14 @@ int Daemon::Run() {
   impl_->loop.Run();
   if (impl_->grpc_stopper.joinable()) impl_->grpc_stopper.join();
   if (!impl_->grpc_stopped && impl_->grpc) impl_->grpc->Shutdown(std::chrono::system_clock::now());
+  if (!impl_->grpc_stopped && impl_->p2p) impl_->p2p->Shutdown(std::chrono::system_clock::now());
   // Work still queued finishes (its answers go nowhere); then indexes are checkpointed.
   impl_->pool->Stop();
   impl_->CloseHandles();
   impl_->http.reset();
   impl_->collections.reset();
   QD_LOG_INFO("qdrantd stopped");
-  return 0;
+  return impl_->exit_code;
 }
 
 }  // namespace qd::server

@@ -12,6 +12,26 @@ namespace {
 using ::grpc::CallbackServerContext;
 using ::grpc::ServerUnaryReactor;
 
+// The one place our StatusCode meets gRPC (STYLE.md §3).
+::grpc::StatusCode ToGrpcCode(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return ::grpc::StatusCode::OK;
+    case StatusCode::kInvalidArgument: return ::grpc::StatusCode::INVALID_ARGUMENT;
+    case StatusCode::kUnprocessable: return ::grpc::StatusCode::INVALID_ARGUMENT;
+    case StatusCode::kNotFound: return ::grpc::StatusCode::NOT_FOUND;
+    case StatusCode::kAlreadyExists: return ::grpc::StatusCode::ALREADY_EXISTS;
+    case StatusCode::kPermissionDenied: return ::grpc::StatusCode::PERMISSION_DENIED;
+    case StatusCode::kMethodNotAllowed: return ::grpc::StatusCode::FAILED_PRECONDITION;
+    case StatusCode::kPayloadTooLarge: return ::grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case StatusCode::kResourceExhausted: return ::grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case StatusCode::kFailedPrecondition: return ::grpc::StatusCode::FAILED_PRECONDITION;
+    case StatusCode::kUnavailable: return ::grpc::StatusCode::UNAVAILABLE;
+    case StatusCode::kDeadlineExceeded: return ::grpc::StatusCode::DEADLINE_EXCEEDED;
+    case StatusCode::kInternal: return ::grpc::StatusCode::INTERNAL;
+  }
+  return ::grpc::StatusCode::UNKNOWN;
+}
+
 ServerUnaryReactor* Answer(CallbackServerContext* context, const ::grpc::Status& status) {
   ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(status);
@@ -32,7 +52,8 @@ class QdrantService final : public qdrant::Qdrant::CallbackService {
 // qdrantd.admin.Admin: what qdctl needs beyond Qdrant's public API (docs/admin-api.md).
 class AdminService final : public qdrantd::admin::Admin::CallbackService {
  public:
-  explicit AdminService(bool cluster_enabled) : cluster_enabled_(cluster_enabled) {}
+  AdminService(bool cluster_enabled, AdminClusterHooks hooks)
+      : cluster_enabled_(cluster_enabled), hooks_(std::move(hooks)) {}
 
   ServerUnaryReactor* Version(CallbackServerContext* context, const qdrantd::admin::VersionRequest*,
                               qdrantd::admin::VersionReply* reply) override {
@@ -45,30 +66,53 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
   ServerUnaryReactor* ClusterStatus(CallbackServerContext* context,
                                     const qdrantd::admin::ClusterStatusRequest*,
                                     qdrantd::admin::ClusterStatusReply* reply) override {
-    if (cluster_enabled_) {
-      // TODO(#5): report Raft state once consensus exists.
-      return Answer(context, ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED,
-                                            "cluster status is not implemented yet"));
+    if (cluster_enabled_ && hooks_.status) {
+      ServerUnaryReactor* reactor = context->DefaultReactor();
+      hooks_.status([reactor, reply](AdminClusterHooks::Info info) {
+        reply->set_enabled(true);
+        reply->set_peer_id(info.peer_id);
+        for (const auto& p : info.peers) {
+          auto* peer = reply->add_peers();
+          peer->set_id(p.id);
+          peer->set_uri(p.uri);
+          peer->set_role(p.role);
+          peer->set_is_voter(p.is_voter);
+          peer->set_reachable(p.reachable);
+        }
+        reply->set_term(info.term);
+        reply->set_commit(info.commit);
+        if (info.leader) reply->set_leader(*info.leader);
+        reply->set_consensus_thread_status(info.consensus_thread_status);
+        reactor->Finish(::grpc::Status::OK);
+      });
+      return reactor;
     }
     reply->set_enabled(false);
     return Answer(context, ::grpc::Status::OK);
   }
 
   ServerUnaryReactor* RemovePeer(CallbackServerContext* context,
-                                 const qdrantd::admin::RemovePeerRequest*,
+                                 const qdrantd::admin::RemovePeerRequest* request,
                                  qdrantd::admin::RemovePeerReply*) override {
     if (!cluster_enabled_) {
       return Answer(context, ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION,
                                             "Cluster operations are not available in standalone "
                                             "mode: start qdrantd with cluster.enabled=true"));
     }
-    // TODO(#5): peer removal through consensus.
-    return Answer(context, ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED,
-                                          "peer removal is not implemented yet"));
+    if (!hooks_.remove_peer) {
+      return Answer(context, ::grpc::Status(::grpc::StatusCode::UNAVAILABLE, "consensus is not running"));
+    }
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto timeout = std::chrono::seconds(request->has_timeout_sec() ? request->timeout_sec() : 10);
+    hooks_.remove_peer(request->peer_id(), request->force(), timeout, [reactor](Status s) {
+      reactor->Finish(s.ok() ? ::grpc::Status::OK : ::grpc::Status(ToGrpcCode(s.code()), s.message()));
+    });
+    return reactor;
   }
 
  private:
   bool cluster_enabled_;
+  AdminClusterHooks hooks_;
 };
 
 }  // namespace
@@ -79,7 +123,7 @@ struct GrpcServer::Impl {
   AdminService admin_service;
   std::unique_ptr<::grpc::Server> server;
 
-  explicit Impl(GrpcServerOptions o) : options(std::move(o)), admin_service(options.cluster_enabled) {}
+  explicit Impl(GrpcServerOptions o) : options(std::move(o)), admin_service(options.cluster_enabled, options.cluster) {}
 };
 
 GrpcServer::GrpcServer(GrpcServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

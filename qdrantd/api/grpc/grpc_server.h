@@ -8,17 +8,44 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "libshared/status.h"
 
 namespace qd::api::grpc {
+
+// Cluster mode (issue #5): how the admin service reaches the cluster. Both are called on gRPC
+// threads, must not block, and call their callback exactly once from any thread.
+struct AdminClusterHooks {
+  struct Peer {
+    uint64_t id = 0;
+    std::string uri;
+    std::string role;
+    bool is_voter = false;
+    bool reachable = false;
+  };
+  struct Info {
+    uint64_t peer_id = 0;
+    std::vector<Peer> peers;
+    uint64_t term = 0;
+    uint64_t commit = 0;
+    std::optional<uint64_t> leader;
+    std::string consensus_thread_status;
+  };
+  std::function<void(std::function<void(Info)>)> status;
+  std::function<void(uint64_t peer_id, bool force, std::chrono::milliseconds timeout,
+                     std::function<void(Status)>)> remove_peer;
+};
 
 struct GrpcServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 6334;
   bool cluster_enabled = false;
   uint64_t max_message_bytes = 64ull << 20;
+  AdminClusterHooks cluster;  // set when cluster_enabled
 };
 
 class GrpcServer {

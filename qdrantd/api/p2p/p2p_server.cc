@@ -1,0 +1,108 @@
+#include "qdrantd/api/p2p/p2p_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "p2p.grpc.pb.h"
+
+namespace qd::api::p2p {
+namespace {
+
+namespace pb = ::qdrantd::p2p;
+using ::grpc::CallbackServerContext;
+using ::grpc::ServerUnaryReactor;
+using server::OnLoop;
+
+class Service final : public pb::P2p::CallbackService {
+ public:
+  Service(server::Loop& loop, P2pHandlers handlers) : loop_(loop), handlers_(std::move(handlers)) {}
+
+  ServerUnaryReactor* Raft(CallbackServerContext* context, const pb::RaftMessageRequest* request,
+                           pb::RaftMessageReply*) override {
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    // The message is handed over as soon as it is queued for the loop: Raft tolerates loss.
+    loop_.Post([this, message = request->message()](OnLoop on_loop) {
+      if (handlers_.raft_message) handlers_.raft_message(on_loop, message);
+    });
+    reactor->Finish(::grpc::Status::OK);
+    return reactor;
+  }
+
+  ServerUnaryReactor* Propose(CallbackServerContext* context, const pb::ProposeRequest* request,
+                              pb::ProposeReply* reply) override {
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    loop_.Post([this, op = request->operation(), reactor, reply](OnLoop on_loop) mutable {
+      handlers_.propose(on_loop, std::move(op), [reactor, reply](OnLoop, const Status& s, uint64_t leader) {
+        reply->set_code(static_cast<int32_t>(s.code()));
+        reply->set_message(s.message());
+        reply->set_leader_id(leader);
+        reactor->Finish(::grpc::Status::OK);
+      });
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* Join(CallbackServerContext* context, const pb::JoinRequest* request,
+                           pb::JoinReply* reply) override {
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    loop_.Post([this, id = request->peer_id(), uri = request->uri(), type = request->node_type(), reactor,
+                reply](OnLoop on_loop) mutable {
+      handlers_.join(on_loop, id, std::move(uri), std::move(type),
+                     [reactor, reply](OnLoop, const Status& s, uint64_t leader) {
+                       reply->set_code(static_cast<int32_t>(s.code()));
+                       reply->set_message(s.message());
+                       reply->set_leader_id(leader);
+                       reactor->Finish(::grpc::Status::OK);
+                     });
+    });
+    return reactor;
+  }
+
+ private:
+  server::Loop& loop_;
+  P2pHandlers handlers_;
+};
+
+}  // namespace
+
+struct P2pServer::Impl {
+  std::string host;
+  uint16_t port;
+  Service service;
+  std::unique_ptr<::grpc::Server> server;
+  Impl(server::Loop& loop, std::string h, uint16_t p, P2pHandlers handlers)
+      : host(std::move(h)), port(p), service(loop, std::move(handlers)) {}
+};
+
+P2pServer::P2pServer(server::Loop& loop, std::string host, uint16_t port, P2pHandlers handlers)
+    : impl_(std::make_unique<Impl>(loop, std::move(host), port, std::move(handlers))) {}
+
+P2pServer::~P2pServer() {
+  if (impl_->server) impl_->server->Shutdown(std::chrono::system_clock::now());
+}
+
+Status P2pServer::Start() {
+  std::string address = impl_->host + ":" + std::to_string(impl_->port);
+  ::grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(address, ::grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(256 << 20);
+  builder.SetMaxSendMessageSize(256 << 20);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(&impl_->service);
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || bound_port == 0) {
+    impl_->server.reset();
+    return Status::Unavailable("cannot listen for P2P on " + address + ": the address is in use or invalid");
+  }
+  return Status::Ok();
+}
+
+void P2pServer::Shutdown(std::chrono::system_clock::time_point deadline) {
+  if (impl_->server) {
+    impl_->server->Shutdown(deadline);
+    impl_->server->Wait();
+    impl_->server.reset();
+  }
+}
+
+}  // namespace qd::api::p2p

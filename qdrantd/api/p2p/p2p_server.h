@@ -1,0 +1,44 @@
+// P2pServer: the listener on cluster.p2p.port for qdrantd peers (proto/p2p.proto). Handlers
+// parse, post the work to the loop and return; whoever completes it finishes the call. What the
+// calls do is given as callbacks (the daemon binds them to cluster::ClusterNode), so this layer
+// holds no logic. grpcpp stays in the .cc.
+// Thread: Start/Shutdown from the daemon; gRPC threads post to the loop; callbacks on the loop.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "libshared/status.h"
+#include "qdrantd/server/loop.h"
+
+namespace qd::api::p2p {
+
+struct P2pHandlers {
+  // Reply with the status and the leader id this node knows of (0: unknown).
+  using Reply = std::function<void(server::OnLoop, const Status&, uint64_t leader_id)>;
+  std::function<void(server::OnLoop, const std::string& message)> raft_message;
+  std::function<void(server::OnLoop, std::string operation, Reply reply)> propose;
+  std::function<void(server::OnLoop, uint64_t peer_id, std::string uri, std::string node_type, Reply reply)> join;
+};
+
+class P2pServer {
+ public:
+  P2pServer(server::Loop& loop, std::string host, uint16_t port, P2pHandlers handlers);
+  ~P2pServer();
+  P2pServer(const P2pServer&) = delete;
+  P2pServer& operator=(const P2pServer&) = delete;
+
+  // Errors: kUnavailable when the port cannot be bound.
+  Status Start();
+  // Stops accepting; blocks until calls end or `deadline`. Never on the loop thread.
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qd::api::p2p

@@ -1,0 +1,157 @@
+#include "qdrantd/api/rest/cluster_routes.h"
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+
+#include "qdrantd/api/rest/json.h"
+#include "qdrantd/api/rest/router.h"
+#include "qdrantd/cluster/cluster_node.h"
+#include "qdrantd/server/loop.h"
+
+namespace qd::api::rest {
+namespace {
+
+using cluster::MetaOperation;
+
+constexpr std::chrono::seconds kDefaultTimeout{10};
+
+std::string Rfc3339Now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(micros));
+  return buf;
+}
+
+std::string ClusterJson(const cluster::ClusterStatus& s) {
+  std::string out = "{\"status\":\"enabled\",\"peer_id\":" + std::to_string(s.peer_id) + ",\"peers\":{";
+  bool first = true;
+  for (const auto& [id, peer] : s.peers) {
+    if (!first) out += ",";
+    first = false;
+    out += "\"" + std::to_string(id) + "\":{\"uri\":" + JsonQuote(peer.uri) + "}";
+  }
+  out += "},\"raft_info\":{\"term\":" + std::to_string(s.term) + ",\"commit\":" + std::to_string(s.commit) +
+         ",\"pending_operations\":" + std::to_string(s.pending_operations) +
+         ",\"leader\":" + (s.leader ? std::to_string(*s.leader) : "null") +
+         ",\"role\":" + (s.role.empty() ? "null" : JsonQuote(s.role)) +
+         ",\"is_voter\":" + (s.is_voter ? "true" : "false") + "},\"consensus_thread_status\":";
+  if (s.consensus_thread_status == "working") {
+    out += "{\"consensus_thread_status\":\"working\",\"last_update\":" + JsonQuote(Rfc3339Now()) + "}";
+  } else if (s.consensus_thread_status == "stopped_with_err") {
+    out += "{\"consensus_thread_status\":\"stopped_with_err\",\"err\":" + JsonQuote(s.consensus_error) + "}";
+  } else {
+    out += "{\"consensus_thread_status\":\"stopped\"}";
+  }
+  out += ",\"message_send_failures\":{";
+  first = true;
+  for (const auto& [uri, count] : s.message_send_failures) {
+    if (!first) out += ",";
+    first = false;
+    out += JsonQuote(uri) + ":{\"count\":" + std::to_string(count) + ",\"latest_error\":null}";
+  }
+  out += "}}";
+  return out;
+}
+
+// ?timeout=<seconds, >= 1>; kUnprocessable for 0 or garbage (compat.md §2.2, §2.5).
+Result<std::chrono::milliseconds> TimeoutParam(const Request& request) {
+  auto t = request.Query("timeout");
+  if (!t) return std::chrono::milliseconds(kDefaultTimeout);
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(t->c_str(), &end, 10);
+  if (t->empty() || *end != '\0' || v == 0) {
+    return Status::Unprocessable("Validation error in query parameters: [timeout: value " + *t +
+                                 " invalid, must be 1 or more]");
+  }
+  return std::chrono::milliseconds(std::chrono::seconds(v));
+}
+
+bool BoolParam(const Request& request, const std::string& name) {
+  auto v = request.Query(name);
+  return v && (*v == "true" || *v == "1");
+}
+
+// Proposes `op` and answers `true` once applied here (or the error).
+void ProposeAndAnswer(server::Loop& loop, cluster::ClusterNode& node, Request& request, Reply reply,
+                      MetaOperation op, bool wait = true) {
+  auto timeout = TimeoutParam(request);
+  if (!timeout.ok()) {
+    reply.Send(JsonError(request, timeout.status()));
+    return;
+  }
+  Request copy = request;
+  copy.body = {};
+  if (!wait) {
+    node.ProposeOnLoop(loop.Enter(), std::move(op), *timeout, [](Status) {});
+    reply.Send(JsonResult(copy, "true"));
+    return;
+  }
+  auto shared = std::make_shared<Reply>(std::move(reply));
+  node.ProposeOnLoop(loop.Enter(), std::move(op), *timeout, [copy, shared](Status s) {
+    shared->Send(s.ok() ? JsonResult(copy, "true") : JsonError(copy, s));
+  });
+}
+
+}  // namespace
+
+void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& node) {
+  router.Add("GET", "/cluster", [&loop, &node](Request& request, Reply reply) {
+    reply.Send(JsonResult(request, ClusterJson(node.GetStatus(loop.Enter()))));
+  });
+  // Qdrant's recover re-applies the consensus state from its snapshot; ours is always current.
+  router.Add("POST", "/cluster/recover", [](Request& request, Reply reply) {
+    reply.Send(JsonResult(request, "true"));
+  });
+  router.Add("DELETE", "/cluster/peer/{peer_id}", [&loop, &node](Request& request, Reply reply) {
+    const std::string& text = request.Param("peer_id");
+    char* end = nullptr;
+    unsigned long long id = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0') {
+      reply.Send(JsonError(request, Status::InvalidArgument("invalid peer id \"" + text + "\"")));
+      return;
+    }
+    if (!node.State()->peers.count(id)) {
+      reply.Send(JsonError(request, Status::NotFound("Peer " + text + " does not exist")));
+      return;
+    }
+    ProposeAndAnswer(loop, node, request, std::move(reply),
+                     MetaOperation::RemovePeer(id, BoolParam(request, "force")));
+  });
+
+  router.Add("GET", "/cluster/metadata/keys", [&node](Request& request, Reply reply) {
+    std::string out = "[";
+    for (const auto& [key, value] : node.State()->metadata) {
+      if (out.size() > 1) out += ",";
+      out += JsonQuote(key);
+    }
+    reply.Send(JsonResult(request, out + "]"));
+  });
+  router.Add("GET", "/cluster/metadata/keys/{key}", [&node](Request& request, Reply reply) {
+    auto state = node.State();
+    auto it = state->metadata.find(request.Param("key"));
+    // A missing key is `null` with 200 (compat.md §6.4).
+    reply.Send(JsonResult(request, it == state->metadata.end() ? "null" : it->second));
+  });
+  router.Add("PUT", "/cluster/metadata/keys/{key}", [&loop, &node](Request& request, Reply reply) {
+    auto body = ParseJsonBody(request.body);
+    if (!body.ok()) {
+      reply.Send(JsonError(request, body.status()));
+      return;
+    }
+    ProposeAndAnswer(loop, node, request, std::move(reply),
+                     MetaOperation::SetMetadata(request.Param("key"), ToJson(*body)),
+                     !request.Query("wait") || BoolParam(request, "wait"));
+  });
+  router.Add("DELETE", "/cluster/metadata/keys/{key}", [&loop, &node](Request& request, Reply reply) {
+    ProposeAndAnswer(loop, node, request, std::move(reply), MetaOperation::DeleteMetadata(request.Param("key")),
+                     !request.Query("wait") || BoolParam(request, "wait"));
+  });
+}
+
+}  // namespace qd::api::rest

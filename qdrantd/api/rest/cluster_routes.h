@@ -1,0 +1,20 @@
+// REST routes of cluster mode (compat.md §6.1, §6.4, §6.7): GET /cluster, POST /cluster/recover,
+// DELETE /cluster/peer/{peer_id}, and the cluster metadata keys. Handlers parse, call the
+// ClusterNode on the loop, and answer; consensus waits never block the loop (the reply is sent
+// from the proposal's callback). Standalone mode keeps service_routes.cc's answers.
+#pragma once
+
+namespace qd::server {
+class Loop;
+}
+namespace qd::cluster {
+class ClusterNode;
+}
+
+namespace qd::api::rest {
+
+class Router;
+
+void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& node);
+
+}  // namespace qd::api::rest

@@ -1,0 +1,184 @@
+// ClusterNode: this peer's membership in the cluster. It owns the Raft node (consensus/), the
+// cluster FSM (StateMachine), and the outbound peer pool (peer/), and implements what the P2P
+// listener, REST and gRPC ask of the cluster: propose a metadata change, join, status.
+//
+// Start decides between three paths (compat.md §6.2, §6.3, §6.9):
+//   * raft.db has state (or this peer joined before): restart with the stored peer id; any
+//     --bootstrap is ignored; a new --uri is announced through consensus (UpsertPeer);
+//   * empty storage with --bootstrap: a new random 64-bit peer id is persisted, Raft starts
+//     empty, and Join is sent to the bootstrap peer (forwarded to the leader, which registers the
+//     peer through consensus and then adds it to the Raft configuration and promotes it to
+//     voter). URI conflict with a peer holding replicas -> fatal 101; unreachable bootstrap for
+//     cluster.consensus.bootstrap_timeout_sec -> fatal 1;
+//   * empty storage without --bootstrap: founds a one-voter cluster.
+// --reinit forgets term, vote, log and membership but keeps the peer id and the collections: a
+// founder re-proposes them (kRestoreState), a joiner receives them from the leader.
+//
+// Housekeeping runs every tick on the loop: it expires and retries proposals, keeps the Raft
+// configuration in line with ClusterState.peers (leader only: add, promote, remove one change at
+// a time), re-announces this peer's URI, and latches readiness.
+// Thread: the loop, except Propose() and State(), which any thread may call.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "libshared/status.h"
+#include "qdrantd/cluster/cluster_state.h"
+#include "qdrantd/cluster/meta_operation.h"
+#include "qdrantd/cluster/state_machine.h"
+#include "qdrantd/consensus/raft_io.h"
+#include "qdrantd/server/loop.h"
+
+namespace qd::consensus {
+class RaftNode;
+}
+namespace qd::peer {
+class PeerPool;
+}
+
+namespace qd::cluster {
+
+struct ClusterOptions {
+  std::string storage_path = "./storage";
+  std::optional<std::string> uri;        // --uri / QDRANT_URI
+  std::optional<std::string> bootstrap;  // --bootstrap / QDRANT_BOOTSTRAP
+  bool reinit = false;
+  NodeType node_type = NodeType::kNormal;
+  unsigned tick_ms = 100;
+  unsigned compact_wal_entries = 128;
+  size_t max_message_queue_size = 100;
+  unsigned message_timeout_ticks = 10;
+  std::chrono::seconds bootstrap_timeout{15};
+};
+
+// What GET /cluster and the admin ClusterStatus report (compat.md §6.1).
+struct ClusterStatus {
+  PeerId peer_id = 0;
+  struct PeerStatus {
+    std::string uri;
+    bool is_voter = false;
+    bool reachable = false;
+  };
+  std::map<PeerId, PeerStatus> peers;
+  uint64_t term = 0;
+  uint64_t commit = 0;
+  uint64_t pending_operations = 0;
+  std::optional<PeerId> leader;
+  std::string role;  // Leader, Follower, Candidate, PreCandidate; empty: unknown
+  bool is_voter = false;
+  std::string consensus_thread_status = "working";  // working | stopped | stopped_with_err
+  std::string consensus_error;
+  std::map<std::string, uint64_t> message_send_failures;  // by peer URI
+};
+
+class ClusterNode : public consensus::Transport {
+ public:
+  // Fatal conditions end the process: exit code and one sentence for the log.
+  using FatalFn = std::function<void(server::OnLoop, int exit_code, const std::string& message)>;
+  using Done = std::function<void(Status)>;
+
+  ClusterNode(server::Loop& loop, ClusterOptions options);
+  ~ClusterNode() override;
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  // Errors: kInvalidArgument (no URI known on a fresh storage), kInternal (raft.db).
+  Status Start(server::OnLoop, FatalFn fatal);
+  // Cancels proposals (kUnavailable), closes Raft and the peer pool; `done` runs on the loop.
+  void Stop(server::OnLoop, std::function<void()> done);
+
+  // Proposes `op` and calls `done` once THIS node applied it (its subscribers, the Reconciler,
+  // have then run), with the FSM's verdict (e.g. kAlreadyExists). Forwarded to the leader when
+  // this node is not the leader. Errors: kDeadlineExceeded when the leader accepted it but it
+  // was not applied here within `timeout` (outcome unknown: re-read the state); kUnavailable
+  // when no leader accepted it within `timeout`, or on shutdown.
+  // Thread: any; `done` runs on the loop thread and must not block.
+  void Propose(MetaOperation op, std::chrono::milliseconds timeout, Done done);
+  void ProposeOnLoop(server::OnLoop, MetaOperation op, std::chrono::milliseconds timeout, Done done);
+
+  // The latest applied state; never null. Thread: any.
+  std::shared_ptr<const ClusterState> State() const { return fsm_.Current(); }
+  // The Reconciler hook: called on the loop after every applied entry or snapshot restore.
+  void Subscribe(server::OnLoop on_loop, StateMachine::Subscriber subscriber) {
+    fsm_.Subscribe(on_loop, std::move(subscriber));
+  }
+
+  ClusterStatus GetStatus(server::OnLoop) const;
+  // /readyz (compat.md §3): latched once this node joined and caught up with the commit index.
+  bool Ready() const { return ready_.load(); }
+  PeerId peer_id() const { return peer_id_; }
+
+  // P2P entry points (api/p2p binds them), on the loop.
+  void OnRaftMessage(server::OnLoop, const std::string& bytes);
+  void OnForwardedPropose(server::OnLoop, std::string operation,
+                          std::function<void(server::OnLoop, const Status&, uint64_t leader)> reply);
+  void OnJoin(server::OnLoop, uint64_t peer_id, std::string uri, std::string node_type,
+              std::function<void(server::OnLoop, const Status&, uint64_t leader)> reply);
+
+  // consensus::Transport
+  void Send(server::OnLoop, uint64_t to_id, const std::string& to_address, std::string bytes,
+            std::function<void(server::OnLoop, bool)> done) override;
+
+ private:
+  struct Waiter {
+    Done done;
+    std::string bytes;
+    std::chrono::steady_clock::time_point deadline;
+    bool accepted = false;   // a leader took it into its log
+    bool in_flight = false;  // a submission is outstanding
+  };
+
+  static void OnTimer(uv_timer_t* timer) noexcept;
+  void Housekeeping(server::OnLoop);
+  void Submit(server::OnLoop, const std::string& request_id);
+  void ExpireWaiters(server::OnLoop);
+  void ReconcileMembership(server::OnLoop);
+  void AnnounceSelf(server::OnLoop);
+  void TryJoin(server::OnLoop);
+  void UpdateReadiness(server::OnLoop);
+  void OnApplied(server::OnLoop, const std::string& request_id, const Status& status);
+  std::string Resolve(uint64_t id, const std::string& fallback) const;
+  Status LoadIdentity(server::OnLoop);
+
+  server::Loop& loop_;
+  ClusterOptions options_;
+  FatalFn fatal_;
+  PeerId peer_id_ = 0;
+  std::string uri_;
+  StateMachine fsm_;
+  std::unique_ptr<peer::PeerPool> peers_;
+  std::unique_ptr<consensus::RaftNode> raft_;
+  uv_timer_t* timer_ = nullptr;  // freed in its close callback
+
+  bool joined_ = false;
+  bool founder_ = false;
+  std::chrono::steady_clock::time_point join_started_;
+  std::chrono::steady_clock::time_point next_join_attempt_;
+  bool join_in_flight_ = false;
+  bool announce_in_flight_ = false;
+  std::optional<ClusterState> reinit_state_;  // founder with --reinit: collections to restore
+  bool reinit_proposed_ = false;
+  bool change_in_flight_ = false;
+  bool stopping_ = false;
+  bool fatal_reported_ = false;
+  std::atomic<bool> ready_{false};
+  uint64_t next_request_ = 0;
+  std::map<std::string, Waiter> waiters_;
+  std::map<uint64_t, std::string> observed_addresses_;  // from incoming Raft messages
+  std::map<uint64_t, std::chrono::steady_clock::time_point> last_heard_;  // likewise
+  // When the leader first saw each removed peer still in the Raft configuration: it waits a
+  // few heartbeats before removing it, so that the peer learns of its removal (and can report
+  // consensus_thread_status "stopped") before the leader stops talking to it.
+  std::map<uint64_t, std::chrono::steady_clock::time_point> removal_noticed_;
+};
+
+}  // namespace qd::cluster

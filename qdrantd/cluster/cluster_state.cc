@@ -1,0 +1,215 @@
+#include "qdrantd/cluster/cluster_state.h"
+
+#include <array>
+#include <utility>
+
+#include "qdrantd/cluster/json_util.h"
+
+namespace qd::cluster {
+namespace {
+
+constexpr std::array<std::pair<ReplicaState, std::string_view>, 8> kReplicaStates{{
+    {ReplicaState::kActive, "Active"},
+    {ReplicaState::kDead, "Dead"},
+    {ReplicaState::kPartial, "Partial"},
+    {ReplicaState::kInitializing, "Initializing"},
+    {ReplicaState::kListener, "Listener"},
+    {ReplicaState::kPartialSnapshot, "PartialSnapshot"},
+    {ReplicaState::kRecovery, "Recovery"},
+    {ReplicaState::kResharding, "Resharding"},
+}};
+
+}  // namespace
+
+std::string_view NodeTypeName(NodeType type) { return type == NodeType::kListener ? "Listener" : "Normal"; }
+
+std::optional<NodeType> ParseNodeType(std::string_view name) {
+  if (name == "Normal") return NodeType::kNormal;
+  if (name == "Listener") return NodeType::kListener;
+  return std::nullopt;
+}
+
+std::string_view ReplicaStateName(ReplicaState state) {
+  for (auto [s, name] : kReplicaStates) {
+    if (s == state) return name;
+  }
+  return "Dead";
+}
+
+std::optional<ReplicaState> ParseReplicaState(std::string_view name) {
+  for (auto [s, n] : kReplicaStates) {
+    if (n == name) return s;
+  }
+  return std::nullopt;
+}
+
+bool ClusterState::HoldsReplicas(PeerId peer) const {
+  for (const auto& [name, c] : collections) {
+    for (const auto& [id, shard] : c.shards) {
+      if (shard.replicas.count(peer)) return true;
+    }
+  }
+  return false;
+}
+
+std::optional<PeerId> ClusterState::PeerWithUri(const std::string& uri, PeerId except) const {
+  for (const auto& [id, peer] : peers) {
+    if (id != except && peer.uri == uri) return id;
+  }
+  return std::nullopt;
+}
+
+std::string ClusterState::ToJson() const {
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::Key(w, "v");
+  w.Uint(1);
+  json::Key(w, "applied_index");
+  w.Uint64(applied_index);
+  json::Key(w, "peers");
+  w.StartArray();
+  for (const auto& [id, p] : peers) {
+    w.StartObject();
+    json::Key(w, "id");
+    w.Uint64(id);
+    json::Key(w, "uri");
+    json::Str(w, p.uri);
+    json::Key(w, "node_type");
+    json::Str(w, NodeTypeName(p.type));
+    w.EndObject();
+  }
+  w.EndArray();
+  json::Key(w, "removed_peers");
+  w.StartArray();
+  for (PeerId id : removed_peers) w.Uint64(id);
+  w.EndArray();
+  json::Key(w, "collections");
+  w.StartArray();
+  for (const auto& [name, c] : collections) {
+    w.StartObject();
+    json::Key(w, "name");
+    json::Str(w, name);
+    json::Key(w, "config");
+    json::Raw(w, c.config_json);
+    json::Key(w, "shards");
+    w.StartArray();
+    for (const auto& [sid, shard] : c.shards) {
+      w.StartObject();
+      json::Key(w, "id");
+      w.Uint(sid);
+      json::Key(w, "replicas");
+      w.StartArray();
+      for (const auto& [peer, state] : shard.replicas) {
+        w.StartObject();
+        json::Key(w, "peer");
+        w.Uint64(peer);
+        json::Key(w, "state");
+        json::Str(w, ReplicaStateName(state));
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  json::Key(w, "aliases");
+  w.StartObject();
+  for (const auto& [alias, target] : aliases) {
+    json::Key(w, alias);
+    json::Str(w, target);
+  }
+  w.EndObject();
+  json::Key(w, "metadata");
+  w.StartObject();
+  for (const auto& [key, value] : metadata) {
+    json::Key(w, key);
+    json::Raw(w, value);
+  }
+  w.EndObject();
+  json::Key(w, "transfers");
+  w.StartArray();
+  for (const Transfer& t : transfers) {
+    w.StartObject();
+    json::Key(w, "collection");
+    json::Str(w, t.collection);
+    json::Key(w, "shard");
+    w.Uint(t.shard);
+    json::Key(w, "from");
+    w.Uint64(t.from);
+    json::Key(w, "to");
+    w.Uint64(t.to);
+    json::Key(w, "method");
+    json::Str(w, t.method);
+    json::Key(w, "sync");
+    w.Bool(t.sync);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+Result<ClusterState> ClusterState::FromJson(std::string_view text) {
+  rapidjson::Document d;
+  d.Parse(text.data(), text.size());
+  if (d.HasParseError() || !d.IsObject()) return Status::InvalidArgument("cluster state: not a JSON object");
+  if (json::U64(d, "v") != 1) return Status::InvalidArgument("cluster state: unknown version");
+  ClusterState s;
+  s.applied_index = json::U64(d, "applied_index");
+  if (const auto* peers = json::Member(d, "peers"); peers && peers->IsArray()) {
+    for (const auto& p : peers->GetArray()) {
+      Peer peer{.uri = json::String(p, "uri"),
+                .type = ParseNodeType(json::String(p, "node_type")).value_or(NodeType::kNormal)};
+      s.peers[json::U64(p, "id")] = std::move(peer);
+    }
+  }
+  if (const auto* removed = json::Member(d, "removed_peers"); removed && removed->IsArray()) {
+    for (const auto& id : removed->GetArray()) {
+      if (id.IsUint64()) s.removed_peers.insert(id.GetUint64());
+    }
+  }
+  if (const auto* cs = json::Member(d, "collections"); cs && cs->IsArray()) {
+    for (const auto& c : cs->GetArray()) {
+      Collection col;
+      if (const auto* config = json::Member(c, "config")) col.config_json = json::Serialize(*config);
+      if (const auto* shards = json::Member(c, "shards"); shards && shards->IsArray()) {
+        for (const auto& sh : shards->GetArray()) {
+          Shard shard;
+          if (const auto* reps = json::Member(sh, "replicas"); reps && reps->IsArray()) {
+            for (const auto& r : reps->GetArray()) {
+              auto state = ParseReplicaState(json::String(r, "state"));
+              if (!state) return Status::InvalidArgument("cluster state: unknown replica state");
+              shard.replicas[json::U64(r, "peer")] = *state;
+            }
+          }
+          col.shards[static_cast<ShardId>(json::U64(sh, "id"))] = std::move(shard);
+        }
+      }
+      s.collections[json::String(c, "name")] = std::move(col);
+    }
+  }
+  if (const auto* aliases = json::Member(d, "aliases"); aliases && aliases->IsObject()) {
+    for (const auto& m : aliases->GetObject()) {
+      if (m.value.IsString()) s.aliases[m.name.GetString()] = m.value.GetString();
+    }
+  }
+  if (const auto* metadata = json::Member(d, "metadata"); metadata && metadata->IsObject()) {
+    for (const auto& m : metadata->GetObject()) s.metadata[m.name.GetString()] = json::Serialize(m.value);
+  }
+  if (const auto* ts = json::Member(d, "transfers"); ts && ts->IsArray()) {
+    for (const auto& t : ts->GetArray()) {
+      s.transfers.push_back(Transfer{.collection = json::String(t, "collection"),
+                                     .shard = static_cast<ShardId>(json::U64(t, "shard")),
+                                     .from = json::U64(t, "from"),
+                                     .to = json::U64(t, "to"),
+                                     .method = json::String(t, "method", "stream_records"),
+                                     .sync = json::Bool(t, "sync")});
+    }
+  }
+  return s;
+}
+
+}  // namespace qd::cluster

@@ -1,0 +1,89 @@
+// ClusterState: everything the cluster agrees on through Raft — peers, collections with their
+// shard placement and replica states, aliases, cluster metadata keys and shard transfers in
+// progress. A plain value: the live copy belongs to StateMachine on the loop; readers on other
+// threads get immutable copies (StateMachine::Current()).
+//
+// Serialised as JSON (ToJson/FromJson) for Raft snapshots; the format is versioned ("v": 1):
+//   {"v":1,"applied_index":N,
+//    "peers":[{"id":u64,"uri":"http://..","node_type":"Normal"|"Listener"}],
+//    "removed_peers":[u64...],
+//    "collections":[{"name":..,"config":<any JSON>,"shards":[{"id":u32,
+//        "replicas":[{"peer":u64,"state":"Active"|..}]}]}],
+//    "aliases":{"alias":"collection"}, "metadata":{"key":<any JSON>},
+//    "transfers":[{"collection":..,"shard":u32,"from":u64,"to":u64,"method":..,"sync":bool}]}
+// Thread: any (a value).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libshared/status.h"
+
+namespace qd::cluster {
+
+using PeerId = uint64_t;
+using ShardId = uint32_t;
+
+enum class NodeType { kNormal, kListener };
+// Qdrant's ReplicaState names (lib/collection/src/shards/replica_set/replica_state.rs).
+enum class ReplicaState { kActive, kDead, kPartial, kInitializing, kListener, kPartialSnapshot, kRecovery, kResharding };
+
+std::string_view NodeTypeName(NodeType type);
+std::optional<NodeType> ParseNodeType(std::string_view name);
+std::string_view ReplicaStateName(ReplicaState state);
+std::optional<ReplicaState> ParseReplicaState(std::string_view name);
+
+struct Peer {
+  std::string uri;
+  NodeType type = NodeType::kNormal;
+  friend bool operator==(const Peer&, const Peer&) = default;
+};
+
+struct Shard {
+  std::map<PeerId, ReplicaState> replicas;
+  friend bool operator==(const Shard&, const Shard&) = default;
+};
+
+struct Collection {
+  std::string config_json = "{}";  // opaque to the FSM: the collection layer's config
+  std::map<ShardId, Shard> shards;
+  friend bool operator==(const Collection&, const Collection&) = default;
+};
+
+struct Transfer {
+  std::string collection;
+  ShardId shard = 0;
+  PeerId from = 0;
+  PeerId to = 0;
+  std::string method = "stream_records";
+  bool sync = false;
+  friend bool operator==(const Transfer&, const Transfer&) = default;
+};
+
+struct ClusterState {
+  uint64_t applied_index = 0;  // log index of the last entry applied
+  std::map<PeerId, Peer> peers;
+  std::set<PeerId> removed_peers;  // never come back with the same id
+  std::map<std::string, Collection> collections;
+  std::map<std::string, std::string> aliases;   // alias -> collection name
+  std::map<std::string, std::string> metadata;  // key -> JSON value text
+  std::vector<Transfer> transfers;
+
+  bool HasCollection(const std::string& name) const { return collections.count(name) != 0; }
+  bool HoldsReplicas(PeerId peer) const;
+  // The peer registered with `uri`, other than `except`.
+  std::optional<PeerId> PeerWithUri(const std::string& uri, PeerId except = 0) const;
+
+  std::string ToJson() const;
+  // Errors: kInvalidArgument naming what is malformed.
+  static Result<ClusterState> FromJson(std::string_view json);
+
+  friend bool operator==(const ClusterState&, const ClusterState&) = default;
+};
+
+}  // namespace qd::cluster

@@ -1,0 +1,238 @@
+#include "qdrantd/cluster/state_machine.h"
+
+#include <algorithm>
+
+#include "libshared/log.h"
+#include "qdrantd/cluster/placement.h"
+
+namespace qd::cluster {
+namespace {
+
+using Kind = MetaOperation::Kind;
+
+std::string PeerName(PeerId id) { return std::to_string(id); }
+
+void DropPeerEverywhere(ClusterState& s, PeerId id) {
+  for (auto& [name, c] : s.collections) {
+    for (auto& [sid, shard] : c.shards) shard.replicas.erase(id);
+  }
+  std::erase_if(s.transfers, [id](const Transfer& t) { return t.from == id || t.to == id; });
+}
+
+bool SameTransfer(const Transfer& a, const Transfer& b) {
+  return a.collection == b.collection && a.shard == b.shard && a.from == b.from && a.to == b.to;
+}
+
+Status ApplyUpsertPeer(ClusterState& s, const MetaOperation& op) {
+  if (op.peer_id == 0) return Status::InvalidArgument("peer id 0 is not valid");
+  if (s.removed_peers.count(op.peer_id)) {
+    return Status::FailedPrecondition("peer " + PeerName(op.peer_id) + " was removed from the cluster");
+  }
+  // Qdrant: a newcomer announcing the URI of a registered peer replaces it when that peer holds
+  // no replicas, and is refused otherwise (compat.md §6.8).
+  if (auto other = s.PeerWithUri(op.uri, op.peer_id)) {
+    if (s.HoldsReplicas(*other)) {
+      return Status::AlreadyExists("URI conflict: " + op.uri + " belongs to peer " + PeerName(*other) +
+                                   ", which holds replicas");
+    }
+    s.peers.erase(*other);
+    s.removed_peers.insert(*other);
+    DropPeerEverywhere(s, *other);
+  }
+  s.peers[op.peer_id] = Peer{.uri = op.uri, .type = op.node_type};
+  return Status::Ok();
+}
+
+Status ApplyRemovePeer(ClusterState& s, const MetaOperation& op) {
+  if (!s.peers.count(op.peer_id)) return Status::NotFound("peer " + PeerName(op.peer_id) + " does not exist");
+  if (!op.force && s.HoldsReplicas(op.peer_id)) {
+    return Status::FailedPrecondition("peer " + PeerName(op.peer_id) +
+                                      " still holds shard replicas; move them first or use force");
+  }
+  s.peers.erase(op.peer_id);
+  s.removed_peers.insert(op.peer_id);
+  DropPeerEverywhere(s, op.peer_id);
+  return Status::Ok();
+}
+
+Status ApplyCreateCollection(ClusterState& s, const MetaOperation& op) {
+  if (op.collection.empty()) return Status::InvalidArgument("collection name is empty");
+  if (s.collections.count(op.collection)) {
+    return Status::AlreadyExists("Collection `" + op.collection + "` already exists!");
+  }
+  if (s.aliases.count(op.collection)) {
+    return Status::AlreadyExists("Alias with name `" + op.collection + "` already exists");
+  }
+  std::map<ShardId, std::vector<PeerId>> placement = op.placement;
+  if (placement.empty()) {
+    std::vector<PeerId> ids;
+    for (const auto& [id, peer] : s.peers) ids.push_back(id);
+    uint32_t shards = op.shard_number.value_or(static_cast<uint32_t>(std::max<size_t>(ids.size(), 1)));
+    if (shards == 0) return Status::InvalidArgument("shard_number must be at least 1");
+    placement = PlaceReplicas(ids, shards, op.replication_factor);
+    if (placement.empty()) return Status::Unavailable("no peers to place replicas on");
+  }
+  Collection c;
+  c.config_json = op.config_json.empty() ? "{}" : op.config_json;
+  for (const auto& [sid, peers] : placement) {
+    Shard& shard = c.shards[sid];
+    for (PeerId p : peers) {
+      auto it = s.peers.find(p);
+      if (it == s.peers.end()) return Status::NotFound("peer " + PeerName(p) + " does not exist");
+      ReplicaState st = op.initial_state.value_or(
+          it->second.type == NodeType::kListener ? ReplicaState::kListener : ReplicaState::kActive);
+      shard.replicas[p] = st;
+    }
+  }
+  s.collections[op.collection] = std::move(c);
+  return Status::Ok();
+}
+
+Result<Collection*> FindCollection(ClusterState& s, const std::string& name) {
+  auto it = s.collections.find(name);
+  if (it == s.collections.end()) return Status::NotFound("Collection `" + name + "` doesn't exist!");
+  return &it->second;
+}
+
+}  // namespace
+
+Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
+  switch (op.kind) {
+    case Kind::kUpsertPeer:
+      return ApplyUpsertPeer(s, op);
+    case Kind::kRemovePeer:
+      return ApplyRemovePeer(s, op);
+    case Kind::kCreateCollection:
+      return ApplyCreateCollection(s, op);
+    case Kind::kUpdateCollection: {
+      auto c = FindCollection(s, op.collection);
+      if (!c.ok()) return c.status();
+      (*c)->config_json = op.config_json.empty() ? "{}" : op.config_json;
+      return Status::Ok();
+    }
+    case Kind::kDropCollection: {
+      if (!s.collections.erase(op.collection)) {
+        return Status::NotFound("Collection `" + op.collection + "` doesn't exist!");
+      }
+      std::erase_if(s.aliases, [&](const auto& a) { return a.second == op.collection; });
+      std::erase_if(s.transfers, [&](const Transfer& t) { return t.collection == op.collection; });
+      return Status::Ok();
+    }
+    case Kind::kSetReplicaState: {
+      auto c = FindCollection(s, op.collection);
+      if (!c.ok()) return c.status();
+      auto shard = (*c)->shards.find(op.shard);
+      if (shard == (*c)->shards.end()) {
+        return Status::NotFound("shard " + std::to_string(op.shard) + " of " + op.collection + " does not exist");
+      }
+      if (!s.peers.count(op.peer_id)) return Status::NotFound("peer " + PeerName(op.peer_id) + " does not exist");
+      shard->second.replicas[op.peer_id] = op.replica_state;
+      return Status::Ok();
+    }
+    case Kind::kRemoveReplica: {
+      auto c = FindCollection(s, op.collection);
+      if (!c.ok()) return c.status();
+      auto shard = (*c)->shards.find(op.shard);
+      if (shard == (*c)->shards.end() || !shard->second.replicas.erase(op.peer_id)) {
+        return Status::NotFound("peer " + PeerName(op.peer_id) + " holds no replica of shard " +
+                                std::to_string(op.shard) + " of " + op.collection);
+      }
+      return Status::Ok();
+    }
+    case Kind::kStartTransfer: {
+      const Transfer& t = op.transfer;
+      auto c = FindCollection(s, t.collection);
+      if (!c.ok()) return c.status();
+      if (!(*c)->shards.count(t.shard)) return Status::NotFound("shard " + std::to_string(t.shard) + " does not exist");
+      if (!s.peers.count(t.from) || !s.peers.count(t.to)) return Status::NotFound("transfer peer does not exist");
+      if (t.from == t.to) return Status::InvalidArgument("cannot transfer shard to itself");
+      for (const Transfer& other : s.transfers) {
+        if (other.collection == t.collection && other.shard == t.shard && (other.to == t.to || other.from == t.from)) {
+          return Status::AlreadyExists("a transfer of shard " + std::to_string(t.shard) + " is already running");
+        }
+      }
+      s.transfers.push_back(t);
+      return Status::Ok();
+    }
+    case Kind::kFinishTransfer:
+    case Kind::kAbortTransfer: {
+      auto it = std::find_if(s.transfers.begin(), s.transfers.end(),
+                             [&](const Transfer& t) { return SameTransfer(t, op.transfer); });
+      if (it == s.transfers.end()) return Status::NotFound("no such transfer");
+      s.transfers.erase(it);
+      return Status::Ok();
+    }
+    case Kind::kCreateAlias: {
+      if (!s.collections.count(op.collection)) {
+        return Status::NotFound("Collection `" + op.collection + "` doesn't exist!");
+      }
+      if (s.collections.count(op.alias)) {
+        return Status::AlreadyExists("Collection with name `" + op.alias + "` already exists");
+      }
+      s.aliases[op.alias] = op.collection;
+      return Status::Ok();
+    }
+    case Kind::kDeleteAlias:
+      if (!s.aliases.erase(op.alias)) return Status::NotFound("Alias `" + op.alias + "` doesn't exist!");
+      return Status::Ok();
+    case Kind::kSetMetadata:
+      s.metadata[op.key] = op.value_json.empty() ? "null" : op.value_json;
+      return Status::Ok();
+    case Kind::kDeleteMetadata:
+      s.metadata.erase(op.key);
+      return Status::Ok();
+    case Kind::kRestoreState: {
+      auto restored = ClusterState::FromJson(op.state_json);
+      if (!restored.ok()) return restored.status();
+      s.collections = std::move(restored->collections);
+      s.aliases = std::move(restored->aliases);
+      s.metadata = std::move(restored->metadata);
+      s.transfers.clear();
+      return Status::Ok();
+    }
+  }
+  return Status::InvalidArgument("unknown meta operation");
+}
+
+StateMachine::StateMachine() : published_(std::make_shared<const ClusterState>()) {}
+
+void StateMachine::Apply(server::OnLoop on_loop, uint64_t index, std::string_view command) {
+  auto op = MetaOperation::Decode(command);
+  Status result;
+  if (!op.ok()) {
+    result = op.status();
+    QD_LOG_ERROR("skipping a raft entry at index " + std::to_string(index) + ": " + result.message());
+  } else {
+    // Apply to a copy so that a failed operation leaves nothing half-done.
+    ClusterState next = live_;
+    result = ApplyOperation(next, *op);
+    if (result.ok()) live_ = std::move(next);
+  }
+  live_.applied_index = index;
+  Publish(on_loop);
+  if (op.ok() && !op->request_id.empty() && on_result_) on_result_(on_loop, op->request_id, result);
+}
+
+std::string StateMachine::Snapshot(server::OnLoop) { return live_.ToJson(); }
+
+Status StateMachine::Restore(server::OnLoop on_loop, std::string_view snapshot, uint64_t) {
+  auto state = ClusterState::FromJson(snapshot);
+  if (!state.ok()) return state.status();
+  live_ = std::move(state.value());
+  Publish(on_loop);
+  return Status::Ok();
+}
+
+void StateMachine::ResetForTesting(server::OnLoop on_loop, ClusterState state) {
+  live_ = std::move(state);
+  Publish(on_loop);
+}
+
+void StateMachine::Publish(server::OnLoop on_loop) {
+  auto copy = std::make_shared<const ClusterState>(live_);
+  published_.store(copy);
+  for (auto& subscriber : subscribers_) subscriber(on_loop, copy);
+}
+
+}  // namespace qd::cluster
+

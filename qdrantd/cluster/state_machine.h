@@ -1,0 +1,57 @@
+// StateMachine: the cluster FSM. Apply(state, MetaOperation) -> next state, pure: no I/O, no
+// clock, no liveness checks (STYLE.md §1). It implements consensus::Fsm, so libraft feeds it
+// committed entries, snapshots it and restores it; after each change it publishes an immutable
+// copy for readers on any thread and tells its subscribers (the Reconciler hook).
+// Thread: the loop for everything but Current(), which any thread may call.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qdrantd/cluster/cluster_state.h"
+#include "qdrantd/cluster/meta_operation.h"
+#include "qdrantd/consensus/fsm.h"
+
+namespace qd::cluster {
+
+// The pure transition. On error `state` is unchanged. Errors: kNotFound (unknown collection,
+// alias, peer, replica, transfer), kAlreadyExists (collection or alias exists; a URI held by a
+// peer with replicas), kFailedPrecondition (removing a peer that holds replicas without force;
+// a removed peer id coming back), kInvalidArgument (malformed operation).
+Status ApplyOperation(ClusterState& state, const MetaOperation& op);
+
+class StateMachine : public consensus::Fsm {
+ public:
+  // Called on the loop after each applied entry or restore, with the new published state.
+  using Subscriber = std::function<void(server::OnLoop, const std::shared_ptr<const ClusterState>&)>;
+  // Called on the loop for each applied operation that carried a request id.
+  using ResultFn = std::function<void(server::OnLoop, const std::string& request_id, const Status&)>;
+
+  StateMachine();
+
+  // consensus::Fsm
+  void Apply(server::OnLoop, uint64_t index, std::string_view command) override;
+  std::string Snapshot(server::OnLoop) override;
+  Status Restore(server::OnLoop, std::string_view snapshot, uint64_t index) override;
+
+  // The latest published state; never null. Any thread.
+  std::shared_ptr<const ClusterState> Current() const { return published_.load(); }
+  // Register before consensus starts; loop thread.
+  void Subscribe(server::OnLoop, Subscriber subscriber) { subscribers_.push_back(std::move(subscriber)); }
+  void OnResult(ResultFn fn) { on_result_ = std::move(fn); }
+  // Replaces the live state without consensus: --reinit seeding and tests only.
+  void ResetForTesting(server::OnLoop, ClusterState state);
+
+ private:
+  void Publish(server::OnLoop);
+
+  ClusterState live_;
+  std::atomic<std::shared_ptr<const ClusterState>> published_;
+  std::vector<Subscriber> subscribers_;
+  ResultFn on_result_;
+};
+
+}  // namespace qd::cluster

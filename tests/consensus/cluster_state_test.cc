@@ -1,0 +1,117 @@
+// The pure parts of cluster/: transitions, placement, serialisation (table-driven where it fits).
+#include <catch2/catch.hpp>
+
+#include "qdrantd/cluster/meta_operation.h"
+#include "qdrantd/cluster/placement.h"
+#include "qdrantd/cluster/state_machine.h"
+
+using namespace qd::cluster;
+
+namespace {
+
+ClusterState ThreePeers() {
+  ClusterState s;
+  for (PeerId id : {10u, 20u, 30u}) REQUIRE(ApplyOperation(s, MetaOperation::UpsertPeer(id, "http://h:" + std::to_string(id))).ok());
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("placement spreads replication_factor distinct peers per shard evenly", "[consensus]") {
+  auto p = PlaceReplicas({3, 1, 2}, 6, 2);
+  REQUIRE(p.size() == 6);
+  std::map<PeerId, int> count;
+  for (const auto& [sid, peers] : p) {
+    REQUIRE(peers.size() == 2);
+    CHECK(peers[0] != peers[1]);
+    for (PeerId id : peers) ++count[id];
+  }
+  CHECK(count == std::map<PeerId, int>{{1, 4}, {2, 4}, {3, 4}});
+  CHECK(PlaceReplicas({1, 2}, 1, 5).at(0).size() == 2);  // capped at the peer count
+  CHECK(PlaceReplicas({}, 3, 1).empty());
+}
+
+TEST_CASE("shard_number defaults to the number of peers", "[consensus]") {
+  ClusterState s = ThreePeers();
+  REQUIRE(ApplyOperation(s, MetaOperation::CreateCollection("c", "{}", std::nullopt, 1)).ok());
+  CHECK(s.collections.at("c").shards.size() == 3);
+}
+
+TEST_CASE("peer removal without force is refused while it holds replicas", "[consensus]") {
+  ClusterState s = ThreePeers();
+  REQUIRE(ApplyOperation(s, MetaOperation::CreateCollection("c", "{}", 3, 1)).ok());
+  MetaOperation start;
+  start.kind = MetaOperation::Kind::kStartTransfer;
+  start.transfer = Transfer{.collection = "c", .shard = 0, .from = 10, .to = 20};
+  REQUIRE(ApplyOperation(s, start).ok());
+  CHECK(ApplyOperation(s, MetaOperation::RemovePeer(10, false)).code() == qd::StatusCode::kFailedPrecondition);
+  REQUIRE(ApplyOperation(s, MetaOperation::RemovePeer(10, true)).ok());
+  CHECK_FALSE(s.peers.count(10));
+  CHECK_FALSE(s.HoldsReplicas(10));
+  CHECK(s.transfers.empty());
+  CHECK(s.removed_peers.count(10));
+  // A removed id never comes back.
+  CHECK(ApplyOperation(s, MetaOperation::UpsertPeer(10, "http://new:1")).code() ==
+        qd::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("a newcomer with a registered URI replaces an empty peer and is refused otherwise",
+          "[consensus]") {
+  ClusterState s = ThreePeers();
+  REQUIRE(ApplyOperation(s, MetaOperation::UpsertPeer(40, "http://h:30")).ok());
+  CHECK_FALSE(s.peers.count(30));
+  CHECK(s.peers.at(40).uri == "http://h:30");
+  REQUIRE(ApplyOperation(s, MetaOperation::CreateCollection("c", "{}", 3, 1)).ok());
+  ClusterState before = s;
+  CHECK(ApplyOperation(s, MetaOperation::UpsertPeer(50, "http://h:30")).code() == qd::StatusCode::kAlreadyExists);
+  CHECK(s == before);
+  // The same peer announcing a new URI keeps its id.
+  REQUIRE(ApplyOperation(s, MetaOperation::UpsertPeer(40, "http://h:41")).ok());
+  CHECK(s.peers.at(40).uri == "http://h:41");
+}
+
+TEST_CASE("the cluster state and every operation kind round-trip through their encodings",
+          "[consensus]") {
+  ClusterState s = ThreePeers();
+  REQUIRE(ApplyOperation(s, MetaOperation::CreateCollection("c", R"({"a":[1,2,{"b":null}]})", 2, 2)).ok());
+  REQUIRE(ApplyOperation(s, MetaOperation::SetReplicaState("c", 1, 30, ReplicaState::kDead)).ok());
+  REQUIRE(ApplyOperation(s, MetaOperation::CreateAlias("al", "c")).ok());
+  REQUIRE(ApplyOperation(s, MetaOperation::SetMetadata("k", R"({"x":1.5})")).ok());
+  MetaOperation start;
+  start.kind = MetaOperation::Kind::kStartTransfer;
+  start.transfer = Transfer{.collection = "c", .shard = 1, .from = 10, .to = 30, .method = "snapshot", .sync = true};
+  REQUIRE(ApplyOperation(s, start).ok());
+  s.applied_index = 77;
+  auto back = ClusterState::FromJson(s.ToJson());
+  REQUIRE(back.ok());
+  CHECK(*back == s);
+
+  for (const MetaOperation& op :
+       {MetaOperation::UpsertPeer(7, "http://x:1", NodeType::kListener), MetaOperation::RemovePeer(7, true),
+        MetaOperation::CreateCollection("c", R"({"z":true})", 4, 3), MetaOperation::DropCollection("c"),
+        MetaOperation::SetReplicaState("c", 3, 9, ReplicaState::kPartial), MetaOperation::CreateAlias("a", "c"),
+        MetaOperation::DeleteAlias("a"), MetaOperation::SetMetadata("k", "[1]"), MetaOperation::DeleteMetadata("k"),
+        start}) {
+    auto decoded = MetaOperation::Decode(op.Encode());
+    REQUIRE(decoded.ok());
+    CHECK(decoded->Encode() == op.Encode());
+  }
+  CHECK_FALSE(MetaOperation::Decode(R"({"v":2,"kind":"drop_collection"})").ok());
+  CHECK_FALSE(MetaOperation::Decode("garbage").ok());
+}
+
+TEST_CASE("a restored state machine publishes the snapshot's state", "[consensus]") {
+  qd::server::Loop loop;
+  StateMachine a, b;
+  ClusterState s = ThreePeers();
+  REQUIRE(ApplyOperation(s, MetaOperation::SetMetadata("k", "true")).ok());
+  a.ResetForTesting(loop.Enter(), s);
+  int notified = 0;
+  b.Subscribe(loop.Enter(), [&](qd::server::OnLoop, const std::shared_ptr<const ClusterState>& st) {
+    ++notified;
+    CHECK(st->metadata.at("k") == "true");
+  });
+  REQUIRE(b.Restore(loop.Enter(), a.Snapshot(loop.Enter()), 5).ok());
+  CHECK(notified == 1);
+  CHECK(*b.Current() == s);
+}
