@@ -1,5 +1,6 @@
 #include "qdrantd/server/daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include "qdrantd/api/p2p/p2p_server.h"
 #include "qdrantd/api/rest/cluster_routes.h"
 #include "qdrantd/cluster/cluster_node.h"
+#include "qdrantd/cluster/reconciler.h"
 #include "qdrantd/api/rest/http_server.h"
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/api/rest/engine_routes.h"
@@ -47,6 +49,7 @@ struct Daemon::Impl {
   bool stopping = false;
   // Cluster mode (issue #5).
   std::unique_ptr<cluster::ClusterNode> cluster_node;
+  std::unique_ptr<cluster::Reconciler> reconciler;
   std::unique_ptr<api::p2p::P2pServer> p2p;
   bool cluster_stopped = true;
   int exit_code = 0;
@@ -70,6 +73,7 @@ struct Daemon::Impl {
     Status s = self->pool->Submit([self] {
       Status flushed = self->collections->FlushAll();
       if (!flushed.ok()) QD_LOG_WARN("index checkpoint: " + flushed.message());
+      malloc_trim(0);
       self->checkpointing = false;
     });
     if (!s.ok()) self->checkpointing = false;
@@ -79,6 +83,63 @@ struct Daemon::Impl {
     self->CheckDrained(self->loop.Enter());
   }
 };
+
+namespace {
+
+// Proposes alias actions one after another (consensus has one operation per alias change).
+void ProposeAliases(cluster::ClusterNode* node, std::vector<collection::AliasAction> actions, size_t i,
+                    std::chrono::milliseconds timeout, std::function<void(Status)> done) {
+  if (i == actions.size()) return done(Status::Ok());
+  const collection::AliasAction& a = actions[i];
+  auto next = [node, actions, i, timeout, done](Status s) mutable {
+    if (!s.ok()) return done(s);
+    ProposeAliases(node, std::move(actions), i + 1, timeout, std::move(done));
+  };
+  switch (a.kind) {
+    case collection::AliasAction::kCreate:
+      return node->Propose(cluster::MetaOperation::CreateAlias(a.alias_name, a.collection_name), timeout, next);
+    case collection::AliasAction::kDelete:
+      return node->Propose(cluster::MetaOperation::DeleteAlias(a.alias_name), timeout, next);
+    case collection::AliasAction::kRename: {
+      auto state = node->State();
+      auto it = state->aliases.find(a.alias_name);
+      if (it == state->aliases.end()) return done(Status::NotFound("Alias `" + a.alias_name + "` doesn't exist!"));
+      std::string target = it->second, renamed = a.new_alias_name;
+      return node->Propose(cluster::MetaOperation::DeleteAlias(a.alias_name), timeout,
+                           [node, target, renamed, timeout, next](Status s) mutable {
+                             if (!s.ok()) return next(s);
+                             node->Propose(cluster::MetaOperation::CreateAlias(renamed, target), timeout, next);
+                           });
+    }
+  }
+}
+
+api::rest::ProposeFn MakeProposer(cluster::ClusterNode* node) {
+  return [node](api::rest::CollectionChange change, std::chrono::milliseconds timeout,
+                std::function<void(Status)> done) {
+    using Kind = api::rest::CollectionChange::Kind;
+    switch (change.kind) {
+      case Kind::kCreate:
+        return node->Propose(cluster::MetaOperation::CreateCollection(change.name, change.config_json,
+                                                                      change.shard_number,
+                                                                      change.replication_factor),
+                             timeout, std::move(done));
+      case Kind::kUpdate: {
+        cluster::MetaOperation op;
+        op.kind = cluster::MetaOperation::Kind::kUpdateCollection;
+        op.collection = change.name;
+        op.config_json = change.config_json;
+        return node->Propose(std::move(op), timeout, std::move(done));
+      }
+      case Kind::kDelete:
+        return node->Propose(cluster::MetaOperation::DropCollection(change.name), timeout, std::move(done));
+      case Kind::kAliases:
+        return ProposeAliases(node, std::move(change.aliases), 0, timeout, std::move(done));
+    }
+  };
+}
+
+}  // namespace
 
 Status Daemon::Impl::Start(OnLoop on_loop) {
   auto lock = StorageLock::Acquire(config.storage.storage_path);
@@ -98,9 +159,17 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   std::function<bool()> ready;
   if (cluster_node) ready = [node = cluster_node.get()] { return node->Ready(); };
   api::rest::AddServiceRoutes(router, {.cluster_enabled = config.cluster.enabled, .ready = ready});
-  // TODO(#5): in cluster mode, collection changes still apply locally; they go through
-  // cluster_node->Propose and a Reconciler next.
-  api::rest::EngineContext engine{&loop, pool.get(), collections.get()};
+  api::rest::EngineContext engine{&loop, pool.get(), collections.get(), {}};
+  if (cluster_node) {
+    // Collection changes go through consensus; the Reconciler applies each committed state
+    // locally (before the proposer is answered, so its next request finds the change).
+    reconciler = std::make_unique<cluster::Reconciler>(*collections);
+    cluster_node->Subscribe(on_loop, [r = reconciler.get()](OnLoop l, const std::shared_ptr<const cluster::ClusterState>& st) {
+      r->Reconcile(l, st);
+    });
+    reconciler->Reconcile(on_loop, cluster_node->State());
+    engine.propose = MakeProposer(cluster_node.get());
+  }
   api::rest::AddCollectionRoutes(router, engine);
   api::rest::AddPointRoutes(router, engine);
   snapshots = std::make_unique<collection::Snapshots>(*collections, config.storage.snapshots_path,

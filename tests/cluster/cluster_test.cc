@@ -305,11 +305,8 @@ TEST_CASE("a minority cannot change metadata: a timeout error, then recovery aft
   CHECK(WaitConverged(Ptrs(peers), 3) != 0);
 }
 
-// Hidden until the collection layer (issue #3) serves PUT /collections in cluster mode: a URI
-// conflict is refused only when the registered peer holds replicas. Run with
-//   qd_cluster_tests "[needs-collections]"
-TEST_CASE("a newcomer announcing the URI of a peer that holds replicas exits 101",
-          "[.][cluster][needs-collections]") {
+// A URI conflict is refused only when the registered peer holds replicas (compat.md §6.8).
+TEST_CASE("a newcomer announcing the URI of a peer that holds replicas exits 101", "[cluster]") {
   auto peers = StartCluster(3);
   REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
   REQUIRE(peers[0]->Request("PUT", "/collections/c",
@@ -338,4 +335,40 @@ TEST_CASE("a newcomer announcing the URI of a peer that holds replicas exits 101
   REQUIRE(info);
   CHECK(info->peers.count(old_id) == 1);
   CHECK(info->peers[old_id] == uri);
+}
+
+TEST_CASE("collections and aliases changed through any node reach every node through consensus",
+          "[cluster]") {
+  auto peers = StartCluster(3);
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  // Created through a follower or the leader alike; usable right after the call returns.
+  HttpResponse created = peers[1]->Request("PUT", "/collections/books?timeout=5",
+                                           R"({"vectors":{"size":2,"distance":"Dot"},"replication_factor":2})");
+  INFO(created.body);
+  REQUIRE(created.status == 200);
+  CHECK(peers[1]->Request("PUT", "/collections/books/points?wait=true",
+                          R"({"points":[{"id":1,"vector":[1,0]}]})").status == 200);
+  for (auto& p : peers) {
+    CHECK(PollUntil([&] { return p->Request("GET", "/collections/books").status == 200; }, 10s));
+    // shard_number defaulted to the number of peers.
+    CHECK(p->Request("GET", "/collections/books").body.find("\"shard_number\":3") != std::string::npos);
+  }
+  HttpResponse again = peers[2]->Request("PUT", "/collections/books", R"({"vectors":{"size":2,"distance":"Dot"}})");
+  CHECK(again.status == 409);
+  REQUIRE(peers[2]->Request("POST", "/collections/aliases",
+                            R"({"actions":[{"create_alias":{"alias_name":"novels","collection_name":"books"}}]})").status == 200);
+  for (auto& p : peers) {
+    CHECK(PollUntil([&] { return p->Request("GET", "/aliases").body.find("novels") != std::string::npos; }, 10s));
+  }
+  REQUIRE(peers[0]->Request("PATCH", "/collections/books", R"({"optimizers_config":{"indexing_threshold":123}})").status == 200);
+  for (auto& p : peers) {
+    CHECK(PollUntil([&] { return p->Request("GET", "/collections/books").body.find("\"indexing_threshold\":123") != std::string::npos; }, 10s));
+  }
+  HttpResponse deleted = peers[2]->Request("DELETE", "/collections/books");
+  REQUIRE(deleted.status == 200);
+  CHECK(deleted.body.find("\"result\":true") != std::string::npos);
+  for (auto& p : peers) {
+    CHECK(PollUntil([&] { return p->Request("GET", "/collections/books").status == 404; }, 10s));
+  }
+  CHECK(peers[0]->Request("DELETE", "/collections/books").body.find("\"result\":false") != std::string::npos);
 }

@@ -469,3 +469,33 @@ TEST_CASE("the optimizer rebuilds a graph with many deleted points, reads and wr
   CHECK(same >= 9);
   CHECK(Json(Post(node, "/collections/o/points/count", "{}"))["result"]["count"].GetUint() == 520);
 }
+
+TEST_CASE("one upsert of 10,000 points with sparse vectors (a ~10 MB body) is taken whole",
+          "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(Put(node, "/collections/big", R"({"vectors":{"d":{"size":4,"distance":"Dot"}},"sparse_vectors":{"s":{}}})").status == 200);
+  std::mt19937 rng(5);
+  std::string body = R"({"points":[)";
+  body.reserve(16 << 20);
+  for (int i = 0; i < 10000; ++i) {
+    std::set<int> indices;
+    while (indices.size() < 100) indices.insert(static_cast<int>(rng() % 1000));
+    std::string idx, val;
+    for (int x : indices) {
+      idx += (idx.empty() ? "" : ",") + std::to_string(x);
+      val += (val.empty() ? "" : ",") + std::to_string((rng() % 1000) / 1000.0).substr(0, 5);
+    }
+    body += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(i) + R"(,"vector":{"d":[1,2,3,4],"s":{"indices":[)" +
+            idx + R"(],"values":[)" + val + R"(]}},"payload":{"i":)" + std::to_string(i) + "}}";
+  }
+  body += "]}";
+  INFO("body bytes: " << body.size());
+  REQUIRE(body.size() > (8 << 20));
+  HttpResponse r = HttpRequest(node.http_port(), "PUT", "/collections/big/points?wait=true", body,
+                               {{"content-type", "application/json"}}, 120s);
+  REQUIRE(r.status == 200);
+  CHECK(Json(Post(node, "/collections/big/points/count", "{}"))["result"]["count"].GetUint() == 10000);
+  rapidjson::Document p = Json(Post(node, "/collections/big/points", R"({"ids":[9999],"with_vector":["s"]})"));
+  CHECK(p["result"][0]["vector"]["s"]["indices"].Size() == 100);
+}

@@ -18,6 +18,12 @@ namespace qd::api::rest {
 using Work = std::function<Result<Response>(const Request& request)>;
 void Async(const EngineContext& context, Request& request, Reply reply, Work work);
 
+// Like Async, for work that finishes later (e.g. once consensus applied a change): the work
+// gets `answer`, to be called exactly once from any thread.
+using Answer = std::function<void(Result<Response>)>;
+using DeferredWork = std::function<void(const Request& request, Answer answer)>;
+void AsyncDeferred(const EngineContext& context, Request& request, Reply reply, DeferredWork work);
+
 // `wait` query parameter (default false). Errors: kInvalidArgument for a non-boolean.
 Result<bool> WaitParam(const Request& request);
 // `timeout` (seconds, >= 1) if given. Errors: kInvalidArgument / kUnprocessable.

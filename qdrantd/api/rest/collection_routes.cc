@@ -45,6 +45,67 @@ Result<Response> CreateCollection(Collections& collections, const Request& reque
   return Ok(request, "true");
 }
 
+// Cluster mode: the same validation, then consensus instead of a local change.
+void ProposeChange(const EngineContext& context, const Request& request, CollectionChange change,
+                   std::optional<uint64_t> timeout_s, bool delete_semantics, Answer answer) {
+  std::chrono::milliseconds timeout = std::chrono::seconds(timeout_s.value_or(30));
+  Request copy = request;  // only for the envelope's time; the body is not used after this
+  copy.body = {};
+  context.propose(std::move(change), timeout, [copy, delete_semantics, answer](Status s) {
+    if (delete_semantics && s.code() == StatusCode::kNotFound) {
+      answer(JsonResult(copy, "false"));
+    } else if (!s.ok()) {
+      answer(s);
+    } else {
+      answer(JsonResult(copy, "true"));
+    }
+  });
+}
+
+void ClusterCreate(const EngineContext& context, const Request& request, Answer answer) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return answer(timeout.status());
+  const std::string& name = request.Param("collection_name");
+  Status s = Collections::ValidateName(name);
+  if (!s.ok()) return answer(s);
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return answer(body.status());
+  Result<collection::CollectionConfig> config = collection::ParseCreateCollection(*body);
+  if (!config.ok()) return answer(config.status());
+  CollectionChange change;
+  change.kind = CollectionChange::Kind::kCreate;
+  change.name = name;
+  change.config_json = config->ToJson();
+  if (Member(*body, "shard_number")) change.shard_number = config->shard_number;
+  change.replication_factor = config->replication_factor;
+  ProposeChange(context, request, std::move(change), *timeout, false, std::move(answer));
+}
+
+void ClusterUpdate(const EngineContext& context, const Request& request, Answer answer) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return answer(timeout.status());
+  Result<std::shared_ptr<collection::Collection>> c = context.collections->Get(request.Param("collection_name"));
+  if (!c.ok()) return answer(c.status());
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return answer(body.status());
+  Result<collection::CollectionConfig> next = collection::ApplyUpdate((*c)->config(), *body);
+  if (!next.ok()) return answer(next.status());
+  CollectionChange change;
+  change.kind = CollectionChange::Kind::kUpdate;
+  change.name = (*c)->name();
+  change.config_json = next->ToJson();
+  ProposeChange(context, request, std::move(change), *timeout, false, std::move(answer));
+}
+
+void ClusterDelete(const EngineContext& context, const Request& request, Answer answer) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return answer(timeout.status());
+  CollectionChange change;
+  change.kind = CollectionChange::Kind::kDelete;
+  change.name = request.Param("collection_name");
+  ProposeChange(context, request, std::move(change), *timeout, true, std::move(answer));
+}
+
 Result<Response> UpdateCollection(Collections& collections, const Request& request) {
   Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
   if (!timeout.ok()) return timeout.status();
@@ -86,9 +147,7 @@ std::string AliasesJson(const std::vector<std::pair<std::string, std::string>>& 
   return Take(buffer);
 }
 
-Result<Response> ChangeAliases(Collections& collections, const Request& request) {
-  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
-  if (!timeout.ok()) return timeout.status();
+Result<std::vector<AliasAction>> ParseAliasActions(const Request& request) {
   Result<rapidjson::Document> body = ParseJsonBody(request.body);
   if (!body.ok()) return body.status();
   const Value* actions = Member(*body, "actions");
@@ -134,9 +193,28 @@ Result<Response> ChangeAliases(Collections& collections, const Request& request)
     }
     parsed.push_back(std::move(action));
   }
-  Status s = collections.ApplyAliases(parsed);
+  return parsed;
+}
+
+Result<Response> ChangeAliases(Collections& collections, const Request& request) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return timeout.status();
+  Result<std::vector<AliasAction>> parsed = ParseAliasActions(request);
+  if (!parsed.ok()) return parsed.status();
+  Status s = collections.ApplyAliases(*parsed);
   if (!s.ok()) return s;
   return Ok(request, "true");
+}
+
+void ClusterAliases(const EngineContext& context, const Request& request, Answer answer) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return answer(timeout.status());
+  Result<std::vector<AliasAction>> parsed = ParseAliasActions(request);
+  if (!parsed.ok()) return answer(parsed.status());
+  CollectionChange change;
+  change.kind = CollectionChange::Kind::kAliases;
+  change.aliases = std::move(*parsed);
+  ProposeChange(context, request, std::move(change), *timeout, false, std::move(answer));
 }
 
 }  // namespace
@@ -161,11 +239,25 @@ void AddCollectionRoutes(Router& router, EngineContext context) {
     out += "]}";
     reply.Send(JsonResult(request, out));
   });
-  add("POST", "/collections/aliases", &ChangeAliases);
+  auto add_cluster = [&](const char* method, const char* path,
+                         void (*fn)(const EngineContext&, const Request&, Answer)) {
+    router.Add(method, path, [context, fn](Request& request, Reply reply) {
+      AsyncDeferred(context, request, std::move(reply),
+                    [context, fn](const Request& r, Answer answer) { fn(context, r, std::move(answer)); });
+    });
+  };
   add("GET", "/collections/{collection_name}", &GetCollection);
-  add("PUT", "/collections/{collection_name}", &CreateCollection);
-  add("PATCH", "/collections/{collection_name}", &UpdateCollection);
-  add("DELETE", "/collections/{collection_name}", &DeleteCollection);
+  if (context.propose) {
+    add_cluster("POST", "/collections/aliases", &ClusterAliases);
+    add_cluster("PUT", "/collections/{collection_name}", &ClusterCreate);
+    add_cluster("PATCH", "/collections/{collection_name}", &ClusterUpdate);
+    add_cluster("DELETE", "/collections/{collection_name}", &ClusterDelete);
+  } else {
+    add("POST", "/collections/aliases", &ChangeAliases);
+    add("PUT", "/collections/{collection_name}", &CreateCollection);
+    add("PATCH", "/collections/{collection_name}", &UpdateCollection);
+    add("DELETE", "/collections/{collection_name}", &DeleteCollection);
+  }
   router.Add("GET", "/collections/{collection_name}/exists", [collections](Request& request, Reply reply) {
     bool exists = collections->Exists(request.Param("collection_name"));
     reply.Send(JsonResult(request, exists ? R"({"exists":true})" : R"({"exists":false})"));

@@ -4,12 +4,20 @@
 // Thread: routes are added before the server starts; handlers run on the loop and the pool.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libshared/status.h"
+#include "qdrantd/collection/collections.h"
+
 namespace qd::server {
 class Loop;
 class WorkerPool;
 }  // namespace qd::server
 namespace qd::collection {
-class Collections;
 class Snapshots;
 }  // namespace qd::collection
 
@@ -17,10 +25,26 @@ namespace qd::api::rest {
 
 class Router;
 
+// A collection-level change as the API validated it. In cluster mode it goes through consensus
+// (compat.md §5.1) instead of being applied here; the Reconciler then applies it on every node.
+struct CollectionChange {
+  enum class Kind { kCreate, kUpdate, kDelete, kAliases };
+  Kind kind = Kind::kCreate;
+  std::string name;
+  std::string config_json;                // kCreate, kUpdate
+  std::optional<uint32_t> shard_number;   // kCreate, when the request gave one
+  uint32_t replication_factor = 1;        // kCreate
+  std::vector<collection::AliasAction> aliases;  // kAliases
+};
+// Proposes `change`; `done` runs (on any thread) once this node applied it, or with the error.
+using ProposeFn = std::function<void(CollectionChange change, std::chrono::milliseconds timeout,
+                                     std::function<void(Status)> done)>;
+
 struct EngineContext {
   server::Loop* loop;
   server::WorkerPool* pool;
   collection::Collections* collections;
+  ProposeFn propose;  // empty in standalone mode: changes apply locally
 };
 
 void AddCollectionRoutes(Router& router, EngineContext context);
