@@ -302,3 +302,78 @@ TEST_CASE("qdctl collection create, list, info and delete against the daemon",
   RunResult delete_again = RunQdctl({"--url", url, "collection", "delete", "books"}, home.path());
   CHECK(delete_again.exit_code == 1);
 }
+
+TEST_CASE("gRPC collection configs, aliases and payload indexes read back as set",
+          "[integration][grpc]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  auto collections = qdrant::Collections::NewStub(Channel(node));
+  auto points = qdrant::Points::NewStub(Channel(node));
+  auto call = [](auto method, const auto& request, auto* reply) {
+    grpc::ClientContext context;
+    Deadline(context);
+    grpc::Status s = method(&context, request, reply);
+    INFO(s.error_message());
+    return s.ok();
+  };
+
+  qdrant::CreateCollection create;
+  create.set_collection_name("cfg");
+  auto* map = create.mutable_vectors_config()->mutable_params_map()->mutable_map();
+  (*map)["a"].set_size(3);
+  (*map)["a"].set_distance(qdrant::Cosine);
+  create.mutable_hnsw_config()->set_m(8);
+  create.mutable_optimizers_config()->set_indexing_threshold(5000);
+  (*create.mutable_metadata())["owner"].set_string_value("me");
+  qdrant::CollectionOperationResponse done;
+  REQUIRE(call([&](auto... a) { return collections->Create(a...); }, create, &done));
+
+  qdrant::UpdateCollection update;
+  update.set_collection_name("cfg");
+  update.mutable_hnsw_config()->set_ef_construct(50);
+  REQUIRE(call([&](auto... a) { return collections->Update(a...); }, update, &done));
+
+  qdrant::ChangeAliases aliases;
+  auto* alias = aliases.add_actions()->mutable_create_alias();
+  alias->set_alias_name("cfg_alias");
+  alias->set_collection_name("cfg");
+  REQUIRE(call([&](auto... a) { return collections->UpdateAliases(a...); }, aliases, &done));
+  qdrant::ListAliasesResponse listed;
+  REQUIRE(call([&](auto... a) { return collections->ListAliases(a...); },
+               qdrant::ListAliasesRequest(), &listed));
+  REQUIRE(listed.aliases_size() == 1);
+  CHECK(listed.aliases(0).alias_name() == "cfg_alias");
+  CHECK(listed.aliases(0).collection_name() == "cfg");
+
+  qdrant::CreateFieldIndexCollection index;
+  index.set_collection_name("cfg_alias");  // an alias works wherever a name does
+  index.set_wait(true);
+  index.set_field_name("title");
+  index.mutable_field_index_params()->mutable_text_index_params()->set_lowercase(true);
+  qdrant::PointsOperationResponse indexed;
+  REQUIRE(call([&](auto... a) { return points->CreateFieldIndex(a...); }, index, &indexed));
+  CHECK(indexed.result().status() == qdrant::Completed);
+
+  qdrant::GetCollectionInfoRequest get;
+  get.set_collection_name("cfg");
+  qdrant::GetCollectionInfoResponse info;
+  REQUIRE(call([&](auto... a) { return collections->Get(a...); }, get, &info));
+  const qdrant::CollectionConfig& config = info.result().config();
+  REQUIRE(config.params().vectors_config().has_params_map());
+  const auto& vectors = config.params().vectors_config().params_map().map();
+  REQUIRE(vectors.count("a") == 1);
+  CHECK(vectors.at("a").size() == 3);
+  CHECK(vectors.at("a").distance() == qdrant::Cosine);
+  CHECK(config.hnsw_config().m() == 8);
+  CHECK(config.hnsw_config().ef_construct() == 50);
+  CHECK(config.optimizer_config().indexing_threshold() == 5000);
+  CHECK(config.optimizer_config().max_optimization_threads().setting() ==
+        qdrant::MaxOptimizationThreads::Auto);
+  REQUIRE(config.metadata().count("owner") == 1);
+  CHECK(config.metadata().at("owner").string_value() == "me");
+  REQUIRE(info.result().payload_schema().count("title") == 1);
+  const qdrant::PayloadSchemaInfo& title = info.result().payload_schema().at("title");
+  CHECK(title.data_type() == qdrant::Text);
+  CHECK(title.params().text_index_params().lowercase());
+  CHECK(info.result().status() == qdrant::Green);
+}

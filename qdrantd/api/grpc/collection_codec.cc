@@ -176,6 +176,9 @@ void MessageToJson(const Message& m, Value& out, Allocator& a) {
       }
     } else if (f->has_presence() && !r->HasField(m, f)) {
       continue;
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM && r->GetEnumValue(m, f) == 0 &&
+               Lower(r->GetEnum(m, f)->name()).starts_with("unknown")) {
+      continue;  // UnknownDistance, Unknown tokenizer...: not given; the parser says what is missing
     } else {
       SingleToJson(m, f, v, a);
     }
