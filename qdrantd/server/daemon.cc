@@ -192,7 +192,10 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .port = *config.service.grpc_port,
         .cluster_enabled = config.cluster.enabled,
         .max_message_bytes = config.service.max_request_size_mb << 20,
-        .cluster = cluster_node ? ClusterHooks() : api::grpc::AdminClusterHooks{}});
+        .cluster = cluster_node ? ClusterHooks() : api::grpc::AdminClusterHooks{},
+        .collections = collections.get(),
+        .pool = pool.get(),
+        .snapshots = snapshots.get()});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;
     QD_LOG_INFO("gRPC listening on " + config.service.host + ":" +

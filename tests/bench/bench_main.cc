@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "tests/bench/dataset.h"
+#include "tests/bench/grpc_vector_client.h"
 #include "tests/bench/http_connection.h"
 #include "tests/bench/measure.h"
 #include "tests/bench/rest_vector_client.h"
@@ -243,9 +244,10 @@ void WriteLoad(rapidjson::PrettyWriter<rapidjson::FileWriteStream>& w, const Loa
 int Main(int argc, char** argv) {
   Options o;
   CLI::App app{"Load a vector set into a Qdrant-compatible server and measure it"};
-  app.add_option("--transport", o.transport, "Wire: rest (grpc: issue #4)")->capture_default_str();
+  app.add_option("--transport", o.transport, "Wire: rest or grpc")->capture_default_str();
   app.add_option("--host", o.host, "Server host")->capture_default_str();
-  app.add_option("--port", o.port, "Server REST port")->capture_default_str();
+  app.add_option("--port", o.port, "Server port: REST, or gRPC with --transport grpc")
+      ->capture_default_str();
   app.add_option("--data", o.data_dir, "Set directory (base/query/groundtruth)");
   app.add_option("--metric", o.metric_text, "Euclid (l2), Cosine (cos) or Dot")
       ->capture_default_str();
@@ -294,9 +296,11 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (o.transport != "rest" || o.data_dir.empty() || o.upsert_batch == 0 || o.batch_size == 0 ||
-      o.upsert_connections == 0 || o.batch_clients == 0) {
-    std::fprintf(stderr, "need --data, --transport rest, and non-zero batch sizes and clients\n");
+  if ((o.transport != "rest" && o.transport != "grpc") || o.data_dir.empty() ||
+      o.upsert_batch == 0 || o.batch_size == 0 || o.upsert_connections == 0 ||
+      o.batch_clients == 0) {
+    std::fprintf(stderr,
+                 "need --data, --transport rest|grpc, and non-zero batch sizes and clients\n");
     return 2;
   }
   auto loaded = LoadDataset(o.data_dir, o.max_queries);
@@ -307,9 +311,14 @@ int Main(int argc, char** argv) {
   const Dataset& ds = *loaded;
   const size_t n = ds.base.rows, nq = ds.queries.rows;
 
-  std::unique_ptr<Transport> transport = std::make_unique<RestTransport>(
-      o.host, o.port,
-      std::chrono::milliseconds(static_cast<int64_t>(o.request_timeout_seconds * 1000)));
+  const auto request_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.request_timeout_seconds * 1000));
+  std::unique_ptr<Transport> transport;
+  if (o.transport == "grpc") {
+    transport = std::make_unique<GrpcTransport>(o.host, o.port, request_timeout);
+  } else {
+    transport = std::make_unique<RestTransport>(o.host, o.port, request_timeout);
+  }
   size_t max_clients = std::max(o.upsert_connections, o.batch_clients);
   for (int c : *concurrency) max_clients = std::max(max_clients, static_cast<size_t>(c));
   std::vector<std::unique_ptr<VectorClient>> clients;

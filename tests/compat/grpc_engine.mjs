@@ -3,8 +3,8 @@
 // upserts 1,000 points with payloads, creates payload indexes, then checks search with and
 // without filters, query (by vector and by point id), scroll, count, get, delete by filter and
 // collection cluster info against answers this script computes itself (brute-force nearest
-// neighbours over the same vectors, filters evaluated in JS). Not a ctest yet: it needs an
-// engine that serves qdrant.Collections and qdrant.Points.
+// neighbours over the same vectors, filters evaluated in JS). Run against a live qdrantd by
+// tests/integration/grpc_engine_test.cc, with 1 and 2 shards.
 //
 // Usage: node grpc_engine.mjs <grpc url> [shard_number]   e.g. http://127.0.0.1:6334 2
 // Prints one line per check; exits 1 on the first failure, 2 on bad usage. The collection it

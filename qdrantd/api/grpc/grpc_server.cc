@@ -2,9 +2,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
+#include <vector>
+
 #include "admin.grpc.pb.h"
 #include "libshared/version.h"
 #include "qdrant.grpc.pb.h"
+#include "qdrantd/api/grpc/qdrant_services.h"
 
 namespace qd::api::grpc {
 namespace {
@@ -121,9 +125,19 @@ struct GrpcServer::Impl {
   GrpcServerOptions options;
   QdrantService qdrant_service;
   AdminService admin_service;
+  std::vector<std::unique_ptr<::grpc::Service>> engine_services;
   std::unique_ptr<::grpc::Server> server;
 
-  explicit Impl(GrpcServerOptions o) : options(std::move(o)), admin_service(options.cluster_enabled, options.cluster) {}
+  explicit Impl(GrpcServerOptions o)
+      : options(std::move(o)), admin_service(options.cluster_enabled, options.cluster) {
+    if (options.collections && options.pool) {
+      ServiceContext context{options.collections, options.pool, options.snapshots,
+                             options.cluster_enabled};
+      engine_services.push_back(NewCollectionsService(context));
+      engine_services.push_back(NewPointsService(context));
+      engine_services.push_back(NewSnapshotsService(context));
+    }
+  }
 };
 
 GrpcServer::GrpcServer(GrpcServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -144,6 +158,7 @@ Status GrpcServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&impl_->qdrant_service);
   builder.RegisterService(&impl_->admin_service);
+  for (auto& service : impl_->engine_services) builder.RegisterService(service.get());
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || bound_port == 0) {
     impl_->server.reset();

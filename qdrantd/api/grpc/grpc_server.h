@@ -1,7 +1,7 @@
 // GrpcServer: the public gRPC listener on service.grpc_port. It serves Qdrant's services
-// (package qdrant; today qdrant.Qdrant/HealthCheck) and our admin service (qdrantd.admin.Admin)
-// that qdctl uses. gRPC runs its own threads: handlers here only parse and answer, and will hand
-// consensus work to the loop and data work to the pool (STYLE.md §2). grpcpp stays in the .cc.
+// (package qdrant: Qdrant, Collections, Points, Snapshots; qdrant_services.h) and our admin
+// service (qdrantd.admin.Admin) that qdctl uses. gRPC runs its own threads: handlers here only
+// parse and answer, and hand data work to the pool (STYLE.md §2). grpcpp stays in the .cc.
 // Thread: Start/Shutdown from the daemon; handlers on gRPC's threads.
 #pragma once
 
@@ -14,6 +14,14 @@
 #include <vector>
 
 #include "libshared/status.h"
+
+namespace qd::server {
+class WorkerPool;
+}
+namespace qd::collection {
+class Collections;
+class Snapshots;
+}  // namespace qd::collection
 
 namespace qd::api::grpc {
 
@@ -46,6 +54,11 @@ struct GrpcServerOptions {
   bool cluster_enabled = false;
   uint64_t max_message_bytes = 64ull << 20;
   AdminClusterHooks cluster;  // set when cluster_enabled
+  // The engine behind Qdrant's Collections, Points and Snapshots services; both outlive the
+  // server. Null: those services are not offered (only HealthCheck and admin).
+  collection::Collections* collections = nullptr;
+  server::WorkerPool* pool = nullptr;
+  collection::Snapshots* snapshots = nullptr;
 };
 
 class GrpcServer {

@@ -1,0 +1,256 @@
+// qdrant.Collections over collection::Collections, as qdrantd/api/rest/collection_routes.cc
+// serves it over REST (compat.md §4.1, §5.1).
+#include <rapidjson/document.h>
+
+#include "collections_service.grpc.pb.h"
+#include "qdrantd/api/grpc/collection_codec.h"
+#include "qdrantd/api/grpc/grpc_call.h"
+#include "qdrantd/api/grpc/qdrant_services.h"
+#include "qdrantd/collection/collections.h"
+#include "qdrantd/index/filter.h"
+
+namespace qd::api::grpc {
+namespace {
+
+using collection::AliasAction;
+using collection::Collections;
+using ::grpc::CallbackServerContext;
+using ::grpc::ServerUnaryReactor;
+
+// A standalone qdrantd is one peer; Qdrant gives even a standalone node a (random, persisted)
+// peer id. Until consensus gives peers real ids (issue #5), ours is this fixed one.
+constexpr uint64_t kStandalonePeerId = 1;
+
+const char kStandaloneMessage[] =
+    "Cluster operations are not available in standalone mode: start qdrantd with "
+    "cluster.enabled=true";
+
+Result<segment::PointFilter> ShardFilter(uint32_t shards, uint32_t shard) {
+  rapidjson::Document doc;
+  doc.Parse(("{\"must\":[{\"slice\":{\"total\":" + std::to_string(shards) +
+             ",\"index\":" + std::to_string(shard) + "}}]}")
+                .c_str());
+  Result<index::Filter> filter = index::ParseFilter(doc, "filter");
+  if (!filter.ok()) return filter.status();
+  return segment::PointFilter{std::make_shared<const index::Filter>(std::move(*filter))};
+}
+
+class CollectionsService final : public qdrant::Collections::CallbackService {
+ public:
+  explicit CollectionsService(ServiceContext context) : c_(context) {}
+
+  ServerUnaryReactor* Get(CallbackServerContext* context,
+                          const qdrant::GetCollectionInfoRequest* request,
+                          qdrant::GetCollectionInfoResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      auto c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      qdrant::CollectionInfo* info = response->mutable_result();
+      const size_t points = (*c)->points_count();
+      info->set_status(qdrant::Green);
+      info->mutable_optimizer_status()->set_ok(true);
+      info->set_segments_count((*c)->segments_count());
+      info->set_points_count(points);
+      info->set_indexed_vectors_count(points);
+      info->mutable_update_queue()->set_length(0);
+      ConfigToProto(*(*c)->config().json, info->mutable_config());
+      rapidjson::Document schema;
+      const std::string schema_json = (*c)->PayloadSchemaJson();
+      schema.Parse(schema_json.data(), schema_json.size());
+      PayloadSchemaToProto(schema, info->mutable_payload_schema());
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* List(CallbackServerContext* context, const qdrant::ListCollectionsRequest*,
+                           qdrant::ListCollectionsResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, response]() -> Status {
+      for (const std::string& name : c_.collections->List()) {
+        response->add_collections()->set_name(name);
+      }
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Create(CallbackServerContext* context,
+                             const qdrant::CreateCollection* request,
+                             qdrant::CollectionOperationResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      const std::string& name = request->collection_name();
+      Status s = Collections::ValidateName(name);
+      if (!s.ok()) return s;
+      rapidjson::Document body;
+      CreateCollectionToJson(*request, body);
+      Result<collection::CollectionConfig> config = collection::ParseCreateCollection(body);
+      if (!config.ok()) return config.status();
+      s = c_.collections->Create(name, std::move(*config));
+      if (!s.ok()) return s;
+      response->set_result(true);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Update(CallbackServerContext* context,
+                             const qdrant::UpdateCollection* request,
+                             qdrant::CollectionOperationResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      auto c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      rapidjson::Document body;
+      UpdateCollectionToJson(*request, body);
+      Result<collection::CollectionConfig> next = collection::ApplyUpdate((*c)->config(), body);
+      if (!next.ok()) return next.status();
+      Status s = c_.collections->Update((*c)->name(), *next);
+      if (!s.ok()) return s;
+      response->set_result(true);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Delete(CallbackServerContext* context,
+                             const qdrant::DeleteCollection* request,
+                             qdrant::CollectionOperationResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<bool> existed = c_.collections->Delete(request->collection_name());
+      if (!existed.ok()) return existed.status();
+      response->set_result(*existed);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* UpdateAliases(CallbackServerContext* context,
+                                    const qdrant::ChangeAliases* request,
+                                    qdrant::CollectionOperationResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      std::vector<AliasAction> actions;
+      for (int i = 0; i < request->actions_size(); ++i) {
+        const qdrant::AliasOperations& op = request->actions(i);
+        AliasAction action;
+        switch (op.action_case()) {
+          case qdrant::AliasOperations::kCreateAlias:
+            action.kind = AliasAction::kCreate;
+            action.alias_name = op.create_alias().alias_name();
+            action.collection_name = op.create_alias().collection_name();
+            break;
+          case qdrant::AliasOperations::kRenameAlias:
+            action.kind = AliasAction::kRename;
+            action.alias_name = op.rename_alias().old_alias_name();
+            action.new_alias_name = op.rename_alias().new_alias_name();
+            break;
+          case qdrant::AliasOperations::kDeleteAlias:
+            action.kind = AliasAction::kDelete;
+            action.alias_name = op.delete_alias().alias_name();
+            break;
+          case qdrant::AliasOperations::ACTION_NOT_SET:
+            return Status::InvalidArgument("Format error: actions[" + std::to_string(i) +
+                                           "]: unknown variant, expected one of `create_alias`, "
+                                           "`delete_alias`, `rename_alias`");
+        }
+        actions.push_back(std::move(action));
+      }
+      Status s = c_.collections->ApplyAliases(actions);
+      if (!s.ok()) return s;
+      response->set_result(true);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* ListCollectionAliases(CallbackServerContext* context,
+                                            const qdrant::ListCollectionAliasesRequest* request,
+                                            qdrant::ListAliasesResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      auto c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      const std::string name = (*c)->name();
+      FillAliases(c_.collections->Aliases(&name), response);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* ListAliases(CallbackServerContext* context, const qdrant::ListAliasesRequest*,
+                                  qdrant::ListAliasesResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, response]() -> Status {
+      FillAliases(c_.collections->Aliases(nullptr), response);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* CollectionClusterInfo(
+      CallbackServerContext* context, const qdrant::CollectionClusterInfoRequest* request,
+      qdrant::CollectionClusterInfoResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      auto c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      const uint32_t shards = (*c)->config().shard_number;
+      response->set_peer_id(kStandalonePeerId);
+      response->set_shard_count(shards);
+      for (uint32_t shard = 0; shard < shards; ++shard) {
+        qdrant::LocalShardInfo* info = response->add_local_shards();
+        info->set_shard_id(shard);
+        info->set_state(qdrant::Active);
+        // Points go to shard StableHash() % shard_number (collection.h), which is exactly what
+        // the filter `slice {total: shard_number, index: shard}` selects (index/filter.h).
+        Result<segment::PointFilter> slice = ShardFilter(shards, shard);
+        if (!slice.ok()) return slice.status();
+        info->set_points_count((*c)->Count(&*slice));
+      }
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* CollectionExists(CallbackServerContext* context,
+                                       const qdrant::CollectionExistsRequest* request,
+                                       qdrant::CollectionExistsResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      response->mutable_result()->set_exists(c_.collections->Exists(request->collection_name()));
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* UpdateCollectionClusterSetup(
+      CallbackServerContext* context, const qdrant::UpdateCollectionClusterSetupRequest*,
+      qdrant::UpdateCollectionClusterSetupResponse*) override {
+    if (!c_.cluster_enabled) {
+      return Answer(context,
+                    ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION, kStandaloneMessage));
+    }
+    // TODO(#5): shard moves and replication through consensus.
+    return Unimplemented(context, "qdrant.Collections/UpdateCollectionClusterSetup");
+  }
+
+  ServerUnaryReactor* CreateShardKey(CallbackServerContext* context,
+                                     const qdrant::CreateShardKeyRequest*,
+                                     qdrant::CreateShardKeyResponse*) override {
+    return Unimplemented(context, "qdrant.Collections/CreateShardKey (custom sharding)");
+  }
+  ServerUnaryReactor* DeleteShardKey(CallbackServerContext* context,
+                                     const qdrant::DeleteShardKeyRequest*,
+                                     qdrant::DeleteShardKeyResponse*) override {
+    return Unimplemented(context, "qdrant.Collections/DeleteShardKey (custom sharding)");
+  }
+  ServerUnaryReactor* ListShardKeys(CallbackServerContext* context,
+                                    const qdrant::ListShardKeysRequest*,
+                                    qdrant::ListShardKeysResponse*) override {
+    return Unimplemented(context, "qdrant.Collections/ListShardKeys (custom sharding)");
+  }
+
+ private:
+  static void FillAliases(const std::vector<std::pair<std::string, std::string>>& aliases,
+                          qdrant::ListAliasesResponse* response) {
+    for (const auto& [alias, target] : aliases) {
+      qdrant::AliasDescription* d = response->add_aliases();
+      d->set_alias_name(alias);
+      d->set_collection_name(target);
+    }
+  }
+
+  ServiceContext c_;
+};
+
+}  // namespace
+
+std::unique_ptr<::grpc::Service> NewCollectionsService(ServiceContext context) {
+  return std::make_unique<CollectionsService>(context);
+}
+
+}  // namespace qd::api::grpc

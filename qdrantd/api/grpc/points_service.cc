@@ -1,0 +1,784 @@
+// qdrant.Points over collection::Collection, as qdrantd/api/rest/points_routes.cc serves it
+// over REST (compat.md §4.2-§4.6): the same engine calls, validation and messages. Points,
+// vectors and search requests become engine structs directly; filters and payload selectors go
+// through the REST parsers (grpc_codec.h).
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "points_service.grpc.pb.h"
+#include "qdrantd/api/grpc/collection_codec.h"
+#include "qdrantd/api/grpc/grpc_call.h"
+#include "qdrantd/api/grpc/qdrant_services.h"
+#include "qdrantd/collection/collections.h"
+#include "qdrantd/index/json_path.h"
+#include "qdrantd/index/payload_index.h"
+
+namespace qd::api::grpc {
+namespace {
+
+using collection::Collection;
+using collection::UpdateMode;
+using collection::UpdateRequest;
+using ::grpc::CallbackServerContext;
+using ::grpc::ServerUnaryReactor;
+using segment::OpKind;
+using segment::PointId;
+
+using CollectionPtr = std::shared_ptr<Collection>;
+using PointStructs = google::protobuf::RepeatedPtrField<qdrant::PointStruct>;
+
+// ---- updates ----
+
+Status ParseSelector(const qdrant::PointsSelector* selector, UpdateRequest& update,
+                     const std::string& path) {
+  if (selector) {
+    switch (selector->points_selector_one_of_case()) {
+      case qdrant::PointsSelector::kPoints: {
+        Result<std::vector<PointId>> ids = FromProto(selector->points().ids());
+        if (!ids.ok()) return ids.status();
+        update.op.ids = std::move(*ids);
+        return Status::Ok();
+      }
+      case qdrant::PointsSelector::kFilter: {
+        Result<segment::PointFilter> filter = ParseFilter(selector->filter(), path + "filter");
+        if (!filter.ok()) return filter.status();
+        update.by_filter = true;
+        update.filter = std::move(*filter);
+        return Status::Ok();
+      }
+      case qdrant::PointsSelector::POINTS_SELECTOR_ONE_OF_NOT_SET:
+        break;
+    }
+  }
+  return Status::InvalidArgument("Format error in JSON body: " + path +
+                                 "expected either `points` or `filter`");
+}
+
+Status ParseUpdateFilter(bool has, const qdrant::Filter& filter, UpdateRequest& update,
+                         const std::string& path) {
+  if (!has) return Status::Ok();
+  Result<segment::PointFilter> parsed = ParseFilter(filter, path + "update_filter");
+  if (!parsed.ok()) return parsed.status();
+  update.update_filter = std::move(*parsed);
+  return Status::Ok();
+}
+
+Result<UpdateRequest> ParseUpsert(const Collection& c, const PointStructs& points, bool has_mode,
+                                  qdrant::UpdateMode mode, bool has_filter,
+                                  const qdrant::Filter& filter, const std::string& path) {
+  UpdateRequest update;
+  update.op.kind = OpKind::kUpsert;
+  update.op.points.reserve(static_cast<size_t>(points.size()));
+  for (int i = 0; i < points.size(); ++i) {
+    const qdrant::PointStruct& p = points[i];
+    const std::string at = path + "points[" + std::to_string(i) + "]";
+    if (!p.has_id()) {
+      return Status::InvalidArgument("Format error in JSON body: " + at + ": missing field `id`");
+    }
+    segment::PointStruct point;
+    Result<PointId> id = FromProto(p.id());
+    if (!id.ok()) return id.status();
+    point.id = *id;
+    if (p.has_vectors()) {
+      Result<segment::NamedVectors> vectors = FromProto(p.vectors(), at + ".vector");
+      if (!vectors.ok()) return vectors.status();
+      point.vectors = std::move(*vectors);
+    }
+    point.payload_json = PayloadToJsonText(p.payload());
+    update.op.points.push_back(std::move(point));
+  }
+  Status s = c.ValidatePoints(update.op.points, /*partial=*/false);
+  if (!s.ok()) return s;
+  if (has_mode) {
+    switch (mode) {
+      case qdrant::Upsert:
+        update.update_mode = UpdateMode::kUpsert;
+        break;
+      case qdrant::InsertOnly:
+        update.update_mode = UpdateMode::kInsertOnly;
+        break;
+      case qdrant::UpdateOnly:
+        update.update_mode = UpdateMode::kUpdateOnly;
+        break;
+      default:
+        return Status::InvalidArgument("Format error in JSON body: " + path +
+                                       "update_mode: unknown variant, expected one of `upsert`, "
+                                       "`insert_only`, `update_only`");
+    }
+  }
+  s = ParseUpdateFilter(has_filter, filter, update, path);
+  if (!s.ok()) return s;
+  return update;
+}
+
+Result<UpdateRequest> ParseSelected(OpKind kind, const qdrant::PointsSelector* selector,
+                                    const std::string& path) {
+  UpdateRequest update;
+  update.op.kind = kind;
+  Status s = ParseSelector(selector, update, path);
+  if (!s.ok()) return s;
+  return update;
+}
+
+Result<UpdateRequest> ParseSetPayload(OpKind kind, const ProtoPayload& payload,
+                                      const qdrant::PointsSelector* selector,
+                                      const std::string* key, const std::string& path) {
+  UpdateRequest update;
+  update.op.kind = kind;
+  update.op.payload_json = PayloadToJsonText(payload);
+  if (key) {
+    Result<index::JsonPath> parsed = index::ParseJsonPath(*key);
+    if (!parsed.ok()) return parsed.status();
+    update.op.key = *key;
+  }
+  Status s = ParseSelector(selector, update, path);
+  if (!s.ok()) return s;
+  return update;
+}
+
+Result<UpdateRequest> ParseDeletePayload(
+    const google::protobuf::RepeatedPtrField<std::string>& keys,
+    const qdrant::PointsSelector* selector, const std::string& path) {
+  UpdateRequest update;
+  update.op.kind = OpKind::kDeletePayload;
+  for (const std::string& k : keys) {
+    Result<index::JsonPath> parsed = index::ParseJsonPath(k);
+    if (!parsed.ok()) return parsed.status();
+    update.op.names.push_back(k);
+  }
+  Status s = ParseSelector(selector, update, path);
+  if (!s.ok()) return s;
+  return update;
+}
+
+Result<UpdateRequest> ParseUpdateVectors(
+    const Collection& c, const google::protobuf::RepeatedPtrField<qdrant::PointVectors>& points,
+    bool has_filter, const qdrant::Filter& filter, const std::string& path) {
+  UpdateRequest update;
+  update.op.kind = OpKind::kUpdateVectors;
+  for (int i = 0; i < points.size(); ++i) {
+    const qdrant::PointVectors& p = points[i];
+    const std::string at = path + "points[" + std::to_string(i) + "]";
+    if (!p.has_id() || !p.has_vectors()) {
+      return Status::InvalidArgument("Format error in JSON body: " + at +
+                                     ": expected `id` and `vector`");
+    }
+    segment::PointStruct ps;
+    Result<PointId> id = FromProto(p.id());
+    if (!id.ok()) return id.status();
+    ps.id = *id;
+    Result<segment::NamedVectors> v = FromProto(p.vectors(), at + ".vector");
+    if (!v.ok()) return v.status();
+    ps.vectors = std::move(*v);
+    update.op.points.push_back(std::move(ps));
+  }
+  Status s = c.ValidatePoints(update.op.points, /*partial=*/true);
+  if (!s.ok()) return s;
+  s = ParseUpdateFilter(has_filter, filter, update, path);
+  if (!s.ok()) return s;
+  return update;
+}
+
+Result<UpdateRequest> ParseDeleteVectors(const Collection& c,
+                                         const qdrant::PointsSelector* selector,
+                                         const qdrant::VectorsSelector& vectors,
+                                         const std::string& path) {
+  UpdateRequest update;
+  update.op.kind = OpKind::kDeleteVectors;
+  collection::CollectionConfig config = c.config();
+  for (const std::string& name : vectors.names()) {
+    if (!config.FindVector(name)) {
+      return Status::InvalidArgument("Wrong input: Not existing vector name error: " + name);
+    }
+    update.op.names.push_back(name);
+  }
+  Status s = ParseSelector(selector, update, path);
+  if (!s.ok()) return s;
+  return update;
+}
+
+void FillUpdateResult(segment::OpNum operation_id, bool wait, qdrant::UpdateResult* out) {
+  out->set_operation_id(operation_id);
+  out->set_status(wait ? qdrant::Completed : qdrant::Acknowledged);
+}
+
+// ---- reads ----
+
+struct ParsedSearch {
+  segment::SearchSpec spec;
+  segment::PointFilter filter;
+  segment::Projection projection;
+  bool list_only = false;  // a query without `query`: list points like scroll
+};
+
+Status ParseParams(bool has, const qdrant::SearchParams& params, const std::string& path,
+                   segment::SearchSpec& spec) {
+  if (!has) return Status::Ok();
+  if (params.has_hnsw_ef()) {
+    if (params.hnsw_ef() == 0) {
+      return Status::Unprocessable("Validation error in JSON body: [" + path +
+                                   "params.hnsw_ef: value 0 invalid, must be 1 or more]");
+    }
+    spec.ef = params.hnsw_ef();
+  }
+  spec.exact = params.exact();
+  return Status::Ok();
+}
+
+Status CheckLimit(uint64_t limit, const std::string& path) {
+  if (limit == 0) {
+    return Status::Unprocessable("Validation error in JSON body: [" + path +
+                                 "limit: value 0 invalid, must be 1 or more]");
+  }
+  return Status::Ok();
+}
+
+Result<ParsedSearch> ParseSearch(const qdrant::SearchPoints& request, const std::string& path) {
+  ParsedSearch out;
+  segment::Vector& query = out.spec.query;
+  if (request.has_sparse_indices()) {
+    query.sparse = true;
+    query.indices.assign(request.sparse_indices().data().begin(),
+                         request.sparse_indices().data().end());
+    query.values.assign(request.vector().begin(), request.vector().end());
+    if (query.indices.size() != query.values.size()) {
+      return Status::Unprocessable("Validation error in JSON body: [" + path +
+                                   "vector: indices and values must be the same length]");
+    }
+  } else {
+    if (request.vector().empty()) {
+      return Status::InvalidArgument("Validation error in JSON body: [" + path +
+                                     "vector: Vector must not be empty]");
+    }
+    query.dense.assign(request.vector().begin(), request.vector().end());
+  }
+  out.spec.vector_name = request.vector_name();
+  Status s = CheckLimit(request.limit(), path);
+  if (!s.ok()) return s;
+  out.spec.limit = request.limit();
+  out.spec.offset = request.offset();
+  if (request.has_score_threshold()) out.spec.score_threshold = request.score_threshold();
+  s = ParseParams(request.has_params(), request.params(), path, out.spec);
+  if (!s.ok()) return s;
+  if (request.has_filter()) {
+    Result<segment::PointFilter> filter = ParseFilter(request.filter(), path + "filter");
+    if (!filter.ok()) return filter.status();
+    out.filter = std::move(*filter);
+  }
+  Result<segment::PayloadProjector> payload =
+      ParseWithPayload(request.has_with_payload() ? &request.with_payload() : nullptr, false);
+  if (!payload.ok()) return payload.status();
+  out.projection.payload = std::move(*payload);
+  ParseWithVectors(request.has_with_vectors() ? &request.with_vectors() : nullptr, out.projection);
+  return out;
+}
+
+// A query: nearest to a vector (dense or sparse) or to a stored point, whose own id Qdrant then
+// leaves out of the results; no query lists points.
+Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& request,
+                                const std::string& path) {
+  ParsedSearch out;
+  if (request.prefetch_size() > 0) {
+    return Status::InvalidArgument("Bad request: prefetch is not supported by this server yet");
+  }
+  out.spec.vector_name = request.using_();
+  rapidjson::Document exclude;  // a has_id condition for query by id
+  if (!request.has_query()) {
+    out.list_only = true;
+  } else if (request.query().variant_case() != qdrant::Query::kNearest) {
+    return Status::InvalidArgument(
+        "Bad request: this query type is not supported by this server yet");
+  } else {
+    const qdrant::VectorInput& nearest = request.query().nearest();
+    switch (nearest.variant_case()) {
+      case qdrant::VectorInput::kDense:
+        if (nearest.dense().data().empty()) {
+          return Status::InvalidArgument("Validation error in JSON body: [" + path +
+                                         "query: Vector must not be empty]");
+        }
+        out.spec.query.dense.assign(nearest.dense().data().begin(), nearest.dense().data().end());
+        break;
+      case qdrant::VectorInput::kSparse: {
+        qdrant::Vector v;
+        *v.mutable_sparse() = nearest.sparse();
+        Result<segment::Vector> sparse = FromProto(v, path + "query");
+        if (!sparse.ok()) return sparse.status();
+        out.spec.query = std::move(*sparse);
+        break;
+      }
+      case qdrant::VectorInput::kId: {
+        Result<PointId> id = FromProto(nearest.id());
+        if (!id.ok()) return id.status();
+        segment::Projection p;
+        p.vector_names = {out.spec.vector_name};
+        segment::RecordBatch b = c.Retrieve({*id}, p);
+        if (b.points.empty() || b.points[0].vectors.empty()) {
+          return Status::NotFound("No point with id " + id->ToString() + " found");
+        }
+        out.spec.query = b.points[0].vectors[0].second;
+        exclude.SetObject();
+        rapidjson::Value ids(rapidjson::kArrayType);
+        rapidjson::Document id_json;
+        id_json.Parse(id->ToJson().c_str());
+        ids.PushBack(rapidjson::Value(id_json, exclude.GetAllocator()), exclude.GetAllocator());
+        exclude.AddMember("has_id", ids, exclude.GetAllocator());
+        break;
+      }
+      case qdrant::VectorInput::kMultiDense:
+        return Status::InvalidArgument("Wrong input: multivectors are not supported (" + path +
+                                       "query)");
+      default:
+        return Status::InvalidArgument(
+            "Bad request: this query type is not supported by this server yet");
+    }
+  }
+  out.spec.limit = request.has_limit() ? request.limit() : 10;
+  Status s = CheckLimit(out.spec.limit, path);
+  if (!s.ok()) return s;
+  out.spec.offset = request.offset();
+  if (request.has_score_threshold()) out.spec.score_threshold = request.score_threshold();
+  s = ParseParams(request.has_params(), request.params(), path, out.spec);
+  if (!s.ok()) return s;
+  if (request.has_filter() || exclude.IsObject()) {
+    Result<segment::PointFilter> filter =
+        ParseFilter(request.filter(), path + "filter", exclude.IsObject() ? &exclude : nullptr);
+    if (!filter.ok()) return filter.status();
+    out.filter = std::move(*filter);
+  }
+  Result<segment::PayloadProjector> payload =
+      ParseWithPayload(request.has_with_payload() ? &request.with_payload() : nullptr, false);
+  if (!payload.ok()) return payload.status();
+  out.projection.payload = std::move(*payload);
+  ParseWithVectors(request.has_with_vectors() ? &request.with_vectors() : nullptr, out.projection);
+  return out;
+}
+
+Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) {
+  search.spec.filter = search.filter ? &search.filter : nullptr;
+  if (search.list_only) {
+    std::optional<PointId> next;
+    segment::RecordBatch all = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
+                                        search.spec.filter, search.projection, next);
+    std::vector<segment::PointRecord> page;
+    for (size_t i = search.spec.offset; i < all.points.size(); ++i)
+      page.push_back(std::move(all.points[i]));
+    all.points = std::move(page);
+    return all;
+  }
+  return c.Search(search.spec, search.projection);
+}
+
+template <typename List>
+void FillScored(segment::RecordBatch& batch, bool unnamed, List* out) {
+  out->Reserve(static_cast<int>(batch.points.size()));
+  for (segment::PointRecord& r : batch.points) ToProto(r, unnamed, out->Add());
+}
+
+// ---- the service ----
+
+class PointsService final : public qdrant::Points::CallbackService {
+ public:
+  explicit PointsService(ServiceContext context) : c_(context) {}
+
+  // An update of one kind: parse (against the collection), apply, answer.
+  template <typename Request, typename Parse>
+  ServerUnaryReactor* RunUpdate(CallbackServerContext* context, const Request* request,
+                                qdrant::PointsOperationResponse* response, Parse parse) {
+    return OnPool(c_.pool, context, response, [this, request, response, parse]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      Result<UpdateRequest> update = parse(**c);
+      if (!update.ok()) return update.status();
+      Result<collection::UpdateResult> result = (*c)->Update(std::move(*update));
+      if (!result.ok()) return result.status();
+      FillUpdateResult(result->operation_id, request->wait(), response->mutable_result());
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Upsert(CallbackServerContext* context, const qdrant::UpsertPoints* request,
+                             qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response, [request](const Collection& c) {
+      return ParseUpsert(c, request->points(), request->has_update_mode(), request->update_mode(),
+                         request->has_update_filter(), request->update_filter(), "");
+    });
+  }
+
+  ServerUnaryReactor* Delete(CallbackServerContext* context, const qdrant::DeletePoints* request,
+                             qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response, [request](const Collection&) {
+      return ParseSelected(OpKind::kDeletePoints,
+                           request->has_points() ? &request->points() : nullptr, "");
+    });
+  }
+
+  ServerUnaryReactor* UpdateVectors(CallbackServerContext* context,
+                                    const qdrant::UpdatePointVectors* request,
+                                    qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response, [request](const Collection& c) {
+      return ParseUpdateVectors(c, request->points(), request->has_update_filter(),
+                                request->update_filter(), "");
+    });
+  }
+
+  ServerUnaryReactor* DeleteVectors(CallbackServerContext* context,
+                                    const qdrant::DeletePointVectors* request,
+                                    qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response, [request](const Collection& c) {
+      return ParseDeleteVectors(
+          c, request->has_points_selector() ? &request->points_selector() : nullptr,
+          request->vectors(), "");
+    });
+  }
+
+  ServerUnaryReactor* SetPayload(CallbackServerContext* context,
+                                 const qdrant::SetPayloadPoints* request,
+                                 qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response, [request](const Collection&) {
+      return ParseSetPayload(OpKind::kSetPayload, request->payload(),
+                             request->has_points_selector() ? &request->points_selector() : nullptr,
+                             request->has_key() ? &request->key() : nullptr, "");
+    });
+  }
+
+  ServerUnaryReactor* OverwritePayload(CallbackServerContext* context,
+                                       const qdrant::SetPayloadPoints* request,
+                                       qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response, [request](const Collection&) {
+      return ParseSetPayload(OpKind::kOverwritePayload, request->payload(),
+                             request->has_points_selector() ? &request->points_selector() : nullptr,
+                             request->has_key() ? &request->key() : nullptr, "");
+    });
+  }
+
+  ServerUnaryReactor* DeletePayload(CallbackServerContext* context,
+                                    const qdrant::DeletePayloadPoints* request,
+                                    qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response, [request](const Collection&) {
+      return ParseDeletePayload(
+          request->keys(), request->has_points_selector() ? &request->points_selector() : nullptr,
+          "");
+    });
+  }
+
+  ServerUnaryReactor* ClearPayload(CallbackServerContext* context,
+                                   const qdrant::ClearPayloadPoints* request,
+                                   qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response, [request](const Collection&) {
+      return ParseSelected(OpKind::kClearPayload,
+                           request->has_points() ? &request->points() : nullptr, "");
+    });
+  }
+
+  ServerUnaryReactor* CreateFieldIndex(CallbackServerContext* context,
+                                       const qdrant::CreateFieldIndexCollection* request,
+                                       qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(
+        context, request, response, [request](const Collection&) -> Result<UpdateRequest> {
+          Result<index::JsonPath> path = index::ParseJsonPath(request->field_name());
+          if (!path.ok()) return path.status();
+          rapidjson::Document schema;
+          Status s = FieldSchemaToJson(*request, schema);
+          if (!s.ok()) return s;
+          Result<index::PayloadFieldSchema> parsed = index::ParsePayloadFieldSchema(schema);
+          if (!parsed.ok()) return parsed.status();
+          UpdateRequest update;
+          update.op.kind = OpKind::kCreateFieldIndex;
+          update.op.field_name = request->field_name();
+          rapidjson::StringBuffer buffer;
+          rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+          schema.Accept(writer);
+          update.op.field_schema_json.assign(buffer.GetString(), buffer.GetSize());
+          return update;
+        });
+  }
+
+  ServerUnaryReactor* DeleteFieldIndex(CallbackServerContext* context,
+                                       const qdrant::DeleteFieldIndexCollection* request,
+                                       qdrant::PointsOperationResponse* response) override {
+    return RunUpdate(context, request, response,
+                     [request](const Collection&) -> Result<UpdateRequest> {
+                       UpdateRequest update;
+                       update.op.kind = OpKind::kDeleteFieldIndex;
+                       update.op.field_name = request->field_name();
+                       return update;
+                     });
+  }
+
+  ServerUnaryReactor* UpdateBatch(CallbackServerContext* context,
+                                  const qdrant::UpdateBatchPoints* request,
+                                  qdrant::UpdateBatchResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      // Parse and validate everything first, then apply in order (as REST).
+      std::vector<UpdateRequest> updates;
+      for (int i = 0; i < request->operations_size(); ++i) {
+        Result<UpdateRequest> update =
+            ParseOperation(**c, request->operations(i), "operations[" + std::to_string(i) + "].");
+        if (!update.ok()) return update.status();
+        updates.push_back(std::move(*update));
+      }
+      for (UpdateRequest& update : updates) {
+        Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
+        if (!result.ok()) return result.status();
+        FillUpdateResult(result->operation_id, request->wait(), response->add_result());
+      }
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Get(CallbackServerContext* context, const qdrant::GetPoints* request,
+                          qdrant::GetResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      Result<std::vector<PointId>> ids = FromProto(request->ids());
+      if (!ids.ok()) return ids.status();
+      segment::Projection projection;
+      Result<segment::PayloadProjector> payload =
+          ParseWithPayload(request->has_with_payload() ? &request->with_payload() : nullptr, true);
+      if (!payload.ok()) return payload.status();
+      projection.payload = std::move(*payload);
+      ParseWithVectors(request->has_with_vectors() ? &request->with_vectors() : nullptr,
+                       projection);
+      std::vector<PointId> unique;
+      for (const PointId& id : *ids) {
+        if (std::find(unique.begin(), unique.end(), id) == unique.end()) unique.push_back(id);
+      }
+      segment::RecordBatch batch = (*c)->Retrieve(unique, projection);
+      const bool unnamed = (*c)->config().unnamed_vector;
+      for (segment::PointRecord& r : batch.points) ToProto(r, unnamed, response->add_result());
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Scroll(CallbackServerContext* context, const qdrant::ScrollPoints* request,
+                             qdrant::ScrollResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      segment::PointFilter filter;
+      if (request->has_filter()) {
+        Result<segment::PointFilter> parsed = ParseFilter(request->filter(), "filter");
+        if (!parsed.ok()) return parsed.status();
+        filter = std::move(*parsed);
+      }
+      if (request->has_limit() && request->limit() == 0) {
+        return Status::Unprocessable(
+            "Validation error in JSON body: [limit: value 0 invalid, must be 1 or more]");
+      }
+      std::optional<PointId> offset;
+      if (request->has_offset()) {
+        Result<PointId> id = FromProto(request->offset());
+        if (!id.ok()) return id.status();
+        offset = *id;
+      }
+      if (request->has_order_by()) {
+        return Status::InvalidArgument("Bad request: order_by is not supported by this server yet");
+      }
+      segment::Projection projection;
+      Result<segment::PayloadProjector> payload =
+          ParseWithPayload(request->has_with_payload() ? &request->with_payload() : nullptr, true);
+      if (!payload.ok()) return payload.status();
+      projection.payload = std::move(*payload);
+      ParseWithVectors(request->has_with_vectors() ? &request->with_vectors() : nullptr,
+                       projection);
+      std::optional<PointId> next;
+      const size_t limit = request->has_limit() ? request->limit() : 10;
+      segment::RecordBatch batch =
+          (*c)->Scroll(offset, limit, filter ? &filter : nullptr, projection, next);
+      const bool unnamed = (*c)->config().unnamed_vector;
+      for (segment::PointRecord& r : batch.points) ToProto(r, unnamed, response->add_result());
+      if (next) ToProto(*next, response->mutable_next_page_offset());
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Count(CallbackServerContext* context, const qdrant::CountPoints* request,
+                            qdrant::CountResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      segment::PointFilter filter;
+      if (request->has_filter()) {
+        Result<segment::PointFilter> parsed = ParseFilter(request->filter(), "filter");
+        if (!parsed.ok()) return parsed.status();
+        filter = std::move(*parsed);
+      }
+      response->mutable_result()->set_count((*c)->Count(filter ? &filter : nullptr));
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Search(CallbackServerContext* context, const qdrant::SearchPoints* request,
+                             qdrant::SearchResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      Result<ParsedSearch> search = ParseSearch(*request, "");
+      if (!search.ok()) return search.status();
+      Result<segment::RecordBatch> result = Execute(**c, *search);
+      if (!result.ok()) return result.status();
+      FillScored(*result, (*c)->config().unnamed_vector, response->mutable_result());
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* SearchBatch(CallbackServerContext* context,
+                                  const qdrant::SearchBatchPoints* request,
+                                  qdrant::SearchBatchResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      std::vector<ParsedSearch> searches;
+      for (int i = 0; i < request->search_points_size(); ++i) {
+        Result<ParsedSearch> s =
+            ParseSearch(request->search_points(i), "searches[" + std::to_string(i) + "].");
+        if (!s.ok()) return s.status();
+        searches.push_back(std::move(*s));
+      }
+      return RunBatch(**c, searches, response);
+    });
+  }
+
+  ServerUnaryReactor* Query(CallbackServerContext* context, const qdrant::QueryPoints* request,
+                            qdrant::QueryResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      Result<ParsedSearch> search = ParseQuery(**c, *request, "");
+      if (!search.ok()) return search.status();
+      Result<segment::RecordBatch> result = Execute(**c, *search);
+      if (!result.ok()) return result.status();
+      FillScored(*result, (*c)->config().unnamed_vector, response->mutable_result());
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* QueryBatch(CallbackServerContext* context,
+                                 const qdrant::QueryBatchPoints* request,
+                                 qdrant::QueryBatchResponse* response) override {
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      std::vector<ParsedSearch> searches;
+      for (int i = 0; i < request->query_points_size(); ++i) {
+        Result<ParsedSearch> s =
+            ParseQuery(**c, request->query_points(i), "searches[" + std::to_string(i) + "].");
+        if (!s.ok()) return s.status();
+        searches.push_back(std::move(*s));
+      }
+      return RunBatch(**c, searches, response);
+    });
+  }
+
+  // Not implemented: each answers UNIMPLEMENTED naming itself.
+#define QD_UNIMPLEMENTED(Method, Request, Response)                                  \
+  ServerUnaryReactor* Method(CallbackServerContext* context, const qdrant::Request*, \
+                             qdrant::Response*) override {                           \
+    return Unimplemented(context, "qdrant.Points/" #Method);                         \
+  }
+  QD_UNIMPLEMENTED(CreateVectorName, CreateVectorNameRequest, PointsOperationResponse)
+  QD_UNIMPLEMENTED(DeleteVectorName, DeleteVectorNameRequest, PointsOperationResponse)
+  QD_UNIMPLEMENTED(SearchGroups, SearchPointGroups, SearchGroupsResponse)
+  QD_UNIMPLEMENTED(Recommend, RecommendPoints, RecommendResponse)
+  QD_UNIMPLEMENTED(RecommendBatch, RecommendBatchPoints, RecommendBatchResponse)
+  QD_UNIMPLEMENTED(RecommendGroups, RecommendPointGroups, RecommendGroupsResponse)
+  QD_UNIMPLEMENTED(Discover, DiscoverPoints, DiscoverResponse)
+  QD_UNIMPLEMENTED(DiscoverBatch, DiscoverBatchPoints, DiscoverBatchResponse)
+  QD_UNIMPLEMENTED(QueryGroups, QueryPointGroups, QueryGroupsResponse)
+  QD_UNIMPLEMENTED(Facet, FacetCounts, FacetResponse)
+  QD_UNIMPLEMENTED(SearchMatrixPairs, SearchMatrixPoints, SearchMatrixPairsResponse)
+  QD_UNIMPLEMENTED(SearchMatrixOffsets, SearchMatrixPoints, SearchMatrixOffsetsResponse)
+#undef QD_UNIMPLEMENTED
+
+ private:
+  template <typename Response>
+  static Status RunBatch(const Collection& c, std::vector<ParsedSearch>& searches,
+                         Response* response) {
+    const bool unnamed = c.config().unnamed_vector;
+    for (ParsedSearch& s : searches) {
+      Result<segment::RecordBatch> result = Execute(c, s);
+      if (!result.ok()) return result.status();
+      FillScored(*result, unnamed, response->add_result()->mutable_result());
+    }
+    return Status::Ok();
+  }
+
+  static Result<UpdateRequest> ParseOperation(const Collection& c,
+                                              const qdrant::PointsUpdateOperation& op,
+                                              const std::string& path) {
+    using Op = qdrant::PointsUpdateOperation;
+    switch (op.operation_case()) {
+      case Op::kUpsert: {
+        const auto& u = op.upsert();
+        return ParseUpsert(c, u.points(), u.has_update_mode(), u.update_mode(),
+                           u.has_update_filter(), u.update_filter(), path + "upsert.");
+      }
+      case Op::kDeletePoints:
+        return ParseSelected(
+            OpKind::kDeletePoints,
+            op.delete_points().has_points() ? &op.delete_points().points() : nullptr,
+            path + "delete.");
+      case Op::kSetPayload: {
+        const auto& u = op.set_payload();
+        return ParseSetPayload(OpKind::kSetPayload, u.payload(),
+                               u.has_points_selector() ? &u.points_selector() : nullptr,
+                               u.has_key() ? &u.key() : nullptr, path + "set_payload.");
+      }
+      case Op::kOverwritePayload: {
+        const auto& u = op.overwrite_payload();
+        return ParseSetPayload(OpKind::kOverwritePayload, u.payload(),
+                               u.has_points_selector() ? &u.points_selector() : nullptr,
+                               u.has_key() ? &u.key() : nullptr, path + "overwrite_payload.");
+      }
+      case Op::kDeletePayload: {
+        const auto& u = op.delete_payload();
+        return ParseDeletePayload(u.keys(),
+                                  u.has_points_selector() ? &u.points_selector() : nullptr,
+                                  path + "delete_payload.");
+      }
+      case Op::kClearPayload:
+        return ParseSelected(
+            OpKind::kClearPayload,
+            op.clear_payload().has_points() ? &op.clear_payload().points() : nullptr,
+            path + "clear_payload.");
+      case Op::kUpdateVectors: {
+        const auto& u = op.update_vectors();
+        return ParseUpdateVectors(c, u.points(), u.has_update_filter(), u.update_filter(),
+                                  path + "update_vectors.");
+      }
+      case Op::kDeleteVectors: {
+        const auto& u = op.delete_vectors();
+        return ParseDeleteVectors(c, u.has_points_selector() ? &u.points_selector() : nullptr,
+                                  u.vectors(), path + "delete_vectors.");
+      }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      case Op::kDeleteDeprecated:
+        return ParseSelected(OpKind::kDeletePoints, &op.delete_deprecated(), path + "delete.");
+      case Op::kClearPayloadDeprecated:
+        return ParseSelected(OpKind::kClearPayload, &op.clear_payload_deprecated(),
+                             path + "clear_payload.");
+#pragma GCC diagnostic pop
+      case Op::OPERATION_NOT_SET:
+        break;
+    }
+    return Status::InvalidArgument("Format error in JSON body: " + path.substr(0, path.size() - 1) +
+                                   ": unknown operation");
+  }
+
+  ServiceContext c_;
+};
+
+}  // namespace
+
+std::unique_ptr<::grpc::Service> NewPointsService(ServiceContext context) {
+  return std::make_unique<PointsService>(context);
+}
+
+}  // namespace qd::api::grpc

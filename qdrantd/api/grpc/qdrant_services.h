@@ -1,0 +1,33 @@
+// Qdrant's public Collections, Points and Snapshots services (package qdrant) over the engine
+// (collection/): one implementation under REST and gRPC. Each method parses the request on the
+// WorkerPool (grpc_call.h), calls the same engine functions the REST routes call, with the same
+// validation and error messages, and fills the response as Qdrant does. Only grpc_server.cc
+// includes this header. Thread: created by GrpcServer; methods on gRPC's threads, work on the pool.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+namespace qd::server {
+class WorkerPool;
+}
+namespace qd::collection {
+class Collections;
+class Snapshots;
+}  // namespace qd::collection
+
+namespace qd::api::grpc {
+
+struct ServiceContext {
+  collection::Collections* collections;
+  server::WorkerPool* pool;
+  collection::Snapshots* snapshots = nullptr;  // null: Snapshots answers UNIMPLEMENTED
+  bool cluster_enabled = false;
+};
+
+std::unique_ptr<::grpc::Service> NewCollectionsService(ServiceContext context);
+std::unique_ptr<::grpc::Service> NewPointsService(ServiceContext context);
+std::unique_ptr<::grpc::Service> NewSnapshotsService(ServiceContext context);
+
+}  // namespace qd::api::grpc
