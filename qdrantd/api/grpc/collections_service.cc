@@ -12,6 +12,15 @@
 namespace qd::api::grpc {
 namespace {
 
+// In cluster mode collection changes must go through consensus; over REST they do. Until the
+// gRPC methods propose too (TODO(#5)), they refuse rather than change one node only, which
+// the Reconciler would then undo.
+Status NotThroughConsensusYet() {
+  return Status::FailedPrecondition(
+      "in cluster mode, create, update and delete collections and aliases through the REST API "
+      "(PUT/PATCH/DELETE /collections/{name}, POST /collections/aliases) for now");
+}
+
 using collection::AliasAction;
 using collection::Collections;
 using ::grpc::CallbackServerContext;
@@ -76,6 +85,7 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
                              const qdrant::CreateCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      if (c_.cluster_enabled) return NotThroughConsensusYet();
       const std::string& name = request->collection_name();
       Status s = Collections::ValidateName(name);
       if (!s.ok()) return s;
@@ -94,6 +104,7 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
                              const qdrant::UpdateCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      if (c_.cluster_enabled) return NotThroughConsensusYet();
       auto c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
       rapidjson::Document body;
@@ -111,6 +122,7 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
                              const qdrant::DeleteCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      if (c_.cluster_enabled) return NotThroughConsensusYet();
       Result<bool> existed = c_.collections->Delete(request->collection_name());
       if (!existed.ok()) return existed.status();
       response->set_result(*existed);
@@ -122,6 +134,7 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
                                     const qdrant::ChangeAliases* request,
                                     qdrant::CollectionOperationResponse* response) override {
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      if (c_.cluster_enabled) return NotThroughConsensusYet();
       std::vector<AliasAction> actions;
       for (int i = 0; i < request->actions_size(); ++i) {
         const qdrant::AliasOperations& op = request->actions(i);
