@@ -65,6 +65,7 @@ class Collection {
                                       const segment::Projection& projection) const;
 
   size_t points_count() const;
+  size_t ShardPointsCount(size_t shard) const { return shards_[shard]->segment().points_count(); }
   // `payload_schema` of CollectionInfo: indexed field -> {data_type, points[, params]}.
   std::string PayloadSchemaJson() const;
   size_t segments_count() const { return shards_.size(); }

@@ -169,6 +169,19 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     });
     reconciler->Reconcile(on_loop, cluster_node->State());
     engine.propose = MakeProposer(cluster_node.get());
+    engine.peer_id = cluster_node->peer_id();
+    engine.placement = [node = cluster_node.get()](const std::string& name) -> std::optional<api::rest::Placement> {
+      std::shared_ptr<const cluster::ClusterState> state = node->State();
+      auto it = state->collections.find(name);
+      if (it == state->collections.end()) return std::nullopt;
+      api::rest::Placement out;
+      for (const auto& [shard, replicas] : it->second.shards) {
+        std::vector<std::pair<uint64_t, std::string>> peers;
+        for (const auto& [peer, st] : replicas.replicas) peers.emplace_back(peer, std::string(cluster::ReplicaStateName(st)));
+        out.emplace_back(static_cast<uint32_t>(shard), std::move(peers));
+      }
+      return out;
+    };
   }
   api::rest::AddCollectionRoutes(router, engine);
   api::rest::AddPointRoutes(router, engine);

@@ -353,6 +353,16 @@ TEST_CASE("collections and aliases changed through any node reach every node thr
     // shard_number defaulted to the number of peers.
     CHECK(p->Request("GET", "/collections/books").body.find("\"shard_number\":3") != std::string::npos);
   }
+  // Placement: 3 shards x 2 replicas over 3 peers; each node sees its own and the others'.
+  size_t local = 0, remote = 0;
+  for (auto& p : peers) {
+    std::string info = p->Request("GET", "/collections/books/cluster").body;
+    for (size_t at = info.find("\"state\":\"Active\""); at != std::string::npos; at = info.find("\"state\":\"Active\"", at + 1)) {
+      (info.rfind("remote_shards", at) != std::string::npos ? remote : local)++;
+    }
+  }
+  CHECK(local == 6);       // every replica is local to exactly one peer
+  CHECK(remote == 12);     // and remote to the two others
   HttpResponse again = peers[2]->Request("PUT", "/collections/books", R"({"vectors":{"size":2,"distance":"Dot"}})");
   CHECK(again.status == 409);
   REQUIRE(peers[2]->Request("POST", "/collections/aliases",

@@ -499,3 +499,24 @@ TEST_CASE("one upsert of 10,000 points with sparse vectors (a ~10 MB body) is ta
   rapidjson::Document p = Json(Post(node, "/collections/big/points", R"({"ids":[9999],"with_vector":["s"]})"));
   CHECK(p["result"][0]["vector"]["s"]["indices"].Size() == 100);
 }
+
+TEST_CASE("GET /collections/{name}/cluster in standalone mode: every shard local and Active",
+          "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(Put(node, "/collections/ci", R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":3})").status == 200);
+  REQUIRE(Put(node, "/collections/ci/points?wait=true", R"({"points":[{"id":1,"vector":[1,0]},{"id":2,"vector":[0,1]},{"id":3,"vector":[1,1]}]})").status == 200);
+  rapidjson::Document d = Json(node.Get("/collections/ci/cluster"));
+  const auto& r = d["result"];
+  CHECK(r["shard_count"].GetUint() == 3);
+  REQUIRE(r["local_shards"].Size() == 3);
+  uint64_t points = 0;
+  for (const auto& s : r["local_shards"].GetArray()) {
+    CHECK(s["state"] == "Active");
+    points += s["points_count"].GetUint64();
+  }
+  CHECK(points == 3);  // exact right after a wait=true upsert
+  CHECK(r["remote_shards"].Size() == 0);
+  CHECK(r["shard_transfers"].Size() == 0);
+  CHECK(node.Get("/collections/nope/cluster").status == 404);
+}

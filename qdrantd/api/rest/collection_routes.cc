@@ -219,6 +219,67 @@ void ClusterAliases(const EngineContext& context, const Request& request, Answer
 
 }  // namespace
 
+// GET /collections/{name}/cluster (compat.md §5.1).
+Result<Response> CollectionClusterInfo(const EngineContext& context, const Request& request) {
+  Result<std::shared_ptr<collection::Collection>> c = context.collections->Get(request.Param("collection_name"));
+  if (!c.ok()) return c.status();
+  size_t shard_count = (*c)->segments_count();
+  std::optional<Placement> placement;
+  if (context.placement) placement = context.placement((*c)->name());
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("peer_id");
+  w.Uint64(context.peer_id);
+  w.Key("shard_count");
+  w.Uint64(placement ? placement->size() : shard_count);
+  w.Key("local_shards");
+  w.StartArray();
+  auto local = [&](uint32_t shard, const std::string& state) {
+    w.StartObject();
+    w.Key("shard_id");
+    w.Uint(shard);
+    w.Key("points_count");
+    w.Uint64(shard < shard_count ? (*c)->ShardPointsCount(shard) : 0);
+    w.Key("state");
+    w.String(state.c_str());
+    w.EndObject();
+  };
+  if (!placement) {
+    for (uint32_t shard = 0; shard < shard_count; ++shard) local(shard, "Active");
+  } else {
+    for (const auto& [shard, replicas] : *placement) {
+      for (const auto& [peer, state] : replicas) {
+        if (peer == context.peer_id) local(shard, state);
+      }
+    }
+  }
+  w.EndArray();
+  w.Key("remote_shards");
+  w.StartArray();
+  if (placement) {
+    for (const auto& [shard, replicas] : *placement) {
+      for (const auto& [peer, state] : replicas) {
+        if (peer == context.peer_id) continue;
+        w.StartObject();
+        w.Key("shard_id");
+        w.Uint(shard);
+        w.Key("peer_id");
+        w.Uint64(peer);
+        w.Key("state");
+        w.String(state.c_str());
+        w.EndObject();
+      }
+    }
+  }
+  w.EndArray();
+  w.Key("shard_transfers");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return JsonResult(request, Take(buffer));
+}
+
 void AddCollectionRoutes(Router& router, EngineContext context) {
   Collections* collections = context.collections;
   auto add = [&](const char* method, const char* path,
@@ -247,6 +308,10 @@ void AddCollectionRoutes(Router& router, EngineContext context) {
     });
   };
   add("GET", "/collections/{collection_name}", &GetCollection);
+  router.Add("GET", "/collections/{collection_name}/cluster", [context](Request& request, Reply reply) {
+    Async(context, request, std::move(reply),
+          [context](const Request& r) { return CollectionClusterInfo(context, r); });
+  });
   if (context.propose) {
     add_cluster("POST", "/collections/aliases", &ClusterAliases);
     add_cluster("PUT", "/collections/{collection_name}", &ClusterCreate);

@@ -40,11 +40,17 @@ struct CollectionChange {
 using ProposeFn = std::function<void(CollectionChange change, std::chrono::milliseconds timeout,
                                      std::function<void(Status)> done)>;
 
+// Where consensus placed a collection's replicas: shard id -> (peer id, replica state name).
+using Placement = std::vector<std::pair<uint32_t, std::vector<std::pair<uint64_t, std::string>>>>;
+using PlacementFn = std::function<std::optional<Placement>(const std::string& collection)>;
+
 struct EngineContext {
   server::Loop* loop;
   server::WorkerPool* pool;
   collection::Collections* collections;
-  ProposeFn propose;  // empty in standalone mode: changes apply locally
+  ProposeFn propose;      // empty in standalone mode: changes apply locally
+  uint64_t peer_id = 0;   // this node's id in cluster mode
+  PlacementFn placement;  // empty in standalone mode: every shard is local and Active
 };
 
 void AddCollectionRoutes(Router& router, EngineContext context);
