@@ -31,6 +31,7 @@ Collection::~Collection() {
 void Collection::MarkDropped(std::string dir) {
   dropped_dir_ = std::move(dir);
   dropped_ = true;
+  for (const auto& shard : shards_) shard->Abandon();
 }
 
 Result<std::shared_ptr<Collection>> Collection::Open(std::string name, std::string dir,

@@ -156,6 +156,7 @@ Result<OpNum> LocalReplica::UpdateLocked(const Resolve& resolve,
 
 Status LocalReplica::Flush() {
   std::lock_guard<std::mutex> lock(writer_mu_);
+  if (abandoned_) return Status::Ok();
   if (segment_->index_op() == segment_->applied_op()) return Status::Ok();
   Status s = segment_->SaveIndexes();
   if (!s.ok()) return s;

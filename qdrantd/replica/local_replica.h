@@ -52,8 +52,12 @@ class LocalReplica {
                                 const std::function<void(segment::OpNum)>& on_durable);
 
   const segment::Segment& segment() const { return *segment_; }
-  // Saves index checkpoints and drops WAL records every checkpoint covers.
+  // Saves index checkpoints and drops WAL records every checkpoint covers. A no-op once
+  // Abandon()ed.
   Status Flush();
+  // The collection was dropped or replaced and its files moved aside: never write through the
+  // old paths again (a new collection of the same name may live there now).
+  void Abandon() { abandoned_ = true; }
   segment::OpNum last_op() const;
 
  private:
@@ -77,6 +81,7 @@ class LocalReplica {
   std::mutex optimizer_mu_;
   std::thread optimizer_;                          // Protected by optimizer_mu_
   std::atomic<bool> optimizing_{false};
+  std::atomic<bool> abandoned_{false};
 };
 
 }  // namespace qd::replica
