@@ -153,6 +153,11 @@ TEST_CASE("points: upsert, retrieve, scores per distance, Euclid ascending", "[i
   REQUIRE(Put(node, "/collections/dEuclid/points?wait=true", R"({"points":[{"id":9,"vector":[0.05,0.1]}]})").status == 200);
   CHECK(node.Get("/collections/dEuclid/points/9").body.find("[0.05,0.1]") != std::string::npos);
   CHECK(node.Get("/collections/dEuclid/points/10").status == 404);
+  // Query by point id: nearest to that point's vector, the point itself left out (as Qdrant).
+  rapidjson::Document by_id = Json(Post(node, "/collections/dEuclid/points/query", R"({"query":1,"limit":2})"));
+  REQUIRE(by_id["result"]["points"].Size() == 2);
+  CHECK(by_id["result"]["points"][0]["id"].GetInt() == 9);
+  CHECK(by_id["result"]["points"][1]["id"].GetInt() == 2);
 }
 
 TEST_CASE("points: bad input is 400 naming the problem and loses nothing", "[integration][engine]") {

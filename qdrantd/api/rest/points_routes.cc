@@ -448,6 +448,7 @@ struct ParsedSearch {
   segment::PointFilter filter;
   segment::Projection projection;
   bool list_only = false;  // query without `query`: list points like scroll
+  std::optional<PointId> exclude;  // query by point id: the point itself is left out, as in Qdrant
 };
 
 // A search request (points/search): vector plain, {name, vector}, or a named sparse vector.
@@ -516,6 +517,7 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const st
       return Status::NotFound("No point with id " + id->ToString() + " found");
     }
     out.spec.query = b.points[0].vectors[0].second;
+    out.exclude = *id;
   } else {
     return Status::InvalidArgument("Bad request: this query type is not supported by this server yet");
   }
@@ -543,7 +545,17 @@ Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) 
     all.points = std::move(page);
     return all;
   }
-  return c.Search(search.spec, search.projection);
+  if (!search.exclude) return c.Search(search.spec, search.projection);
+  segment::SearchSpec spec = search.spec;
+  spec.limit += 1;  // room for the point itself
+  Result<segment::RecordBatch> found = c.Search(spec, search.projection);
+  if (!found.ok()) return found;
+  auto& points = found->points;
+  points.erase(std::remove_if(points.begin(), points.end(),
+                              [&](const segment::PointRecord& r) { return r.id == *search.exclude; }),
+               points.end());
+  if (points.size() > search.spec.limit) points.resize(search.spec.limit);
+  return found;
 }
 
 void WriteScored(JsonWriter& w, const segment::RecordBatch& batch, bool unnamed) {
