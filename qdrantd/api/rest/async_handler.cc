@@ -11,33 +11,13 @@ constexpr size_t kTrimAfterBytes = 1 << 20;
 }  // namespace
 
 void Async(const EngineContext& context, Request& request, Reply reply, Work work) {
-  // The h2o request (and the body it points into) may go away if the client disconnects, so
-  // the pool works on its own copy.
-  struct Owned {
-    Request request;
-    std::string body;
-    std::unique_ptr<Reply> reply;
-  };
-  auto owned = std::make_shared<Owned>();
-  owned->request = request;
-  owned->body.assign(request.body);
-  owned->request.body = owned->body;
-  owned->reply = std::make_unique<Reply>(std::move(reply));
-  server::Loop* loop = context.loop;
-  Status submitted = context.pool->Submit([owned, loop, work = std::move(work)] {
-    Result<Response> response = work(owned->request);
-    Response r = response.ok() ? std::move(*response) : JsonError(owned->request, response.status());
-    // A big body's DOM was freed into this pool thread's malloc arena, which glibc keeps;
-    // give it back so that resident memory tracks the data, not the largest request seen.
-    if (owned->body.size() >= kTrimAfterBytes) malloc_trim(0);
-    loop->Post([owned, r = std::move(r)](server::OnLoop) mutable {
-      owned->reply->Send(std::move(r));
-    });
-  });
-  if (!submitted.ok()) owned->reply->Send(JsonError(owned->request, submitted));
+  AsyncDeferred(context, request, std::move(reply),
+                [work = std::move(work)](const Request& r, Answer answer) { answer(work(r)); });
 }
 
 void AsyncDeferred(const EngineContext& context, Request& request, Reply reply, DeferredWork work) {
+  // The h2o request (and the body it points into) may go away if the client disconnects, so
+  // the pool works on its own copy.
   struct Owned {
     Request request;
     std::string body;
@@ -54,6 +34,9 @@ void AsyncDeferred(const EngineContext& context, Request& request, Reply reply, 
       Response r = response.ok() ? std::move(*response) : JsonError(owned->request, response.status());
       loop->Post([owned, r = std::move(r)](server::OnLoop) mutable { owned->reply->Send(std::move(r)); });
     });
+    // A big body's DOM was freed into this pool thread's malloc arena, which glibc keeps;
+    // give it back so that resident memory tracks the data, not the largest request seen.
+    if (owned->body.size() >= kTrimAfterBytes) malloc_trim(0);
   });
   if (!submitted.ok()) owned->reply->Send(JsonError(owned->request, submitted));
 }

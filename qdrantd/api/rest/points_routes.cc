@@ -39,6 +39,14 @@ std::string ToText(const Value& v) {
 
 // ---- updates ----
 
+// UpdateResult {operation_id, status: completed | acknowledged} in the envelope.
+Response UpdateResponse(const Request& request, segment::OpNum operation_id, bool wait) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteUpdateResult(w, operation_id, wait);
+  return JsonResult(request, Take(buffer));
+}
+
 // The point selector of delete / payload / vector operations: `points` (ids) or `filter`.
 Status ParseSelector(const Value& body, UpdateRequest& update, const std::string& path) {
   if (const Value* points = Member(body, "points")) {
@@ -189,10 +197,7 @@ Result<Response> RunUpdate(Collections& collections, const Request& request, OpK
   if (!update.ok()) return update.status();
   Result<collection::UpdateResult> result = (*c)->Update(std::move(*update));
   if (!result.ok()) return result.status();
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  WriteUpdateResult(w, result->operation_id, *wait);
-  return JsonResult(request, Take(buffer));
+  return UpdateResponse(request, result->operation_id, *wait);
 }
 
 Result<Response> RunBatch(Collections& collections, const Request& request) {
@@ -242,10 +247,7 @@ Result<Response> RunBatch(Collections& collections, const Request& request) {
     if (!result.ok()) return result.status();
     last = std::max(last, result->operation_id);
   }
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  WriteUpdateResult(w, last, *wait);
-  return JsonResult(request, Take(buffer));
+  return UpdateResponse(request, last, *wait);
 }
 
 Result<Response> CreateFieldIndex(Collections& collections, const Request& request) {
@@ -272,10 +274,7 @@ Result<Response> CreateFieldIndex(Collections& collections, const Request& reque
   update.op.field_schema_json = ToText(*schema);
   Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
   if (!result.ok()) return result.status();
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  WriteUpdateResult(w, result->operation_id, *wait);
-  return JsonResult(request, Take(buffer));
+  return UpdateResponse(request, result->operation_id, *wait);
 }
 
 Result<Response> DeleteFieldIndex(Collections& collections, const Request& request) {
@@ -288,10 +287,7 @@ Result<Response> DeleteFieldIndex(Collections& collections, const Request& reque
   update.op.field_name = request.Param("field_name");
   Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
   if (!result.ok()) return result.status();
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  WriteUpdateResult(w, result->operation_id, *wait);
-  return JsonResult(request, Take(buffer));
+  return UpdateResponse(request, result->operation_id, *wait);
 }
 
 // ---- reads ----
