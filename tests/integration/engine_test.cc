@@ -291,6 +291,7 @@ TEST_CASE("acknowledged upserts survive a restart and kill -9", "[integration][e
     REQUIRE(Put(node, "/collections/d", R"({"vectors":{"size":8,"distance":"Cosine"},"shard_number":2})").status == 200);
     std::mt19937 rng(1);
     std::atomic<bool> stop{false};
+    std::atomic<size_t> acked{0};  // the writer owns `acknowledged`; this is what others read
     std::thread writer([&] {
       for (int id = 0; !stop; ++id) {
         HttpResponse r = Put(node, "/collections/d/points?wait=true",
@@ -298,10 +299,11 @@ TEST_CASE("acknowledged upserts survive a restart and kill -9", "[integration][e
                                  Vec(RandomVector(rng, 8)) + R"(,"payload":{"i":)" + std::to_string(id) + "}}]}");
         if (r.status != 200) break;
         acknowledged.insert(id);
+        ++acked;
       }
     });
     // Let a few hundred writes land, then kill -9 in the middle of the stream.
-    PollUntil([&] { return acknowledged.size() >= 200; }, 30s);
+    PollUntil([&] { return acked >= 200; }, 30s);
     node.process().Signal(SIGKILL);
     stop = true;
     writer.join();
