@@ -59,6 +59,9 @@ Status LocalReplica::Recover() {
     Result<Operation> op = segment::Decode(stmt->Blob(1));
     if (!op.ok()) return op.status().WithContext("WAL op " + std::to_string(op_num));
     if (op_num <= applied) {
+      // Only a loaded checkpoint can lag points.db; a graph rebuilt from points.db at open
+      // (index_op 0) already holds these points.
+      if (index_op == 0) continue;
       for (const segment::PointId& id : op->AffectedIds()) resync.push_back(id);
     } else {
       Status s = segment_->Apply(op_num, *op);
