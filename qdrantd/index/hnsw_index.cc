@@ -3,10 +3,12 @@
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
+#include <thread>
 
 namespace qd::index {
 namespace {
@@ -61,16 +63,42 @@ struct HnswIndex::Impl {
   // labels_mu (Add may run on two threads), read under it too.
   mutable std::shared_mutex labels_mu;
   std::vector<tableint> internal_of;
+  // internal id -> label, hnswlib's capacity long (resized only under resize_mu exclusive) and
+  // written by Add under labels_mu: what an unlocked search (no writer running) reads instead
+  // of the label stored after each vector in hnswlib's memory, a cache miss per candidate.
+  std::vector<uint32_t> label_of;
 
   tableint InternalOf(uint32_t label) const {
     std::shared_lock<std::shared_mutex> lock(labels_mu);
     return label < internal_of.size() ? internal_of[label] : kAbsent;
   }
 
-  // Neighbours of `node` at `level`, copied under the node's lock (hnswlib rewrites lists while
-  // it inserts; its own construction-time search reads them the same way).
-  void Neighbours(tableint node, int level, std::vector<tableint>& out) const {
-    std::unique_lock<std::mutex> lock(hnsw->link_list_locks_[node]);
+  // The WriteScope gate (see the header): `writers` counts inserts running or about to, and
+  // `unlocked_readers` the searches reading lists without node locks. Both sides use seq_cst
+  // so that of a writer and a reader entering together at least one sees the other: the
+  // reader falls back to locks, or the writer waits for it.
+  mutable std::atomic<uint32_t> writers{0};
+  mutable std::atomic<uint32_t> unlocked_readers{0};
+
+  void EnterWrites() const {
+    writers.fetch_add(1);
+    while (unlocked_readers.load() != 0) std::this_thread::yield();
+  }
+  void ExitWrites() const { writers.fetch_sub(1); }
+  bool TryUnlockedRead() const {
+    if (writers.load() != 0) return false;
+    unlocked_readers.fetch_add(1);
+    if (writers.load() == 0) return true;
+    unlocked_readers.fetch_sub(1);
+    return false;
+  }
+  void EndUnlockedRead() const { unlocked_readers.fetch_sub(1); }
+
+  // Neighbours of `node` at `level`, copied under the node's lock unless no writer can run
+  // (hnswlib rewrites lists while it inserts; its own construction-time search locks too).
+  void Neighbours(tableint node, int level, bool lock_nodes, std::vector<tableint>& out) const {
+    std::unique_lock<std::mutex> lock(hnsw->link_list_locks_[node], std::defer_lock);
+    if (lock_nodes) lock.lock();
     linklistsizeint* list =
         level == 0 ? hnsw->get_linklist0(node) : hnsw->get_linklist(node, level);
     size_t n = hnsw->getListCount(list);
@@ -96,6 +124,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Create(const Params& params, size_
   } catch (const std::exception& e) {
     return Status::Internal(std::string("cannot create HNSW index: ") + e.what());
   }
+  impl->label_of.resize(impl->hnsw->max_elements_);
   return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
 }
 
@@ -112,13 +141,18 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const Params& params, const s
   if (h.data_size_ != params.dim * sizeof(float)) {
     return Status::Internal("HNSW index " + path + " has another dimension");
   }
+  impl->label_of.resize(h.max_elements_);
   for (tableint i = 0; i < h.cur_element_count; ++i) {
     hnswlib::labeltype label = h.getExternalLabel(i);
     if (label >= impl->internal_of.size()) impl->internal_of.resize(label + 1, kAbsent);
     impl->internal_of[label] = i;
+    impl->label_of[i] = static_cast<uint32_t>(label);
   }
   return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
 }
+
+HnswIndex::WriteScope::WriteScope(const HnswIndex& index) : index_(index) { index_.impl_->EnterWrites(); }
+HnswIndex::WriteScope::~WriteScope() { index_.impl_->ExitWrites(); }
 
 Status HnswIndex::Reserve(size_t count) {
   std::unique_lock<std::shared_mutex> lock(impl_->resize_mu);
@@ -130,6 +164,8 @@ Status HnswIndex::Reserve(size_t count) {
   } catch (const std::exception& e) {
     return Status::Internal(std::string("cannot grow HNSW index: ") + e.what());
   }
+  std::unique_lock<std::shared_mutex> labels(impl_->labels_mu);
+  impl_->label_of.resize(h.max_elements_);
   return Status::Ok();
 }
 
@@ -148,6 +184,7 @@ std::vector<float> HnswIndex::PrepareQuery(const float* query) const {
 
 Status HnswIndex::Add(uint32_t label, const float* vector) {
   std::vector<float> v = PrepareQuery(vector);
+  WriteScope writing(*this);
   std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
   tableint internal;
   try {
@@ -158,6 +195,7 @@ Status HnswIndex::Add(uint32_t label, const float* vector) {
   std::unique_lock<std::shared_mutex> labels(impl_->labels_mu);
   if (label >= impl_->internal_of.size()) impl_->internal_of.resize(label + 1, kAbsent);
   impl_->internal_of[label] = internal;
+  impl_->label_of[internal] = label;
   return Status::Ok();
 }
 
@@ -189,22 +227,30 @@ std::vector<float> HnswIndex::DistancesTo(const float* prepared_query,
   return out;
 }
 
-std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef,
-                                   const std::function<bool(uint32_t)>& accept) const {
+std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, const Accept& accept) const {
   std::vector<Hit> hits;
   if (k == 0) return hits;
   std::vector<float> q = PrepareQuery(query);
   std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
-  const auto& h = *impl_->hnsw;
+  auto& h = *impl_->hnsw;  // hnswlib's accessors are not const; nothing here writes
   int max_level;
   tableint current;
   {
-    std::unique_lock<std::mutex> guard(const_cast<std::mutex&>(h.global));
+    std::unique_lock<std::mutex> guard(h.global);
     max_level = h.maxlevel_;
     current = h.enterpoint_node_;
   }
   if (h.cur_element_count == 0 || max_level < 0) return hits;
   ef = std::max(ef, k);
+  // Node locks only while an insert may run (WriteScope).
+  const bool lock_nodes = !impl_->TryUnlockedRead();
+  struct EndRead {
+    const Impl* impl;
+    bool unlocked;
+    ~EndRead() {
+      if (unlocked) impl->EndUnlockedRead();
+    }
+  } end_read{impl_.get(), !lock_nodes};
 
   std::vector<tableint> neighbours;
   float current_dist = impl_->Dist(q.data(), current);
@@ -212,7 +258,7 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef,
     bool changed = true;
     while (changed) {
       changed = false;
-      impl_->Neighbours(current, level, neighbours);
+      impl_->Neighbours(current, level, lock_nodes, neighbours);
       for (tableint candidate : neighbours) {
         float d = impl_->Dist(q.data(), candidate);
         if (d < current_dist) {
@@ -224,14 +270,29 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef,
     }
   }
 
-  // Layer 0: best-first search that only counts accepted points towards ef.
+  // Layer 0: best-first search that only counts accepted points towards ef. As in hnswlib's
+  // searchBaseLayerST, the next neighbour's vector and visited mark are prefetched while the
+  // current one is measured, and the best candidate's links (and lock) as soon as it is queued:
+  // on a graph larger than the cache these misses, not the arithmetic, set the pace. While an
+  // insert may run, a node's list is read under its lock, held while its neighbours are
+  // measured (hnswlib's own insert path does the same), so an insert rewriting that list waits
+  // for a microsecond at most.
   using Pair = std::pair<float, tableint>;
   std::priority_queue<Pair> top;  // worst accepted on top
   std::priority_queue<Pair, std::vector<Pair>, std::greater<Pair>> candidates;  // best first
   hnswlib::VisitedList* visited = h.visited_list_pool_->getFreeVisitedList();
   hnswlib::vl_type* mass = visited->mass;
   hnswlib::vl_type tag = visited->curV;
-  auto accepted = [&](tableint node) { return accept(static_cast<uint32_t>(h.getExternalLabel(node))); };
+  const char* level0 = h.data_level0_memory_;
+  const size_t stride = h.size_data_per_element_;
+  const size_t data_offset = h.offsetData_;
+  const uint32_t* label_of = lock_nodes ? nullptr : impl_->label_of.data();
+  auto label = [&](tableint node) {
+    return label_of ? label_of[node] : static_cast<uint32_t>(h.getExternalLabel(node));
+  };
+  auto accepted = [&](tableint node) { return accept(label(node)); };
+  // The prefetches are written out where they happen: GCC 12 found a lambda holding only
+  // prefetches free of side effects and dropped its calls, prefetches and all.
 
   float lower_bound = std::numeric_limits<float>::max();
   if (accepted(current)) {
@@ -244,13 +305,29 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef,
     Pair best = candidates.top();
     if (best.first > lower_bound && top.size() >= ef) break;
     candidates.pop();
-    impl_->Neighbours(best.second, 0, neighbours);
-    for (tableint candidate : neighbours) {
+    std::unique_lock<std::mutex> node_lock(h.link_list_locks_[best.second], std::defer_lock);
+    if (lock_nodes) node_lock.lock();
+    linklistsizeint* list = h.get_linklist0(best.second);
+    const size_t n = h.getListCount(list);
+    const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+    if (n > 0) {
+      __builtin_prefetch(mass + links[0]);
+      __builtin_prefetch(level0 + links[0] * stride + data_offset);
+    }
+    for (size_t j = 0; j < n; ++j) {
+      const tableint candidate = links[j];
+      if (j + 1 < n) {
+        __builtin_prefetch(mass + links[j + 1]);
+        __builtin_prefetch(level0 + links[j + 1] * stride + data_offset);
+      }
       if (mass[candidate] == tag) continue;
       mass[candidate] = tag;
       float d = impl_->Dist(q.data(), candidate);
       if (top.size() < ef || d < lower_bound) {
         candidates.emplace(d, candidate);
+        const tableint next = candidates.top().second;
+        __builtin_prefetch(level0 + next * stride);
+        if (lock_nodes) __builtin_prefetch(&h.link_list_locks_[next]);
         if (accepted(candidate)) {
           top.emplace(d, candidate);
           if (top.size() > ef) top.pop();
@@ -263,7 +340,7 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef,
 
   hits.reserve(top.size());
   while (!top.empty()) {
-    hits.push_back(Hit{top.top().first, static_cast<uint32_t>(h.getExternalLabel(top.top().second))});
+    hits.push_back(Hit{top.top().first, label(top.top().second)});
     top.pop();
   }
   std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {

@@ -47,6 +47,22 @@ class HnswIndex {
   static Result<std::unique_ptr<HnswIndex>> Load(const Params& params, const std::string& path);
   ~HnswIndex();
 
+  // Holds every search to hnswlib's per-node locks while a batch of Add()s runs. Without a
+  // writer, searches read neighbour lists unlocked (hnswlib's own searchKnn never locks, but it
+  // races with inserts); a writer first waits for the unlocked searches in flight to finish (at
+  // most one search long), and searches that start meanwhile take the locks instead of waiting.
+  // Add() enters it on its own; hold one around a batch so searches do not flip back and forth.
+  class WriteScope {
+   public:
+    explicit WriteScope(const HnswIndex& index);
+    ~WriteScope();
+    WriteScope(const WriteScope&) = delete;
+    WriteScope& operator=(const WriteScope&) = delete;
+
+   private:
+    const HnswIndex& index_;
+  };
+
   // Makes room for `count` more labels. Must not run concurrently with Add().
   Status Reserve(size_t count);
   // Adds the vector of `label` or replaces it. Normalises for Cosine. Thread-safe.
@@ -55,9 +71,23 @@ class HnswIndex {
   // Copies the stored (normalised) vector of label; false if absent.
   bool VectorOf(uint32_t label, std::vector<float>& out) const;
 
+  // Which labels a search may return: those whose `mask` bit is set in `bits[label]` (the
+  // caller's visibility array; labels at or past `size` are not visible) and, when `filter` is
+  // set, that it accepts. The bitmap is read inline: the walk asks for thousands of labels per
+  // query, and only a filtered search pays for a call.
+  struct Accept {
+    const uint64_t* bits = nullptr;
+    size_t size = 0;
+    uint64_t mask = 0;
+    const std::function<bool(uint32_t)>* filter = nullptr;
+
+    bool operator()(uint32_t label) const {
+      return label < size && (bits[label] & mask) && (!filter || (*filter)(label));
+    }
+  };
+
   // The k best accepted labels by distance, best first (ties by label).
-  std::vector<Hit> Search(const float* query, size_t k, size_t ef,
-                          const std::function<bool(uint32_t)>& accept) const;
+  std::vector<Hit> Search(const float* query, size_t k, size_t ef, const Accept& accept) const;
   // Distance between the query (already prepared) and a stored label; label must be present.
   float DistanceTo(const float* prepared_query, uint32_t label) const;
   // Distances to many present labels under one lock (exact search).

@@ -278,6 +278,7 @@ Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& 
   // Two threads for real batches, like hnswlib's own ParallelFor; the graph takes concurrent
   // inserts (per-node locks).
   size_t threads = work.size() >= 64 ? std::min<size_t>(2, std::thread::hardware_concurrency()) : 1;
+  index::HnswIndex::WriteScope writing(index);  // searches lock nodes for the whole batch
   std::atomic<size_t> next{0};
   std::mutex error_mu;
   Status first_error;
@@ -878,9 +879,15 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
       }
     } else {
       size_t ef = spec.ef ? spec.ef : std::max<size_t>(vs.ef_construct, want);
-      std::vector<index::Hit> found = index.Search(
-          spec.query.dense.data(), want, ef,
-          [&](uint32_t label) { return accept(label); });
+      // The index reads present_ itself; only a filter costs a call per candidate.
+      std::function<bool(uint32_t)> filter_check = [&](uint32_t offset) {
+        const Slot* slot = slots_[offset].get();
+        return (*spec.filter)(slot->id, slot->payload);
+      };
+      index::HnswIndex::Accept graph_accept{present_.data(), present_.size(), bit,
+                                            filtered ? &filter_check : nullptr};
+      std::vector<index::Hit> found =
+          index.Search(spec.query.dense.data(), want, ef, graph_accept);
       for (const index::Hit& h : found) {
         PointRecord r;
         r.id = slots_[h.label]->id;
