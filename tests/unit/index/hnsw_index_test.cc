@@ -1,0 +1,157 @@
+// HnswIndex (qdrantd/index/hnsw_index.h): results against brute force, the Accept bitmap and
+// filter, and searches running while inserts rewrite the graph (the WriteScope gate that lets
+// searches skip hnswlib's node locks when no insert runs). The concurrency case is the one to
+// run under TSan (`make test-tsan`).
+#include "qdrantd/index/hnsw_index.h"
+
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace qd::index {
+namespace {
+
+constexpr uint32_t kDim = 16;
+
+std::vector<float> RandomVectors(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n * kDim);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+float L2(const float* a, const float* b) {
+  float sum = 0;
+  for (uint32_t i = 0; i < kDim; ++i) sum += (a[i] - b[i]) * (a[i] - b[i]);
+  return sum;
+}
+
+std::unique_ptr<HnswIndex> MakeIndex(size_t capacity) {
+  HnswIndex::Params params;
+  params.dim = kDim;
+  params.distance = Distance::kEuclid;
+  params.m = 16;
+  params.ef_construct = 100;
+  auto index = HnswIndex::Create(params, capacity);
+  REQUIRE(index.ok());
+  return std::move(*index);
+}
+
+// The exact k nearest labels among those `accept` takes, best first (ties by label).
+std::vector<uint32_t> BruteForce(const std::vector<float>& data, size_t n, const float* q, size_t k,
+                                 const HnswIndex::Accept& accept) {
+  std::vector<std::pair<float, uint32_t>> all;
+  for (uint32_t label = 0; label < n; ++label) {
+    if (accept(label)) all.emplace_back(L2(q, &data[label * kDim]), label);
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < std::min(k, all.size()); ++i) out.push_back(all[i].second);
+  return out;
+}
+
+std::vector<uint32_t> Labels(const std::vector<Hit>& hits) {
+  std::vector<uint32_t> out;
+  for (const Hit& h : hits) out.push_back(h.label);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("HnswIndex search with a large ef returns the exact neighbours", "[hnsw]") {
+  constexpr size_t n = 500;
+  std::vector<float> data = RandomVectors(n, 1);
+  auto index = MakeIndex(64);  // grows through Reserve
+  REQUIRE(index->Reserve(n).ok());
+  for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
+  std::vector<uint64_t> visible(n, 1);
+  HnswIndex::Accept all{visible.data(), visible.size(), 1, nullptr};
+  std::vector<float> queries = RandomVectors(20, 2);
+  for (size_t q = 0; q < 20; ++q) {
+    std::vector<Hit> hits = index->Search(&queries[q * kDim], 10, n, all);
+    CHECK(Labels(hits) == BruteForce(data, n, &queries[q * kDim], 10, all));
+    CHECK(std::is_sorted(hits.begin(), hits.end(),
+                         [](const Hit& a, const Hit& b) { return a.distance < b.distance; }));
+  }
+}
+
+TEST_CASE("HnswIndex search returns only what the bitmap and the filter accept", "[hnsw]") {
+  constexpr size_t n = 400;
+  std::vector<float> data = RandomVectors(n, 3);
+  auto index = MakeIndex(n);
+  for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
+  // Bit 2 (a second vector's bit) set on every label, bit 1 only on odd labels; labels past
+  // the bitmap's end are invisible.
+  std::vector<uint64_t> bits(n - 50, 2);
+  for (size_t i = 1; i < bits.size(); i += 2) bits[i] |= 1;
+  std::function<bool(uint32_t)> every_tenth_odd = [](uint32_t label) { return label % 10 == 3; };
+  HnswIndex::Accept odd{bits.data(), bits.size(), 1, nullptr};
+  HnswIndex::Accept restrictive{bits.data(), bits.size(), 1, &every_tenth_odd};
+  std::vector<float> queries = RandomVectors(10, 4);
+  for (size_t q = 0; q < 10; ++q) {
+    const float* query = &queries[q * kDim];
+    std::vector<Hit> hits = index->Search(query, 10, 64, odd);
+    REQUIRE(hits.size() == 10);
+    for (const Hit& h : hits) CHECK((h.label % 2 == 1 && h.label < bits.size()));
+    // 35 labels match (3, 13, ..., 343): a restrictive filter still yields k results, and with
+    // ef covering the graph they are the exact ones.
+    std::vector<Hit> few = index->Search(query, 10, n, restrictive);
+    CHECK(Labels(few) == BruteForce(data, n, query, 10, restrictive));
+  }
+}
+
+TEST_CASE("HnswIndex searches run while inserts rewrite the graph", "[hnsw]") {
+  constexpr size_t n = 3000;
+  std::vector<float> data = RandomVectors(n, 5);
+  auto index = MakeIndex(n);
+  std::vector<uint64_t> visible(n, 1);  // read-only here: every label is acceptable
+  HnswIndex::Accept all{visible.data(), visible.size(), 1, nullptr};
+  for (uint32_t label = 0; label < 200; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
+
+  std::atomic<bool> done{false};
+  std::atomic<size_t> searches{0}, bad{0};
+  auto searcher = [&](uint32_t seed) {
+    std::vector<float> queries = RandomVectors(32, seed);
+    for (size_t i = 0; !done.load() || i < 64; ++i) {
+      std::vector<Hit> hits = index->Search(&queries[(i % 32) * kDim], 10, 32, all);
+      bool sorted = std::is_sorted(hits.begin(), hits.end(),
+                                   [](const Hit& a, const Hit& b) { return a.distance < b.distance; });
+      bool known = std::all_of(hits.begin(), hits.end(), [&](const Hit& h) { return h.label < n; });
+      if (hits.size() != 10 || !sorted || !known) ++bad;
+      ++searches;
+    }
+  };
+  std::thread s1(searcher, 6), s2(searcher, 7);
+  // Batches under a WriteScope (as the segment inserts), and single Adds, which enter it alone.
+  for (uint32_t start = 200; start < n; start += 400) {
+    uint32_t end = std::min<uint32_t>(start + 400, n);
+    if ((start / 400) % 2 == 0) {
+      HnswIndex::WriteScope writing(*index);
+      for (uint32_t label = start; label < end; ++label) {
+        REQUIRE(index->Add(label, &data[label * kDim]).ok());
+      }
+    } else {
+      for (uint32_t label = start; label < end; ++label) {
+        REQUIRE(index->Add(label, &data[label * kDim]).ok());
+      }
+    }
+  }
+  done = true;
+  s1.join();
+  s2.join();
+  CHECK(bad.load() == 0);
+  CHECK(searches.load() >= 128);
+  // Every point is found again by its own vector once the inserts are done.
+  size_t found = 0;
+  for (uint32_t label = 0; label < n; label += 7) {
+    std::vector<Hit> hits = index->Search(&data[label * kDim], 1, 64, all);
+    found += !hits.empty() && hits[0].label == label;
+  }
+  CHECK(found >= (n / 7) * 99 / 100);
+}
+
+}  // namespace qd::index
