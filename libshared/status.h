@@ -26,6 +26,7 @@ enum class StatusCode {
   kUnavailable,       // 503 / UNAVAILABLE
   kDeadlineExceeded,  // 408 / DEADLINE_EXCEEDED: timed out, outcome unknown
   kInternal,          // 500 / INTERNAL
+  kUnimplemented,     // 501 / UNIMPLEMENTED: a feature this build does not have yet
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -47,6 +48,7 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 
   bool ok() const { return rep_ == nullptr; }
   StatusCode code() const { return rep_ ? rep_->code : StatusCode::kOk; }

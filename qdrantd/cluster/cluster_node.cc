@@ -18,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kJoinRetry{500};
 constexpr std::chrono::milliseconds kInternalTimeout{10000};
+constexpr std::chrono::milliseconds kCommitQueryRetry{500};
 
 std::string Id(uint64_t id) { return std::to_string(id); }
 
@@ -435,14 +436,106 @@ void ClusterNode::AnnounceSelf(OnLoop on_loop) {
                 });
 }
 
+// Readiness (compat.md §3). Happy path: this node joined and knows a leader -> it asks every
+// other member for its commit index (P2P CommitIndex) and takes the highest answer as the
+// target (a one-member cluster: its own last log index) -> once it applied that far, it hands
+// the state to the reconciler (AttachReconciler) -> once that state is reconciled, it
+// notes its local replicas that are not Active/Listener -> when each of them has been healthy
+// once (or left this node), it is ready, for good. Failure modes: no member answers -> asked
+// again after kCommitQueryRetry; a replica that stays Dead keeps the node not ready.
 void ClusterNode::UpdateReadiness(OnLoop on_loop) {
   if (ready_.load()) return;
   consensus::RaftStatus st = raft_->GetStatus(on_loop);
   std::shared_ptr<const ClusterState> state = fsm_.Current();
-  if (st.leader_id != 0 && st.commit > 0 && st.last_applied >= st.commit && state->peers.count(peer_id_)) {
-    ready_.store(true);
-    QD_LOG_INFO("consensus caught up (commit " + Id(st.commit) + "): ready");
+  if (st.leader_id == 0 || st.commit == 0 || !state->peers.count(peer_id_)) return;
+
+  if (!ready_commit_target_) {
+    std::vector<std::string> others;
+    for (const auto& [id, peer] : state->peers) {
+      if (id != peer_id_) others.push_back(Resolve(id, peer.uri));
+    }
+    if (others.empty()) {
+      // The only member leads and commits its whole log: all of it is the cluster's.
+      ready_commit_target_ = std::max(st.commit, st.last_index);
+    } else {
+      if (commit_query_in_flight_ || Clock::now() < next_commit_query_) return;
+      commit_query_in_flight_ = true;
+      struct Round {
+        size_t waiting;
+        std::optional<uint64_t> highest;
+      };
+      auto round = std::make_shared<Round>(Round{others.size(), std::nullopt});
+      for (const std::string& uri : others) {
+        peers_->CommitIndex(on_loop, uri, std::chrono::milliseconds(1000),
+                            [this, round](OnLoop, Status s, uint64_t commit) {
+                              if (s.ok()) round->highest = std::max(round->highest.value_or(0), commit);
+                              if (--round->waiting > 0) return;
+                              commit_query_in_flight_ = false;
+                              if (round->highest) {
+                                ready_commit_target_ = *round->highest;
+                                QD_LOG_INFO("readiness: the cluster has committed up to " + Id(*round->highest));
+                              } else {
+                                next_commit_query_ = Clock::now() + kCommitQueryRetry;
+                              }
+                            });
+      }
+      return;
+    }
   }
+  if (st.last_applied < *ready_commit_target_) return;
+  if (!reconciler_released_) {
+    // A --reinit founder's collections come back through its own kRestoreState: reconciling the
+    // state before that entry applied would drop them locally.
+    if (reinit_state_) {
+      for (const auto& [name, c] : reinit_state_->collections) {
+        if (!state->collections.count(name)) return;
+      }
+    }
+    reconciler_released_ = true;
+    catch_up_applied_index_ = state->applied_index;
+    QD_LOG_INFO("caught up with the cluster (commit " + Id(*ready_commit_target_) +
+                "): reconciling the local collections");
+    if (reconciler_) reconciler_(on_loop, state);
+  }
+  if (reconciler_ && fsm_.reconciled_index() < catch_up_applied_index_) return;
+
+  auto healthy = [](ReplicaState s) { return s == ReplicaState::kActive || s == ReplicaState::kListener; };
+  if (!unhealthy_at_catch_up_) {
+    unhealthy_at_catch_up_.emplace();
+    for (const auto& [name, c] : state->collections) {
+      for (const auto& [shard, replicas] : c.shards) {
+        auto it = replicas.replicas.find(peer_id_);
+        if (it != replicas.replicas.end() && !healthy(it->second)) unhealthy_at_catch_up_->insert({name, shard});
+      }
+    }
+  }
+  for (auto it = unhealthy_at_catch_up_->begin(); it != unhealthy_at_catch_up_->end();) {
+    bool gone_or_healthy = true;
+    if (auto c = state->collections.find(it->first); c != state->collections.end()) {
+      if (auto shard = c->second.shards.find(it->second); shard != c->second.shards.end()) {
+        auto replica = shard->second.replicas.find(peer_id_);
+        gone_or_healthy = replica == shard->second.replicas.end() || healthy(replica->second);
+      }
+    }
+    it = gone_or_healthy ? unhealthy_at_catch_up_->erase(it) : std::next(it);
+  }
+  if (!unhealthy_at_catch_up_->empty()) return;
+  ready_.store(true);
+  QD_LOG_INFO("consensus caught up (applied " + Id(st.last_applied) + ", cluster commit " +
+              Id(*ready_commit_target_) + ") and every local replica is healthy: ready");
+}
+
+void ClusterNode::AttachReconciler(OnLoop on_loop, StateMachine::Subscriber subscriber) {
+  reconciler_ = std::move(subscriber);
+  fsm_.HoldResultsUntilReconciled(on_loop);
+  fsm_.Subscribe(on_loop, [this](OnLoop l, const std::shared_ptr<const ClusterState>& state) {
+    if (reconciler_released_) reconciler_(l, state);
+  });
+}
+
+uint64_t ClusterNode::CommitIndex(OnLoop on_loop) const {
+  if (!raft_ || !raft_->started()) return 0;
+  return raft_->GetStatus(on_loop).commit;
 }
 
 // --- Transport ------------------------------------------------------------------------------

@@ -29,7 +29,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "libshared/status.h"
 #include "qdrantd/cluster/cluster_state.h"
@@ -96,8 +98,8 @@ class ClusterNode : public consensus::Transport {
   // Cancels proposals (kUnavailable), closes Raft and the peer pool; `done` runs on the loop.
   void Stop(server::OnLoop, std::function<void()> done);
 
-  // Proposes `op` and calls `done` once THIS node applied it (its subscribers, the Reconciler,
-  // have then run), with the FSM's verdict (e.g. kAlreadyExists). Forwarded to the leader when
+  // Proposes `op` and calls `done` once THIS node applied it and, with a reconciler attached,
+  // reconciled it (AttachReconciler), with the FSM's verdict (e.g. kAlreadyExists). Forwarded to the leader when
   // this node is not the leader. Errors: kDeadlineExceeded when the leader accepted it but it
   // was not applied here within `timeout` (outcome unknown: re-read the state); kUnavailable
   // when no leader accepted it within `timeout`, or on shutdown.
@@ -107,14 +109,29 @@ class ClusterNode : public consensus::Transport {
 
   // The latest applied state; never null. Thread: any.
   std::shared_ptr<const ClusterState> State() const { return fsm_.Current(); }
-  // The Reconciler hook: called on the loop after every applied entry or snapshot restore.
+  // Called on the loop after every applied entry or snapshot restore.
   void Subscribe(server::OnLoop on_loop, StateMachine::Subscriber subscriber) {
     fsm_.Subscribe(on_loop, std::move(subscriber));
   }
+  // The Reconciler: `subscriber` sees every applied state once this node caught up with the
+  // cluster (CaughtUp(): until then the state may be an old snapshot, and reconciling it would
+  // drop collections created since), first the whole current state then each new one. From now
+  // on a proposer is answered only once Reconciled() reported a state at or past its entry
+  // (STYLE.md §1), and readiness waits for the reconciler too. Loop thread, before the loop runs.
+  void AttachReconciler(server::OnLoop on_loop, StateMachine::Subscriber subscriber);
+  // The reconciler finished with the state of `applied_index`.
+  void Reconciled(server::OnLoop on_loop, uint64_t applied_index) { fsm_.Reconciled(on_loop, applied_index); }
 
   ClusterStatus GetStatus(server::OnLoop) const;
-  // /readyz (compat.md §3): latched once this node joined and caught up with the commit index.
+  // /readyz (compat.md §3), latched: this node joined, applied and reconciled up to the commit
+  // index the other members report, and every local replica that was not healthy then has been
+  // Active or Listener since.
   bool Ready() const { return ready_.load(); }
+  // This node's Raft commit index (the P2P CommitIndex call). Loop thread.
+  uint64_t CommitIndex(server::OnLoop) const;
+  // Whether this node applied the state up to the commit index the other members reported
+  // since it started (the reconciler runs from then on). Loop thread.
+  bool CaughtUp(server::OnLoop) const { return reconciler_released_; }
   PeerId peer_id() const { return peer_id_; }
 
   // P2P entry points (api/p2p binds them), on the loop.
@@ -171,6 +188,15 @@ class ClusterNode : public consensus::Transport {
   bool stopping_ = false;
   bool fatal_reported_ = false;
   std::atomic<bool> ready_{false};
+  // Readiness, in three steps (UpdateReadiness): the cluster's commit index as the other members
+  // report it; then the local replicas that were not healthy once caught up; then ready.
+  std::optional<uint64_t> ready_commit_target_;
+  bool commit_query_in_flight_ = false;
+  std::chrono::steady_clock::time_point next_commit_query_;
+  std::optional<std::set<std::pair<std::string, ShardId>>> unhealthy_at_catch_up_;
+  StateMachine::Subscriber reconciler_;
+  bool reconciler_released_ = false;  // caught up: the reconciler sees every state
+  uint64_t catch_up_applied_index_ = 0;  // the state handed to the reconciler when released
   uint64_t next_request_ = 0;
   std::map<std::string, Waiter> waiters_;
   std::map<uint64_t, std::string> observed_addresses_;  // from incoming Raft messages

@@ -210,7 +210,24 @@ void StateMachine::Apply(server::OnLoop on_loop, uint64_t index, std::string_vie
   }
   live_.applied_index = index;
   Publish(on_loop);
-  if (op.ok() && !op->request_id.empty() && on_result_) on_result_(on_loop, op->request_id, result);
+  if (!op.ok() || op->request_id.empty() || !on_result_) return;
+  if (hold_results_ && index > reconciled_index_) {
+    held_.push_back({index, op->request_id, result});
+    return;
+  }
+  on_result_(on_loop, op->request_id, result);
+}
+
+void StateMachine::Reconciled(server::OnLoop on_loop, uint64_t applied_index) {
+  reconciled_index_ = std::max(reconciled_index_, applied_index);
+  size_t released = 0;
+  while (released < held_.size() && held_[released].index <= reconciled_index_) ++released;
+  std::vector<HeldResult> ready(std::make_move_iterator(held_.begin()),
+                                std::make_move_iterator(held_.begin() + static_cast<std::ptrdiff_t>(released)));
+  held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(released));
+  for (const HeldResult& r : ready) {
+    if (on_result_) on_result_(on_loop, r.request_id, r.status);
+  }
 }
 
 std::string StateMachine::Snapshot(server::OnLoop) { return live_.ToJson(); }

@@ -42,6 +42,14 @@ class StateMachine : public consensus::Fsm {
   // Register before consensus starts; loop thread.
   void Subscribe(server::OnLoop, Subscriber subscriber) { subscribers_.push_back(std::move(subscriber)); }
   void OnResult(ResultFn fn) { on_result_ = std::move(fn); }
+  // From now on, each operation's result is held until Reconciled() reports a state at or past
+  // its entry, so that a proposer is answered only once its node applied AND reconciled it
+  // (STYLE.md §1). Without it (the FSM alone, in tests) results go out at apply. Loop thread.
+  void HoldResultsUntilReconciled(server::OnLoop) { hold_results_ = true; }
+  // The reconciler finished with the state of `applied_index`: releases the results it covers.
+  void Reconciled(server::OnLoop, uint64_t applied_index);
+  // The applied index of the last state reconciled (0: none yet). Loop thread.
+  uint64_t reconciled_index() const { return reconciled_index_; }
   // Replaces the live state without consensus: --reinit seeding and tests only.
   void ResetForTesting(server::OnLoop, ClusterState state);
 
@@ -52,6 +60,14 @@ class StateMachine : public consensus::Fsm {
   std::atomic<std::shared_ptr<const ClusterState>> published_;
   std::vector<Subscriber> subscribers_;
   ResultFn on_result_;
+  struct HeldResult {
+    uint64_t index;
+    std::string request_id;
+    Status status;
+  };
+  bool hold_results_ = false;
+  uint64_t reconciled_index_ = 0;
+  std::vector<HeldResult> held_;  // in index order
 };
 
 }  // namespace qd::cluster

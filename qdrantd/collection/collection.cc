@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <thread>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -17,10 +18,21 @@ using segment::PointId;
 using segment::RecordBatch;
 
 Collection::Collection(std::string name, std::string dir, CollectionConfig config)
-    : name_(std::move(name)), dir_(std::move(dir)), config_(std::move(config)) {}
+    : name_(std::move(name)),
+      dir_(std::move(dir)),
+      config_(std::move(config)),
+      layout_(std::make_shared<const Layout>()) {}
+
+Collection::Slot::~Slot() {
+  replica.reset();  // flushes (unless abandoned) and closes first
+  if (trash.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(trash, ec);
+  if (ec) QD_LOG_WARN("cannot remove " + trash + ": " + ec.message());
+}
 
 Collection::~Collection() {
-  shards_.clear();  // flushes and closes the replicas first
+  layout_.store(nullptr);  // flushes and closes the replicas first
   if (dropped_) {
     std::error_code ec;
     std::filesystem::remove_all(dropped_dir_, ec);
@@ -31,20 +43,187 @@ Collection::~Collection() {
 void Collection::MarkDropped(std::string dir) {
   dropped_dir_ = std::move(dir);
   dropped_ = true;
-  for (const auto& shard : shards_) shard->Abandon();
+  for (const auto& slot : layout()->local) {
+    if (slot) slot->replica->Abandon();
+  }
+}
+
+Result<std::shared_ptr<Collection::Slot>> Collection::OpenSlot(uint32_t shard) const {
+  CollectionConfig c = config();
+  Result<std::unique_ptr<replica::LocalReplica>> r = replica::LocalReplica::Open(
+      ShardDir(shard), c.vectors, {c.deleted_threshold, c.vacuum_min_vector_number});
+  if (!r.ok()) return r.status();
+  auto slot = std::make_shared<Slot>();
+  slot->replica = std::move(*r);
+  return slot;
 }
 
 Result<std::shared_ptr<Collection>> Collection::Open(std::string name, std::string dir,
                                                      CollectionConfig config) {
   std::shared_ptr<Collection> c(new Collection(std::move(name), std::move(dir), config));
+  auto layout = std::make_shared<Layout>();
+  layout->others.resize(config.shard_number);
   for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
-    Result<std::unique_ptr<replica::LocalReplica>> r =
-        replica::LocalReplica::Open(c->dir_ + "/" + std::to_string(shard), config.vectors,
-                                    {config.deleted_threshold, config.vacuum_min_vector_number});
-    if (!r.ok()) return r.status();
-    c->shards_.push_back(std::move(*r));
+    Result<std::shared_ptr<Slot>> slot = c->OpenSlot(shard);
+    if (!slot.ok()) return slot.status();
+    layout->local.push_back(std::move(*slot));
   }
+  c->layout_.store(std::move(layout));
   return c;
+}
+
+Result<std::shared_ptr<Collection>> Collection::OpenPlaced(std::string name, std::string dir,
+                                                           CollectionConfig config,
+                                                           const ShardPlacement* placement) {
+  std::shared_ptr<Collection> c(new Collection(std::move(name), std::move(dir), config));
+  std::error_code ec;
+  // Replicas dropped before a crash, whose files were still in use.
+  for (const auto& e : std::filesystem::directory_iterator(c->dir_, ec)) {
+    if (e.path().filename().string().rfind(".deleted-", 0) == 0) std::filesystem::remove_all(e.path(), ec);
+  }
+  if (placement) {
+    Status s = c->ApplyPlacement(*placement, false);
+    if (!s.ok()) return s;
+    return c;
+  }
+  // Restart: the replicas this node held are the directories it has; which shards are placed
+  // where is known once the reconciler applies the replayed state.
+  auto layout = std::make_shared<Layout>();
+  layout->placed = true;
+  layout->known = false;
+  layout->local.resize(config.shard_number);
+  layout->others.resize(config.shard_number);
+  for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
+    if (!std::filesystem::exists(c->ShardDir(shard) + "/points.db", ec)) continue;
+    Result<std::shared_ptr<Slot>> slot = c->OpenSlot(shard);
+    if (!slot.ok()) return slot.status();
+    layout->local[shard] = std::move(*slot);
+  }
+  c->layout_.store(std::move(layout));
+  return c;
+}
+
+Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate_missing) {
+  std::lock_guard<std::mutex> lock(placement_mu_);
+  std::shared_ptr<const Layout> old = layout();
+  const uint32_t shards = config().shard_number;
+  auto next = std::make_shared<Layout>();
+  next->placed = true;
+  next->self_peer = placement.self_peer;
+  next->local.resize(shards);
+  next->others.resize(shards);
+  std::vector<uint32_t> to_open;
+  for (uint32_t shard = 0; shard < shards; ++shard) {
+    bool here = false;
+    if (auto it = placement.replicas.find(shard); it != placement.replicas.end()) {
+      for (uint64_t peer : it->second) {
+        if (peer == placement.self_peer) {
+          here = true;
+        } else {
+          next->others[shard].push_back(peer);
+        }
+      }
+    }
+    std::shared_ptr<Slot> slot = shard < old->local.size() ? old->local[shard] : nullptr;
+    std::error_code ec;
+    bool vanished = slot && recreate_missing && !std::filesystem::exists(ShardDir(shard) + "/points.db", ec);
+    if (slot && (!here || vanished)) {
+      // Never write through the old paths again, and move what is left of its files aside:
+      // requests in flight may still hold the replica, and a new one may be created here.
+      slot->replica->Abandon();
+      static std::atomic<uint64_t> counter{0};
+      std::string trash = dir_ + "/.deleted-" + std::to_string(shard) + "-" + std::to_string(counter++);
+      std::filesystem::rename(ShardDir(shard), trash, ec);
+      if (!ec) slot->trash = trash;
+      closing_[shard] = slot;
+      slot.reset();
+      QD_LOG_INFO("collection " + name_ + ": " + (vanished ? "re-creating the vanished" : "dropping the") +
+                  " local replica of shard " + std::to_string(shard));
+    }
+    if (here && !slot) to_open.push_back(shard);
+    next->local[shard] = std::move(slot);
+  }
+  layout_.store(next);
+  old.reset();
+  if (to_open.empty()) return Status::Ok();
+
+  Status first_error;
+  auto complete = std::make_shared<Layout>(*next);
+  for (uint32_t shard : to_open) {
+    // SQLite deletes a WAL file by its path when the last connection closes it: a replica that
+    // left this path must be closed (no request holds it any more) before a new one opens here.
+    auto closing = closing_.find(shard);
+    if (closing != closing_.end()) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!closing->second.expired() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (!closing->second.expired()) {
+        if (first_error.ok()) {
+          first_error = Status::Unavailable("collection " + name_ + ": the old replica of shard " +
+                                            std::to_string(shard) + " is still in use; retry");
+        }
+        continue;
+      }
+      closing_.erase(closing);
+    }
+    Result<std::shared_ptr<Slot>> opened = OpenSlot(shard);
+    if (!opened.ok()) {
+      QD_LOG_ERROR("collection " + name_ + ": cannot create the local replica of shard " +
+                   std::to_string(shard) + ": " + opened.status().message());
+      if (first_error.ok()) first_error = opened.status().WithContext("collection " + name_);
+      continue;
+    }
+    complete->local[shard] = std::move(*opened);
+  }
+  layout_.store(std::move(complete));
+  return first_error;
+}
+
+Status Collection::CheckRoutable(const Layout& layout, uint32_t shard, Access access) const {
+  if (!layout.placed) return Status::Ok();
+  if (!layout.known) {
+    return Status::Unavailable("Collection `" + name_ +
+                               "`: this peer has not applied the shard placement from consensus yet; retry shortly");
+  }
+  const std::vector<uint64_t>& others = layout.others[shard];
+  auto list = [&] {
+    std::string out;
+    for (uint64_t peer : others) out += (out.empty() ? "" : ", ") + std::to_string(peer);
+    return out;
+  };
+  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
+  if (!layout.local[shard]) {
+    if (others.empty()) return Status::Unavailable(where + ": no peer holds a replica of this shard");
+    return Status::Unimplemented(where + " has no replica on this peer (" + std::to_string(layout.self_peer) +
+                                 "); its replicas are on peer(s) " + list() +
+                                 ". Forwarding points between peers is not implemented yet: send the request "
+                                 "to a peer that holds every shard it needs; nothing was " +
+                                 (access == Access::kWrite ? "written" : "read"));
+  }
+  if (access == Access::kWrite && !others.empty()) {
+    return Status::Unimplemented(where + " also has replicas on peer(s) " + list() +
+                                 ". Writing to a shard replicated on other peers needs forwarding points between "
+                                 "peers, which is not implemented yet; nothing was written");
+  }
+  return Status::Ok();
+}
+
+size_t Collection::segments_count() const {
+  size_t n = 0;
+  for (const auto& slot : layout()->local) n += slot ? 1 : 0;
+  return n;
+}
+
+bool Collection::HasLocalShard(size_t shard) const {
+  std::shared_ptr<const Layout> l = layout();
+  return shard < l->local.size() && l->local[shard];
+}
+
+size_t Collection::ShardPointsCount(size_t shard) const {
+  std::shared_ptr<const Layout> l = layout();
+  if (shard >= l->local.size() || !l->local[shard]) return 0;
+  return l->local[shard]->replica->segment().points_count();
 }
 
 CollectionConfig Collection::config() const {
@@ -57,7 +236,7 @@ void Collection::SetConfig(CollectionConfig config) {
   config_ = std::move(config);
 }
 
-size_t Collection::ShardOf(const PointId& id) const { return id.StableHash() % shards_.size(); }
+size_t Collection::ShardOf(const PointId& id, size_t shards) { return id.StableHash() % shards; }
 
 Status Collection::ValidatePoints(std::vector<segment::PointStruct>& points, bool partial) const {
   CollectionConfig c = config();
@@ -102,8 +281,10 @@ Status Collection::ValidatePoints(std::vector<segment::PointStruct>& points, boo
 
 Result<UpdateResult> Collection::Update(UpdateRequest request) {
   const Operation& op = request.op;
+  std::shared_ptr<const Layout> layout = this->layout();
+  const std::vector<std::shared_ptr<Slot>>& local = layout->local;
   // Split explicit points / ids by shard.
-  std::vector<Operation> per_shard(shards_.size());
+  std::vector<Operation> per_shard(local.size());
   for (Operation& o : per_shard) {
     o.kind = op.kind;
     o.payload_json = op.payload_json;
@@ -112,9 +293,19 @@ Result<UpdateResult> Collection::Update(UpdateRequest request) {
     o.field_name = op.field_name;
     o.field_schema_json = op.field_schema_json;
   }
-  for (const segment::PointStruct& p : op.points) per_shard[ShardOf(p.id)].points.push_back(p);
-  for (const PointId& id : op.ids) per_shard[ShardOf(id)].ids.push_back(id);
+  for (const segment::PointStruct& p : op.points) per_shard[ShardOf(p.id, local.size())].points.push_back(p);
+  for (const PointId& id : op.ids) per_shard[ShardOf(id, local.size())].ids.push_back(id);
   const bool index_op = op.kind == OpKind::kCreateFieldIndex || op.kind == OpKind::kDeleteFieldIndex;
+  auto touches = [&](size_t s) {
+    return index_op || request.by_filter || !per_shard[s].points.empty() || !per_shard[s].ids.empty();
+  };
+  // Every shard the update touches must be writable here before anything is applied.
+  for (size_t s = 0; s < local.size(); ++s) {
+    if (!touches(s)) continue;
+    if (Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kWrite); !routable.ok()) {
+      return routable;
+    }
+  }
   const bool needs_existing = op.kind == OpKind::kUpdateVectors ||
                               ((op.kind == OpKind::kSetPayload ||
                                 op.kind == OpKind::kOverwritePayload) && !request.by_filter);
@@ -122,9 +313,9 @@ Result<UpdateResult> Collection::Update(UpdateRequest request) {
   // Points that must exist: checked first on every shard so that nothing is applied when one
   // is missing (Qdrant answers 404 for the whole request).
   if (needs_existing) {
-    for (size_t s = 0; s < shards_.size(); ++s) {
+    for (size_t s = 0; s < local.size(); ++s) {
       for (const PointId& id : per_shard[s].AffectedIds()) {
-        if (!shards_[s]->segment().Exists(id)) {
+        if (!local[s]->replica->segment().Exists(id)) {
           return Status::NotFound("No point with id " + id.ToString() + " found");
         }
       }
@@ -132,9 +323,9 @@ Result<UpdateResult> Collection::Update(UpdateRequest request) {
   }
 
   UpdateResult result;
-  for (size_t s = 0; s < shards_.size(); ++s) {
+  for (size_t s = 0; s < local.size(); ++s) {
     Operation& shard_op = per_shard[s];
-    if (!index_op && !request.by_filter && shard_op.points.empty() && shard_op.ids.empty()) continue;
+    if (!touches(s)) continue;
     auto resolve = [&](const segment::Segment& seg) -> Result<Operation> {
       Operation out = shard_op;
       if (request.by_filter) out.ids = seg.Matching(request.filter);
@@ -157,7 +348,7 @@ Result<UpdateResult> Collection::Update(UpdateRequest request) {
       }
       return out;
     };
-    Result<segment::OpNum> n = shards_[s]->Update(resolve, nullptr);
+    Result<segment::OpNum> n = local[s]->replica->Update(resolve, nullptr);
     if (!n.ok()) return n.status();
     result.operation_id = std::max(result.operation_id, *n);
   }
@@ -166,7 +357,21 @@ Result<UpdateResult> Collection::Update(UpdateRequest request) {
 
 size_t Collection::Count(const segment::PointFilter* filter) const {
   size_t n = 0;
-  for (const auto& shard : shards_) n += shard->segment().Count(filter);
+  for (const auto& slot : layout()->local) {
+    if (slot) n += slot->replica->segment().Count(filter);
+  }
+  return n;
+}
+
+Result<size_t> Collection::CountPoints(const segment::PointFilter* filter) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  size_t n = 0;
+  for (size_t s = 0; s < layout->local.size(); ++s) {
+    if (Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kRead); !routable.ok()) {
+      return routable;
+    }
+    n += layout->local[s]->replica->segment().Count(filter);
+  }
   return n;
 }
 
@@ -175,8 +380,9 @@ size_t Collection::points_count() const { return Count(nullptr); }
 std::string Collection::PayloadSchemaJson() const {
   // Definitions are the same on every shard; points are summed.
   std::map<std::string, segment::Segment::FieldIndexInfo> merged;
-  for (const auto& shard : shards_) {
-    for (segment::Segment::FieldIndexInfo& info : shard->segment().FieldIndexes()) {
+  for (const auto& slot : layout()->local) {
+    if (!slot) continue;
+    for (segment::Segment::FieldIndexInfo& info : slot->replica->segment().FieldIndexes()) {
       auto [it, inserted] = merged.emplace(info.field, info);
       if (!inserted) it->second.points += info.points;
     }
@@ -194,11 +400,17 @@ std::string Collection::PayloadSchemaJson() const {
   return out + "}";
 }
 
-RecordBatch Collection::Retrieve(const std::vector<PointId>& ids,
-                                 const segment::Projection& projection) const {
+Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
+                                         const segment::Projection& projection) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  const size_t shards = layout->local.size();
+  for (const PointId& id : ids) {
+    Status routable = CheckRoutable(*layout, static_cast<uint32_t>(ShardOf(id, shards)), Access::kRead);
+    if (!routable.ok()) return routable;
+  }
   RecordBatch out;
   for (const PointId& id : ids) {
-    RecordBatch one = shards_[ShardOf(id)]->segment().Retrieve({id}, projection);
+    RecordBatch one = layout->local[ShardOf(id, shards)]->replica->segment().Retrieve({id}, projection);
     for (segment::PointRecord& r : one.points) {
       rapidjson::Value payload(r.payload, out.arena->GetAllocator());
       r.payload = std::move(payload);
@@ -219,16 +431,22 @@ void Absorb(RecordBatch& to, RecordBatch& from) {
 }
 }  // namespace
 
-RecordBatch Collection::Scroll(const std::optional<PointId>& from, size_t limit,
-                               const segment::PointFilter* filter,
-                               const segment::Projection& projection,
-                               std::optional<PointId>& next_offset) const {
+Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_t limit,
+                                       const segment::PointFilter* filter,
+                                       const segment::Projection& projection,
+                                       std::optional<PointId>& next_offset) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  const std::vector<std::shared_ptr<Slot>>& local = layout->local;
+  for (size_t s = 0; s < local.size(); ++s) {
+    Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kRead);
+    if (!routable.ok()) return routable;
+  }
   RecordBatch merged;
-  if (shards_.size() == 1) {
-    merged = shards_[0]->segment().Scroll(from, limit + 1, filter, projection);
+  if (local.size() == 1) {
+    merged = local[0]->replica->segment().Scroll(from, limit + 1, filter, projection);
   } else {
-    for (const auto& shard : shards_) {
-      RecordBatch part = shard->segment().Scroll(from, limit + 1, filter, projection);
+    for (const auto& shard : local) {
+      RecordBatch part = shard->replica->segment().Scroll(from, limit + 1, filter, projection);
       Absorb(merged, part);
     }
     std::sort(merged.points.begin(), merged.points.end(),
@@ -244,11 +462,17 @@ RecordBatch Collection::Scroll(const std::optional<PointId>& from, size_t limit,
 
 Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
                                        const segment::Projection& projection) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  const std::vector<std::shared_ptr<Slot>>& local = layout->local;
+  for (size_t s = 0; s < local.size(); ++s) {
+    Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kRead);
+    if (!routable.ok()) return routable;
+  }
   RecordBatch merged;
-  for (const auto& shard : shards_) {
-    Result<RecordBatch> part = shard->segment().Search(spec, projection);
+  for (const auto& shard : local) {
+    Result<RecordBatch> part = shard->replica->segment().Search(spec, projection);
     if (!part.ok()) return part.status();
-    if (shards_.size() == 1) {
+    if (local.size() == 1) {
       merged = std::move(*part);
       break;
     }
@@ -267,8 +491,9 @@ Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
 }
 
 Status Collection::Flush() {
-  for (const auto& shard : shards_) {
-    Status s = shard->Flush();
+  for (const auto& slot : layout()->local) {
+    if (!slot) continue;
+    Status s = slot->replica->Flush();
     if (!s.ok()) return s;
   }
   return Status::Ok();

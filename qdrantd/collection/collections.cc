@@ -9,15 +9,15 @@
 
 namespace qd::collection {
 
-Collections::Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db)
-    : storage_path_(std::move(storage_path)), db_(std::move(db)) {}
+Collections::Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db, bool cluster_mode)
+    : storage_path_(std::move(storage_path)), cluster_mode_(cluster_mode), db_(std::move(db)) {}
 
 Collections::~Collections() {
   Status s = FlushAll();
   if (!s.ok()) QD_LOG_WARN("flushing collections: " + s.message());
 }
 
-Result<std::unique_ptr<Collections>> Collections::Open(const std::string& storage_path) {
+Result<std::unique_ptr<Collections>> Collections::Open(const std::string& storage_path, bool cluster_mode) {
   std::error_code ec;
   std::filesystem::create_directories(storage_path + "/collections", ec);
   if (ec) return Status::Internal("cannot create " + storage_path + "/collections: " + ec.message());
@@ -37,7 +37,7 @@ Result<std::unique_ptr<Collections>> Collections::Open(const std::string& storag
       }
     }
   }
-  std::unique_ptr<Collections> c(new Collections(storage_path, std::move(*db)));
+  std::unique_ptr<Collections> c(new Collections(storage_path, std::move(*db), cluster_mode));
   s = c->Load();
   if (!s.ok()) return s;
   return c;
@@ -54,8 +54,10 @@ Status Collections::Load() {
     std::string name(rows->Text(0));
     Result<CollectionConfig> config = FromConfigJson(rows->Text(1));
     if (!config.ok()) return config.status().WithContext("collection " + name);
+    std::string dir = storage_path_ + "/collections/" + name;
     Result<std::shared_ptr<Collection>> c =
-        Collection::Open(name, storage_path_ + "/collections/" + name, std::move(*config));
+        cluster_mode_ ? Collection::OpenPlaced(name, dir, std::move(*config), nullptr)
+                      : Collection::Open(name, dir, std::move(*config));
     if (!c.ok()) return c.status().WithContext("collection " + name);
     collections_[name] = std::move(*c);
   }
@@ -82,7 +84,8 @@ Status Collections::ValidateName(const std::string& name) {
   return Status::Ok();
 }
 
-Status Collections::Create(const std::string& name, CollectionConfig config) {
+Status Collections::Create(const std::string& name, CollectionConfig config,
+                           const ShardPlacement* placement) {
   Status s = ValidateName(name);
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
@@ -95,7 +98,8 @@ Status Collections::Create(const std::string& name, CollectionConfig config) {
   std::string dir = storage_path_ + "/collections/" + name;
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);  // leftovers of a delete interrupted by a crash
-  Result<std::shared_ptr<Collection>> c = Collection::Open(name, dir, config);
+  Result<std::shared_ptr<Collection>> c = placement ? Collection::OpenPlaced(name, dir, config, placement)
+                                                    : Collection::Open(name, dir, config);
   if (!c.ok()) return c.status();
   Result<sqlite::Stmt> insert = db_->Prepare("INSERT INTO collections(name, config) VALUES(?, ?)");
   if (!insert.ok()) return insert.status();

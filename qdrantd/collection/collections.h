@@ -2,9 +2,10 @@
 // <storage>/collections.db (SQLite: collections(name, config), aliases(alias, collection)) and
 // the data under <storage>/collections/<name>/<shard>/.
 //
-// In single-node mode each change is applied here directly; the consensus issue routes the same
-// operations through the Raft state machine and calls the same Apply* methods from its
-// reconciler. Thread: any; one mutex guards the maps, and collection I/O runs outside it.
+// In single-node mode each change is applied here directly. In cluster mode the same operations
+// go through the Raft state machine and cluster::Reconciler applies them here, with the shard
+// placement consensus decided: a collection then has local replicas only for the shards placed
+// on this peer (Collection::ApplyPlacement). Thread: any; one mutex guards the maps.
 #pragma once
 
 #include <map>
@@ -32,11 +33,16 @@ struct AliasAction {
 
 class Collections {
  public:
-  static Result<std::unique_ptr<Collections>> Open(const std::string& storage_path);
+  // `cluster_mode`: collections open only the shard directories they have and wait for their
+  // placement (Collection::OpenPlaced).
+  static Result<std::unique_ptr<Collections>> Open(const std::string& storage_path,
+                                                   bool cluster_mode = false);
   ~Collections();
 
   // Errors: kUnprocessable (bad name), kAlreadyExists, kInvalidArgument (name is an alias).
-  Status Create(const std::string& name, CollectionConfig config);
+  // `placement` (cluster mode): create local replicas only for the shards placed here.
+  Status Create(const std::string& name, CollectionConfig config,
+                const ShardPlacement* placement = nullptr);
   // true when it existed.
   Result<bool> Delete(const std::string& name);
   Status Update(const std::string& name, const CollectionConfig& config);
@@ -57,12 +63,13 @@ class Collections {
   static Status ValidateName(const std::string& name);
 
  private:
-  Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db);
+  Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db, bool cluster_mode);
   Status Load();
   // Removes `name` from the maps and collections.db and moves its files aside. Holds mu_.
   Status DropLocked(const std::string& name);
 
   const std::string storage_path_;
+  const bool cluster_mode_;
   mutable std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;                                   // Protected by mu_
   std::map<std::string, std::shared_ptr<Collection>> collections_;  // Protected by mu_

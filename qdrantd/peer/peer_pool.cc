@@ -193,6 +193,30 @@ void PeerPool::Join(OnLoop, const std::string& uri, uint64_t peer_id, const std:
       });
 }
 
+void PeerPool::CommitIndex(OnLoop, const std::string& uri, std::chrono::milliseconds timeout, CommitReply reply) {
+  struct Call {
+    ::grpc::ClientContext ctx;
+    p2p::CommitIndexRequest req;
+    p2p::CommitIndexReply resp;
+    std::shared_ptr<Impl::Channel> channel;
+  };
+  auto call = std::make_shared<Call>();
+  call->channel = impl_->ChannelFor(uri);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  if (!impl_->Track(&call->ctx)) return;
+  auto self = impl_;
+  call->channel->stub->async()->CommitIndex(
+      &call->ctx, &call->req, &call->resp, [self, call, reply = std::move(reply), uri](::grpc::Status s) mutable {
+        self->Untrack(&call->ctx, [call, reply = std::move(reply), s, uri](OnLoop on_loop) {
+          if (!s.ok()) {
+            reply(on_loop, Status::Unavailable("cannot reach " + uri + ": " + s.error_message()), 0);
+            return;
+          }
+          reply(on_loop, Status::Ok(), call->resp.commit());
+        });
+      });
+}
+
 std::map<std::string, uint64_t> PeerPool::SendFailures(OnLoop) const { return impl_->failures; }
 
 bool PeerPool::Reachable(OnLoop, uint64_t peer_id) const {

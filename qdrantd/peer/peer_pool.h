@@ -46,6 +46,9 @@ class PeerPool {
                std::chrono::milliseconds timeout, Reply reply);
   void Join(server::OnLoop, const std::string& uri, uint64_t peer_id, const std::string& my_uri,
             const std::string& node_type, std::chrono::milliseconds timeout, Reply reply);
+  // The peer's Raft commit index; kUnavailable when it cannot be reached in time.
+  using CommitReply = std::function<void(server::OnLoop, Status status, uint64_t commit)>;
+  void CommitIndex(server::OnLoop, const std::string& uri, std::chrono::milliseconds timeout, CommitReply reply);
 
   // message_send_failures of GET /cluster: failures per peer URI since start.
   std::map<std::string, uint64_t> SendFailures(server::OnLoop) const;

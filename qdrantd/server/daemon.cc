@@ -148,10 +148,15 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
 
   if (config.cluster.enabled) {
     if (Status s = StartCluster(on_loop); !s.ok()) return s;
-    api::rest::AddClusterRoutes(router, loop, *cluster_node);
+    api::rest::AddClusterRoutes(router, loop, *cluster_node, [this](OnLoop l, std::function<void(Status)> done) {
+      if (!reconciler || !cluster_node->CaughtUp(l)) {
+        return done(Status::Unavailable("this peer has not caught up with the cluster yet; retry shortly"));
+      }
+      reconciler->Recover(l, cluster_node->State(), [done = std::move(done)](OnLoop, Status s) { done(s); });
+    });
   }
 
-  auto opened = collection::Collections::Open(config.storage.storage_path);
+  auto opened = collection::Collections::Open(config.storage.storage_path, config.cluster.enabled);
   if (!opened.ok()) return opened.status().WithContext("storage " + config.storage.storage_path);
   collections = std::move(*opened);
   pool = std::make_unique<WorkerPool>(config.storage.performance.max_search_threads);
@@ -162,12 +167,15 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   api::rest::EngineContext engine{&loop, pool.get(), collections.get(), {}};
   if (cluster_node) {
     // Collection changes go through consensus; the Reconciler applies each committed state
-    // locally (before the proposer is answered, so its next request finds the change).
-    reconciler = std::make_unique<cluster::Reconciler>(*collections);
-    cluster_node->Subscribe(on_loop, [r = reconciler.get()](OnLoop l, const std::shared_ptr<const cluster::ClusterState>& st) {
+    // locally on the pool, and the proposer is answered once that is done, so its next request
+    // finds the change.
+    cluster::ClusterNode* member = cluster_node.get();
+    reconciler = std::make_unique<cluster::Reconciler>(
+        loop, *pool, *collections, member->peer_id(),
+        [member](OnLoop l, uint64_t applied_index) { member->Reconciled(l, applied_index); });
+    member->AttachReconciler(on_loop, [r = reconciler.get()](OnLoop l, const std::shared_ptr<const cluster::ClusterState>& st) {
       r->Reconcile(l, st);
     });
-    reconciler->Reconcile(on_loop, cluster_node->State());
     engine.propose = MakeProposer(cluster_node.get());
     engine.peer_id = cluster_node->peer_id();
     engine.placement = [node = cluster_node.get()](const std::string& name) -> std::optional<api::rest::Placement> {
@@ -247,6 +255,7 @@ void Daemon::Impl::BeginShutdown(OnLoop on_loop, int signo) {
   }
   NotifyStopping();
   http->StopAccepting(on_loop);
+  if (reconciler) reconciler->Stop(on_loop);
   if (cluster_node) {
     cluster_stopped = false;
     cluster_node->Stop(on_loop, [this] { cluster_stopped = true; });
@@ -309,6 +318,7 @@ Status Daemon::Impl::StartCluster(OnLoop on_loop) {
           .join = [node](OnLoop l, uint64_t id, std::string uri, std::string type, api::p2p::P2pHandlers::Reply reply) {
             node->OnJoin(l, id, std::move(uri), std::move(type), std::move(reply));
           },
+          .commit_index = [node](OnLoop l) { return node->CommitIndex(l); },
       });
   if (Status s = p2p->Start(); !s.ok()) return s;
   QD_LOG_INFO("P2P listening on " + config.service.host + ":" + std::to_string(c.p2p.port));

@@ -115,3 +115,38 @@ TEST_CASE("a restored state machine publishes the snapshot's state", "[consensus
   CHECK(notified == 1);
   CHECK(*b.Current() == s);
 }
+
+TEST_CASE("with a reconciler attached, a proposer's result waits until its entry is reconciled",
+          "[consensus]") {
+  qd::server::Loop loop;
+  StateMachine fsm;
+  std::vector<std::pair<std::string, bool>> answered;
+  fsm.OnResult([&](qd::server::OnLoop, const std::string& id, const qd::Status& s) { answered.emplace_back(id, s.ok()); });
+  fsm.HoldResultsUntilReconciled(loop.Enter());
+  auto op = [](const std::string& request_id, const std::string& key) {
+    MetaOperation m = MetaOperation::SetMetadata(key, "1");
+    m.request_id = request_id;
+    return m.Encode();
+  };
+  fsm.Apply(loop.Enter(), 3, op("a", "x"));
+  MetaOperation failing = MetaOperation::DropCollection("missing");
+  failing.request_id = "b";
+  fsm.Apply(loop.Enter(), 4, failing.Encode());
+  fsm.Apply(loop.Enter(), 6, op("c", "y"));
+  CHECK(answered.empty());
+  CHECK(fsm.Current()->applied_index == 6);
+  // The reconciler finished with the state of index 4 (it coalesces: 3 was never seen alone).
+  fsm.Reconciled(loop.Enter(), 4);
+  REQUIRE(answered.size() == 2);
+  CHECK(answered[0] == std::make_pair(std::string("a"), true));
+  CHECK(answered[1] == std::make_pair(std::string("b"), false));  // the FSM's verdict, kept
+  fsm.Reconciled(loop.Enter(), 6);
+  REQUIRE(answered.size() == 3);
+  CHECK(answered[2].first == "c");
+  CHECK(fsm.reconciled_index() == 6);
+  // Later entries wait for their own reconcile.
+  fsm.Apply(loop.Enter(), 7, op("d", "z"));
+  CHECK(answered.size() == 3);
+  fsm.Reconciled(loop.Enter(), 7);
+  CHECK(answered.size() == 4);
+}

@@ -53,6 +53,9 @@ using rapidjson::Value;
     case StatusCode::kInternal:
       code = ::grpc::StatusCode::INTERNAL;
       break;
+    case StatusCode::kUnimplemented:
+      code = ::grpc::StatusCode::UNIMPLEMENTED;
+      break;
   }
   return ::grpc::Status(code, status.message());
 }

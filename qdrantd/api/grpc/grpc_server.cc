@@ -32,6 +32,7 @@ using ::grpc::ServerUnaryReactor;
     case StatusCode::kUnavailable: return ::grpc::StatusCode::UNAVAILABLE;
     case StatusCode::kDeadlineExceeded: return ::grpc::StatusCode::DEADLINE_EXCEEDED;
     case StatusCode::kInternal: return ::grpc::StatusCode::INTERNAL;
+    case StatusCode::kUnimplemented: return ::grpc::StatusCode::UNIMPLEMENTED;
   }
   return ::grpc::StatusCode::UNKNOWN;
 }

@@ -314,7 +314,9 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& 
         if (!id.ok()) return id.status();
         segment::Projection p;
         p.vector_names = {out.spec.vector_name};
-        segment::RecordBatch b = c.Retrieve({*id}, p);
+        Result<segment::RecordBatch> found = c.Retrieve({*id}, p);
+        if (!found.ok()) return found.status();
+        segment::RecordBatch& b = *found;
         if (b.points.empty() || b.points[0].vectors.empty()) {
           return Status::NotFound("No point with id " + id->ToString() + " found");
         }
@@ -360,8 +362,10 @@ Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) 
   search.spec.filter = search.filter ? &search.filter : nullptr;
   if (search.list_only) {
     std::optional<PointId> next;
-    segment::RecordBatch all = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
-                                        search.spec.filter, search.projection, next);
+    Result<segment::RecordBatch> listed = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
+                                                   search.spec.filter, search.projection, next);
+    if (!listed.ok()) return listed.status();
+    segment::RecordBatch all = std::move(*listed);
     std::vector<segment::PointRecord> page;
     for (size_t i = search.spec.offset; i < all.points.size(); ++i)
       page.push_back(std::move(all.points[i]));
@@ -549,7 +553,9 @@ class PointsService final : public qdrant::Points::CallbackService {
       for (const PointId& id : *ids) {
         if (std::find(unique.begin(), unique.end(), id) == unique.end()) unique.push_back(id);
       }
-      segment::RecordBatch batch = (*c)->Retrieve(unique, projection);
+      Result<segment::RecordBatch> found = (*c)->Retrieve(unique, projection);
+      if (!found.ok()) return found.status();
+      segment::RecordBatch& batch = *found;
       const bool unnamed = (*c)->config().unnamed_vector;
       for (segment::PointRecord& r : batch.points) ToProto(r, unnamed, response->add_result());
       return Status::Ok();
@@ -589,8 +595,10 @@ class PointsService final : public qdrant::Points::CallbackService {
                        projection);
       std::optional<PointId> next;
       const size_t limit = request->has_limit() ? request->limit() : 10;
-      segment::RecordBatch batch =
+      Result<segment::RecordBatch> page =
           (*c)->Scroll(offset, limit, filter ? &filter : nullptr, projection, next);
+      if (!page.ok()) return page.status();
+      segment::RecordBatch& batch = *page;
       const bool unnamed = (*c)->config().unnamed_vector;
       for (segment::PointRecord& r : batch.points) ToProto(r, unnamed, response->add_result());
       if (next) ToProto(*next, response->mutable_next_page_offset());
@@ -609,7 +617,9 @@ class PointsService final : public qdrant::Points::CallbackService {
         if (!parsed.ok()) return parsed.status();
         filter = std::move(*parsed);
       }
-      response->mutable_result()->set_count((*c)->Count(filter ? &filter : nullptr));
+      Result<size_t> n = (*c)->CountPoints(filter ? &filter : nullptr);
+      if (!n.ok()) return n.status();
+      response->mutable_result()->set_count(*n);
       return Status::Ok();
     });
   }

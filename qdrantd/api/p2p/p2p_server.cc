@@ -57,6 +57,16 @@ class Service final : public pb::P2p::CallbackService {
     return reactor;
   }
 
+  ServerUnaryReactor* CommitIndex(CallbackServerContext* context, const pb::CommitIndexRequest*,
+                                  pb::CommitIndexReply* reply) override {
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    loop_.Post([this, reactor, reply](OnLoop on_loop) {
+      reply->set_commit(handlers_.commit_index ? handlers_.commit_index(on_loop) : 0);
+      reactor->Finish(::grpc::Status::OK);
+    });
+    return reactor;
+  }
+
  private:
   server::Loop& loop_;
   P2pHandlers handlers_;

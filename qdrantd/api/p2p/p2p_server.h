@@ -22,6 +22,8 @@ struct P2pHandlers {
   std::function<void(server::OnLoop, const std::string& message)> raft_message;
   std::function<void(server::OnLoop, std::string operation, Reply reply)> propose;
   std::function<void(server::OnLoop, uint64_t peer_id, std::string uri, std::string node_type, Reply reply)> join;
+  // This node's Raft commit index.
+  std::function<uint64_t(server::OnLoop)> commit_index;
 };
 
 class P2pServer {

@@ -100,13 +100,20 @@ void ProposeAndAnswer(server::Loop& loop, cluster::ClusterNode& node, Request& r
 
 }  // namespace
 
-void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& node) {
+void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& node, RecoverFn recover) {
   router.Add("GET", "/cluster", [&loop, &node](Request& request, Reply reply) {
     reply.Send(JsonResult(request, ClusterJson(node.GetStatus(loop.Enter()))));
   });
-  // Qdrant's recover re-applies the consensus state from its snapshot; ours is always current.
-  router.Add("POST", "/cluster/recover", [](Request& request, Reply reply) {
-    reply.Send(JsonResult(request, "true"));
+  // Qdrant's recover re-applies the consensus state from a snapshot (compat.md §6.6). Our
+  // applied state is always current, so recovering means reconciling it again in full: local
+  // replicas whose files vanished come back, empty (refilling them is the data plane's job).
+  router.Add("POST", "/cluster/recover", [&loop, recover](Request& request, Reply reply) {
+    Request copy = request;
+    copy.body = {};
+    auto shared = std::make_shared<Reply>(std::move(reply));
+    recover(loop.Enter(), [copy, shared](Status s) {
+      shared->Send(s.ok() ? JsonResult(copy, "true") : JsonError(copy, s));
+    });
   });
   router.Add("DELETE", "/cluster/peer/{peer_id}", [&loop, &node](Request& request, Reply reply) {
     const std::string& text = request.Param("peer_id");

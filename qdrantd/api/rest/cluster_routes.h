@@ -4,8 +4,13 @@
 // from the proposal's callback). Standalone mode keeps service_routes.cc's answers.
 #pragma once
 
+#include <functional>
+
+#include "libshared/status.h"
+
 namespace qd::server {
 class Loop;
+class OnLoop;
 }
 namespace qd::cluster {
 class ClusterNode;
@@ -15,6 +20,9 @@ namespace qd::api::rest {
 
 class Router;
 
-void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& node);
+// POST /cluster/recover: re-runs the reconciler on the full current state; `done` with its result.
+using RecoverFn = std::function<void(server::OnLoop, std::function<void(Status)> done)>;
+
+void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& node, RecoverFn recover);
 
 }  // namespace qd::api::rest

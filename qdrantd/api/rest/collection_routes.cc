@@ -223,7 +223,7 @@ void ClusterAliases(const EngineContext& context, const Request& request, Answer
 Result<Response> CollectionClusterInfo(const EngineContext& context, const Request& request) {
   Result<std::shared_ptr<collection::Collection>> c = context.collections->Get(request.Param("collection_name"));
   if (!c.ok()) return c.status();
-  size_t shard_count = (*c)->segments_count();
+  size_t shard_count = (*c)->config().shard_number;
   std::optional<Placement> placement;
   if (context.placement) placement = context.placement((*c)->name());
   rapidjson::StringBuffer buffer;
@@ -240,7 +240,7 @@ Result<Response> CollectionClusterInfo(const EngineContext& context, const Reque
     w.Key("shard_id");
     w.Uint(shard);
     w.Key("points_count");
-    w.Uint64(shard < shard_count ? (*c)->ShardPointsCount(shard) : 0);
+    w.Uint64((*c)->ShardPointsCount(shard));  // 0 until the reconciler created the replica
     w.Key("state");
     w.String(state.c_str());
     w.EndObject();

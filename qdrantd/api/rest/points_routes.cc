@@ -308,7 +308,9 @@ Result<Response> GetPoint(Collections& collections, const Request& request) {
   segment::Projection projection;
   projection.payload = [](const Value& in, Value& out, rapidjson::Document::AllocatorType& a) { out.CopyFrom(in, a); };
   projection.all_vectors = true;
-  segment::RecordBatch batch = (*c)->Retrieve({*id}, projection);
+  Result<segment::RecordBatch> found = (*c)->Retrieve({*id}, projection);
+  if (!found.ok()) return found.status();
+  segment::RecordBatch& batch = *found;
   if (batch.points.empty()) return Status::NotFound("No point with id " + id->ToString() + " found");
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
@@ -335,7 +337,9 @@ Result<Response> GetPoints(Collections& collections, const Request& request) {
   for (const PointId& id : *parsed) {
     if (std::find(unique.begin(), unique.end(), id) == unique.end()) unique.push_back(id);
   }
-  segment::RecordBatch batch = (*c)->Retrieve(unique, projection);
+  Result<segment::RecordBatch> found = (*c)->Retrieve(unique, projection);
+  if (!found.ok()) return found.status();
+  segment::RecordBatch& batch = *found;
   bool unnamed = (*c)->config().unnamed_vector;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
@@ -374,7 +378,9 @@ Result<Response> Scroll(Collections& collections, const Request& request) {
   if (!s.ok()) return s;
   std::optional<PointId> next;
   size_t n = limit->value_or(10);
-  segment::RecordBatch batch = (*c)->Scroll(offset, n, *filter ? &*filter : nullptr, projection, next);
+  Result<segment::RecordBatch> page = (*c)->Scroll(offset, n, *filter ? &*filter : nullptr, projection, next);
+  if (!page.ok()) return page.status();
+  segment::RecordBatch& batch = *page;
   bool unnamed = (*c)->config().unnamed_vector;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
@@ -400,8 +406,9 @@ Result<Response> Count(Collections& collections, const Request& request) {
   if (!body.ok()) return body.status();
   Result<segment::PointFilter> filter = ParseFilterField(*body, "filter", "filter");
   if (!filter.ok()) return filter.status();
-  size_t n = (*c)->Count(*filter ? &*filter : nullptr);
-  return JsonResult(request, "{\"count\":" + std::to_string(n) + "}");
+  Result<size_t> n = (*c)->CountPoints(*filter ? &*filter : nullptr);
+  if (!n.ok()) return n.status();
+  return JsonResult(request, "{\"count\":" + std::to_string(*n) + "}");
 }
 
 // Common search parameters of search and query requests.
@@ -508,7 +515,9 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const st
     if (!id.ok()) return id.status();
     segment::Projection p;
     p.vector_names = {out.spec.vector_name};
-    segment::RecordBatch b = c.Retrieve({*id}, p);
+    Result<segment::RecordBatch> found = c.Retrieve({*id}, p);
+    if (!found.ok()) return found.status();
+    segment::RecordBatch& b = *found;
     if (b.points.empty() || b.points[0].vectors.empty()) {
       return Status::NotFound("No point with id " + id->ToString() + " found");
     }
@@ -534,8 +543,10 @@ Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) 
   search.spec.filter = search.filter ? &search.filter : nullptr;
   if (search.list_only) {
     std::optional<PointId> next;
-    segment::RecordBatch all = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
-                                        search.spec.filter, search.projection, next);
+    Result<segment::RecordBatch> listed = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
+                                                   search.spec.filter, search.projection, next);
+    if (!listed.ok()) return listed.status();
+    segment::RecordBatch all = std::move(*listed);
     std::vector<segment::PointRecord> page;
     for (size_t i = search.spec.offset; i < all.points.size(); ++i) page.push_back(std::move(all.points[i]));
     all.points = std::move(page);

@@ -69,6 +69,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kUnavailable: return 503;
     case StatusCode::kDeadlineExceeded: return 408;
     case StatusCode::kInternal: return 500;
+    case StatusCode::kUnimplemented: return 501;
   }
   return 500;
 }

@@ -109,6 +109,7 @@ TEST_CASE("every status code maps to its HTTP status", "[unit][rest]") {
   CHECK(HttpStatusFor(StatusCode::kUnavailable) == 503);
   CHECK(HttpStatusFor(StatusCode::kDeadlineExceeded) == 408);
   CHECK(HttpStatusFor(StatusCode::kInternal) == 500);
+  CHECK(HttpStatusFor(StatusCode::kUnimplemented) == 501);
 }
 
 TEST_CASE("a body nested deeper than 128 levels is a 400, not a stack overflow", "[unit][api]") {
