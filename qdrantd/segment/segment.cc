@@ -361,8 +361,29 @@ Status Segment::Load() {
   return Status::Ok();
 }
 
-Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& work, int spec) {
+Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& given, int spec) {
   index::HnswIndex& index = *dense_[spec];
+  // One point twice in an operation: its last vector wins, as if applied in order (two threads
+  // would race for it), and HnswIndex::Add never sees one label on two threads at once.
+  std::vector<std::pair<uint32_t, const Vector*>> deduplicated;
+  const auto* work_ptr = &given;
+  {
+    std::vector<uint32_t> labels;
+    labels.reserve(given.size());
+    for (const auto& item : given) labels.push_back(item.first);
+    std::sort(labels.begin(), labels.end());
+    if (std::adjacent_find(labels.begin(), labels.end()) != labels.end()) {
+      std::vector<bool> seen(labels.back() + 1);
+      for (auto it = given.rbegin(); it != given.rend(); ++it) {
+        if (seen[it->first]) continue;
+        seen[it->first] = true;
+        deduplicated.push_back(*it);
+      }
+      std::reverse(deduplicated.begin(), deduplicated.end());
+      work_ptr = &deduplicated;
+    }
+  }
+  const auto& work = *work_ptr;
   Status s = index.Reserve(work.size());
   if (!s.ok()) return s;
   // Two threads for real batches, like hnswlib's own ParallelFor; the graph takes concurrent
