@@ -9,6 +9,7 @@
 #include <queue>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 
 namespace qd::index {
 namespace {
@@ -50,6 +51,13 @@ std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(const HnswIndex::Param
 }
 
 constexpr tableint kAbsent = static_cast<tableint>(-1);
+
+// hnswlib keeps its own label -> internal id map (label_lookup_, an unordered_map node of ~32
+// bytes per point plus its buckets) only to find labels already present; internal_of answers
+// that for us, so the copy is emptied after every insert and after a load.
+void DropLabelLookup(hnswlib::HierarchicalNSW<float>& h) {
+  std::unordered_map<hnswlib::labeltype, tableint>().swap(h.label_lookup_);
+}
 
 }  // namespace
 
@@ -148,6 +156,16 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const Params& params, const s
     impl->internal_of[label] = i;
     impl->label_of[i] = static_cast<uint32_t>(label);
   }
+  DropLabelLookup(h);
+  // The file keeps the capacity the index had when saved (up to a growth step above its size);
+  // per-point locks are allocated for all of it, so load it at its size and grow on demand.
+  try {
+    size_t fit = std::max<size_t>(h.cur_element_count, 16);
+    if (h.max_elements_ > fit) h.resizeIndex(fit);
+  } catch (const std::exception& e) {
+    return Status::Internal("cannot load HNSW index " + path + ": " + e.what());
+  }
+  impl->label_of.resize(h.max_elements_);
   return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
 }
 
@@ -159,8 +177,11 @@ Status HnswIndex::Reserve(size_t count) {
   auto& h = *impl_->hnsw;
   size_t needed = h.cur_element_count + count;
   if (needed <= h.max_elements_) return Status::Ok();
+  // Steps of a quarter: hnswlib allocates and touches a 40-byte lock per element of capacity
+  // (and level-0 memory of realloc'ed capacity may be copied), so doubling left up to half of
+  // that unused. A resize costs O(capacity) against ~0.1 ms per inserted point.
   try {
-    h.resizeIndex(std::max(needed, h.max_elements_ * 2));
+    h.resizeIndex(std::max(needed, h.max_elements_ + h.max_elements_ / 4));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("cannot grow HNSW index: ") + e.what());
   }
@@ -186,16 +207,29 @@ Status HnswIndex::Add(uint32_t label, const float* vector) {
   std::vector<float> v = PrepareQuery(vector);
   WriteScope writing(*this);
   std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
-  tableint internal;
+  auto& h = *impl_->hnsw;
+  tableint internal = impl_->InternalOf(label);
   try {
-    internal = impl_->hnsw->addPoint(v.data(), label, -1);
+    if (internal != kAbsent) {
+      // What hnswlib's addPoint does for a label it already holds, found through internal_of.
+      std::unique_lock<std::mutex> update(
+          h.link_list_update_locks_[internal & (h.max_update_element_locks - 1)]);
+      if (h.isMarkedDeleted(internal)) h.unmarkDeletedInternal(internal);
+      h.updatePoint(v.data(), internal, 1.0);
+      return Status::Ok();
+    }
+    internal = h.addPoint(v.data(), label, -1);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("HNSW insert failed: ") + e.what());
   }
-  std::unique_lock<std::shared_mutex> labels(impl_->labels_mu);
-  if (label >= impl_->internal_of.size()) impl_->internal_of.resize(label + 1, kAbsent);
-  impl_->internal_of[label] = internal;
-  impl_->label_of[internal] = label;
+  {
+    std::unique_lock<std::shared_mutex> labels(impl_->labels_mu);
+    if (label >= impl_->internal_of.size()) impl_->internal_of.resize(label + 1, kAbsent);
+    impl_->internal_of[label] = internal;
+    impl_->label_of[internal] = label;
+  }
+  std::lock_guard<std::mutex> guard(h.cur_element_count_guard_);  // addPoint's lock of the map
+  h.label_lookup_.erase(label);
   return Status::Ok();
 }
 
@@ -240,7 +274,7 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
     max_level = h.maxlevel_;
     current = h.enterpoint_node_;
   }
-  if (h.cur_element_count == 0 || max_level < 0) return hits;
+  if (max_level < 0) return hits;  // empty: the first insert sets both under `global`
   ef = std::max(ef, k);
   // Node locks only while an insert may run (WriteScope).
   const bool lock_nodes = !impl_->TryUnlockedRead();

@@ -65,7 +65,8 @@ class HnswIndex {
 
   // Makes room for `count` more labels. Must not run concurrently with Add().
   Status Reserve(size_t count);
-  // Adds the vector of `label` or replaces it. Normalises for Cosine. Thread-safe.
+  // Adds the vector of `label` or replaces it. Normalises for Cosine. Thread-safe for distinct
+  // labels; one label must not be added on two threads at once.
   Status Add(uint32_t label, const float* vector);
   bool Contains(uint32_t label) const;
   // Copies the stored (normalised) vector of label; false if absent.

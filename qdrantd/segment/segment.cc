@@ -1,5 +1,6 @@
 #include "qdrantd/segment/segment.h"
 
+#include <absl/container/btree_map.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -117,38 +118,127 @@ PointId PointIdFromKey(std::string_view key) {
 }
 }  // namespace
 
-// One live point. The payload owns a small pool allocator, so that a point's JSON is freed with
-// it (rapidjson's default pool would grow forever).
-struct Segment::Slot {
-  PointId id;
-  OpNum version = 0;
+// What a point holds beyond its id and version. The payload owns a small pool allocator, so
+// that a point's JSON is freed with it (rapidjson's default pool would grow forever).
+struct Segment::Extra {
   std::unique_ptr<Alloc> alloc;
   rapidjson::Value payload{rapidjson::kObjectType};
-  std::vector<Vector> sparse;  // per spec index (empty Vector for dense specs / absent)
-
-  void SetPayload(std::string_view json) {
-    rapidjson::Document doc;
-    doc.Parse(json.data(), json.size());
-    if (!doc.IsObject()) doc.SetObject();
-    SetPayload(static_cast<const rapidjson::Value&>(doc));
-  }
-  void SetPayload(const rapidjson::Value& value) {
-    if (value.IsObject() && value.MemberCount() == 0) {  // most points: no allocation at all
-      payload.SetObject();
-      alloc.reset();
-      return;
-    }
-    auto fresh = std::make_unique<Alloc>(256);
-    rapidjson::Value copy(value, *fresh);
-    payload = std::move(copy);
-    alloc = std::move(fresh);
-  }
+  std::vector<Vector> sparse;  // per spec index when the segment has sparse specs, else empty
 };
 
-Segment::Segment(std::string dir, std::vector<VectorSpec> specs, std::unique_ptr<sqlite::Db> db)
-    : dir_(std::move(dir)), specs_(std::move(specs)), db_(std::move(db)) {
-  for (const VectorSpec& v : specs_) has_sparse_ |= v.sparse;
+// Live points by id, in PointId order: every number before every UUID (point_id.h), so two
+// B-trees read one after the other give that order. About 20 bytes a point, where a
+// std::map<PointId, uint32_t> node took 80.
+class Segment::IdMap {
+ public:
+  std::optional<uint32_t> Find(const PointId& id) const {
+    if (id.is_uuid) {
+      auto it = uuids_.find(id.uuid);
+      return it == uuids_.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+    }
+    auto it = numbers_.find(id.num);
+    return it == numbers_.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+  }
+  void Set(const PointId& id, uint32_t offset) {
+    if (id.is_uuid) {
+      uuids_[id.uuid] = offset;
+    } else {
+      numbers_[id.num] = offset;
+    }
+  }
+  void Erase(const PointId& id) {
+    if (id.is_uuid) {
+      uuids_.erase(id.uuid);
+    } else {
+      numbers_.erase(id.num);
+    }
+  }
+  size_t size() const { return numbers_.size() + uuids_.size(); }
+
+  // Calls fn(id, offset) for the ids >= from (all when null), ascending, while it returns true.
+  template <typename Fn>
+  void ForEachFrom(const std::optional<PointId>& from, Fn&& fn) const {
+    if (!from || !from->is_uuid) {
+      for (auto it = from ? numbers_.lower_bound(from->num) : numbers_.begin();
+           it != numbers_.end(); ++it) {
+        if (!fn(PointId::Num(it->first), it->second)) return;
+      }
+    }
+    for (auto it = from && from->is_uuid ? uuids_.lower_bound(from->uuid) : uuids_.begin();
+         it != uuids_.end(); ++it) {
+      if (!fn(PointId{true, 0, it->first}, it->second)) return;
+    }
+  }
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    ForEachFrom(std::nullopt, [&](const PointId& id, uint32_t offset) {
+      fn(id, offset);
+      return true;
+    });
+  }
+
+ private:
+  absl::btree_map<uint64_t, uint32_t> numbers_;
+  absl::btree_map<std::array<uint8_t, 16>, uint32_t> uuids_;
+};
+
+namespace {
+
+const rapidjson::Value& EmptyPayload() {
+  static const rapidjson::Value empty(rapidjson::kObjectType);
+  return empty;
 }
+
+}  // namespace
+
+const rapidjson::Value& Segment::Slot::payload() const {
+  return extra ? extra->payload : EmptyPayload();
+}
+
+void Segment::Slot::SetPayload(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (!doc.IsObject()) doc.SetObject();
+  SetPayload(static_cast<const rapidjson::Value&>(doc));
+}
+
+void Segment::Slot::SetPayload(const rapidjson::Value& value) {
+  if (value.IsObject() && value.MemberCount() == 0) {  // most points: no allocation at all
+    if (!extra) return;
+    extra->payload.SetObject();
+    extra->alloc.reset();
+    if (extra->sparse.empty()) extra.reset();
+    return;
+  }
+  auto fresh = std::make_unique<Alloc>(256);
+  rapidjson::Value copy(value, *fresh);
+  if (!extra) extra = std::make_unique<Extra>();
+  extra->payload = std::move(copy);
+  extra->alloc = std::move(fresh);
+}
+
+const Vector& Segment::Slot::sparse(size_t spec) const {
+  static const Vector empty;
+  return extra && spec < extra->sparse.size() ? extra->sparse[spec] : empty;
+}
+
+Vector& Segment::Slot::MutableSparse(size_t spec, size_t specs) {
+  if (!extra) extra = std::make_unique<Extra>();
+  if (extra->sparse.size() < specs) extra->sparse.resize(specs);
+  return extra->sparse[spec];
+}
+
+void Segment::Slot::ClearSparse() {
+  if (!extra) return;
+  extra->sparse.clear();
+  if (!extra->alloc) extra.reset();
+}
+
+Segment::Segment(std::string dir, std::vector<VectorSpec> specs, std::unique_ptr<sqlite::Db> db)
+    : dir_(std::move(dir)),
+      specs_(std::move(specs)),
+      db_(std::move(db)),
+      offset_of_(std::make_unique<IdMap>()) {}
 Segment::~Segment() = default;
 
 Result<std::unique_ptr<Segment>> Segment::Open(const std::string& dir,
@@ -228,26 +318,26 @@ Status Segment::Load() {
     Result<bool> row = rows->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    auto slot = std::make_unique<Slot>();
-    slot->id = PointIdFromKey(rows->Blob(0));
+    Slot slot;
+    slot.id = PointIdFromKey(rows->Blob(0));
     uint32_t offset = static_cast<uint32_t>(rows->Int(1));
-    slot->version = static_cast<OpNum>(rows->Int(2));
+    slot.version = static_cast<OpNum>(rows->Int(2));
+    if (slot.version == 0) return Status::Internal("points.db: point with version 0");
     Result<NamedVectors> vectors = DecodeVectors(rows->Blob(3));
     if (!vectors.ok()) return vectors.status();
-    slot->SetPayload(rows->Text(4));
-    if (has_sparse_) slot->sparse.resize(specs_.size());
+    slot.SetPayload(rows->Text(4));
     if (offset >= present_.size()) present_.resize(offset + 1, 0);
     for (auto& [name, v] : *vectors) {
       int s = SpecIndex(name);
       if (s < 0) continue;
       present_[offset] |= uint64_t(1) << s;
       if (v.sparse) {
-        slot->sparse[s] = std::move(v);
+        slot.MutableSparse(s, specs_.size()) = std::move(v);
       } else if (!indexes_loaded || !dense_[s]->Contains(offset)) {
         to_index_by_spec[s].emplace_back(offset, std::move(v));
       }
     }
-    offset_of_[slot->id] = offset;
+    offset_of_->Set(slot.id, offset);
     if (offset >= slots_.size()) slots_.resize(offset + 1);
     next_offset_ = std::max(next_offset_, offset + 1);
     slots_[offset] = std::move(slot);
@@ -271,8 +361,29 @@ Status Segment::Load() {
   return Status::Ok();
 }
 
-Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& work, int spec) {
+Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& given, int spec) {
   index::HnswIndex& index = *dense_[spec];
+  // One point twice in an operation: its last vector wins, as if applied in order (two threads
+  // would race for it), and HnswIndex::Add never sees one label on two threads at once.
+  std::vector<std::pair<uint32_t, const Vector*>> deduplicated;
+  const auto* work_ptr = &given;
+  {
+    std::vector<uint32_t> labels;
+    labels.reserve(given.size());
+    for (const auto& item : given) labels.push_back(item.first);
+    std::sort(labels.begin(), labels.end());
+    if (std::adjacent_find(labels.begin(), labels.end()) != labels.end()) {
+      std::vector<bool> seen(labels.back() + 1);
+      for (auto it = given.rbegin(); it != given.rend(); ++it) {
+        if (seen[it->first]) continue;
+        seen[it->first] = true;
+        deduplicated.push_back(*it);
+      }
+      std::reverse(deduplicated.begin(), deduplicated.end());
+      work_ptr = &deduplicated;
+    }
+  }
+  const auto& work = *work_ptr;
   Status s = index.Reserve(work.size());
   if (!s.ok()) return s;
   // Two threads for real batches, like hnswlib's own ParallelFor; the graph takes concurrent
@@ -299,13 +410,13 @@ Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& 
 }
 
 Status Segment::StorePoint(uint32_t offset) {
-  const Slot& slot = *slots_[offset];
+  const Slot& slot = slots_[offset];
   NamedVectors vectors;
   for (size_t s = 0; s < specs_.size(); ++s) {
     if (!(present_[offset] & (uint64_t(1) << s))) continue;
     Vector v;
     if (specs_[s].sparse) {
-      v = slot.sparse[s];
+      v = slot.sparse(s);
     } else {
       dense_[s]->VectorOf(offset, v.dense);
     }
@@ -320,7 +431,7 @@ Status Segment::StorePoint(uint32_t offset) {
       .Bind(2, static_cast<int64_t>(offset))
       .Bind(3, static_cast<int64_t>(slot.version))
       .BindBlob(4, blob.data(), blob.size())
-      .Bind(5, ToJsonText(slot.payload));
+      .Bind(5, ToJsonText(slot.payload()));
   return stmt->Run();
 }
 
@@ -346,15 +457,16 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
     uint64_t bits = 0;
     if (replace_all) {
       present_[offset] = 0;
-      for (Vector& v : slot.sparse) v = Vector();
+      slot.ClearSparse();
     }
     for (const auto& [name, v] : vectors) {
       int s = SpecIndex(name);
       if (s < 0) continue;  // validated before logging; tolerate on replay
       if (specs_[s].sparse) {
-        slot.sparse[s] = v;
-        slot.sparse[s].sparse = true;
-        SortSparse(slot.sparse[s]);
+        Vector& stored = slot.MutableSparse(s, specs_.size());
+        stored = v;
+        stored.sparse = true;
+        SortSparse(stored);
         present_[offset] |= uint64_t(1) << s;
       } else {
         present_[offset] &= ~(uint64_t(1) << s);  // invisible until indexed
@@ -368,67 +480,63 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
 
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
-    auto find = [&](const PointId& id) -> Slot* {
-      auto it = offset_of_.find(id);
-      return it == offset_of_.end() ? nullptr : slots_[it->second].get();
-    };
     switch (op.kind) {
       case OpKind::kUpsert:
         for (const PointStruct& p : op.points) {
-          auto it = offset_of_.find(p.id);
+          std::optional<uint32_t> found = offset_of_->Find(p.id);
           uint32_t offset;
-          if (it == offset_of_.end()) {
+          if (!found) {
             offset = NewOffset();
             if (offset >= slots_.size()) slots_.resize(offset + 1);
-            slots_[offset] = std::make_unique<Slot>();
-            slots_[offset]->id = p.id;
-            if (has_sparse_) slots_[offset]->sparse.resize(specs_.size());
+            slots_[offset] = Slot();
+            slots_[offset].id = p.id;
             if (offset >= present_.size()) present_.resize(offset + 1, 0);
-            offset_of_[p.id] = offset;
+            offset_of_->Set(p.id, offset);
           } else {
-            offset = it->second;
+            offset = *found;
           }
-          Slot& slot = *slots_[offset];
+          Slot& slot = slots_[offset];
           slot.version = op_num;
           slot.SetPayload(p.payload_json);
-          payload_indexes_.Add(offset, slot.payload);
+          payload_indexes_.Add(offset, slot.payload());
           update_vectors(slot, offset, p.vectors, /*replace_all=*/true);
           touched.push_back(offset);
         }
         break;
       case OpKind::kUpdateVectors:
         for (const PointStruct& p : op.points) {
-          auto it = offset_of_.find(p.id);
-          if (it == offset_of_.end()) continue;
-          Slot& slot = *slots_[it->second];
+          std::optional<uint32_t> offset = offset_of_->Find(p.id);
+          if (!offset) continue;
+          Slot& slot = slots_[*offset];
           slot.version = op_num;
-          update_vectors(slot, it->second, p.vectors, /*replace_all=*/false);
-          touched.push_back(it->second);
+          update_vectors(slot, *offset, p.vectors, /*replace_all=*/false);
+          touched.push_back(*offset);
         }
         break;
       case OpKind::kDeletePoints:
         for (const PointId& id : op.ids) {
-          auto it = offset_of_.find(id);
-          if (it == offset_of_.end()) continue;
-          payload_indexes_.Remove(it->second);
-          present_[it->second] = 0;
-          slots_[it->second].reset();  // the HNSW node stays as a dead waypoint
-          offset_of_.erase(it);
+          std::optional<uint32_t> offset = offset_of_->Find(id);
+          if (!offset) continue;
+          payload_indexes_.Remove(*offset);
+          present_[*offset] = 0;
+          slots_[*offset] = Slot();  // free; the HNSW node stays as a dead waypoint
+          offset_of_->Erase(id);
           erased.push_back(id);
         }
         break;
       case OpKind::kDeleteVectors:
         for (const PointId& id : op.ids) {
-          Slot* slot = find(id);
-          if (!slot) continue;
+          std::optional<uint32_t> offset = offset_of_->Find(id);
+          if (!offset) continue;
+          Slot& slot = slots_[*offset];
           for (const std::string& name : op.names) {
             int s = SpecIndex(name);
             if (s < 0) continue;
-            present_[offset_of_[id]] &= ~(uint64_t(1) << s);
-            if (specs_[s].sparse) slot->sparse[s] = Vector();
+            present_[*offset] &= ~(uint64_t(1) << s);
+            if (specs_[s].sparse) slot.MutableSparse(s, specs_.size()) = Vector();
           }
-          slot->version = op_num;
-          touched.push_back(offset_of_[id]);
+          slot.version = op_num;
+          touched.push_back(*offset);
         }
         break;
       case OpKind::kSetPayload:
@@ -449,10 +557,11 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           if (k.ok()) delete_paths.push_back(std::move(*k));
         }
         for (const PointId& id : op.ids) {
-          Slot* slot = find(id);
-          if (!slot) continue;
+          std::optional<uint32_t> offset = offset_of_->Find(id);
+          if (!offset) continue;
+          Slot* slot = &slots_[*offset];
           rapidjson::Document next;
-          next.CopyFrom(slot->payload, next.GetAllocator());
+          next.CopyFrom(slot->payload(), next.GetAllocator());
           if (op.kind == OpKind::kOverwritePayload || op.kind == OpKind::kClearPayload) {
             next.SetObject();
           }
@@ -469,8 +578,8 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           }
           slot->SetPayload(next);
           slot->version = op_num;
-          payload_indexes_.Add(offset_of_[id], slot->payload);
-          touched.push_back(offset_of_[id]);
+          payload_indexes_.Add(*offset, slot->payload());
+          touched.push_back(*offset);
         }
         break;
       }
@@ -500,7 +609,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
   if (!reveal.empty()) {
     std::unique_lock<std::shared_mutex> lock(mu_);
     for (auto [offset, bits] : reveal) {
-      if (offset < slots_.size() && slots_[offset]) present_[offset] |= bits;
+      if (offset < slots_.size() && slots_[offset].live()) present_[offset] |= bits;
     }
   }
 
@@ -510,7 +619,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
   Status s = txn.Begin();
   for (uint32_t offset : touched) {
     if (!s.ok()) break;
-    if (offset < slots_.size() && slots_[offset]) s = StorePoint(offset);
+    if (offset < slots_.size() && slots_[offset].live()) s = StorePoint(offset);
   }
   for (const PointId& id : erased) {
     if (!s.ok()) break;
@@ -601,7 +710,8 @@ Status Segment::CreateFieldIndex(const std::string& field, const std::string& sc
   Result<index::PayloadFieldSchema> parsed = index::ParsePayloadFieldSchema(schema);
   if (!parsed.ok()) return parsed.status();
   index::PayloadFieldIndex& created = payload_indexes_.Create(*path, std::move(*parsed));
-  for (const auto& [id, offset] : offset_of_) created.Add(offset, slots_[offset]->payload);
+  offset_of_->ForEach(
+      [&](const PointId&, uint32_t offset) { created.Add(offset, slots_[offset].payload()); });
   return Status::Ok();
 }
 
@@ -609,8 +719,8 @@ std::vector<uint32_t> Segment::CandidateOffsets(const PointFilter* filter) const
   std::optional<std::vector<uint32_t>> planned = PlannedOffsets(filter);
   if (planned) return std::move(*planned);
   std::vector<uint32_t> out;
-  out.reserve(offset_of_.size());
-  for (const auto& [id, offset] : offset_of_) out.push_back(offset);
+  out.reserve(offset_of_->size());
+  offset_of_->ForEach([&](const PointId&, uint32_t offset) { out.push_back(offset); });
   return out;
 }
 
@@ -618,14 +728,11 @@ std::optional<std::vector<uint32_t>> Segment::PlannedOffsets(const PointFilter* 
   std::vector<uint32_t> out;
   if (filter && filter->filter) {
     index::CandidatePlan plan = payload_indexes_.Plan(
-        *filter->filter, offset_of_.size(), [this](const PointId& id) -> std::optional<uint32_t> {
-          auto it = offset_of_.find(id);
-          if (it == offset_of_.end()) return std::nullopt;
-          return it->second;
-        });
+        *filter->filter, offset_of_->size(),
+        [this](const PointId& id) -> std::optional<uint32_t> { return offset_of_->Find(id); });
     if (plan.candidates) {
       for (uint32_t offset : *plan.candidates) {
-        if (offset < slots_.size() && slots_[offset]) out.push_back(offset);
+        if (offset < slots_.size() && slots_[offset].live()) out.push_back(offset);
       }
       return out;
     }
@@ -713,20 +820,20 @@ void Segment::AbortVacuum() {
 
 bool Segment::Exists(const PointId& id) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return offset_of_.count(id) > 0;
+  return offset_of_->Find(id).has_value();
 }
 
 size_t Segment::points_count() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return offset_of_.size();
+  return offset_of_->size();
 }
 
 size_t Segment::Count(const PointFilter* filter) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  if (!filter || !*filter) return offset_of_.size();
+  if (!filter || !*filter) return offset_of_->size();
   size_t n = 0;
   for (uint32_t offset : CandidateOffsets(filter)) {
-    n += (*filter)(slots_[offset]->id, slots_[offset]->payload) ? 1 : 0;
+    n += (*filter)(slots_[offset].id, slots_[offset].payload()) ? 1 : 0;
   }
   return n;
 }
@@ -735,7 +842,7 @@ std::vector<PointId> Segment::Matching(const PointFilter& filter) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<PointId> out;
   for (uint32_t offset : CandidateOffsets(&filter)) {
-    if (filter(slots_[offset]->id, slots_[offset]->payload)) out.push_back(slots_[offset]->id);
+    if (filter(slots_[offset].id, slots_[offset].payload())) out.push_back(slots_[offset].id);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -743,9 +850,9 @@ std::vector<PointId> Segment::Matching(const PointFilter& filter) const {
 
 std::optional<std::string> Segment::PayloadJson(const PointId& id) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  auto it = offset_of_.find(id);
-  if (it == offset_of_.end()) return std::nullopt;
-  return ToJsonText(slots_[it->second]->payload);
+  std::optional<uint32_t> offset = offset_of_->Find(id);
+  if (!offset) return std::nullopt;
+  return ToJsonText(slots_[*offset].payload());
 }
 
 void Segment::FillRecord(const Slot& slot, uint32_t offset, const Projection& projection,
@@ -754,7 +861,7 @@ void Segment::FillRecord(const Slot& slot, uint32_t offset, const Projection& pr
   record.version = slot.version;
   if (projection.payload) {
     record.has_payload = true;
-    projection.payload(slot.payload, record.payload, batch.arena->GetAllocator());
+    projection.payload(slot.payload(), record.payload, batch.arena->GetAllocator());
   }
   if (projection.any_vectors()) {
     record.has_vectors = true;
@@ -767,7 +874,7 @@ void Segment::FillRecord(const Slot& slot, uint32_t offset, const Projection& pr
       }
       Vector v;
       if (specs_[s].sparse) {
-        v = slot.sparse[s];
+        v = slot.sparse(s);
       } else if (!dense_[s]->VectorOf(offset, v.dense)) {
         continue;
       }
@@ -780,10 +887,10 @@ RecordBatch Segment::Retrieve(const std::vector<PointId>& ids, const Projection&
   RecordBatch batch;
   std::shared_lock<std::shared_mutex> lock(mu_);
   for (const PointId& id : ids) {
-    auto it = offset_of_.find(id);
-    if (it == offset_of_.end()) continue;
+    std::optional<uint32_t> offset = offset_of_->Find(id);
+    if (!offset) continue;
     PointRecord record;
-    FillRecord(*slots_[it->second], it->second, projection, batch, record);
+    FillRecord(slots_[*offset], *offset, projection, batch, record);
     batch.points.push_back(std::move(record));
   }
   return batch;
@@ -793,14 +900,15 @@ RecordBatch Segment::Scroll(const std::optional<PointId>& from, size_t limit,
                             const PointFilter* filter, const Projection& projection) const {
   RecordBatch batch;
   std::shared_lock<std::shared_mutex> lock(mu_);
-  auto it = from ? offset_of_.lower_bound(*from) : offset_of_.begin();
-  for (; it != offset_of_.end() && batch.points.size() < limit; ++it) {
-    const Slot& slot = *slots_[it->second];
-    if (filter && *filter && !(*filter)(slot.id, slot.payload)) continue;
+  offset_of_->ForEachFrom(from, [&](const PointId&, uint32_t offset) {
+    if (batch.points.size() >= limit) return false;
+    const Slot& slot = slots_[offset];
+    if (filter && *filter && !(*filter)(slot.id, slot.payload())) return true;
     PointRecord record;
-    FillRecord(slot, it->second, projection, batch, record);
+    FillRecord(slot, offset, projection, batch, record);
     batch.points.push_back(std::move(record));
-  }
+    return true;
+  });
   return batch;
 }
 
@@ -832,8 +940,8 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
   auto accept = [&](uint32_t offset) {
     if (offset >= present_.size() || !(present_[offset] & bit)) return false;
     if (!filtered) return true;
-    const Slot* slot = slots_[offset].get();
-    return (*spec.filter)(slot->id, slot->payload);
+    const Slot& slot = slots_[offset];
+    return (*spec.filter)(slot.id, slot.payload());
   };
   auto passes_threshold = [&](float score) {
     if (!spec.score_threshold) return true;
@@ -845,23 +953,23 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
   if (vs.sparse) {
     Vector query = spec.query;
     SortSparse(query);
-    for (const auto& [id, offset] : offset_of_) {
-      const Slot* slot = slots_[offset].get();
-      if (!accept(offset) || !Overlaps(query, slot->sparse[s])) continue;
+    offset_of_->ForEach([&](const PointId& id, uint32_t offset) {
+      const Vector& stored = slots_[offset].sparse(s);
+      if (!accept(offset) || !Overlaps(query, stored)) return;
       PointRecord r;
       r.id = id;
       r.offset = offset;
-      r.score = SparseDot(query, slot->sparse[s]);
+      r.score = SparseDot(query, stored);
       r.distance = -r.score;
       if (passes_threshold(r.score)) hits.push_back(std::move(r));
-    }
+    });
   } else {
     const index::HnswIndex& index = *dense_[s];
     // The planner: exact over the candidates when asked, or when the payload indexes narrow the
     // filter to fewer points than Qdrant's full_scan_threshold (kilobytes of vectors) — a scan
     // then beats the graph. Otherwise the filtered graph traversal.
     std::optional<std::vector<uint32_t>> planned = PlannedOffsets(spec.filter);
-    size_t count = planned ? planned->size() : offset_of_.size();
+    size_t count = planned ? planned->size() : offset_of_->size();
     size_t kb = count * vs.dim * sizeof(float) / 1024;
     if (spec.exact || kb < vs.full_scan_threshold_kb) {
       std::vector<float> q = index.PrepareQuery(spec.query.dense.data());
@@ -872,7 +980,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
       hits.reserve(all.size());
       for (size_t i = 0; i < all.size(); ++i) {
         PointRecord r;
-        r.id = slots_[all[i]]->id;
+        r.id = slots_[all[i]].id;
         r.offset = all[i];
         r.distance = distances[i];
         hits.push_back(std::move(r));
@@ -881,8 +989,8 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
       size_t ef = spec.ef ? spec.ef : std::max<size_t>(vs.ef_construct, want);
       // The index reads present_ itself; only a filter costs a call per candidate.
       std::function<bool(uint32_t)> filter_check = [&](uint32_t offset) {
-        const Slot* slot = slots_[offset].get();
-        return (*spec.filter)(slot->id, slot->payload);
+        const Slot& slot = slots_[offset];
+        return (*spec.filter)(slot.id, slot.payload());
       };
       index::HnswIndex::Accept graph_accept{present_.data(), present_.size(), bit,
                                             filtered ? &filter_check : nullptr};
@@ -890,7 +998,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
           index.Search(spec.query.dense.data(), want, ef, graph_accept);
       for (const index::Hit& h : found) {
         PointRecord r;
-        r.id = slots_[h.label]->id;
+        r.id = slots_[h.label].id;
         r.offset = h.label;
         r.distance = h.distance;
         hits.push_back(std::move(r));
@@ -912,7 +1020,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
   for (PointRecord& r : hits) {
     uint32_t offset = r.offset;  // no map walk: ten of those cost 10% of a query
     float score = r.score, distance = r.distance;
-    FillRecord(*slots_[offset], offset, projection, batch, r);
+    FillRecord(slots_[offset], offset, projection, batch, r);
     r.score = score;
     r.distance = distance;
     batch.points.push_back(std::move(r));

@@ -23,7 +23,6 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -160,7 +159,23 @@ class Segment {
   size_t IndexMemoryBytes() const;
 
  private:
-  struct Slot;
+  // What memory holds per point, by offset: id and version (48 bytes); a payload and sparse
+  // vectors only when the point has them (Extra). Points.db holds the rest.
+  struct Extra;
+  struct Slot {
+    PointId id;
+    OpNum version = 0;             // 0: a free offset (op numbers start at 1)
+    std::unique_ptr<Extra> extra;  // null: empty payload, no sparse vectors
+    bool live() const { return version != 0; }
+    const rapidjson::Value& payload() const;  // {} when the point has none
+    void SetPayload(std::string_view json);
+    void SetPayload(const rapidjson::Value& value);
+    const Vector& sparse(size_t spec) const;  // an empty Vector when absent
+    // The sparse vector of spec for writing; the segment has `specs` vector specs.
+    Vector& MutableSparse(size_t spec, size_t specs);
+    void ClearSparse();
+  };
+  class IdMap;
   Segment(std::string dir, std::vector<VectorSpec> specs, std::unique_ptr<sqlite::Db> db);
   Status Load();
   int SpecIndex(const std::string& name) const;
@@ -183,11 +198,10 @@ class Segment {
   std::vector<std::unique_ptr<index::HnswIndex>> dense_;  // per spec; null for sparse specs
 
   mutable std::shared_mutex mu_;
-  std::map<PointId, uint32_t> offset_of_;     // Protected by mu_; live points only
-  std::vector<std::unique_ptr<Slot>> slots_;  // Protected by mu_; null for free offsets
+  std::unique_ptr<IdMap> offset_of_;  // Protected by mu_; live points only
+  std::vector<Slot> slots_;           // Protected by mu_; by offset
   // Per offset, a bit per vector spec: the point has that vector and it is searchable.
   std::vector<uint64_t> present_;             // Protected by mu_
-  bool has_sparse_ = false;
   int vacuum_spec_ = -1;                      // Protected by mu_
   std::vector<uint32_t> vacuum_changed_;      // Protected by mu_
   index::PayloadIndexSet payload_indexes_;   // Protected by mu_

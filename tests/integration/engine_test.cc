@@ -160,6 +160,57 @@ TEST_CASE("points: upsert, retrieve, scores per distance, Euclid ascending", "[i
   CHECK(by_id["result"]["points"][1]["id"].GetInt() == 2);
 }
 
+TEST_CASE("a point named twice in one upsert keeps its last vector; a loaded graph takes updates",
+          "[integration][engine]") {
+  TempDir dir;
+  auto far_points = [](int from, int to) {
+    std::string s;
+    for (int i = from; i < to; ++i) {
+      s += R"(,{"id":)" + std::to_string(i) + R"(,"vector":[)" + std::to_string(i) +
+           ",1,0,0,0,0,0,0]}";
+    }
+    return s;
+  };
+  auto nearest = [](const Node& node, const std::string& query) {
+    rapidjson::Document d = Json(
+        Post(node, "/collections/d/points/search", R"({"vector":)" + query + R"(,"limit":1})"));
+    REQUIRE(d["result"].Size() == 1);
+    return d["result"][0]["id"].GetInt();
+  };
+  {
+    Node node({.working_dir = dir.path()});
+    REQUIRE(node.WaitReady());
+    REQUIRE(
+        Put(node, "/collections/d",
+            R"({"vectors":{"size":8,"distance":"Euclid"},"hnsw_config":{"full_scan_threshold":10}})")
+            .status == 200);
+    // Over 64 vectors, so the graph is built on two threads: id 7 first and last.
+    REQUIRE(Put(node, "/collections/d/points?wait=true",
+                R"({"points":[{"id":7,"vector":[0.25,0.125,0,0,0,0,0,0]})" + far_points(100, 200) +
+                    R"(,{"id":7,"vector":[0.5,0.25,0,0,0,0,0,0]}]})")
+                .status == 200);
+    CHECK(node.Get("/collections/d/points/7").body.find("[0.5,0.25,") != std::string::npos);
+    CHECK(Json(Post(node, "/collections/d/points/count", "{}"))["result"]["count"].GetUint() ==
+          101);
+    CHECK(nearest(node, "[0.5,0.25,0,0,0,0,0,0]") == 7);
+    node.process().Signal(SIGTERM);  // saves the graph; the restart loads it
+    REQUIRE(node.process().Wait(15s) == 0);
+  }
+  Node node({.working_dir = dir.path()});
+  REQUIRE(node.WaitReady());
+  CHECK(node.Get("/collections/d/points/7").body.find("[0.5,0.25,") != std::string::npos);
+  // 401 vectors of 8 dimensions are over full_scan_threshold (10 KB): searches walk the graph.
+  // An update of a loaded point, and growth past the loaded graph's size.
+  REQUIRE(
+      Put(node, "/collections/d/points?wait=true",
+          R"({"points":[{"id":7,"vector":[0.75,0.125,0,0,0,0,0,0]})" + far_points(200, 500) + "]}")
+          .status == 200);
+  CHECK(node.Get("/collections/d/points/7").body.find("[0.75,0.125,") != std::string::npos);
+  CHECK(Json(Post(node, "/collections/d/points/count", "{}"))["result"]["count"].GetUint() == 401);
+  CHECK(nearest(node, "[0.75,0.125,0,0,0,0,0,0]") == 7);
+  CHECK(nearest(node, "[321,1,0,0,0,0,0,0]") == 321);
+}
+
 TEST_CASE("points: bad input is 400 naming the problem and loses nothing", "[integration][engine]") {
   Node node;
   REQUIRE(node.WaitReady());
