@@ -114,10 +114,12 @@ void ProposeAliases(cluster::ClusterNode* node, std::vector<collection::AliasAct
   }
 }
 
-api::rest::ProposeFn MakeProposer(cluster::ClusterNode* node) {
-  return [node](api::rest::CollectionChange change, std::chrono::milliseconds timeout,
+// The one mapping of a validated collection change (REST and gRPC build them alike,
+// collection/collection_change.h) onto MetaOperations.
+collection::ProposeFn MakeProposer(cluster::ClusterNode* node) {
+  return [node](collection::CollectionChange change, std::chrono::milliseconds timeout,
                 std::function<void(Status)> done) {
-    using Kind = api::rest::CollectionChange::Kind;
+    using Kind = collection::CollectionChange::Kind;
     switch (change.kind) {
       case Kind::kCreate:
         return node->Propose(cluster::MetaOperation::CreateCollection(change.name, change.config_json,
