@@ -382,3 +382,97 @@ TEST_CASE("collections and aliases changed through any node reach every node thr
   }
   CHECK(peers[0]->Request("DELETE", "/collections/books").body.find("\"result\":false") != std::string::npos);
 }
+
+namespace {
+
+// "status code|error text" of a REST answer ("200|result" for success), the time left out.
+std::string Outcome(const HttpResponse& r) {
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  std::string what = "?";
+  if (!d.HasParseError() && d.IsObject()) {
+    if (d.HasMember("status") && d["status"].IsObject() && d["status"].HasMember("error") &&
+        d["status"]["error"].IsString()) {
+      what = d["status"]["error"].GetString();
+    } else if (d.HasMember("result")) {
+      what = d["result"].IsBool() ? (d["result"].GetBool() ? "true" : "false") : "result";
+    }
+  }
+  return std::to_string(r.status) + "|" + what;
+}
+
+}  // namespace
+
+// Issue #5 item 3: the same mistake gets the same status and the same words (compat.md §2,
+// §4.1) from a cluster as from a standalone node.
+TEST_CASE("cluster mode refuses collection and alias mistakes as standalone mode does",
+          "[cluster]") {
+  ClusterPeer peer;
+  peer.Start();
+  REQUIRE(peer.WaitReady());
+  Node standalone;
+  REQUIRE(standalone.WaitReady());
+  auto standalone_request = [&](const std::string& method, const std::string& path,
+                                const std::string& body) {
+    return HttpRequest(standalone.http_port(), method, path, body,
+                       {{"Content-Type", "application/json"}}, 10s);
+  };
+  const std::string create = R"({"vectors":{"size":2,"distance":"Dot"}})";
+  const std::string alias =
+      R"({"actions":[{"create_alias":{"alias_name":"novels","collection_name":"books"}}]})";
+  REQUIRE(peer.Request("PUT", "/collections/books", create).status == 200);
+  REQUIRE(peer.Request("POST", "/collections/aliases", alias).status == 200);
+  REQUIRE(standalone_request("PUT", "/collections/books", create).status == 200);
+  REQUIRE(standalone_request("POST", "/collections/aliases", alias).status == 200);
+  struct Mistake {
+    const char* method;
+    std::string path, body, expected;
+  };
+  const std::vector<Mistake> mistakes = {
+      {"PUT", "/collections/books", create, "409|Wrong input: Collection `books` already exists!"},
+      {"PUT", "/collections/novels", create,
+       "400|Wrong input: Alias with name `novels` already exists"},
+      {"POST", "/collections/aliases",
+       R"({"actions":[{"create_alias":{"alias_name":"books","collection_name":"books"}}]})",
+       "409|Wrong input: Collection with name `books` already exists"},
+      {"POST", "/collections/aliases",
+       R"({"actions":[{"create_alias":{"alias_name":"x","collection_name":"missing"}}]})",
+       "404|Collection `missing` doesn't exist!"},
+      {"POST", "/collections/aliases", R"({"actions":[{"delete_alias":{"alias_name":"gone"}}]})",
+       "404|Alias `gone` doesn't exist!"},
+      {"PATCH", "/collections/missing", R"({"optimizers_config":{"indexing_threshold":1}})",
+       "404|Collection `missing` doesn't exist!"},
+      {"PUT", "/collections/fresh?timeout=abc", create,
+       "400|Query deserialize error: timeout: invalid digit found in string `abc`"},
+      {"PUT", "/collections/fresh?timeout=0", create,
+       "422|Validation error in query parameters: [timeout: value 0 invalid, must be 1 or more]"},
+      {"PUT", "/collections/fresh", R"({"vectors":{"size":0,"distance":"Dot"}})", ""},
+      {"PUT", "/collections/fresh", R"({"vectors":5})", ""},
+      {"DELETE", "/collections/missing", "", "200|false"},
+  };
+  for (const Mistake& m : mistakes) {
+    std::string in_cluster = Outcome(peer.Request(m.method, m.path, m.body));
+    std::string alone = Outcome(standalone_request(m.method, m.path, m.body));
+    INFO(m.method << " " << m.path << " " << m.body);
+    CHECK(in_cluster == alone);
+    if (!m.expected.empty()) CHECK(in_cluster == m.expected);
+  }
+  CHECK(peer.Request("GET", "/collections/fresh").status == 404);
+
+  // /cluster/...: its parameters are refused in the words the collection routes use.
+  uint64_t self = peer.Cluster()->peer_id;
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/" + std::to_string(self) + "?timeout=abc")) ==
+        "400|Query deserialize error: timeout: invalid digit found in string `abc`");
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/" + std::to_string(self) + "?timeout=0")) ==
+        "422|Validation error in query parameters: [timeout: value 0 invalid, must be 1 or more]");
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/abc")) ==
+        "400|Path deserialize error: can not parse \"abc\" to a u64");
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/12345")) == "404|Peer 12345 does not exist");
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/" + std::to_string(self))) ==
+        "400|Bad request: Cannot remove peer " + std::to_string(self) +
+            " as there are shards on it; move them first or use force=true");
+  CHECK(Outcome(peer.Request("PUT", "/cluster/metadata/keys/k?wait=maybe", "1")) ==
+        "400|Query deserialize error: wait: invalid value `maybe`, expected a boolean");
+  CHECK(Outcome(peer.Request("PUT", "/cluster/metadata/keys/k?timeout=0", "1")).rfind("422|", 0) ==
+        0);
+}
