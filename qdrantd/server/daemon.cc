@@ -210,7 +210,8 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .cluster = cluster_node ? ClusterHooks() : api::grpc::AdminClusterHooks{},
         .collections = collections.get(),
         .pool = pool.get(),
-        .snapshots = snapshots.get()});
+        .snapshots = snapshots.get(),
+        .propose = engine.propose});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;
     QD_LOG_INFO("gRPC listening on " + config.service.host + ":" +
