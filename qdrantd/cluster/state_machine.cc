@@ -214,6 +214,8 @@ void StateMachine::Apply(server::OnLoop on_loop, uint64_t index, std::string_vie
     ClusterState next = live_;
     result = ApplyOperation(next, *op);
     if (result.ok()) live_ = std::move(next);
+    // Failures too: the verdict is what a proposer that hears of it by snapshot is told.
+    if (!op->request_id.empty()) live_.RecordResult(op->request_id, result);
   }
   live_.applied_index = index;
   Publish(on_loop);
@@ -227,6 +229,12 @@ Status StateMachine::Restore(server::OnLoop on_loop, std::string_view snapshot, 
   if (!state.ok()) return state.status();
   live_ = std::move(state.value());
   Publish(on_loop);
+  // Entries that reached this node inside the snapshot were never applied here one by one: their
+  // proposers learn the verdicts the snapshot carries.
+  if (on_result_) {
+    for (const AppliedResult& r : live_.recent_results)
+      on_result_(on_loop, r.request_id, Status(r.code, r.message));
+  }
   return Status::Ok();
 }
 
