@@ -56,7 +56,7 @@ Result<ClusterState> ReplayStore(consensus::RaftStore& store) {
 }  // namespace
 
 ClusterNode::ClusterNode(server::Loop& loop, ClusterOptions options)
-    : loop_(loop), options_(std::move(options)) {
+    : loop_(loop), options_(std::move(options)), incarnation_(RandomPeerId()) {
   fsm_.OnResult([this](OnLoop on_loop, const std::string& id, const Status& s) { OnApplied(on_loop, id, s); });
 }
 
@@ -206,7 +206,9 @@ void ClusterNode::ProposeOnLoop(OnLoop on_loop, MetaOperation op, std::chrono::m
     done(Status::Unavailable("consensus is not running"));
     return;
   }
-  op.request_id = Id(peer_id_) + "-" + Id(++next_request_);
+  // Unique across restarts too: the log replayed at start and the verdicts a snapshot carries
+  // hold request ids of earlier runs, which must not answer this run's waiters.
+  op.request_id = Id(peer_id_) + "-" + Id(incarnation_) + "-" + Id(++next_request_);
   Waiter& w = waiters_[op.request_id];
   w.done = std::move(done);
   w.bytes = op.Encode();

@@ -99,10 +99,12 @@ class ClusterNode : public consensus::Transport {
   void Stop(server::OnLoop, std::function<void()> done);
 
   // Proposes `op` and calls `done` once THIS node applied it and, with a reconciler attached,
-  // reconciled it (AttachReconciler), with the FSM's verdict (e.g. kAlreadyExists). Forwarded to the leader when
-  // this node is not the leader. Errors: kDeadlineExceeded when the leader accepted it but it
-  // was not applied here within `timeout` (outcome unknown: re-read the state); kUnavailable
-  // when no leader accepted it within `timeout`, or on shutdown.
+  // reconciled it (AttachReconciler), with the FSM's verdict (e.g. kAlreadyExists), also when
+  // the entry reached this node inside a Raft snapshot (ClusterState::recent_results).
+  // Forwarded to the leader when this node is not the leader. Errors: kDeadlineExceeded when it
+  // was not applied here within `timeout`, whether a leader accepted it (outcome unknown:
+  // re-read the state) or none did (no quorum); the message says which. kUnavailable when
+  // consensus is not running, or on shutdown.
   // Thread: any; `done` runs on the loop thread and must not block.
   void Propose(MetaOperation op, std::chrono::milliseconds timeout, Done done);
   void ProposeOnLoop(server::OnLoop, MetaOperation op, std::chrono::milliseconds timeout, Done done);
@@ -197,6 +199,7 @@ class ClusterNode : public consensus::Transport {
   StateMachine::Subscriber reconciler_;
   bool reconciler_released_ = false;  // caught up: the reconciler sees every state
   uint64_t catch_up_applied_index_ = 0;  // the state handed to the reconciler when released
+  const uint64_t incarnation_;  // random per process: request ids never repeat across restarts
   uint64_t next_request_ = 0;
   std::map<std::string, Waiter> waiters_;
   std::map<uint64_t, std::string> observed_addresses_;  // from incoming Raft messages

@@ -19,7 +19,28 @@ constexpr std::array<std::pair<ReplicaState, std::string_view>, 8> kReplicaState
     {ReplicaState::kResharding, "Resharding"},
 }};
 
+std::optional<StatusCode> ParseStatusCode(std::string_view name) {
+  for (int c = static_cast<int>(StatusCode::kOk); c <= static_cast<int>(StatusCode::kInternal);
+       ++c) {
+    if (StatusCodeName(static_cast<StatusCode>(c)) == name) return static_cast<StatusCode>(c);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+void ClusterState::RecordResult(const std::string& request_id, const Status& status) {
+  recent_results.push_back(
+      AppliedResult{.request_id = request_id, .code = status.code(), .message = status.message()});
+  while (recent_results.size() > kRecentResults) recent_results.pop_front();
+}
+
+std::optional<Status> ClusterState::ResultOf(const std::string& request_id) const {
+  for (auto it = recent_results.rbegin(); it != recent_results.rend(); ++it) {
+    if (it->request_id == request_id) return Status(it->code, it->message);
+  }
+  return std::nullopt;
+}
 
 std::string_view NodeTypeName(NodeType type) { return type == NodeType::kListener ? "Listener" : "Normal"; }
 
@@ -148,6 +169,19 @@ std::string ClusterState::ToJson() const {
     w.EndObject();
   }
   w.EndArray();
+  json::Key(w, "recent_results");
+  w.StartArray();
+  for (const AppliedResult& r : recent_results) {
+    w.StartObject();
+    json::Key(w, "request");
+    json::Str(w, r.request_id);
+    json::Key(w, "code");
+    json::Str(w, StatusCodeName(r.code));
+    json::Key(w, "message");
+    json::Str(w, r.message);
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
@@ -207,6 +241,15 @@ Result<ClusterState> ClusterState::FromJson(std::string_view text) {
                                      .to = json::U64(t, "to"),
                                      .method = json::String(t, "method", "stream_records"),
                                      .sync = json::Bool(t, "sync")});
+    }
+  }
+  if (const auto* rs = json::Member(d, "recent_results"); rs && rs->IsArray()) {
+    for (const auto& r : rs->GetArray()) {
+      auto code = ParseStatusCode(json::String(r, "code"));
+      if (!code) return Status::InvalidArgument("cluster state: unknown result code");
+      s.recent_results.push_back(AppliedResult{.request_id = json::String(r, "request"),
+                                               .code = *code,
+                                               .message = json::String(r, "message")});
     }
   }
   return s;

@@ -10,11 +10,14 @@
 //    "collections":[{"name":..,"config":<any JSON>,"shards":[{"id":u32,
 //        "replicas":[{"peer":u64,"state":"Active"|..}]}]}],
 //    "aliases":{"alias":"collection"}, "metadata":{"key":<any JSON>},
-//    "transfers":[{"collection":..,"shard":u32,"from":u64,"to":u64,"method":..,"sync":bool}]}
+//    "transfers":[{"collection":..,"shard":u32,"from":u64,"to":u64,"method":..,"sync":bool}],
+//    "recent_results":[{"request":"<request id>","code":"ok"|"already exists"|..,"message":..}]}
+// recent_results is oldest first; a snapshot without it (older versions) restores an empty one.
 // Thread: any (a value).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -65,7 +68,20 @@ struct Transfer {
   friend bool operator==(const Transfer&, const Transfer&) = default;
 };
 
+// The verdict of one applied operation that carried a request id: what its proposer is told.
+struct AppliedResult {
+  std::string request_id;
+  StatusCode code = StatusCode::kOk;
+  std::string message;
+  friend bool operator==(const AppliedResult&, const AppliedResult&) = default;
+};
+
 struct ClusterState {
+  // How many verdicts recent_results keeps: a proposer whose entry reached its node inside a
+  // Raft snapshot (it was behind) learns the verdict from here, if at most this many requests
+  // were applied after its own.
+  static constexpr size_t kRecentResults = 256;
+
   uint64_t applied_index = 0;  // log index of the last entry applied
   std::map<PeerId, Peer> peers;
   std::set<PeerId> removed_peers;  // never come back with the same id
@@ -73,6 +89,13 @@ struct ClusterState {
   std::map<std::string, std::string> aliases;   // alias -> collection name
   std::map<std::string, std::string> metadata;  // key -> JSON value text
   std::vector<Transfer> transfers;
+  // The last kRecentResults verdicts, oldest first. Part of the state, so carried in snapshots.
+  std::deque<AppliedResult> recent_results;
+
+  // Appends a verdict, dropping the oldest beyond kRecentResults. Pure; deterministic.
+  void RecordResult(const std::string& request_id, const Status& status);
+  // The recorded verdict of `request_id`, if it is still among the recent ones.
+  std::optional<Status> ResultOf(const std::string& request_id) const;
 
   bool HasCollection(const std::string& name) const { return collections.count(name) != 0; }
   bool HoldsReplicas(PeerId peer) const;

@@ -44,10 +44,13 @@ Status ApplyUpsertPeer(ClusterState& s, const MetaOperation& op) {
 }
 
 Status ApplyRemovePeer(ClusterState& s, const MetaOperation& op) {
-  if (!s.peers.count(op.peer_id)) return Status::NotFound("peer " + PeerName(op.peer_id) + " does not exist");
+  // Qdrant's texts (its DELETE /cluster/peer), as api/rest/cluster_routes.cc says them too.
+  if (!s.peers.count(op.peer_id))
+    return Status::NotFound("Peer " + PeerName(op.peer_id) + " does not exist");
   if (!op.force && s.HoldsReplicas(op.peer_id)) {
-    return Status::FailedPrecondition("peer " + PeerName(op.peer_id) +
-                                      " still holds shard replicas; move them first or use force");
+    return Status::FailedPrecondition(
+        "Bad request: Cannot remove peer " + PeerName(op.peer_id) +
+        " as there are shards on it; move them first or use force=true");
   }
   s.peers.erase(op.peer_id);
   s.removed_peers.insert(op.peer_id);
@@ -58,10 +61,13 @@ Status ApplyRemovePeer(ClusterState& s, const MetaOperation& op) {
 Status ApplyCreateCollection(ClusterState& s, const MetaOperation& op) {
   if (op.collection.empty()) return Status::InvalidArgument("collection name is empty");
   if (s.collections.count(op.collection)) {
-    return Status::AlreadyExists("Collection `" + op.collection + "` already exists!");
+    return Status::AlreadyExists("Wrong input: Collection `" + op.collection + "` already exists!");
   }
+  // Qdrant answers 400 here, not 409 (compat.md §4.1); the texts are standalone mode's
+  // (collection/collections.cc), so both modes say the same for the same mistake.
   if (s.aliases.count(op.collection)) {
-    return Status::AlreadyExists("Alias with name `" + op.collection + "` already exists");
+    return Status::InvalidArgument("Wrong input: Alias with name `" + op.collection +
+                                   "` already exists");
   }
   std::map<ShardId, std::vector<PeerId>> placement = op.placement;
   if (placement.empty()) {
@@ -167,7 +173,8 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
         return Status::NotFound("Collection `" + op.collection + "` doesn't exist!");
       }
       if (s.collections.count(op.alias)) {
-        return Status::AlreadyExists("Collection with name `" + op.alias + "` already exists");
+        return Status::AlreadyExists("Wrong input: Collection with name `" + op.alias +
+                                     "` already exists");
       }
       s.aliases[op.alias] = op.collection;
       return Status::Ok();
@@ -207,6 +214,8 @@ void StateMachine::Apply(server::OnLoop on_loop, uint64_t index, std::string_vie
     ClusterState next = live_;
     result = ApplyOperation(next, *op);
     if (result.ok()) live_ = std::move(next);
+    // Failures too: the verdict is what a proposer that hears of it by snapshot is told.
+    if (!op->request_id.empty()) live_.RecordResult(op->request_id, result);
   }
   live_.applied_index = index;
   Publish(on_loop);
@@ -237,6 +246,20 @@ Status StateMachine::Restore(server::OnLoop on_loop, std::string_view snapshot, 
   if (!state.ok()) return state.status();
   live_ = std::move(state.value());
   Publish(on_loop);
+  // Entries that reached this node inside the snapshot were never applied here one by one: their
+  // proposers learn the verdicts the snapshot carries.
+  // Like applied entries, they wait for the reconcile of the restored state when one is held.
+  if (on_result_) {
+    const bool hold = hold_results_ && live_.applied_index > reconciled_index_;
+    for (const AppliedResult& r : live_.recent_results) {
+      Status verdict(r.code, r.message);
+      if (hold) {
+        held_.push_back({live_.applied_index, r.request_id, verdict});
+      } else {
+        on_result_(on_loop, r.request_id, verdict);
+      }
+    }
+  }
   return Status::Ok();
 }
 

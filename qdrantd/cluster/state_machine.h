@@ -27,7 +27,10 @@ class StateMachine : public consensus::Fsm {
  public:
   // Called on the loop after each applied entry or restore, with the new published state.
   using Subscriber = std::function<void(server::OnLoop, const std::shared_ptr<const ClusterState>&)>;
-  // Called on the loop for each applied operation that carried a request id.
+  // Called on the loop for each applied operation that carried a request id, and after a
+  // snapshot restore for each verdict the snapshot carries (ClusterState::recent_results), so
+  // that a proposer whose entry arrived inside a snapshot hears its outcome; the same id may
+  // thus be reported more than once, and ids nobody waits for are to be ignored.
   using ResultFn = std::function<void(server::OnLoop, const std::string& request_id, const Status&)>;
 
   StateMachine();

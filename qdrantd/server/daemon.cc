@@ -114,10 +114,12 @@ void ProposeAliases(cluster::ClusterNode* node, std::vector<collection::AliasAct
   }
 }
 
-api::rest::ProposeFn MakeProposer(cluster::ClusterNode* node) {
-  return [node](api::rest::CollectionChange change, std::chrono::milliseconds timeout,
+// The one mapping of a validated collection change (REST and gRPC build them alike,
+// collection/collection_change.h) onto MetaOperations.
+collection::ProposeFn MakeProposer(cluster::ClusterNode* node) {
+  return [node](collection::CollectionChange change, std::chrono::milliseconds timeout,
                 std::function<void(Status)> done) {
-    using Kind = api::rest::CollectionChange::Kind;
+    using Kind = collection::CollectionChange::Kind;
     switch (change.kind) {
       case Kind::kCreate:
         return node->Propose(cluster::MetaOperation::CreateCollection(change.name, change.config_json,
@@ -216,7 +218,8 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .cluster = cluster_node ? ClusterHooks() : api::grpc::AdminClusterHooks{},
         .collections = collections.get(),
         .pool = pool.get(),
-        .snapshots = snapshots.get()});
+        .snapshots = snapshots.get(),
+        .propose = engine.propose});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;
     QD_LOG_INFO("gRPC listening on " + config.service.host + ":" +

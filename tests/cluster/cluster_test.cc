@@ -1,10 +1,12 @@
 // Cluster mode as operators and Qdrant's test suites drive it: several qdrantd processes on
 // 127.0.0.1 with ephemeral ports (compat.md §6). Every wait polls with a deadline; every
 // process is killed by its ClusterPeer's destructor.
-#include <catch2/catch.hpp>
-
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <catch2/catch.hpp>
+
+#include "collections_service.grpc.pb.h"
 #include "tests/cluster/cluster_harness.h"
 
 using namespace qd::test;
@@ -24,6 +26,39 @@ ClusterPeer* ById(const std::vector<std::unique_ptr<ClusterPeer>>& peers, uint64
     if (info && info->peer_id == id) return p.get();
   }
   return nullptr;
+}
+
+ClusterPeer* AFollower(const std::vector<std::unique_ptr<ClusterPeer>>& peers, uint64_t leader) {
+  for (const auto& p : peers) {
+    auto info = p->Cluster();
+    if (info && info->peer_id != leader) return p.get();
+  }
+  return nullptr;
+}
+
+// Qdrant's public Collections service on `peer`'s gRPC port, as any Qdrant gRPC client calls it.
+std::unique_ptr<qdrant::Collections::Stub> CollectionsStub(const ClusterPeer& peer) {
+  return qdrant::Collections::NewStub(::grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(peer.grpc_port()), ::grpc::InsecureChannelCredentials()));
+}
+
+qdrant::CreateCollection GrpcCreate(const std::string& name, std::optional<uint64_t> timeout_s) {
+  qdrant::CreateCollection request;
+  request.set_collection_name(name);
+  qdrant::VectorParams* params = request.mutable_vectors_config()->mutable_params();
+  params->set_size(4);
+  params->set_distance(qdrant::Dot);
+  if (timeout_s) request.set_timeout(*timeout_s);
+  return request;
+}
+
+// One unary call with a client deadline well past the server's consensus timeout.
+template <typename Request, typename Response, typename Method>
+::grpc::Status Call(qdrant::Collections::Stub& stub, Method method, const Request& request,
+                    Response* response) {
+  ::grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 30s);
+  return (stub.*method)(&context, request, response);
 }
 
 bool PutMetadata(const ClusterPeer& peer, const std::string& key, const std::string& value,
@@ -383,4 +418,200 @@ TEST_CASE("collections and aliases changed through any node reach every node thr
     CHECK(PollUntil([&] { return p->Request("GET", "/collections/books").status == 404; }, 10s));
   }
   CHECK(peers[0]->Request("DELETE", "/collections/books").body.find("\"result\":false") != std::string::npos);
+}
+
+// Issue #4 item 2 / issue #5 item 3: the gRPC Collections service changes collections through
+// consensus exactly as REST does: any node, forwarded to the leader, answered once applied here.
+TEST_CASE("collections and aliases changed over gRPC through a follower reach every node",
+          "[cluster]") {
+  auto peers = StartCluster(3);
+  uint64_t leader = WaitConverged(Ptrs(peers), 3);
+  REQUIRE(leader != 0);
+  ClusterPeer* follower = AFollower(peers, leader);
+  REQUIRE(follower != nullptr);
+  const std::string url = "http://127.0.0.1:" + std::to_string(follower->grpc_port());
+  TempDir home;
+  RunResult r = RunQdctl({"--url", url, "collection", "create", "books", "--size", "4",
+                          "--distance", "Dot", "--replication-factor", "2"},
+                         home.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // Answered once applied on the follower: it serves the collection right away.
+  CHECK(follower->Request("GET", "/collections/books").status == 200);
+  for (auto& p : peers) {
+    CHECK(PollUntil([&] { return p->Request("GET", "/collections/books").status == 200; }, 10s));
+  }
+
+  auto stub = CollectionsStub(*follower);
+  qdrant::ChangeAliases aliases;
+  qdrant::CreateAlias* create_alias = aliases.add_actions()->mutable_create_alias();
+  create_alias->set_alias_name("novels");
+  create_alias->set_collection_name("books");
+  aliases.set_timeout(10);
+  qdrant::CollectionOperationResponse response;
+  ::grpc::Status s = Call(*stub, &qdrant::Collections::Stub::UpdateAliases, aliases, &response);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(response.result());
+  for (auto& p : peers) {
+    CHECK(PollUntil(
+        [&] { return p->Request("GET", "/aliases").body.find("\"novels\"") != std::string::npos; },
+        10s));
+  }
+
+  // The FSM's verdict with standalone mode's code and words, the same over both APIs.
+  s = Call(*stub, &qdrant::Collections::Stub::Create, GrpcCreate("books", 5), &response);
+  CHECK(s.error_code() == ::grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(s.error_message() == "Wrong input: Collection `books` already exists!");
+  HttpResponse rest =
+      peers[0]->Request("PUT", "/collections/books", R"({"vectors":{"size":4,"distance":"Dot"}})");
+  CHECK(rest.status == 409);
+  CHECK(rest.body.find(s.error_message()) != std::string::npos);
+  // Validation before consensus: INVALID_ARGUMENT, as REST's 422 says it.
+  s = Call(*stub, &qdrant::Collections::Stub::Create, GrpcCreate("bad/name", 5), &response);
+  CHECK(s.error_code() == ::grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message().find("Validation error in path parameters: [collection_name:") == 0);
+  s = Call(*stub, &qdrant::Collections::Stub::Create, GrpcCreate("other", 0), &response);
+  CHECK(s.error_code() == ::grpc::StatusCode::INVALID_ARGUMENT);
+
+  r = RunQdctl({"--url", url, "collection", "delete", "books"}, home.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (auto& p : peers) {
+    CHECK(PollUntil([&] { return p->Request("GET", "/collections/books").status == 404; }, 10s));
+    CHECK(PollUntil(
+        [&] { return p->Request("GET", "/aliases").body.find("novels") == std::string::npos; },
+        10s));
+  }
+  // Deleting what does not exist: OK with result=false, as Qdrant (and our REST) answer.
+  qdrant::DeleteCollection drop;
+  drop.set_collection_name("books");
+  s = Call(*stub, &qdrant::Collections::Stub::Delete, drop, &response);
+  CHECK(s.ok());
+  CHECK_FALSE(response.result());
+}
+
+TEST_CASE("a gRPC collection change without a quorum times out with DEADLINE_EXCEEDED",
+          "[cluster]") {
+  auto peers = StartCluster(3);
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  peers[1]->Kill(SIGSTOP);
+  peers[2]->Kill(SIGSTOP);
+  auto stub = CollectionsStub(*peers[0]);
+  qdrant::CollectionOperationResponse response;
+  auto started = std::chrono::steady_clock::now();
+  ::grpc::Status s =
+      Call(*stub, &qdrant::Collections::Stub::Create, GrpcCreate("late", 2), &response);
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(s.error_message());
+  CHECK(s.error_code() == ::grpc::StatusCode::DEADLINE_EXCEEDED);
+  CHECK(s.error_message().find("Timed out waiting for consensus") == 0);
+  CHECK(took < 6s);  // the request's timeout (2 s), not the client's deadline (30 s)
+  peers[1]->Kill(SIGCONT);
+  peers[2]->Kill(SIGCONT);
+  // The outcome was unknown: the first attempt may still have committed.
+  CHECK(PollUntil(
+      [&] {
+        ::grpc::Status again =
+            Call(*stub, &qdrant::Collections::Stub::Create, GrpcCreate("late", 2), &response);
+        return again.ok() || again.error_code() == ::grpc::StatusCode::ALREADY_EXISTS;
+      },
+      30s));
+  for (auto& p : peers) {
+    CHECK(PollUntil([&] { return p->Request("GET", "/collections/late").status == 200; }, 10s));
+  }
+}
+
+namespace {
+
+// "status code|error text" of a REST answer ("200|result" for success), the time left out.
+std::string Outcome(const HttpResponse& r) {
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  std::string what = "?";
+  if (!d.HasParseError() && d.IsObject()) {
+    if (d.HasMember("status") && d["status"].IsObject() && d["status"].HasMember("error") &&
+        d["status"]["error"].IsString()) {
+      what = d["status"]["error"].GetString();
+    } else if (d.HasMember("result")) {
+      what = d["result"].IsBool() ? (d["result"].GetBool() ? "true" : "false") : "result";
+    }
+  }
+  return std::to_string(r.status) + "|" + what;
+}
+
+}  // namespace
+
+// Issue #5 item 3: the same mistake gets the same status and the same words (compat.md §2,
+// §4.1) from a cluster as from a standalone node.
+TEST_CASE("cluster mode refuses collection and alias mistakes as standalone mode does",
+          "[cluster]") {
+  ClusterPeer peer;
+  peer.Start();
+  REQUIRE(peer.WaitReady());
+  Node standalone;
+  REQUIRE(standalone.WaitReady());
+  auto standalone_request = [&](const std::string& method, const std::string& path,
+                                const std::string& body) {
+    return HttpRequest(standalone.http_port(), method, path, body,
+                       {{"Content-Type", "application/json"}}, 10s);
+  };
+  const std::string create = R"({"vectors":{"size":2,"distance":"Dot"}})";
+  const std::string alias =
+      R"({"actions":[{"create_alias":{"alias_name":"novels","collection_name":"books"}}]})";
+  REQUIRE(peer.Request("PUT", "/collections/books", create).status == 200);
+  REQUIRE(peer.Request("POST", "/collections/aliases", alias).status == 200);
+  REQUIRE(standalone_request("PUT", "/collections/books", create).status == 200);
+  REQUIRE(standalone_request("POST", "/collections/aliases", alias).status == 200);
+  struct Mistake {
+    const char* method;
+    std::string path, body, expected;
+  };
+  const std::vector<Mistake> mistakes = {
+      {"PUT", "/collections/books", create, "409|Wrong input: Collection `books` already exists!"},
+      {"PUT", "/collections/novels", create,
+       "400|Wrong input: Alias with name `novels` already exists"},
+      {"POST", "/collections/aliases",
+       R"({"actions":[{"create_alias":{"alias_name":"books","collection_name":"books"}}]})",
+       "409|Wrong input: Collection with name `books` already exists"},
+      {"POST", "/collections/aliases",
+       R"({"actions":[{"create_alias":{"alias_name":"x","collection_name":"missing"}}]})",
+       "404|Collection `missing` doesn't exist!"},
+      {"POST", "/collections/aliases", R"({"actions":[{"delete_alias":{"alias_name":"gone"}}]})",
+       "404|Alias `gone` doesn't exist!"},
+      {"PATCH", "/collections/missing", R"({"optimizers_config":{"indexing_threshold":1}})",
+       "404|Collection `missing` doesn't exist!"},
+      {"PUT", "/collections/fresh?timeout=abc", create,
+       "400|Query deserialize error: timeout: invalid digit found in string `abc`"},
+      {"PUT", "/collections/fresh?timeout=0", create,
+       "422|Validation error in query parameters: [timeout: value 0 invalid, must be 1 or more]"},
+      {"PUT", "/collections/fresh", R"({"vectors":{"size":0,"distance":"Dot"}})", ""},
+      {"PUT", "/collections/fresh", R"({"vectors":5})", ""},
+      {"DELETE", "/collections/missing", "", "200|false"},
+  };
+  for (const Mistake& m : mistakes) {
+    std::string in_cluster = Outcome(peer.Request(m.method, m.path, m.body));
+    std::string alone = Outcome(standalone_request(m.method, m.path, m.body));
+    INFO(m.method << " " << m.path << " " << m.body);
+    CHECK(in_cluster == alone);
+    if (!m.expected.empty()) CHECK(in_cluster == m.expected);
+  }
+  CHECK(peer.Request("GET", "/collections/fresh").status == 404);
+
+  // /cluster/...: its parameters are refused in the words the collection routes use.
+  uint64_t self = peer.Cluster()->peer_id;
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/" + std::to_string(self) + "?timeout=abc")) ==
+        "400|Query deserialize error: timeout: invalid digit found in string `abc`");
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/" + std::to_string(self) + "?timeout=0")) ==
+        "422|Validation error in query parameters: [timeout: value 0 invalid, must be 1 or more]");
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/abc")) ==
+        "400|Path deserialize error: can not parse \"abc\" to a u64");
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/12345")) == "404|Peer 12345 does not exist");
+  CHECK(Outcome(peer.Request("DELETE", "/cluster/peer/" + std::to_string(self))) ==
+        "400|Bad request: Cannot remove peer " + std::to_string(self) +
+            " as there are shards on it; move them first or use force=true");
+  CHECK(Outcome(peer.Request("PUT", "/cluster/metadata/keys/k?wait=maybe", "1")) ==
+        "400|Query deserialize error: wait: invalid value `maybe`, expected a boolean");
+  CHECK(Outcome(peer.Request("PUT", "/cluster/metadata/keys/k?timeout=0", "1")).rfind("422|", 0) ==
+        0);
 }

@@ -150,3 +150,49 @@ TEST_CASE("with a reconciler attached, a proposer's result waits until its entry
   fsm.Reconciled(loop.Enter(), 7);
   CHECK(answered.size() == 4);
 }
+
+TEST_CASE("the recent verdicts are bounded, oldest dropped first, and survive a snapshot",
+          "[consensus]") {
+  ClusterState s = ThreePeers();
+  for (size_t i = 0; i < ClusterState::kRecentResults + 44; ++i) {
+    qd::Status verdict = i % 2 ? qd::Status::AlreadyExists("Wrong input: Collection `c" +
+                                                           std::to_string(i) + "` already exists!")
+                               : qd::Status::Ok();
+    s.RecordResult("p-" + std::to_string(i), verdict);
+  }
+  CHECK(s.recent_results.size() == ClusterState::kRecentResults);
+  CHECK_FALSE(s.ResultOf("p-43").has_value());
+  REQUIRE(s.ResultOf("p-44").has_value());
+  CHECK(s.ResultOf("p-44")->ok());
+  auto back = ClusterState::FromJson(s.ToJson());
+  REQUIRE(back.ok());
+  CHECK(*back == s);
+  REQUIRE(back->ResultOf("p-299").has_value());
+  CHECK(back->ResultOf("p-299")->code() == qd::StatusCode::kAlreadyExists);
+  CHECK(back->ResultOf("p-299")->message() == "Wrong input: Collection `c299` already exists!");
+  // A snapshot written before verdicts were recorded restores with none.
+  auto old = ClusterState::FromJson(R"({"v":1,"applied_index":3})");
+  REQUIRE(old.ok());
+  CHECK(old->recent_results.empty());
+}
+
+TEST_CASE("a restore reports the verdicts the snapshot carries to the proposers", "[consensus]") {
+  qd::server::Loop loop;
+  StateMachine a, b;
+  std::map<std::string, qd::Status> heard;
+  b.OnResult(
+      [&](qd::server::OnLoop, const std::string& id, const qd::Status& st) { heard[id] = st; });
+  MetaOperation upsert = MetaOperation::UpsertPeer(10, "http://h:10");
+  MetaOperation create = MetaOperation::CreateCollection("c", "{}", 1, 1);
+  create.request_id = "10-7-1";
+  MetaOperation again = create;
+  again.request_id = "10-7-2";
+  a.Apply(loop.Enter(), 1, upsert.Encode());
+  a.Apply(loop.Enter(), 2, create.Encode());
+  a.Apply(loop.Enter(), 3, again.Encode());
+  REQUIRE(b.Restore(loop.Enter(), a.Snapshot(loop.Enter()), 3).ok());
+  REQUIRE(heard.size() == 2);
+  CHECK(heard.at("10-7-1").ok());
+  CHECK(heard.at("10-7-2").code() == qd::StatusCode::kAlreadyExists);
+  CHECK(heard.at("10-7-2").message() == "Wrong input: Collection `c` already exists!");
+}

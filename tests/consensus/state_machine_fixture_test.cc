@@ -143,3 +143,42 @@ TEST_CASE("an invalid operation is a committed no-op that reports its error", "[
   CHECK(results[1].first == "p-2");
   CHECK(results[1].second.code() == qd::StatusCode::kAlreadyExists);
 }
+
+// A proposer whose node was behind: the leader compacted its log past what the node has, so the
+// node installs a snapshot instead of applying the entries, and never applies the proposer's
+// entry itself. It must still hear the real verdict, not "outcome unknown" at its deadline.
+TEST_CASE("a proposer whose entry arrives inside a snapshot hears its verdict", "[consensus]") {
+  RaftCluster c(3, /*snapshot_threshold=*/1, /*trailing=*/1);
+  c.Elect(0);
+  RegisterPeers(c, 0);
+  REQUIRE(c.StepUntilAppliedEverywhere(c.LastIndex(0), 2s));
+  std::map<std::string, qd::Status> heard;
+  c.Machine(2).OnResult(
+      [&](qd::server::OnLoop, const std::string& id, const qd::Status& s) { heard[id] = s; });
+  c.Kill(2);
+  // Server 2's waiters: the ids its ClusterNode gave these operations before it fell behind.
+  MetaOperation create = MetaOperation::CreateCollection("books", "{}", 1, 1);
+  create.request_id = "3-9-1";
+  MetaOperation again = create;
+  again.request_id = "3-9-2";
+  MetaOperation alias = MetaOperation::CreateAlias("novels", "missing");
+  alias.request_id = "3-9-3";
+  for (const MetaOperation& op : {create, again, alias}) {
+    REQUIRE(c.Propose(0, op) == 0);
+    REQUIRE(c.StepUntilApplied(0, c.LastIndex(0), 2s));
+  }
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(c.Propose(0, MetaOperation::SetMetadata("k" + std::to_string(i), "1")) == 0);
+    REQUIRE(c.StepUntilApplied(0, c.LastIndex(0), 2s));
+  }
+  REQUIRE(c.Raft(0)->log.offset > c.Raft(2)->last_applied);  // only a snapshot can catch it up
+  c.Revive(2);
+  REQUIRE(c.StepUntilApplied(2, c.LastIndex(0), 5s));
+  REQUIRE(heard.count("3-9-1") == 1);
+  CHECK(heard.at("3-9-1").ok());
+  REQUIRE(heard.count("3-9-2") == 1);
+  CHECK(heard.at("3-9-2").code() == qd::StatusCode::kAlreadyExists);
+  REQUIRE(heard.count("3-9-3") == 1);
+  CHECK(heard.at("3-9-3").code() == qd::StatusCode::kNotFound);
+  CHECK(c.State(2).HasCollection("books"));
+}

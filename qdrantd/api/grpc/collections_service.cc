@@ -12,16 +12,8 @@
 namespace qd::api::grpc {
 namespace {
 
-// In cluster mode collection changes must go through consensus; over REST they do. Until the
-// gRPC methods propose too (TODO(#5)), they refuse rather than change one node only, which
-// the Reconciler would then undo.
-Status NotThroughConsensusYet() {
-  return Status::FailedPrecondition(
-      "in cluster mode, create, update and delete collections and aliases through the REST API "
-      "(PUT/PATCH/DELETE /collections/{name}, POST /collections/aliases) for now");
-}
-
 using collection::AliasAction;
+using collection::CollectionChange;
 using collection::Collections;
 using ::grpc::CallbackServerContext;
 using ::grpc::ServerUnaryReactor;
@@ -42,6 +34,36 @@ Result<segment::PointFilter> ShardFilter(uint32_t shards, uint32_t shard) {
   Result<index::Filter> filter = index::ParseFilter(doc, "filter");
   if (!filter.ok()) return filter.status();
   return segment::PointFilter{std::make_shared<const index::Filter>(std::move(*filter))};
+}
+
+Result<std::vector<AliasAction>> ParseAliasActions(const qdrant::ChangeAliases& request) {
+  std::vector<AliasAction> actions;
+  for (int i = 0; i < request.actions_size(); ++i) {
+    const qdrant::AliasOperations& op = request.actions(i);
+    AliasAction action;
+    switch (op.action_case()) {
+      case qdrant::AliasOperations::kCreateAlias:
+        action.kind = AliasAction::kCreate;
+        action.alias_name = op.create_alias().alias_name();
+        action.collection_name = op.create_alias().collection_name();
+        break;
+      case qdrant::AliasOperations::kRenameAlias:
+        action.kind = AliasAction::kRename;
+        action.alias_name = op.rename_alias().old_alias_name();
+        action.new_alias_name = op.rename_alias().new_alias_name();
+        break;
+      case qdrant::AliasOperations::kDeleteAlias:
+        action.kind = AliasAction::kDelete;
+        action.alias_name = op.delete_alias().alias_name();
+        break;
+      case qdrant::AliasOperations::ACTION_NOT_SET:
+        return Status::InvalidArgument("Format error: actions[" + std::to_string(i) +
+                                       "]: unknown variant, expected one of `create_alias`, "
+                                       "`delete_alias`, `rename_alias`");
+    }
+    actions.push_back(std::move(action));
+  }
+  return actions;
 }
 
 class CollectionsService final : public qdrant::Collections::CallbackService {
@@ -84,8 +106,15 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* Create(CallbackServerContext* context,
                              const qdrant::CreateCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
+    if (c_.cluster_enabled) {
+      return Propose(context, request->has_timeout(), request->timeout(), response,
+                     [request]() -> Result<CollectionChange> {
+                       rapidjson::Document body;
+                       CreateCollectionToJson(*request, body);
+                       return collection::CreateChange(request->collection_name(), body);
+                     });
+    }
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      if (c_.cluster_enabled) return NotThroughConsensusYet();
       const std::string& name = request->collection_name();
       Status s = Collections::ValidateName(name);
       if (!s.ok()) return s;
@@ -103,8 +132,16 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* Update(CallbackServerContext* context,
                              const qdrant::UpdateCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
+    if (c_.cluster_enabled) {
+      return Propose(context, request->has_timeout(), request->timeout(), response,
+                     [this, request]() -> Result<CollectionChange> {
+                       rapidjson::Document body;
+                       UpdateCollectionToJson(*request, body);
+                       return collection::UpdateChange(*c_.collections, request->collection_name(),
+                                                       body);
+                     });
+    }
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      if (c_.cluster_enabled) return NotThroughConsensusYet();
       auto c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
       rapidjson::Document body;
@@ -121,8 +158,13 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* Delete(CallbackServerContext* context,
                              const qdrant::DeleteCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
+    if (c_.cluster_enabled) {
+      return Propose(context, request->has_timeout(), request->timeout(), response,
+                     [request]() -> Result<CollectionChange> {
+                       return collection::DeleteChange(request->collection_name());
+                     });
+    }
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      if (c_.cluster_enabled) return NotThroughConsensusYet();
       Result<bool> existed = c_.collections->Delete(request->collection_name());
       if (!existed.ok()) return existed.status();
       response->set_result(*existed);
@@ -133,35 +175,18 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* UpdateAliases(CallbackServerContext* context,
                                     const qdrant::ChangeAliases* request,
                                     qdrant::CollectionOperationResponse* response) override {
+    if (c_.cluster_enabled) {
+      return Propose(context, request->has_timeout(), request->timeout(), response,
+                     [request]() -> Result<CollectionChange> {
+                       Result<std::vector<AliasAction>> actions = ParseAliasActions(*request);
+                       if (!actions.ok()) return actions.status();
+                       return collection::AliasesChange(std::move(*actions));
+                     });
+    }
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      if (c_.cluster_enabled) return NotThroughConsensusYet();
-      std::vector<AliasAction> actions;
-      for (int i = 0; i < request->actions_size(); ++i) {
-        const qdrant::AliasOperations& op = request->actions(i);
-        AliasAction action;
-        switch (op.action_case()) {
-          case qdrant::AliasOperations::kCreateAlias:
-            action.kind = AliasAction::kCreate;
-            action.alias_name = op.create_alias().alias_name();
-            action.collection_name = op.create_alias().collection_name();
-            break;
-          case qdrant::AliasOperations::kRenameAlias:
-            action.kind = AliasAction::kRename;
-            action.alias_name = op.rename_alias().old_alias_name();
-            action.new_alias_name = op.rename_alias().new_alias_name();
-            break;
-          case qdrant::AliasOperations::kDeleteAlias:
-            action.kind = AliasAction::kDelete;
-            action.alias_name = op.delete_alias().alias_name();
-            break;
-          case qdrant::AliasOperations::ACTION_NOT_SET:
-            return Status::InvalidArgument("Format error: actions[" + std::to_string(i) +
-                                           "]: unknown variant, expected one of `create_alias`, "
-                                           "`delete_alias`, `rename_alias`");
-        }
-        actions.push_back(std::move(action));
-      }
-      Status s = c_.collections->ApplyAliases(actions);
+      Result<std::vector<AliasAction>> actions = ParseAliasActions(*request);
+      if (!actions.ok()) return actions.status();
+      Status s = c_.collections->ApplyAliases(*actions);
       if (!s.ok()) return s;
       response->set_result(true);
       return Status::Ok();
@@ -248,6 +273,38 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   }
 
  private:
+  // Cluster mode (compat.md §5.1): `build` validates the request and makes the change on the
+  // pool, exactly as REST does (collection/collection_change.h); the change is then proposed
+  // through consensus, and the call is finished once this node applied it (or with the timeout
+  // or unavailability error). The reactor is never touched by this gRPC thread again: the
+  // Completion finishes it once, from the pool (validation errors) or the loop (consensus).
+  template <typename Build>
+  ServerUnaryReactor* Propose(CallbackServerContext* context, bool has_timeout, uint64_t timeout,
+                              qdrant::CollectionOperationResponse* response, Build build) {
+    if (!c_.propose) {
+      return Answer(context, ToGrpcStatus(Status::Unavailable("consensus is not running")));
+    }
+    std::optional<uint64_t> timeout_s;
+    if (has_timeout) timeout_s = timeout;
+    return OnPoolDeferred(
+        c_.pool, context, response,
+        [this, timeout_s,
+         build = std::move(build)](Completion<qdrant::CollectionOperationResponse> finish) {
+          if (timeout_s && *timeout_s == 0) {
+            return finish(Status::Unprocessable(
+                "Validation error in JSON body: [timeout: value 0 invalid, must be 1 or more]"));
+          }
+          Result<CollectionChange> change = build();
+          if (!change.ok()) return finish(change.status());
+          collection::ProposeChange(c_.propose, std::move(*change), timeout_s,
+                                    [finish](Result<bool> result) {
+                                      if (!result.ok()) return finish(result.status());
+                                      finish.response()->set_result(*result);
+                                      finish(Status::Ok());
+                                    });
+        });
+  }
+
   static void FillAliases(const std::vector<std::pair<std::string, std::string>>& aliases,
                           qdrant::ListAliasesResponse* response) {
     for (const auto& [alias, target] : aliases) {

@@ -7,7 +7,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -34,6 +36,54 @@ template <typename Response, typename Work>
     reactor->Finish(ToGrpcStatus(s));
   });
   if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
+  return reactor;
+}
+
+// Finishes a call from any thread: on success sets the response's `time`, then calls Finish().
+// Copies share one flag, so whichever copy runs first finishes the call and any later call is
+// ignored: gRPC forbids a second Finish(). A call the client cancelled is finished all the same
+// (the callback API requires Finish() exactly once; gRPC then drops the answer).
+template <typename Response>
+class Completion {
+ public:
+  Completion(::grpc::ServerUnaryReactor* reactor, Response* response)
+      : state_(std::make_shared<State>(reactor, response)) {}
+
+  void operator()(const Status& s) const {
+    if (state_->finished.exchange(true)) return;
+    if (s.ok()) {
+      if constexpr (requires(Response * r) { r->set_time(0.0); }) {
+        state_->response->set_time(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - state_->start)
+                .count());
+      }
+    }
+    state_->reactor->Finish(ToGrpcStatus(s));
+  }
+  Response* response() const { return state_->response; }
+
+ private:
+  struct State {
+    State(::grpc::ServerUnaryReactor* r, Response* p) : reactor(r), response(p) {}
+    ::grpc::ServerUnaryReactor* reactor;
+    Response* response;
+    const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    std::atomic<bool> finished{false};
+  };
+  std::shared_ptr<State> state_;
+};
+
+// Like OnPool, for work that ends later on another thread (e.g. once consensus answered):
+// `work` is called as void(Completion<Response>) on the pool and must see to it that the
+// completion is called once, from wherever the work ends.
+template <typename Response, typename Work>
+::grpc::ServerUnaryReactor* OnPoolDeferred(server::WorkerPool* pool,
+                                           ::grpc::CallbackServerContext* context,
+                                           Response* response, Work work) {
+  ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();  // once per call
+  Completion<Response> finish(reactor, response);
+  Status submitted = pool->Submit([finish, work = std::move(work)]() mutable { work(finish); });
+  if (!submitted.ok()) finish(submitted);
   return reactor;
 }
 

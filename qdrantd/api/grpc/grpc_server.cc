@@ -133,7 +133,7 @@ struct GrpcServer::Impl {
       : options(std::move(o)), admin_service(options.cluster_enabled, options.cluster) {
     if (options.collections && options.pool) {
       ServiceContext context{options.collections, options.pool, options.snapshots,
-                             options.cluster_enabled};
+                             options.cluster_enabled, options.propose};
       engine_services.push_back(NewCollectionsService(context));
       engine_services.push_back(NewPointsService(context));
       engine_services.push_back(NewSnapshotsService(context));

@@ -7,13 +7,14 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "libshared/status.h"
+#include "qdrantd/collection/collection_change.h"
 
 namespace qd::server {
 class WorkerPool;
@@ -59,6 +60,8 @@ struct GrpcServerOptions {
   collection::Collections* collections = nullptr;
   server::WorkerPool* pool = nullptr;
   collection::Snapshots* snapshots = nullptr;
+  // Cluster mode: how Collections' Create, Update, Delete and UpdateAliases reach consensus.
+  collection::ProposeFn propose;
 };
 
 class GrpcServer {

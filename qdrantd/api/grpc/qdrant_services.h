@@ -9,6 +9,8 @@
 
 #include <memory>
 
+#include "qdrantd/collection/collection_change.h"
+
 namespace qd::server {
 class WorkerPool;
 }
@@ -24,6 +26,9 @@ struct ServiceContext {
   server::WorkerPool* pool;
   collection::Snapshots* snapshots = nullptr;  // null: Snapshots answers UNIMPLEMENTED
   bool cluster_enabled = false;
+  // Cluster mode: collection and alias changes are proposed through consensus with it (the
+  // same function REST uses); empty in standalone mode or when consensus is not running.
+  collection::ProposeFn propose;
 };
 
 std::unique_ptr<::grpc::Service> NewCollectionsService(ServiceContext context);

@@ -1,9 +1,12 @@
 #include "qdrantd/api/rest/cluster_routes.h"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <memory>
 
+#include "qdrantd/api/rest/async_handler.h"
 #include "qdrantd/api/rest/json.h"
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/cluster/cluster_node.h"
@@ -59,35 +62,42 @@ std::string ClusterJson(const cluster::ClusterStatus& s) {
   return out;
 }
 
-// ?timeout=<seconds, >= 1>; kUnprocessable for 0 or garbage (compat.md §2.2, §2.5).
-Result<std::chrono::milliseconds> TimeoutParam(const Request& request) {
-  auto t = request.Query("timeout");
-  if (!t) return std::chrono::milliseconds(kDefaultTimeout);
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(t->c_str(), &end, 10);
-  if (t->empty() || *end != '\0' || v == 0) {
-    return Status::Unprocessable("Validation error in query parameters: [timeout: value " + *t +
-                                 " invalid, must be 1 or more]");
-  }
-  return std::chrono::milliseconds(std::chrono::seconds(v));
+// ?timeout=<seconds, >= 1>, parsed and refused in the words the collection routes use
+// (async_handler.h): 400 for garbage, 422 for 0 (compat.md §2.2, §2.5). Clamped to a day.
+Result<std::chrono::milliseconds> ConsensusTimeout(const Request& request) {
+  Result<std::optional<uint64_t>> t = TimeoutParam(request);
+  if (!t.ok()) return t.status();
+  if (!*t) return std::chrono::milliseconds(kDefaultTimeout);
+  return std::chrono::milliseconds(std::chrono::seconds(std::min<uint64_t>(**t, 24 * 3600)));
 }
 
-bool BoolParam(const Request& request, const std::string& name) {
-  auto v = request.Query(name);
-  return v && (*v == "true" || *v == "1");
+// A boolean query parameter (`force`, `wait`), `fallback` when absent; a non-boolean is refused
+// as WaitParam refuses it.
+Result<bool> BoolParam(const Request& request, const std::string& name, bool fallback) {
+  std::optional<std::string> v = request.Query(name);
+  if (!v) return fallback;
+  if (*v == "true" || v->empty()) return true;
+  if (*v == "false") return false;
+  return Status::InvalidArgument("Query deserialize error: " + name + ": invalid value `" + *v +
+                                 "`, expected a boolean");
 }
 
-// Proposes `op` and answers `true` once applied here (or the error).
+// Proposes `op` and answers `true` once applied here (or the error); with `wait=false` at once.
 void ProposeAndAnswer(server::Loop& loop, cluster::ClusterNode& node, Request& request, Reply reply,
-                      MetaOperation op, bool wait = true) {
-  auto timeout = TimeoutParam(request);
+                      MetaOperation op, bool wait_by_default) {
+  auto timeout = ConsensusTimeout(request);
   if (!timeout.ok()) {
     reply.Send(JsonError(request, timeout.status()));
     return;
   }
+  Result<bool> wait = BoolParam(request, "wait", wait_by_default);
+  if (!wait.ok()) {
+    reply.Send(JsonError(request, wait.status()));
+    return;
+  }
   Request copy = request;
   copy.body = {};
-  if (!wait) {
+  if (!*wait) {
     node.ProposeOnLoop(loop.Enter(), std::move(op), *timeout, [](Status) {});
     reply.Send(JsonResult(copy, "true"));
     return;
@@ -117,18 +127,26 @@ void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& 
   });
   router.Add("DELETE", "/cluster/peer/{peer_id}", [&loop, &node](Request& request, Reply reply) {
     const std::string& text = request.Param("peer_id");
-    char* end = nullptr;
-    unsigned long long id = std::strtoull(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0') {
-      reply.Send(JsonError(request, Status::InvalidArgument("invalid peer id \"" + text + "\"")));
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      reply.Send(
+          JsonError(request, Status::InvalidArgument("Path deserialize error: can not parse \"" +
+                                                     text + "\" to a u64")));
       return;
     }
+    Result<bool> force = BoolParam(request, "force", false);
+    if (!force.ok()) {
+      reply.Send(JsonError(request, force.status()));
+      return;
+    }
+    // The FSM says the same when the peer vanishes meanwhile (cluster/state_machine.cc).
     if (!node.State()->peers.count(id)) {
       reply.Send(JsonError(request, Status::NotFound("Peer " + text + " does not exist")));
       return;
     }
-    ProposeAndAnswer(loop, node, request, std::move(reply),
-                     MetaOperation::RemovePeer(id, BoolParam(request, "force")));
+    ProposeAndAnswer(loop, node, request, std::move(reply), MetaOperation::RemovePeer(id, *force),
+                     /*wait_by_default=*/true);
   });
 
   router.Add("GET", "/cluster/metadata/keys", [&node](Request& request, Reply reply) {
@@ -153,12 +171,14 @@ void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& 
     }
     ProposeAndAnswer(loop, node, request, std::move(reply),
                      MetaOperation::SetMetadata(request.Param("key"), ToJson(*body)),
-                     !request.Query("wait") || BoolParam(request, "wait"));
+                     /*wait_by_default=*/true);
   });
-  router.Add("DELETE", "/cluster/metadata/keys/{key}", [&loop, &node](Request& request, Reply reply) {
-    ProposeAndAnswer(loop, node, request, std::move(reply), MetaOperation::DeleteMetadata(request.Param("key")),
-                     !request.Query("wait") || BoolParam(request, "wait"));
-  });
+  router.Add("DELETE", "/cluster/metadata/keys/{key}",
+             [&loop, &node](Request& request, Reply reply) {
+               ProposeAndAnswer(loop, node, request, std::move(reply),
+                                MetaOperation::DeleteMetadata(request.Param("key")),
+                                /*wait_by_default=*/true);
+             });
 }
 
 }  // namespace qd::api::rest

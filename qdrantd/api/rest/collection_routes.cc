@@ -12,6 +12,7 @@ namespace qd::api::rest {
 namespace {
 
 using collection::AliasAction;
+using collection::CollectionChange;
 using collection::Collections;
 using rapidjson::Value;
 
@@ -45,65 +46,50 @@ Result<Response> CreateCollection(Collections& collections, const Request& reque
   return Ok(request, "true");
 }
 
-// Cluster mode: the same validation, then consensus instead of a local change.
-void ProposeChange(const EngineContext& context, const Request& request, CollectionChange change,
-                   std::optional<uint64_t> timeout_s, bool delete_semantics, Answer answer) {
-  std::chrono::milliseconds timeout = std::chrono::seconds(timeout_s.value_or(30));
+// Cluster mode: the validation REST and gRPC share (collection/collection_change.h), then
+// consensus instead of a local change.
+void Propose(const EngineContext& context, const Request& request, CollectionChange change,
+             std::optional<uint64_t> timeout_s, Answer answer) {
   Request copy = request;  // only for the envelope's time; the body is not used after this
   copy.body = {};
-  context.propose(std::move(change), timeout, [copy, delete_semantics, answer](Status s) {
-    if (delete_semantics && s.code() == StatusCode::kNotFound) {
-      answer(JsonResult(copy, "false"));
-    } else if (!s.ok()) {
-      answer(s);
-    } else {
-      answer(JsonResult(copy, "true"));
-    }
-  });
+  collection::ProposeChange(context.propose, std::move(change), timeout_s,
+                            [copy, answer](Result<bool> result) {
+                              if (!result.ok()) return answer(result.status());
+                              answer(JsonResult(copy, *result ? "true" : "false"));
+                            });
 }
 
 void ClusterCreate(const EngineContext& context, const Request& request, Answer answer) {
   Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
   if (!timeout.ok()) return answer(timeout.status());
   const std::string& name = request.Param("collection_name");
-  Status s = Collections::ValidateName(name);
-  if (!s.ok()) return answer(s);
+  if (Status s = Collections::ValidateName(name); !s.ok()) return answer(s);
   Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
   if (!body.ok()) return answer(body.status());
-  Result<collection::CollectionConfig> config = collection::ParseCreateCollection(*body);
-  if (!config.ok()) return answer(config.status());
-  CollectionChange change;
-  change.kind = CollectionChange::Kind::kCreate;
-  change.name = name;
-  change.config_json = config->ToJson();
-  if (Member(*body, "shard_number")) change.shard_number = config->shard_number;
-  change.replication_factor = config->replication_factor;
-  ProposeChange(context, request, std::move(change), *timeout, false, std::move(answer));
+  Result<CollectionChange> change = collection::CreateChange(name, *body);
+  if (!change.ok()) return answer(change.status());
+  Propose(context, request, std::move(*change), *timeout, std::move(answer));
 }
 
 void ClusterUpdate(const EngineContext& context, const Request& request, Answer answer) {
   Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
   if (!timeout.ok()) return answer(timeout.status());
+  // Unknown collection before a malformed body, as standalone mode answers.
   Result<std::shared_ptr<collection::Collection>> c = context.collections->Get(request.Param("collection_name"));
   if (!c.ok()) return answer(c.status());
   Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
   if (!body.ok()) return answer(body.status());
-  Result<collection::CollectionConfig> next = collection::ApplyUpdate((*c)->config(), *body);
-  if (!next.ok()) return answer(next.status());
-  CollectionChange change;
-  change.kind = CollectionChange::Kind::kUpdate;
-  change.name = (*c)->name();
-  change.config_json = next->ToJson();
-  ProposeChange(context, request, std::move(change), *timeout, false, std::move(answer));
+  Result<CollectionChange> change =
+      collection::UpdateChange(*context.collections, request.Param("collection_name"), *body);
+  if (!change.ok()) return answer(change.status());
+  Propose(context, request, std::move(*change), *timeout, std::move(answer));
 }
 
 void ClusterDelete(const EngineContext& context, const Request& request, Answer answer) {
   Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
   if (!timeout.ok()) return answer(timeout.status());
-  CollectionChange change;
-  change.kind = CollectionChange::Kind::kDelete;
-  change.name = request.Param("collection_name");
-  ProposeChange(context, request, std::move(change), *timeout, true, std::move(answer));
+  Propose(context, request, collection::DeleteChange(request.Param("collection_name")), *timeout,
+          std::move(answer));
 }
 
 Result<Response> UpdateCollection(Collections& collections, const Request& request) {
@@ -211,10 +197,8 @@ void ClusterAliases(const EngineContext& context, const Request& request, Answer
   if (!timeout.ok()) return answer(timeout.status());
   Result<std::vector<AliasAction>> parsed = ParseAliasActions(request);
   if (!parsed.ok()) return answer(parsed.status());
-  CollectionChange change;
-  change.kind = CollectionChange::Kind::kAliases;
-  change.aliases = std::move(*parsed);
-  ProposeChange(context, request, std::move(change), *timeout, false, std::move(answer));
+  Propose(context, request, collection::AliasesChange(std::move(*parsed)), *timeout,
+          std::move(answer));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "libshared/status.h"
+#include "qdrantd/collection/collection_change.h"
 #include "qdrantd/collection/collections.h"
 
 namespace qd::server {
@@ -25,20 +26,8 @@ namespace qd::api::rest {
 
 class Router;
 
-// A collection-level change as the API validated it. In cluster mode it goes through consensus
-// (compat.md §5.1) instead of being applied here; the Reconciler then applies it on every node.
-struct CollectionChange {
-  enum class Kind { kCreate, kUpdate, kDelete, kAliases };
-  Kind kind = Kind::kCreate;
-  std::string name;
-  std::string config_json;                // kCreate, kUpdate
-  std::optional<uint32_t> shard_number;   // kCreate, when the request gave one
-  uint32_t replication_factor = 1;        // kCreate
-  std::vector<collection::AliasAction> aliases;  // kAliases
-};
-// Proposes `change`; `done` runs (on any thread) once this node applied it, or with the error.
-using ProposeFn = std::function<void(CollectionChange change, std::chrono::milliseconds timeout,
-                                     std::function<void(Status)> done)>;
+// Cluster mode: collection changes go through consensus (collection/collection_change.h).
+using ProposeFn = collection::ProposeFn;
 
 // Where consensus placed a collection's replicas: shard id -> (peer id, replica state name).
 using Placement = std::vector<std::pair<uint32_t, std::vector<std::pair<uint64_t, std::string>>>>;
