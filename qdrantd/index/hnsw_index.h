@@ -72,18 +72,17 @@ class HnswIndex {
   // Copies the stored (normalised) vector of label; false if absent.
   bool VectorOf(uint32_t label, std::vector<float>& out) const;
 
-  // Which labels a search may return: those whose `mask` bit is set in `bits[label]` (the
-  // caller's visibility array; labels at or past `size` are not visible) and, when `filter` is
-  // set, that it accepts. The bitmap is read inline: the walk asks for thousands of labels per
-  // query, and only a filtered search pays for a call.
+  // Which labels a search may return: those whose bit is set in `words` (the caller's
+  // visibility bitset, bit `label % 64` of word `label / 64`; labels at or past `size` are not
+  // visible) and, when `filter` is set, that it accepts. The bitset is read inline: the walk
+  // asks for thousands of labels per query, and only a filtered search pays for a call.
   struct Accept {
-    const uint64_t* bits = nullptr;
+    const uint64_t* words = nullptr;
     size_t size = 0;
-    uint64_t mask = 0;
     const std::function<bool(uint32_t)>* filter = nullptr;
 
     bool operator()(uint32_t label) const {
-      return label < size && (bits[label] & mask) && (!filter || (*filter)(label));
+      return label < size && (words[label >> 6] >> (label & 63) & 1) && (!filter || (*filter)(label));
     }
   };
 

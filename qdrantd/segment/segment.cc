@@ -234,11 +234,18 @@ void Segment::Slot::ClearSparse() {
   if (!extra->alloc) extra.reset();
 }
 
+size_t Presence::Count(size_t spec) const {
+  size_t n = 0;
+  for (uint64_t w : words_[spec]) n += static_cast<size_t>(__builtin_popcountll(w));
+  return n;
+}
+
 Segment::Segment(std::string dir, std::vector<VectorSpec> specs, std::unique_ptr<sqlite::Db> db)
     : dir_(std::move(dir)),
       specs_(std::move(specs)),
       db_(std::move(db)),
-      offset_of_(std::make_unique<IdMap>()) {}
+      offset_of_(std::make_unique<IdMap>()),
+      present_(specs_.size()) {}
 Segment::~Segment() = default;
 
 Result<std::unique_ptr<Segment>> Segment::Open(const std::string& dir,
@@ -326,11 +333,11 @@ Status Segment::Load() {
     Result<NamedVectors> vectors = DecodeVectors(rows->Blob(3));
     if (!vectors.ok()) return vectors.status();
     slot.SetPayload(rows->Text(4));
-    if (offset >= present_.size()) present_.resize(offset + 1, 0);
+    present_.Grow(offset);
     for (auto& [name, v] : *vectors) {
       int s = SpecIndex(name);
       if (s < 0) continue;
-      present_[offset] |= uint64_t(1) << s;
+      present_.Set(offset, s);
       if (v.sparse) {
         slot.MutableSparse(s, specs_.size()) = std::move(v);
       } else if (!indexes_loaded || !dense_[s]->Contains(offset)) {
@@ -413,7 +420,7 @@ Status Segment::StorePoint(uint32_t offset) {
   const Slot& slot = slots_[offset];
   NamedVectors vectors;
   for (size_t s = 0; s < specs_.size(); ++s) {
-    if (!(present_[offset] & (uint64_t(1) << s))) continue;
+    if (!present_.Test(offset, s)) continue;
     Vector v;
     if (specs_[s].sparse) {
       v = slot.sparse(s);
@@ -456,7 +463,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
                             bool replace_all) {
     uint64_t bits = 0;
     if (replace_all) {
-      present_[offset] = 0;
+      present_.ClearAll(offset);
       slot.ClearSparse();
     }
     for (const auto& [name, v] : vectors) {
@@ -467,9 +474,9 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
         stored = v;
         stored.sparse = true;
         SortSparse(stored);
-        present_[offset] |= uint64_t(1) << s;
+        present_.Set(offset, s);
       } else {
-        present_[offset] &= ~(uint64_t(1) << s);  // invisible until indexed
+        present_.Clear(offset, s);  // invisible until indexed
         dense_work[s].emplace_back(offset, &v);
         if (vacuum_spec_ == s) vacuum_changed_.push_back(offset);
         bits |= uint64_t(1) << s;
@@ -490,7 +497,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
             if (offset >= slots_.size()) slots_.resize(offset + 1);
             slots_[offset] = Slot();
             slots_[offset].id = p.id;
-            if (offset >= present_.size()) present_.resize(offset + 1, 0);
+            present_.Grow(offset);
             offset_of_->Set(p.id, offset);
           } else {
             offset = *found;
@@ -518,7 +525,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           std::optional<uint32_t> offset = offset_of_->Find(id);
           if (!offset) continue;
           payload_indexes_.Remove(*offset);
-          present_[*offset] = 0;
+          present_.ClearAll(*offset);
           slots_[*offset] = Slot();  // free; the HNSW node stays as a dead waypoint
           offset_of_->Erase(id);
           erased.push_back(id);
@@ -532,7 +539,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
           for (const std::string& name : op.names) {
             int s = SpecIndex(name);
             if (s < 0) continue;
-            present_[*offset] &= ~(uint64_t(1) << s);
+            present_.Clear(*offset, s);
             if (specs_[s].sparse) slot.MutableSparse(s, specs_.size()) = Vector();
           }
           slot.version = op_num;
@@ -609,7 +616,7 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
   if (!reveal.empty()) {
     std::unique_lock<std::shared_mutex> lock(mu_);
     for (auto [offset, bits] : reveal) {
-      if (offset < slots_.size() && slots_[offset].live()) present_[offset] |= bits;
+      if (offset < slots_.size() && slots_[offset].live()) present_.SetAll(offset, bits);
     }
   }
 
@@ -756,9 +763,7 @@ int Segment::SpecNeedingVacuum(double threshold, size_t min_vectors) const {
     if (!dense_[s]) continue;
     size_t labels = dense_[s]->size();
     if (labels < min_vectors || labels == 0) continue;
-    size_t live = 0;
-    const uint64_t bit = uint64_t(1) << s;
-    for (uint64_t p : present_) live += (p & bit) ? 1 : 0;
+    size_t live = present_.Count(s);
     if (double(labels - std::min(live, labels)) / double(labels) > threshold) return static_cast<int>(s);
   }
   return -1;
@@ -769,9 +774,8 @@ std::vector<uint32_t> Segment::BeginVacuum(int spec) {
   vacuum_spec_ = spec;
   vacuum_changed_.clear();
   std::vector<uint32_t> labels;
-  const uint64_t bit = uint64_t(1) << spec;
   for (uint32_t offset = 0; offset < present_.size(); ++offset) {
-    if (present_[offset] & bit) labels.push_back(offset);
+    if (present_.Test(offset, spec)) labels.push_back(offset);
   }
   return labels;
 }
@@ -866,7 +870,7 @@ void Segment::FillRecord(const Slot& slot, uint32_t offset, const Projection& pr
   if (projection.any_vectors()) {
     record.has_vectors = true;
     for (size_t s = 0; s < specs_.size(); ++s) {
-      if (!(present_[offset] & (uint64_t(1) << s))) continue;
+      if (!present_.Test(offset, s)) continue;
       if (!projection.all_vectors &&
           std::find(projection.vector_names.begin(), projection.vector_names.end(),
                     specs_[s].name) == projection.vector_names.end()) {
@@ -930,15 +934,13 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
                                    std::to_string(spec.query.dense.size()));
   }
   const size_t want = spec.limit + spec.offset;
-  const uint64_t bit = uint64_t(1) << s;
   RecordBatch batch;
   std::vector<PointRecord> hits;
   std::shared_lock<std::shared_mutex> lock(mu_);
   const bool filtered = spec.filter && *spec.filter;
-  // The graph walk asks this for thousands of labels per query: the contiguous present_ array
-  // answers it without touching the points unless there is a filter.
+  // The present_ bitset answers without touching the points unless there is a filter.
   auto accept = [&](uint32_t offset) {
-    if (offset >= present_.size() || !(present_[offset] & bit)) return false;
+    if (!present_.Test(offset, s)) return false;
     if (!filtered) return true;
     const Slot& slot = slots_[offset];
     return (*spec.filter)(slot.id, slot.payload());
@@ -992,7 +994,7 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
         const Slot& slot = slots_[offset];
         return (*spec.filter)(slot.id, slot.payload());
       };
-      index::HnswIndex::Accept graph_accept{present_.data(), present_.size(), bit,
+      index::HnswIndex::Accept graph_accept{present_.Words(s), present_.size(),
                                             filtered ? &filter_check : nullptr};
       std::vector<index::Hit> found =
           index.Search(spec.query.dense.data(), want, ef, graph_accept);

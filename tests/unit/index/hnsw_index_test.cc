@@ -68,8 +68,8 @@ TEST_CASE("HnswIndex search with a large ef returns the exact neighbours", "[hns
   auto index = MakeIndex(64);  // grows through Reserve
   REQUIRE(index->Reserve(n).ok());
   for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
-  std::vector<uint64_t> visible(n, 1);
-  HnswIndex::Accept all{visible.data(), visible.size(), 1, nullptr};
+  std::vector<uint64_t> visible((n + 63) / 64, ~uint64_t(0));
+  HnswIndex::Accept all{visible.data(), n, nullptr};
   std::vector<float> queries = RandomVectors(20, 2);
   for (size_t q = 0; q < 20; ++q) {
     std::vector<Hit> hits = index->Search(&queries[q * kDim], 10, n, all);
@@ -84,19 +84,20 @@ TEST_CASE("HnswIndex search returns only what the bitmap and the filter accept",
   std::vector<float> data = RandomVectors(n, 3);
   auto index = MakeIndex(n);
   for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
-  // Bit 2 (a second vector's bit) set on every label, bit 1 only on odd labels; labels past
-  // the bitmap's end are invisible.
-  std::vector<uint64_t> bits(n - 50, 2);
-  for (size_t i = 1; i < bits.size(); i += 2) bits[i] |= 1;
+  // Odd labels below 350 are visible; labels at or past the bitset's size are not, whatever
+  // bits the last word holds beyond it.
+  constexpr size_t visible_size = n - 50;
+  std::vector<uint64_t> bits((n + 63) / 64, 0);
+  for (size_t label = 1; label < n; label += 2) bits[label / 64] |= uint64_t(1) << (label % 64);
   std::function<bool(uint32_t)> every_tenth_odd = [](uint32_t label) { return label % 10 == 3; };
-  HnswIndex::Accept odd{bits.data(), bits.size(), 1, nullptr};
-  HnswIndex::Accept restrictive{bits.data(), bits.size(), 1, &every_tenth_odd};
+  HnswIndex::Accept odd{bits.data(), visible_size, nullptr};
+  HnswIndex::Accept restrictive{bits.data(), visible_size, &every_tenth_odd};
   std::vector<float> queries = RandomVectors(10, 4);
   for (size_t q = 0; q < 10; ++q) {
     const float* query = &queries[q * kDim];
     std::vector<Hit> hits = index->Search(query, 10, 64, odd);
     REQUIRE(hits.size() == 10);
-    for (const Hit& h : hits) CHECK((h.label % 2 == 1 && h.label < bits.size()));
+    for (const Hit& h : hits) CHECK((h.label % 2 == 1 && h.label < visible_size));
     // 35 labels match (3, 13, ..., 343): a restrictive filter still yields k results, and with
     // ef covering the graph they are the exact ones.
     std::vector<Hit> few = index->Search(query, 10, n, restrictive);
@@ -108,8 +109,8 @@ TEST_CASE("HnswIndex searches run while inserts rewrite the graph", "[hnsw]") {
   constexpr size_t n = 3000;
   std::vector<float> data = RandomVectors(n, 5);
   auto index = MakeIndex(n);
-  std::vector<uint64_t> visible(n, 1);  // read-only here: every label is acceptable
-  HnswIndex::Accept all{visible.data(), visible.size(), 1, nullptr};
+  std::vector<uint64_t> visible((n + 63) / 64, ~uint64_t(0));  // read-only: all acceptable
+  HnswIndex::Accept all{visible.data(), n, nullptr};
   for (uint32_t label = 0; label < 200; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
 
   std::atomic<bool> done{false};
