@@ -38,6 +38,12 @@ struct CollectionChange {
 using ProposeFn = std::function<void(CollectionChange change, std::chrono::milliseconds timeout,
                                      std::function<void(Status)> done)>;
 
+// Cluster mode: where consensus placed a collection's replicas, shard id -> (peer id, replica
+// state name), or nullopt for a collection consensus does not know. The daemon provides it;
+// GET /collections/{name}/cluster and gRPC CollectionClusterInfo answer from it.
+using Placement = std::vector<std::pair<uint32_t, std::vector<std::pair<uint64_t, std::string>>>>;
+using PlacementFn = std::function<std::optional<Placement>(const std::string& collection)>;
+
 // How long a change waits for consensus when the request names no `timeout` (seconds).
 inline constexpr std::chrono::seconds kDefaultConsensusTimeout{30};
 

@@ -219,7 +219,9 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .collections = collections.get(),
         .pool = pool.get(),
         .snapshots = snapshots.get(),
-        .propose = engine.propose});
+        .propose = engine.propose,
+        .peer_id = engine.peer_id,
+        .placement = engine.placement});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;
     QD_LOG_INFO("gRPC listening on " + config.service.host + ":" +

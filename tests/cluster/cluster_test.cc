@@ -459,6 +459,27 @@ TEST_CASE("collections and aliases changed over gRPC through a follower reach ev
         10s));
   }
 
+  // CollectionClusterInfo answers from the placement: this peer, 3 shards (one per peer by
+  // default) of 2 replicas each, the remote ones on the other peers.
+  {
+    std::optional<ClusterInfo> info = follower->Cluster();
+    REQUIRE(info);
+    qdrant::CollectionClusterInfoRequest request;
+    request.set_collection_name("books");
+    qdrant::CollectionClusterInfoResponse cluster_info;
+    ::grpc::Status st =
+        Call(*stub, &qdrant::Collections::Stub::CollectionClusterInfo, request, &cluster_info);
+    REQUIRE(st.ok());
+    CHECK(cluster_info.peer_id() == info->peer_id);
+    CHECK(cluster_info.shard_count() == 3);
+    CHECK(cluster_info.local_shards_size() + cluster_info.remote_shards_size() == 6);
+    CHECK(cluster_info.local_shards_size() >= 1);
+    for (const auto& remote : cluster_info.remote_shards()) {
+      CHECK(remote.peer_id() != info->peer_id);
+      CHECK(info->peers.count(remote.peer_id()) == 1);
+    }
+  }
+
   // The FSM's verdict with standalone mode's code and words, the same over both APIs.
   s = Call(*stub, &qdrant::Collections::Stub::Create, GrpcCreate("books", 5), &response);
   CHECK(s.error_code() == ::grpc::StatusCode::ALREADY_EXISTS);

@@ -7,7 +7,6 @@
 #include "qdrantd/api/grpc/grpc_call.h"
 #include "qdrantd/api/grpc/qdrant_services.h"
 #include "qdrantd/collection/collections.h"
-#include "qdrantd/index/filter.h"
 
 namespace qd::api::grpc {
 namespace {
@@ -25,16 +24,6 @@ constexpr uint64_t kStandalonePeerId = 1;
 const char kStandaloneMessage[] =
     "Cluster operations are not available in standalone mode: start qdrantd with "
     "cluster.enabled=true";
-
-Result<segment::PointFilter> ShardFilter(uint32_t shards, uint32_t shard) {
-  rapidjson::Document doc;
-  doc.Parse(("{\"must\":[{\"slice\":{\"total\":" + std::to_string(shards) +
-             ",\"index\":" + std::to_string(shard) + "}}]}")
-                .c_str());
-  Result<index::Filter> filter = index::ParseFilter(doc, "filter");
-  if (!filter.ok()) return filter.status();
-  return segment::PointFilter{std::make_shared<const index::Filter>(std::move(*filter))};
-}
 
 Result<std::vector<AliasAction>> ParseAliasActions(const qdrant::ChangeAliases& request) {
   std::vector<AliasAction> actions;
@@ -220,17 +209,34 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
       auto c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
       const uint32_t shards = (*c)->config().shard_number;
-      response->set_peer_id(kStandalonePeerId);
-      response->set_shard_count(shards);
-      for (uint32_t shard = 0; shard < shards; ++shard) {
+      std::optional<collection::Placement> placement;
+      if (c_.placement) placement = c_.placement((*c)->name());
+      response->set_peer_id(placement ? c_.peer_id : kStandalonePeerId);
+      response->set_shard_count(placement ? static_cast<uint32_t>(placement->size()) : shards);
+      auto local = [&](uint32_t shard, qdrant::ReplicaState state) {
         qdrant::LocalShardInfo* info = response->add_local_shards();
         info->set_shard_id(shard);
-        info->set_state(qdrant::Active);
-        // Points go to shard StableHash() % shard_number (collection.h), which is exactly what
-        // the filter `slice {total: shard_number, index: shard}` selects (index/filter.h).
-        Result<segment::PointFilter> slice = ShardFilter(shards, shard);
-        if (!slice.ok()) return slice.status();
-        info->set_points_count((*c)->Count(&*slice));
+        info->set_state(state);
+        info->set_points_count((*c)->ShardPointsCount(shard));
+      };
+      if (!placement) {
+        for (uint32_t shard = 0; shard < shards; ++shard) local(shard, qdrant::Active);
+        return Status::Ok();
+      }
+      // The placement as consensus applied it, as GET /collections/{name}/cluster shows it.
+      for (const auto& [shard, replicas] : *placement) {
+        for (const auto& [peer, state_name] : replicas) {
+          qdrant::ReplicaState state = qdrant::Active;
+          qdrant::ReplicaState_Parse(state_name, &state);
+          if (peer == c_.peer_id) {
+            local(shard, state);
+          } else {
+            qdrant::RemoteShardInfo* info = response->add_remote_shards();
+            info->set_shard_id(shard);
+            info->set_peer_id(peer);
+            info->set_state(state);
+          }
+        }
       }
       return Status::Ok();
     });

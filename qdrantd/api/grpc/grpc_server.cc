@@ -133,7 +133,8 @@ struct GrpcServer::Impl {
       : options(std::move(o)), admin_service(options.cluster_enabled, options.cluster) {
     if (options.collections && options.pool) {
       ServiceContext context{options.collections, options.pool, options.snapshots,
-                             options.cluster_enabled, options.propose};
+                             options.cluster_enabled, options.propose, options.peer_id,
+                             options.placement};
       engine_services.push_back(NewCollectionsService(context));
       engine_services.push_back(NewPointsService(context));
       engine_services.push_back(NewSnapshotsService(context));

@@ -62,6 +62,10 @@ struct GrpcServerOptions {
   collection::Snapshots* snapshots = nullptr;
   // Cluster mode: how Collections' Create, Update, Delete and UpdateAliases reach consensus.
   collection::ProposeFn propose;
+  // Cluster mode: this node's peer id and where consensus placed each collection's replicas
+  // (CollectionClusterInfo).
+  uint64_t peer_id = 0;
+  collection::PlacementFn placement;
 };
 
 class GrpcServer {

@@ -29,6 +29,8 @@ struct ServiceContext {
   // Cluster mode: collection and alias changes are proposed through consensus with it (the
   // same function REST uses); empty in standalone mode or when consensus is not running.
   collection::ProposeFn propose;
+  uint64_t peer_id = 0;              // cluster mode: this node
+  collection::PlacementFn placement;  // cluster mode; empty: every shard is local and Active
 };
 
 std::unique_ptr<::grpc::Service> NewCollectionsService(ServiceContext context);

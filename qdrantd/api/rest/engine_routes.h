@@ -29,9 +29,8 @@ class Router;
 // Cluster mode: collection changes go through consensus (collection/collection_change.h).
 using ProposeFn = collection::ProposeFn;
 
-// Where consensus placed a collection's replicas: shard id -> (peer id, replica state name).
-using Placement = std::vector<std::pair<uint32_t, std::vector<std::pair<uint64_t, std::string>>>>;
-using PlacementFn = std::function<std::optional<Placement>(const std::string& collection)>;
+using Placement = collection::Placement;
+using PlacementFn = collection::PlacementFn;
 
 struct EngineContext {
   server::Loop* loop;
