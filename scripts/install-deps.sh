@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl
   # libraries the daemon and the CLI link against
   libuv1-dev libh2o-dev libssl-dev zlib1g-dev
-  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libabsl-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libyaml-cpp-dev libcli11-dev libtomlplusplus-dev rapidjson-dev
   libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev
   # tests and benchmarks
