@@ -243,6 +243,15 @@ Dataset GenerateClustered(const ClusteredParams& p) {
   return ds;
 }
 
+Result<Dataset> LoadDatasetFor(Metric metric, const fs::path& dir, size_t max_queries) {
+  Result<Dataset> loaded = LoadDataset(dir, max_queries);
+  if (loaded.ok() && metric == Metric::kCosine) {
+    NormalizeRows(&loaded->base);
+    NormalizeRows(&loaded->queries);
+  }
+  return loaded;
+}
+
 void NormalizeRows(Matrix* m) {
   for (size_t i = 0; i < m->rows; ++i) {
     float* x = m->data.data() + i * m->dim;

@@ -76,5 +76,8 @@ std::vector<int32_t> ExactNeighbours(const Matrix& base, const Matrix& queries, 
 
 // Scales every row to unit length (rows of zeros stay zero), as Qdrant does for Cosine.
 void NormalizeRows(Matrix* m);
+// LoadDataset for the in-process tools (raw hnswlib, the engine's index): Cosine rows come back
+// normalised, as Qdrant stores them before ranking by dot product.
+Result<Dataset> LoadDatasetFor(Metric metric, const std::filesystem::path& dir, size_t max_queries = 0);
 
 }  // namespace qd::bench

@@ -74,18 +74,14 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", (metric.ok() ? efs.status() : metric.status()).message().c_str());
     return 2;
   }
-  auto loaded = LoadDataset(data_dir, max_queries);
+  // Qdrant stores Cosine vectors normalised and ranks them by dot product; so does this.
+  auto loaded = LoadDatasetFor(*metric, data_dir, max_queries);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
     return 1;
   }
   Dataset& ds = *loaded;
   const size_t n = ds.base.rows, dim = ds.base.dim, nq = ds.queries.rows;
-  // Qdrant stores Cosine vectors normalised and ranks them by dot product; so does this.
-  if (*metric == Metric::kCosine) {
-    NormalizeRows(&ds.base);
-    NormalizeRows(&ds.queries);
-  }
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
   if (*metric == Metric::kEuclid) {
     space = std::make_unique<hnswlib::L2Space>(dim);

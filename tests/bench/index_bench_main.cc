@@ -68,19 +68,15 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", (metric.ok() ? efs.status() : metric.status()).message().c_str());
     return 2;
   }
-  auto loaded = LoadDataset(data_dir, max_queries);
+  // Cosine: both sides get normalised vectors (HnswIndex normalises again; a no-op on unit
+  // vectors) and rank by inner product.
+  auto loaded = LoadDatasetFor(*metric, data_dir, max_queries);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
     return 1;
   }
   Dataset& ds = *loaded;
   const size_t n = ds.base.rows, dim = ds.base.dim, nq = ds.queries.rows;
-  // Cosine: both sides get normalised vectors (HnswIndex normalises again; a no-op on unit
-  // vectors) and rank by inner product.
-  if (*metric == Metric::kCosine) {
-    NormalizeRows(&ds.base);
-    NormalizeRows(&ds.queries);
-  }
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
   index::HnswIndex::Params params;
   params.dim = static_cast<uint32_t>(dim);
