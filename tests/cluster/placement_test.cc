@@ -95,7 +95,7 @@ TEST_CASE("a one-node cluster serves points like standalone mode, from local rep
   CHECK(std::filesystem::exists(ShardDir(p, "c", 1)));
 }
 
-TEST_CASE("a point operation that needs a shard placed on another peer fails clearly; nothing is written",
+TEST_CASE("a point operation that needs a shard placed on another peer fails clearly and nothing is written",
           "[cluster]") {
   auto peers = StartCluster(2);
   REQUIRE(WaitConverged(Ptrs(peers), 2) != 0);
@@ -264,7 +264,7 @@ TEST_CASE("POST /cluster/recover re-creates local replicas whose files were dele
   CHECK(p.Request("POST", "/collections/c/points/count", "{}").body.find("\"count\":1") != std::string::npos);
 }
 
-TEST_CASE("readyz: a joiner is not ready before joining; a restarted peer is ready only once caught up",
+TEST_CASE("readyz: a joiner is not ready before joining and a restarted peer is ready only once caught up",
           "[cluster]") {
   auto peers = StartCluster(3);
   REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);

@@ -147,7 +147,7 @@ TEST_CASE("match value, any and except on keywords, integers, booleans and UUIDs
   });
 }
 
-TEST_CASE("match text is a substring match; text_any any word; phrase a substring",
+TEST_CASE("match text is a substring match, text_any any word, phrase a substring",
           "[unit][index]") {
   RunTable({
       {Must(R"({"key":"t","match":{"text":"quick brown"}})"), R"({"t":"the quick brown fox"})",
@@ -238,7 +238,7 @@ TEST_CASE("ParseDateTime accepts RFC 3339 and the shorter forms Qdrant accepts",
   }
 }
 
-TEST_CASE("values_count counts array elements; a missing field has 0 values", "[unit][index]") {
+TEST_CASE("values_count counts array elements and a missing field has 0 values", "[unit][index]") {
   RunTable({
       {Must(R"({"key":"a","values_count":{"gte":2}})"), R"({"a":[1,2]})", true},
       {Must(R"({"key":"a","values_count":{"gte":2}})"), R"({"a":[1]})", false},

@@ -2,7 +2,7 @@
 
 #include "libshared/status.h"
 
-TEST_CASE("Status: OK is empty; errors carry code, message and context", "[unit][status]") {
+TEST_CASE("Status: OK is empty and errors carry code, message and context", "[unit][status]") {
   qd::Status ok;
   CHECK(ok.ok());
   CHECK(ok.message().empty());
