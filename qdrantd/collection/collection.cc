@@ -279,7 +279,7 @@ Status Collection::ValidatePoints(std::vector<segment::PointStruct>& points, boo
   return Status::Ok();
 }
 
-Result<UpdateResult> Collection::Update(UpdateRequest request) {
+Result<UpdateResult> Collection::Update(UpdateRequest request, const OnDurable& on_durable) {
   const Operation& op = request.op;
   std::shared_ptr<const Layout> layout = this->layout();
   const std::vector<std::shared_ptr<Slot>>& local = layout->local;
@@ -322,12 +322,23 @@ Result<UpdateResult> Collection::Update(UpdateRequest request) {
     }
   }
 
+  // A resolve that only passes the request on may overlap the previous request's apply.
+  const bool pure = !request.by_filter &&
+                    ((op.kind != OpKind::kUpsert && op.kind != OpKind::kUpdateVectors) ||
+                     (op.kind == OpKind::kUpsert && request.update_mode == UpdateMode::kUpsert &&
+                      !request.update_filter));
+  size_t last_touched = 0;
+  for (size_t s = 0; s < local.size(); ++s) {
+    if (touches(s)) last_touched = s;
+  }
+
   UpdateResult result;
   for (size_t s = 0; s < local.size(); ++s) {
     Operation& shard_op = per_shard[s];
     if (!touches(s)) continue;
     auto resolve = [&](const segment::Segment& seg) -> Result<Operation> {
-      Operation out = shard_op;
+      if (pure) return std::move(shard_op);  // read once, by this resolve
+      Operation out = std::move(shard_op);
       if (request.by_filter) out.ids = seg.Matching(request.filter);
       if (op.kind == OpKind::kUpsert || op.kind == OpKind::kUpdateVectors) {
         std::vector<segment::PointStruct> kept;
@@ -348,7 +359,14 @@ Result<UpdateResult> Collection::Update(UpdateRequest request) {
       }
       return out;
     };
-    Result<segment::OpNum> n = local[s]->replica->Update(resolve, nullptr);
+    // The caller hears "durable" once the last shard's op is in its WAL: the earlier shards are
+    // applied by then (one shard at a time, so that no thread holds a logged op of one shard
+    // while it waits in another).
+    std::function<void(segment::OpNum)> durable;
+    if (on_durable && s == last_touched) {
+      durable = [&](segment::OpNum n) { on_durable(std::max(result.operation_id, n)); };
+    }
+    Result<segment::OpNum> n = local[s]->replica->Update(resolve, pure, durable);
     if (!n.ok()) return n.status();
     result.operation_id = std::max(result.operation_id, *n);
   }

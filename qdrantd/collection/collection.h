@@ -85,7 +85,11 @@ class Collection {
   // Errors (besides the operation's own): kUnimplemented naming the collection, shard and peers
   // (forwarding points between peers does not exist yet); kUnavailable before the placement is
   // known or for a shard with no replica anywhere.
-  Result<UpdateResult> Update(UpdateRequest request);
+  // on_durable(operation_id), when given, runs once every touched shard logged its op, before
+  // the last one is applied (a wait=false caller is answered there); it does not run when the
+  // update fails before that or resolved to nothing.
+  using OnDurable = std::function<void(segment::OpNum)>;
+  Result<UpdateResult> Update(UpdateRequest request, const OnDurable& on_durable = nullptr);
   Result<size_t> CountPoints(const segment::PointFilter* filter) const;
   Result<segment::RecordBatch> Retrieve(const std::vector<segment::PointId>& ids,
                                         const segment::Projection& projection) const;

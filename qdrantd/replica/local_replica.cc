@@ -42,7 +42,8 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
 }
 
 Status LocalReplica::Recover() {
-  std::lock_guard<std::mutex> lock(writer_mu_);
+  std::lock_guard<std::mutex> log(log_mu_);
+  std::lock_guard<std::mutex> apply(apply_mu_);
   const OpNum index_op = segment_->index_op();
   const OpNum applied = segment_->applied_op();
   Result<sqlite::Stmt> stmt = wal_->Prepare("SELECT op, body FROM ops WHERE op > ? ORDER BY op");
@@ -76,6 +77,10 @@ Status LocalReplica::Recover() {
     Status s = segment_->SyncFromStore(resync);
     if (!s.ok()) return s;
   }
+  {
+    std::lock_guard<std::mutex> turn(turn_mu_);
+    applied_ = last_op_;
+  }
   if (replayed || !resync.empty()) {
     QD_LOG_INFO("replica " + dir_ + ": replayed " + std::to_string(replayed) +
                 " WAL operations, re-indexed " + std::to_string(resync.size()) + " points");
@@ -83,12 +88,70 @@ Status LocalReplica::Recover() {
   return Status::Ok();
 }
 
-Result<OpNum> LocalReplica::Update(const Resolve& resolve,
+Result<OpNum> LocalReplica::Update(const Resolve& resolve, bool pure,
                                    const std::function<void(OpNum)>& on_durable) {
-  Result<OpNum> result = UpdateLocked(resolve, on_durable);
+  Result<Logged> logged = Log(resolve, pure);
+  if (!logged.ok()) return logged.status();
+  if (logged->op_num == 0) return OpNum{0};
+  if (on_durable) on_durable(logged->op_num);
+  Status s = Apply(*logged);
+  if (!s.ok()) return s;
   // Deleted fractions move slowly: look every 16 updates (the check reads one word per point).
-  if (result.ok() && (updates_++ % 16) == 15) MaybeOptimize();
-  return result;
+  if ((updates_++ % 16) == 15) MaybeOptimize();
+  return logged->op_num;
+}
+
+Status LocalReplica::Broken() {
+  std::lock_guard<std::mutex> turn(turn_mu_);
+  return broken_;
+}
+
+Result<LocalReplica::Logged> LocalReplica::Log(const Resolve& resolve, bool pure) {
+  std::lock_guard<std::mutex> lock(log_mu_);
+  if (!pure) {
+    // Every logged op applied (or the replica broken): the resolve sees them all.
+    std::unique_lock<std::mutex> turn(turn_mu_);
+    turn_cv_.wait(turn, [&] { return applied_ == last_op_ || !broken_.ok(); });
+  }
+  if (Status broken = Broken(); !broken.ok()) return broken;
+  Result<Operation> op = resolve(*segment_);
+  if (!op.ok()) return op.status();
+  if (op->points.empty() && op->ids.empty() && op->field_name.empty()) return Logged{};
+  const OpNum op_num = last_op_ + 1;
+  std::string body = segment::Encode(*op);
+  Result<sqlite::Stmt> insert = wal_->Prepare("INSERT INTO ops(op, body) VALUES(?, ?)");
+  if (!insert.ok()) return insert.status();
+  Status s = insert->Bind(1, static_cast<int64_t>(op_num)).BindBlob(2, body.data(), body.size()).Run();
+  if (!s.ok()) return s.WithContext("WAL append");
+  last_op_ = op_num;
+  return Logged{op_num, std::move(*op)};
+}
+
+Status LocalReplica::Apply(const Logged& logged) {
+  {
+    std::unique_lock<std::mutex> turn(turn_mu_);
+    turn_cv_.wait(turn, [&] { return applied_ + 1 == logged.op_num || !broken_.ok(); });
+    if (!broken_.ok()) return broken_;
+  }
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    s = segment_->Apply(logged.op_num, logged.op);
+  }
+  {
+    std::lock_guard<std::mutex> turn(turn_mu_);
+    if (s.ok()) {
+      applied_ = logged.op_num;
+    } else {
+      broken_ = Status::Internal("replica " + dir_ + " failed to apply op " +
+                                 std::to_string(logged.op_num) +
+                                 " and refuses writes until restarted: " + s.message());
+      QD_LOG_ERROR(broken_.message());
+      s = broken_;
+    }
+  }
+  turn_cv_.notify_all();
+  return s;
 }
 
 void LocalReplica::MaybeOptimize() {
@@ -110,11 +173,11 @@ void LocalReplica::Vacuum(int spec) {
   auto started = std::chrono::steady_clock::now();
   std::vector<uint32_t> labels;
   {
-    std::lock_guard<std::mutex> lock(writer_mu_);
+    std::lock_guard<std::mutex> lock(apply_mu_);
     labels = segment_->BeginVacuum(spec);
   }
   Result<std::unique_ptr<index::HnswIndex>> fresh = segment_->BuildVacuumed(spec, labels);
-  std::lock_guard<std::mutex> lock(writer_mu_);
+  std::lock_guard<std::mutex> lock(apply_mu_);
   if (!fresh.ok()) {
     segment_->AbortVacuum();
     QD_LOG_WARN("optimizer " + dir_ + ": " + fresh.status().message());
@@ -131,34 +194,9 @@ void LocalReplica::Vacuum(int spec) {
               std::to_string(ms.count()) + " ms");
 }
 
-Result<OpNum> LocalReplica::UpdateLocked(const Resolve& resolve,
-                                         const std::function<void(OpNum)>& on_durable) {
-  std::lock_guard<std::mutex> lock(writer_mu_);
-  if (!broken_.ok()) return broken_;
-  Result<Operation> op = resolve(*segment_);
-  if (!op.ok()) return op.status();
-  if (op->points.empty() && op->ids.empty() && op->field_name.empty()) return OpNum{0};
-  const OpNum op_num = last_op_ + 1;
-  std::string body = segment::Encode(*op);
-  Result<sqlite::Stmt> insert = wal_->Prepare("INSERT INTO ops(op, body) VALUES(?, ?)");
-  if (!insert.ok()) return insert.status();
-  Status s = insert->Bind(1, static_cast<int64_t>(op_num)).BindBlob(2, body.data(), body.size()).Run();
-  if (!s.ok()) return s.WithContext("WAL append");
-  last_op_ = op_num;
-  if (on_durable) on_durable(op_num);
-  s = segment_->Apply(op_num, *op);
-  if (!s.ok()) {
-    broken_ = Status::Internal("replica " + dir_ + " failed to apply op " +
-                               std::to_string(op_num) + " and refuses writes until restarted: " +
-                               s.message());
-    QD_LOG_ERROR(broken_.message());
-    return broken_;
-  }
-  return op_num;
-}
-
 Status LocalReplica::Flush() {
-  std::lock_guard<std::mutex> lock(writer_mu_);
+  std::lock_guard<std::mutex> log(log_mu_);      // the WAL trim below
+  std::lock_guard<std::mutex> apply(apply_mu_);  // graphs saved between two applies
   if (abandoned_) return Status::Ok();
   if (segment_->index_op() == segment_->applied_op()) return Status::Ok();
   Status s = segment_->SaveIndexes();
@@ -169,7 +207,7 @@ Status LocalReplica::Flush() {
 }
 
 OpNum LocalReplica::last_op() const {
-  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(writer_mu_));
+  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(log_mu_));
   return last_op_;
 }
 

@@ -1,20 +1,27 @@
 // LocalReplica: this node's copy of one shard (Qdrant: LocalShard). It owns the shard's
 // operation WAL (wal.db, SQLite, synchronous=FULL) and its Segment.
 //
-// Write path, happy case: Update() takes the writer lock, lets the caller resolve the request
-// against the current state into an Operation (filters become ids), appends it to the WAL under
-// the next op number (one transaction, fsynced), calls on_durable (a wait=false caller is
-// answered here), applies it to the segment and returns the op number. Failure modes: a resolve
-// error returns before anything is logged; a WAL error returns kInternal and nothing was
-// acknowledged; an apply error after the WAL commit leaves the op in the WAL, so it is applied
-// on the next start, and the replica refuses further writes until then.
+// Write path, a two-stage pipeline. Stage 1 (log_mu_): the caller's resolve turns the request
+// into an Operation against the current state (filters become ids), and the operation is
+// appended to the WAL under the next op number (one transaction, fsynced); then on_durable runs
+// (a wait=false caller is answered there). Stage 2: operations are applied to the segment
+// strictly in op order, each by the thread that logged it. While op N is applied (graph inserts,
+// points.db), op N+1 can already be resolved and fsynced, so the WAL commit no longer idles the
+// cores. A resolve that reads state (`pure` false: update_mode, update_filter, by filter,
+// update_vectors) first waits until every logged op is applied, so it sees them all.
+// Failure modes: a resolve error returns before anything is logged; a WAL error returns
+// kInternal and nothing was acknowledged; an apply error after the WAL commit leaves the op in
+// the WAL, so it is applied on the next start, and the replica refuses further writes (and the
+// not yet applied ops behind it) until then.
 //
 // Recovery (Open): the segment loads points.db (state at applied_op) and its index checkpoint
 // (index_op); WAL ops in (index_op, applied_op] are re-synced into the indexes from points.db
 // and ops above applied_op are applied again.
-// Thread: Update from any thread (serialised by the writer lock); segment() reads from any.
+// Thread: Update from any thread; segment() reads from any.
+// Lock order: log_mu_, then apply_mu_, then turn_mu_.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <atomic>
@@ -48,7 +55,8 @@ class LocalReplica {
 
   using Resolve = std::function<Result<segment::Operation>(const segment::Segment&)>;
   // Returns the op number, or 0 when the resolved operation was empty and nothing was logged.
-  Result<segment::OpNum> Update(const Resolve& resolve,
+  // `pure`: resolve does not read the segment, so it may run while earlier ops are applied.
+  Result<segment::OpNum> Update(const Resolve& resolve, bool pure,
                                 const std::function<void(segment::OpNum)>& on_durable);
 
   const segment::Segment& segment() const { return *segment_; }
@@ -67,15 +75,27 @@ class LocalReplica {
   // Starts the optimizer thread when a graph needs it and none runs.
   void MaybeOptimize();
   void Vacuum(int spec);
-  Result<segment::OpNum> UpdateLocked(const Resolve& resolve,
-                                      const std::function<void(segment::OpNum)>& on_durable);
+  struct Logged {
+    segment::OpNum op_num = 0;  // 0: nothing to apply
+    segment::Operation op;
+  };
+  // Stage 1: resolve and append to the WAL.
+  Result<Logged> Log(const Resolve& resolve, bool pure);
+  // Stage 2: waits for op_num - 1 to be applied, then applies.
+  Status Apply(const Logged& logged);
+  // The first apply error, or Ok.
+  Status Broken();
 
   const std::string dir_;
-  std::mutex writer_mu_;
-  std::unique_ptr<sqlite::Db> wal_;                // Protected by writer_mu_
+  std::mutex log_mu_;                              // stage 1: resolve and WAL append
+  std::unique_ptr<sqlite::Db> wal_;                // Protected by log_mu_
+  segment::OpNum last_op_ = 0;                     // logged; protected by log_mu_
+  std::mutex apply_mu_;                            // held while the segment applies an op
   std::unique_ptr<segment::Segment> segment_;
-  segment::OpNum last_op_ = 0;                     // Protected by writer_mu_
-  Status broken_;                                  // Protected by writer_mu_
+  std::mutex turn_mu_;
+  std::condition_variable turn_cv_;                // applied_ or broken_ changed
+  segment::OpNum applied_ = 0;                     // Protected by turn_mu_
+  Status broken_;                                  // Protected by turn_mu_
   OptimizerOptions options_;
   std::atomic<uint64_t> updates_{0};
   std::mutex optimizer_mu_;

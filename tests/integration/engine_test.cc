@@ -160,7 +160,7 @@ TEST_CASE("points: upsert, retrieve, scores per distance, Euclid ascending", "[i
   CHECK(by_id["result"]["points"][1]["id"].GetInt() == 2);
 }
 
-TEST_CASE("a point named twice in one upsert keeps its last vector; a loaded graph takes updates",
+TEST_CASE("a point named twice in one upsert keeps its last vector and a loaded graph takes updates",
           "[integration][engine]") {
   TempDir dir;
   auto far_points = [](int from, int to) {
@@ -376,6 +376,51 @@ TEST_CASE("acknowledged upserts survive a restart and kill -9", "[integration][e
     node.process().Signal(SIGTERM);  // second round starts from a graceful shutdown's checkpoint
     CHECK(node.process().Wait(15s) == 0);
   }
+}
+
+TEST_CASE("wait=false answers acknowledged once logged and the point becomes searchable and survives kill -9",
+          "[integration][engine][durability]") {
+  TempDir dir;
+  std::vector<int> acknowledged;
+  {
+    Node node({.working_dir = dir.path()});
+    REQUIRE(node.WaitReady());
+    REQUIRE(Put(node, "/collections/nw", R"({"vectors":{"size":8,"distance":"Euclid"}})").status == 200);
+    std::mt19937 rng(2);
+    for (int id = 0; id < 300; ++id) {
+      HttpResponse r = Put(node, "/collections/nw/points",  // wait defaults to false
+                           R"({"points":[{"id":)" + std::to_string(id) + R"(,"vector":)" +
+                               Vec(RandomVector(rng, 8)) + "}]}");
+      REQUIRE(r.status == 200);
+      REQUIRE(Json(r)["result"]["status"] == "acknowledged");
+      acknowledged.push_back(id);
+    }
+    // The last acknowledged point is found by an exact search for its own vector soon after.
+    std::mt19937 replay(2);
+    std::vector<float> last;
+    for (int id = 0; id < 300; ++id) last = RandomVector(replay, 8);
+    CHECK(PollUntil([&] {
+      rapidjson::Document s = Json(Post(node, "/collections/nw/points/search",
+                                        R"({"vector":)" + Vec(last) + R"(,"limit":1})"));
+      return s["result"].Size() == 1 && s["result"][0]["id"].GetInt() == 299;
+    }, 5s));
+    // A burst of unawaited writes, then kill -9 right after the last acknowledgement.
+    for (int id = 300; id < 400; ++id) {
+      HttpResponse r = Put(node, "/collections/nw/points?wait=false",
+                           R"({"points":[{"id":)" + std::to_string(id) + R"(,"vector":)" +
+                               Vec(RandomVector(rng, 8)) + "}]}");
+      REQUIRE(r.status == 200);
+      acknowledged.push_back(id);
+    }
+    node.process().Signal(SIGKILL);
+    node.process().Wait(10s);
+  }
+  Node node({.working_dir = dir.path()});
+  REQUIRE(node.WaitReady());
+  std::string ids = "[";
+  for (int id : acknowledged) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  rapidjson::Document got = Json(Post(node, "/collections/nw/points", R"({"ids":)" + ids + "]}"));
+  CHECK(got["result"].Size() == acknowledged.size());
 }
 
 TEST_CASE("payload indexes: schema reported, results identical with and without, kept on restart",

@@ -387,19 +387,33 @@ class PointsService final : public qdrant::Points::CallbackService {
  public:
   explicit PointsService(ServiceContext context) : c_(context) {}
 
-  // An update of one kind: parse (against the collection), apply, answer.
+  // An update of one kind: parse (against the collection), apply, answer. A wait=false call is
+  // answered as soon as its operation is in the WAL; `request` and `response` belong to gRPC
+  // from then on, so nothing below the Update touches them once answered.
   template <typename Request, typename Parse>
   ServerUnaryReactor* RunUpdate(CallbackServerContext* context, const Request* request,
                                 qdrant::PointsOperationResponse* response, Parse parse) {
-    return OnPool(c_.pool, context, response, [this, request, response, parse]() -> Status {
+    return OnPoolDeferred(c_.pool, context, response,
+                          [this, request, parse](Completion<qdrant::PointsOperationResponse> finish) {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
-      if (!c.ok()) return c.status();
+      if (!c.ok()) return finish(c.status());
       Result<UpdateRequest> update = parse(**c);
-      if (!update.ok()) return update.status();
-      Result<collection::UpdateResult> result = (*c)->Update(std::move(*update));
-      if (!result.ok()) return result.status();
-      FillUpdateResult(result->operation_id, request->wait(), response->mutable_result());
-      return Status::Ok();
+      if (!update.ok()) return finish(update.status());
+      const bool wait = request->wait();
+      bool answered = false;
+      Collection::OnDurable durable;
+      if (!wait) {
+        durable = [&](segment::OpNum n) {
+          FillUpdateResult(n, false, finish.response()->mutable_result());
+          answered = true;
+          finish(Status::Ok());
+        };
+      }
+      Result<collection::UpdateResult> result = (*c)->Update(std::move(*update), durable);
+      if (answered) return;  // a later apply error is the replica's (logged, writes refused)
+      if (!result.ok()) return finish(result.status());
+      FillUpdateResult(result->operation_id, wait, finish.response()->mutable_result());
+      finish(Status::Ok());
     });
   }
 
@@ -515,23 +529,36 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* UpdateBatch(CallbackServerContext* context,
                                   const qdrant::UpdateBatchPoints* request,
                                   qdrant::UpdateBatchResponse* response) override {
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+    return OnPoolDeferred(c_.pool, context, response,
+                          [this, request](Completion<qdrant::UpdateBatchResponse> finish) {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
-      if (!c.ok()) return c.status();
+      if (!c.ok()) return finish(c.status());
       // Parse and validate everything first, then apply in order (as REST).
       std::vector<UpdateRequest> updates;
       for (int i = 0; i < request->operations_size(); ++i) {
         Result<UpdateRequest> update =
             ParseOperation(**c, request->operations(i), "operations[" + std::to_string(i) + "].");
-        if (!update.ok()) return update.status();
+        if (!update.ok()) return finish(update.status());
         updates.push_back(std::move(*update));
       }
-      for (UpdateRequest& update : updates) {
-        Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
-        if (!result.ok()) return result.status();
-        FillUpdateResult(result->operation_id, request->wait(), response->add_result());
+      // wait=false: answered once the last operation is in the WAL (see RunUpdate).
+      const bool wait = request->wait();
+      bool answered = false;
+      for (size_t i = 0; i < updates.size(); ++i) {
+        Collection::OnDurable durable;
+        if (!wait && i + 1 == updates.size()) {
+          durable = [&](segment::OpNum n) {
+            FillUpdateResult(n, false, finish.response()->add_result());
+            answered = true;
+            finish(Status::Ok());
+          };
+        }
+        Result<collection::UpdateResult> result = (*c)->Update(std::move(updates[i]), durable);
+        if (answered) return;
+        if (!result.ok()) return finish(result.status());
+        FillUpdateResult(result->operation_id, wait, finish.response()->add_result());
       }
-      return Status::Ok();
+      finish(Status::Ok());
     });
   }
 

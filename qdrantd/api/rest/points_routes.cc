@@ -186,23 +186,45 @@ Result<CollectionPtr> Find(Collections& collections, const Request& request) {
   return collections.Get(request.Param("collection_name"));
 }
 
-Result<Response> RunUpdate(Collections& collections, const Request& request, OpKind kind) {
+// The body of an update route: parses, runs the update(s) and returns the operation id. It
+// passes `durable` to the Update of its last operation.
+using UpdateBody = std::function<Result<segment::OpNum>(const Request& request,
+                                                         const Collection::OnDurable& durable)>;
+
+// Answers an update: with wait=false as soon as its last operation is in the WAL (the apply
+// goes on after the answer), with wait=true (or on an error before that) when the body returns.
+void AnswerUpdate(const Request& request, const Answer& answer, const UpdateBody& body) {
   Result<bool> wait = WaitParam(request);
-  if (!wait.ok()) return wait.status();
+  if (!wait.ok()) return answer(wait.status());
+  bool answered = false;
+  Collection::OnDurable durable;
+  if (!*wait) {
+    durable = [&](segment::OpNum n) {
+      answered = true;
+      answer(UpdateResponse(request, n, false));
+    };
+  }
+  Result<segment::OpNum> n = body(request, durable);
+  if (answered) return;  // a later apply error is the replica's (logged, writes refused)
+  if (!n.ok()) return answer(n.status());
+  answer(UpdateResponse(request, *n, *wait));
+}
+
+Result<segment::OpNum> RunUpdate(Collections& collections, const Request& request, OpKind kind,
+                                 const Collection::OnDurable& durable) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
   Result<rapidjson::Document> body = ParseJsonBody(request.body);
   if (!body.ok()) return body.status();
   Result<UpdateRequest> update = ParseUpdate(**c, kind, *body, "");
   if (!update.ok()) return update.status();
-  Result<collection::UpdateResult> result = (*c)->Update(std::move(*update));
+  Result<collection::UpdateResult> result = (*c)->Update(std::move(*update), durable);
   if (!result.ok()) return result.status();
-  return UpdateResponse(request, result->operation_id, *wait);
+  return result->operation_id;
 }
 
-Result<Response> RunBatch(Collections& collections, const Request& request) {
-  Result<bool> wait = WaitParam(request);
-  if (!wait.ok()) return wait.status();
+Result<segment::OpNum> RunBatch(Collections& collections, const Request& request,
+                                const Collection::OnDurable& durable) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
   Result<rapidjson::Document> body = ParseJsonBody(request.body);
@@ -242,17 +264,17 @@ Result<Response> RunBatch(Collections& collections, const Request& request) {
     }
   }
   segment::OpNum last = 0;
-  for (UpdateRequest& update : updates) {
-    Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
+  for (size_t i = 0; i < updates.size(); ++i) {
+    Result<collection::UpdateResult> result =
+        (*c)->Update(std::move(updates[i]), i + 1 == updates.size() ? durable : nullptr);
     if (!result.ok()) return result.status();
     last = std::max(last, result->operation_id);
   }
-  return UpdateResponse(request, last, *wait);
+  return last;
 }
 
-Result<Response> CreateFieldIndex(Collections& collections, const Request& request) {
-  Result<bool> wait = WaitParam(request);
-  if (!wait.ok()) return wait.status();
+Result<segment::OpNum> CreateFieldIndex(Collections& collections, const Request& request,
+                                        const Collection::OnDurable& durable) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
   Result<rapidjson::Document> body = ParseJsonBody(request.body);
@@ -272,22 +294,21 @@ Result<Response> CreateFieldIndex(Collections& collections, const Request& reque
   update.op.kind = OpKind::kCreateFieldIndex;
   update.op.field_name = field->GetString();
   update.op.field_schema_json = ToText(*schema);
-  Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
+  Result<collection::UpdateResult> result = (*c)->Update(std::move(update), durable);
   if (!result.ok()) return result.status();
-  return UpdateResponse(request, result->operation_id, *wait);
+  return result->operation_id;
 }
 
-Result<Response> DeleteFieldIndex(Collections& collections, const Request& request) {
-  Result<bool> wait = WaitParam(request);
-  if (!wait.ok()) return wait.status();
+Result<segment::OpNum> DeleteFieldIndex(Collections& collections, const Request& request,
+                                        const Collection::OnDurable& durable) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
   UpdateRequest update;
   update.op.kind = OpKind::kDeleteFieldIndex;
   update.op.field_name = request.Param("field_name");
-  Result<collection::UpdateResult> result = (*c)->Update(std::move(update));
+  Result<collection::UpdateResult> result = (*c)->Update(std::move(update), durable);
   if (!result.ok()) return result.status();
-  return UpdateResponse(request, result->operation_id, *wait);
+  return result->operation_id;
 }
 
 // ---- reads ----
@@ -622,8 +643,17 @@ void AddPointRoutes(Router& router, EngineContext context) {
       Async(context, request, std::move(reply), fn);
     });
   };
+  auto add_update = [&](const char* method, const char* path, UpdateBody body) {
+    router.Add(method, path, [context, body](Request& request, Reply reply) {
+      AsyncDeferred(context, request, std::move(reply), [body](const Request& r, Answer answer) {
+        AnswerUpdate(r, answer, body);
+      });
+    });
+  };
   auto update = [&](const char* method, const char* path, OpKind kind) {
-    add(method, path, [collections, kind](const Request& r) { return RunUpdate(*collections, r, kind); });
+    add_update(method, path, [collections, kind](const Request& r, const Collection::OnDurable& d) {
+      return RunUpdate(*collections, r, kind, d);
+    });
   };
   const std::string base = "/collections/{collection_name}/points";
   update("PUT", (base).c_str(), OpKind::kUpsert);
@@ -634,7 +664,8 @@ void AddPointRoutes(Router& router, EngineContext context) {
   update("PUT", (base + "/payload").c_str(), OpKind::kOverwritePayload);
   update("POST", (base + "/payload/delete").c_str(), OpKind::kDeletePayload);
   update("POST", (base + "/payload/clear").c_str(), OpKind::kClearPayload);
-  add("POST", (base + "/batch").c_str(), [collections](const Request& r) { return RunBatch(*collections, r); });
+  add_update("POST", (base + "/batch").c_str(),
+             [collections](const Request& r, const Collection::OnDurable& d) { return RunBatch(*collections, r, d); });
   add("POST", base.c_str(), [collections](const Request& r) { return GetPoints(*collections, r); });
   add("POST", (base + "/scroll").c_str(), [collections](const Request& r) { return Scroll(*collections, r); });
   add("POST", (base + "/count").c_str(), [collections](const Request& r) { return Count(*collections, r); });
@@ -642,10 +673,10 @@ void AddPointRoutes(Router& router, EngineContext context) {
   add("POST", (base + "/search/batch").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kSearchBatch); });
   add("POST", (base + "/query").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kQuery); });
   add("POST", (base + "/query/batch").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kQueryBatch); });
-  add("PUT", "/collections/{collection_name}/index",
-      [collections](const Request& r) { return CreateFieldIndex(*collections, r); });
-  add("DELETE", "/collections/{collection_name}/index/{field_name}",
-      [collections](const Request& r) { return DeleteFieldIndex(*collections, r); });
+  add_update("PUT", "/collections/{collection_name}/index",
+             [collections](const Request& r, const Collection::OnDurable& d) { return CreateFieldIndex(*collections, r, d); });
+  add_update("DELETE", "/collections/{collection_name}/index/{field_name}",
+             [collections](const Request& r, const Collection::OnDurable& d) { return DeleteFieldIndex(*collections, r, d); });
   add("GET", (base + "/{id}").c_str(), [collections](const Request& r) { return GetPoint(*collections, r); });
 }
 
