@@ -44,6 +44,7 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
 Status LocalReplica::Recover() {
   std::lock_guard<std::mutex> log(log_mu_);
   std::lock_guard<std::mutex> apply(apply_mu_);
+  std::lock_guard<std::mutex> store(store_mu_);
   const OpNum index_op = segment_->index_op();
   const OpNum applied = segment_->applied_op();
   Result<sqlite::Stmt> stmt = wal_->Prepare("SELECT op, body FROM ops WHERE op > ? ORDER BY op");
@@ -79,7 +80,7 @@ Status LocalReplica::Recover() {
   }
   {
     std::lock_guard<std::mutex> turn(turn_mu_);
-    applied_ = last_op_;
+    applied_in_memory_ = applied_ = last_op_;
   }
   if (replayed || !resync.empty()) {
     QD_LOG_INFO("replica " + dir_ + ": replayed " + std::to_string(replayed) +
@@ -127,24 +128,19 @@ Result<LocalReplica::Logged> LocalReplica::Log(const Resolve& resolve, bool pure
   return Logged{op_num, std::move(*op)};
 }
 
-Status LocalReplica::Apply(const Logged& logged) {
-  {
-    std::unique_lock<std::mutex> turn(turn_mu_);
-    turn_cv_.wait(turn, [&] { return applied_ + 1 == logged.op_num || !broken_.ok(); });
-    if (!broken_.ok()) return broken_;
-  }
-  Status s;
-  {
-    std::lock_guard<std::mutex> lock(apply_mu_);
-    s = segment_->Apply(logged.op_num, logged.op);
-  }
+Status LocalReplica::WaitTurn(const OpNum& done, OpNum op_num) {
+  std::unique_lock<std::mutex> turn(turn_mu_);
+  turn_cv_.wait(turn, [&] { return done + 1 == op_num || !broken_.ok(); });
+  return broken_;
+}
+
+Status LocalReplica::EndTurn(OpNum& done, OpNum op_num, Status s) {
   {
     std::lock_guard<std::mutex> turn(turn_mu_);
     if (s.ok()) {
-      applied_ = logged.op_num;
+      done = op_num;
     } else {
-      broken_ = Status::Internal("replica " + dir_ + " failed to apply op " +
-                                 std::to_string(logged.op_num) +
+      broken_ = Status::Internal("replica " + dir_ + " failed to apply op " + std::to_string(op_num) +
                                  " and refuses writes until restarted: " + s.message());
       QD_LOG_ERROR(broken_.message());
       s = broken_;
@@ -152,6 +148,24 @@ Status LocalReplica::Apply(const Logged& logged) {
   }
   turn_cv_.notify_all();
   return s;
+}
+
+Status LocalReplica::Apply(const Logged& logged) {
+  const OpNum op_num = logged.op_num;
+  if (Status s = WaitTurn(applied_in_memory_, op_num); !s.ok()) return s;
+  Result<segment::Segment::PendingStore> pending = segment::Segment::PendingStore{};
+  {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    pending = segment_->ApplyInMemory(op_num, logged.op);
+  }
+  if (Status s = EndTurn(applied_in_memory_, op_num, pending.status()); !s.ok()) return s;
+  if (Status s = WaitTurn(applied_, op_num); !s.ok()) return s;
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(store_mu_);
+    s = segment_->Store(*pending);
+  }
+  return EndTurn(applied_, op_num, s);
 }
 
 void LocalReplica::MaybeOptimize() {
@@ -197,6 +211,7 @@ void LocalReplica::Vacuum(int spec) {
 Status LocalReplica::Flush() {
   std::lock_guard<std::mutex> log(log_mu_);      // the WAL trim below
   std::lock_guard<std::mutex> apply(apply_mu_);  // graphs saved between two applies
+  std::lock_guard<std::mutex> store(store_mu_);  // points.db's meta written between two stores
   if (abandoned_) return Status::Ok();
   if (segment_->index_op() == segment_->applied_op()) return Status::Ok();
   Status s = segment_->SaveIndexes();

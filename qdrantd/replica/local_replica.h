@@ -1,14 +1,16 @@
 // LocalReplica: this node's copy of one shard (Qdrant: LocalShard). It owns the shard's
 // operation WAL (wal.db, SQLite, synchronous=FULL) and its Segment.
 //
-// Write path, a two-stage pipeline. Stage 1 (log_mu_): the caller's resolve turns the request
-// into an Operation against the current state (filters become ids), and the operation is
-// appended to the WAL under the next op number (one transaction, fsynced); then on_durable runs
-// (a wait=false caller is answered there). Stage 2: operations are applied to the segment
-// strictly in op order, each by the thread that logged it. While op N is applied (graph inserts,
-// points.db), op N+1 can already be resolved and fsynced, so the WAL commit no longer idles the
-// cores. A resolve that reads state (`pure` false: update_mode, update_filter, by filter,
-// update_vectors) first waits until every logged op is applied, so it sees them all.
+// Write path, a three-stage pipeline; each op goes through it on the thread that asked for it.
+// Stage 1 (log_mu_): the caller's resolve turns the request into an Operation against the
+// current state (filters become ids), and the operation is appended to the WAL under the next
+// op number (one transaction, fsynced); then on_durable runs (a wait=false caller is answered
+// there). Stage 2, in op order: the segment applies it in memory (slots, graph inserts) and
+// captures its points.db rows. Stage 3, in op order: those rows are written to points.db.
+// Op N+1 is fsynced while op N is inserted into the graph, and inserted while op N is written
+// to points.db, so neither the fsync nor the SQLite write idles the cores. Update returns after
+// stage 3. A resolve that reads state (`pure` false: update_mode, update_filter, by filter,
+// update_vectors) first waits until every logged op is through stage 3, so it sees them all.
 // Failure modes: a resolve error returns before anything is logged; a WAL error returns
 // kInternal and nothing was acknowledged; an apply error after the WAL commit leaves the op in
 // the WAL, so it is applied on the next start, and the replica refuses further writes (and the
@@ -18,7 +20,7 @@
 // (index_op); WAL ops in (index_op, applied_op] are re-synced into the indexes from points.db
 // and ops above applied_op are applied again.
 // Thread: Update from any thread; segment() reads from any.
-// Lock order: log_mu_, then apply_mu_, then turn_mu_.
+// Lock order: log_mu_, apply_mu_, store_mu_, turn_mu_.
 #pragma once
 
 #include <condition_variable>
@@ -81,8 +83,12 @@ class LocalReplica {
   };
   // Stage 1: resolve and append to the WAL.
   Result<Logged> Log(const Resolve& resolve, bool pure);
-  // Stage 2: waits for op_num - 1 to be applied, then applies.
+  // Stages 2 and 3: each waits for op_num - 1 to be through it.
   Status Apply(const Logged& logged);
+  // Waits until `done` (applied_in_memory_ or applied_) reaches op_num - 1 or the replica broke.
+  Status WaitTurn(const segment::OpNum& done, segment::OpNum op_num);
+  // Records the outcome of a stage for op_num in `done` and wakes the waiters.
+  Status EndTurn(segment::OpNum& done, segment::OpNum op_num, Status s);
   // The first apply error, or Ok.
   Status Broken();
 
@@ -90,11 +96,13 @@ class LocalReplica {
   std::mutex log_mu_;                              // stage 1: resolve and WAL append
   std::unique_ptr<sqlite::Db> wal_;                // Protected by log_mu_
   segment::OpNum last_op_ = 0;                     // logged; protected by log_mu_
-  std::mutex apply_mu_;                            // held while the segment applies an op
+  std::mutex apply_mu_;                            // held through stage 2 (and by the optimizer)
+  std::mutex store_mu_;                            // held through stage 3
   std::unique_ptr<segment::Segment> segment_;
   std::mutex turn_mu_;
-  std::condition_variable turn_cv_;                // applied_ or broken_ changed
-  segment::OpNum applied_ = 0;                     // Protected by turn_mu_
+  std::condition_variable turn_cv_;                // a stage ended or the replica broke
+  segment::OpNum applied_in_memory_ = 0;           // through stage 2; protected by turn_mu_
+  segment::OpNum applied_ = 0;                     // through stage 3; protected by turn_mu_
   Status broken_;                                  // Protected by turn_mu_
   OptimizerOptions options_;
   std::atomic<uint64_t> updates_{0};

@@ -416,7 +416,7 @@ Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& 
   return first_error;
 }
 
-Status Segment::StorePoint(uint32_t offset) {
+Segment::PendingStore::Row Segment::RowOf(uint32_t offset) const {
   const Slot& slot = slots_[offset];
   NamedVectors vectors;
   for (size_t s = 0; s < specs_.size(); ++s) {
@@ -429,29 +429,18 @@ Status Segment::StorePoint(uint32_t offset) {
     }
     vectors.emplace_back(specs_[s].name, std::move(v));
   }
-  Result<sqlite::Stmt> stmt = db_->Prepare(
-      "INSERT OR REPLACE INTO points(id, offset, version, vectors, payload) VALUES(?,?,?,?,?)");
-  if (!stmt.ok()) return stmt.status();
-  std::string key = PointIdKey(slot.id);
-  std::string blob = EncodeVectors(vectors);
-  stmt->BindBlob(1, key.data(), key.size())
-      .Bind(2, static_cast<int64_t>(offset))
-      .Bind(3, static_cast<int64_t>(slot.version))
-      .BindBlob(4, blob.data(), blob.size())
-      .Bind(5, ToJsonText(slot.payload()));
-  return stmt->Run();
-}
-
-Status Segment::ErasePoint(const PointId& id) {
-  Result<sqlite::Stmt> stmt = db_->Prepare("DELETE FROM points WHERE id = ?");
-  if (!stmt.ok()) return stmt.status();
-  std::string key = PointIdKey(id);
-  stmt->BindBlob(1, key.data(), key.size());
-  return stmt->Run();
+  return PendingStore::Row{PointIdKey(slot.id), offset, slot.version, EncodeVectors(vectors),
+                           ToJsonText(slot.payload())};
 }
 
 Status Segment::Apply(OpNum op_num, const Operation& op) {
-  if (op_num <= applied_op_) return Status::Ok();
+  Result<PendingStore> pending = ApplyInMemory(op_num, op);
+  if (!pending.ok()) return pending.status();
+  return Store(*pending);
+}
+
+Result<Segment::PendingStore> Segment::ApplyInMemory(OpNum op_num, const Operation& op) {
+  if (op_num <= applied_op_) return PendingStore{};
   std::vector<uint32_t> touched;       // offsets to store
   std::vector<PointId> erased;         // ids to delete from points.db
   // Dense vectors to (re)index per spec, added outside the exclusive lock.
@@ -620,26 +609,56 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
     }
   }
 
-  // points.db, in one transaction with the op number it reaches.
+  // What points.db gets, captured now: the next op may change these slots before it is stored.
+  PendingStore pending;
+  pending.op_num = op_num;
+  pending.field_change = field_change;
+  pending.field_name = op.field_name;
+  pending.field_schema_json = op.field_schema_json;
   std::shared_lock<std::shared_mutex> lock(mu_);
+  pending.rows.reserve(touched.size());
+  for (uint32_t offset : touched) {
+    if (offset < slots_.size() && slots_[offset].live()) pending.rows.push_back(RowOf(offset));
+  }
+  for (const PointId& id : erased) pending.erased.push_back(PointIdKey(id));
+  return pending;
+}
+
+Status Segment::Store(const PendingStore& pending) {
+  if (pending.op_num == 0) return Status::Ok();
+  // One transaction with the op number it reaches.
   sqlite::Transaction txn(*db_);
   Status s = txn.Begin();
-  for (uint32_t offset : touched) {
-    if (!s.ok()) break;
-    if (offset < slots_.size() && slots_[offset].live()) s = StorePoint(offset);
+  if (s.ok() && !pending.rows.empty()) {
+    Result<sqlite::Stmt> insert = db_->Prepare(
+        "INSERT OR REPLACE INTO points(id, offset, version, vectors, payload) VALUES(?,?,?,?,?)");
+    s = insert.status();
+    for (const PendingStore::Row& row : pending.rows) {
+      if (!s.ok()) break;
+      s = insert->BindBlob(1, row.key.data(), row.key.size())
+              .Bind(2, static_cast<int64_t>(row.offset))
+              .Bind(3, static_cast<int64_t>(row.version))
+              .BindBlob(4, row.vectors.data(), row.vectors.size())
+              .Bind(5, row.payload)
+              .Run();
+    }
   }
-  for (const PointId& id : erased) {
-    if (!s.ok()) break;
-    s = ErasePoint(id);
+  if (s.ok() && !pending.erased.empty()) {
+    Result<sqlite::Stmt> erase = db_->Prepare("DELETE FROM points WHERE id = ?");
+    s = erase.status();
+    for (const std::string& key : pending.erased) {
+      if (!s.ok()) break;
+      s = erase->BindBlob(1, key.data(), key.size()).Run();
+    }
   }
-  if (s.ok() && field_change) {
-    Result<sqlite::Stmt> f = db_->Prepare(field_change == 1
+  if (s.ok() && pending.field_change) {
+    Result<sqlite::Stmt> f = db_->Prepare(pending.field_change == 1
         ? "INSERT OR REPLACE INTO field_indexes(field, schema) VALUES(?, ?)"
         : "DELETE FROM field_indexes WHERE field = ? OR ? IS NULL");
     if (f.ok()) {
-      f->Bind(1, op.field_name);
-      if (field_change == 1) {
-        f->Bind(2, op.field_schema_json);
+      f->Bind(1, pending.field_name);
+      if (pending.field_change == 1) {
+        f->Bind(2, pending.field_schema_json);
       } else {
         f->BindNull(2);
       }
@@ -650,11 +669,11 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
   }
   if (s.ok()) {
     Result<sqlite::Stmt> meta = db_->Prepare("INSERT OR REPLACE INTO meta(k, v) VALUES('applied_op', ?)");
-    s = meta.ok() ? meta->Bind(1, static_cast<int64_t>(op_num)).Run() : meta.status();
+    s = meta.ok() ? meta->Bind(1, static_cast<int64_t>(pending.op_num)).Run() : meta.status();
   }
   if (s.ok()) s = txn.Commit();
   if (!s.ok()) return s.WithContext("segment " + dir_);
-  applied_op_ = op_num;
+  applied_op_ = pending.op_num;
   return Status::Ok();
 }
 

@@ -4,7 +4,8 @@
 // payloads beside them, keyed by a dense `offset` per point that is also its HNSW label.
 //
 // Durability contract: Apply(op_num, op) writes points.db and its applied op number in one
-// SQLite transaction (synchronous=NORMAL: it may be lost in a crash, which the replica's WAL
+// SQLite transaction (Apply = ApplyInMemory, then Store of what it captured; the replica runs
+// the two as pipeline stages) (synchronous=NORMAL: it may be lost in a crash, which the replica's WAL
 // makes good). Index files are checkpoints: index-<vector>.hnsw covers every op up to the
 // `index_op` recorded in points.db; Open() loads them and re-syncs from points.db the points
 // touched by later ops (SyncFromStore), so they never need to be exact.
@@ -13,7 +14,8 @@
 // vectors BLOB, payload TEXT); meta(k TEXT PRIMARY KEY, v INTEGER) with applied_op and
 // index_op. `id` is PointIdKey(), `vectors` an Operation-style encoding of NamedVectors.
 //
-// Thread: one writer at a time (the replica serialises Apply/SaveIndexes/SyncFromStore); reads
+// Thread: one writer at a time (the replica serialises Apply/SaveIndexes/SyncFromStore; it may
+// run Store(op N) beside ApplyInMemory(op N+1), which touch disjoint state); reads
 // from any thread, concurrently with the writer. A point becomes visible to search once its
 // vectors are in the index.
 #pragma once
@@ -143,6 +145,25 @@ class Segment {
   // Applies op as op number op_num to memory and points.db. Ops at or below applied_op() were
   // already applied and are skipped. Errors: kInternal (points.db); the replica then stops.
   Status Apply(OpNum op_num, const Operation& op);
+  // What one op writes to points.db, captured when it was applied in memory.
+  struct PendingStore {
+    struct Row {
+      std::string key;
+      uint32_t offset = 0;
+      OpNum version = 0;
+      std::string vectors;
+      std::string payload;
+    };
+    OpNum op_num = 0;  // 0: nothing to store (the op was applied before)
+    std::vector<Row> rows;
+    std::vector<std::string> erased;  // keys
+    int field_change = 0;             // 1: index created, 2: dropped
+    std::string field_name, field_schema_json;
+  };
+  // The memory half of Apply: slots, payload indexes, graphs; returns the points.db half.
+  Result<PendingStore> ApplyInMemory(OpNum op_num, const Operation& op);
+  // The points.db half, in op order; then applied_op() is its op. Touches only points.db.
+  Status Store(const PendingStore& pending);
   // Writes every index file and records the op they cover.
   Status SaveIndexes();
   OpNum applied_op() const { return applied_op_.load(); }
@@ -216,8 +237,8 @@ class Segment {
   int SpecIndex(const std::string& name) const;
   void FillRecord(const Slot& slot, uint32_t offset, const Projection& projection,
                   RecordBatch& batch, PointRecord& record) const;
-  Status StorePoint(uint32_t offset);
-  Status ErasePoint(const PointId& id);
+  // The points.db row of a live point. Caller holds mu_.
+  PendingStore::Row RowOf(uint32_t offset) const;
   Status AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& work, int spec);
   uint32_t NewOffset();
   // Offsets of live points that may match (all live points when no index narrows it), sorted.
