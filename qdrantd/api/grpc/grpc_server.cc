@@ -8,6 +8,8 @@
 #include "admin.grpc.pb.h"
 #include "libshared/version.h"
 #include "qdrant.grpc.pb.h"
+#include "qdrantd/api/grpc/grpc_call.h"
+#include "qdrantd/api/grpc/grpc_codec.h"
 #include "qdrantd/api/grpc/qdrant_services.h"
 
 namespace qd::api::grpc {
@@ -15,33 +17,6 @@ namespace {
 
 using ::grpc::CallbackServerContext;
 using ::grpc::ServerUnaryReactor;
-
-// The one place our StatusCode meets gRPC (STYLE.md §3).
-::grpc::StatusCode ToGrpcCode(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return ::grpc::StatusCode::OK;
-    case StatusCode::kInvalidArgument: return ::grpc::StatusCode::INVALID_ARGUMENT;
-    case StatusCode::kUnprocessable: return ::grpc::StatusCode::INVALID_ARGUMENT;
-    case StatusCode::kNotFound: return ::grpc::StatusCode::NOT_FOUND;
-    case StatusCode::kAlreadyExists: return ::grpc::StatusCode::ALREADY_EXISTS;
-    case StatusCode::kPermissionDenied: return ::grpc::StatusCode::PERMISSION_DENIED;
-    case StatusCode::kMethodNotAllowed: return ::grpc::StatusCode::FAILED_PRECONDITION;
-    case StatusCode::kPayloadTooLarge: return ::grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case StatusCode::kResourceExhausted: return ::grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case StatusCode::kFailedPrecondition: return ::grpc::StatusCode::FAILED_PRECONDITION;
-    case StatusCode::kUnavailable: return ::grpc::StatusCode::UNAVAILABLE;
-    case StatusCode::kDeadlineExceeded: return ::grpc::StatusCode::DEADLINE_EXCEEDED;
-    case StatusCode::kInternal: return ::grpc::StatusCode::INTERNAL;
-    case StatusCode::kUnimplemented: return ::grpc::StatusCode::UNIMPLEMENTED;
-  }
-  return ::grpc::StatusCode::UNKNOWN;
-}
-
-ServerUnaryReactor* Answer(CallbackServerContext* context, const ::grpc::Status& status) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
 
 // qdrant.Qdrant: Qdrant's root service.
 class QdrantService final : public qdrant::Qdrant::CallbackService {
@@ -110,7 +85,7 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
     ServerUnaryReactor* reactor = context->DefaultReactor();
     auto timeout = std::chrono::seconds(request->has_timeout_sec() ? request->timeout_sec() : 10);
     hooks_.remove_peer(request->peer_id(), request->force(), timeout, [reactor](Status s) {
-      reactor->Finish(s.ok() ? ::grpc::Status::OK : ::grpc::Status(ToGrpcCode(s.code()), s.message()));
+      reactor->Finish(ToGrpcStatus(s));
     });
     return reactor;
   }
