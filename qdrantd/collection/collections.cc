@@ -127,7 +127,9 @@ Status Collections::DropLocked(const std::string& name) {
     a = a->second == name ? aliases_.erase(a) : std::next(a);
   }
   // Requests in flight may still hold the collection; its files go when the last one lets go,
-  // from a place where a new collection of the same name cannot meet them.
+  // from a place where a new collection of the same name cannot meet them. Their SQLite
+  // connections keep working through open descriptors, and on close SQLite sees the move and
+  // leaves the WAL files at the old path alone (tests/unit/shared/sqlite_test.cc).
   static std::atomic<uint64_t> counter{0};
   std::string dir = storage_path_ + "/collections/" + name;
   std::string trash = storage_path_ + "/collections/.deleted-" + std::to_string(counter++) + "-" +
