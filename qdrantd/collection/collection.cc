@@ -478,6 +478,53 @@ Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_
   return merged;
 }
 
+Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
+                                              const std::optional<PointId>& from, size_t limit,
+                                              const segment::PointFilter* filter,
+                                              const segment::Projection& projection) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  const std::vector<std::shared_ptr<Slot>>& local = layout->local;
+  for (size_t s = 0; s < local.size(); ++s) {
+    Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kRead);
+    if (!routable.ok()) return routable;
+  }
+  // Qdrant checks the index before the offset.
+  for (const auto& shard : local) {
+    if (!shard->replica->segment().HasOrderByIndex(order_by.path)) {
+      return segment::NoRangeIndexForOrderBy(order_by.key);
+    }
+  }
+  if (from) {
+    return Status::InvalidArgument(
+        "Bad request: Cannot use an `offset` when using `order_by`. The alternative for paging is "
+        "to use `order_by.start_from` and a filter to exclude the IDs that you've already seen "
+        "for the `order_by.start_from` value");
+  }
+  RecordBatch merged;
+  for (const auto& shard : local) {
+    Result<RecordBatch> part =
+        shard->replica->segment().ScrollOrdered(order_by, limit, filter, projection);
+    if (!part.ok()) return part.status();
+    if (local.size() == 1) {
+      merged = std::move(*part);
+      break;
+    }
+    Absorb(merged, *part);
+  }
+  const bool descending = order_by.descending;
+  std::stable_sort(merged.points.begin(), merged.points.end(),
+                   [descending](const segment::PointRecord& a, const segment::PointRecord& b) {
+                     return segment::OrderedBefore(a, b, descending);
+                   });
+  auto repeats = [](const segment::PointRecord& a, const segment::PointRecord& b) {
+    return a.id == b.id;
+  };
+  merged.points.erase(std::unique(merged.points.begin(), merged.points.end(), repeats),
+                      merged.points.end());
+  if (merged.points.size() > limit) merged.points.resize(limit);
+  return merged;
+}
+
 Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
                                        const segment::Projection& projection) const {
   std::shared_ptr<const Layout> layout = this->layout();

@@ -98,6 +98,17 @@ class Collection {
                                       const segment::PointFilter* filter,
                                       const segment::Projection& projection,
                                       std::optional<segment::PointId>& next_offset) const;
+  // Points ordered by a payload field (Qdrant's scroll with order_by): the first `limit` records
+  // of every shard merged by segment::OrderedBefore, a record that repeats the id of the one
+  // before it dropped (Qdrant's dedup, so a point whose several values are adjacent shows once),
+  // then cut to `limit`. Each record carries its order_value. There is no next page offset.
+  // Errors: kInvalidArgument when the key has no range index on a shard
+  // (segment::NoRangeIndexForOrderBy), then when `from` is set (Qdrant cannot page by id here:
+  // paging is start_from plus a filter); CheckRoutable's.
+  Result<segment::RecordBatch> ScrollOrdered(const segment::OrderBy& order_by,
+                                             const std::optional<segment::PointId>& from,
+                                             size_t limit, const segment::PointFilter* filter,
+                                             const segment::Projection& projection) const;
   Result<segment::RecordBatch> Search(const segment::SearchSpec& spec,
                                       const segment::Projection& projection) const;
 

@@ -215,6 +215,9 @@ void PayloadFieldIndex::Add(uint32_t offset, const rapidjson::Value& payload) {
         }
         break;
       case PayloadFieldType::kInteger:
+        if (v->IsInt64()) values.integers.push_back(v->GetInt64());
+        if (v->IsNumber()) values.numbers.push_back(v->GetDouble());
+        break;
       case PayloadFieldType::kFloat:
         if (v->IsNumber()) values.numbers.push_back(v->GetDouble());
         break;
@@ -239,6 +242,7 @@ void PayloadFieldIndex::Add(uint32_t offset, const rapidjson::Value& payload) {
   }
   for (const std::string& s : values.strings) by_string_[s].insert(offset);
   for (double n : values.numbers) by_number_.emplace(n, offset);
+  for (int64_t n : values.integers) by_integer_.emplace(n, offset);
   for (bool b : values.bools) by_bool_[b ? 1 : 0].insert(offset);
   values_by_offset_.emplace(offset, std::move(values));
 }
@@ -268,6 +272,7 @@ void PayloadFieldIndex::Remove(uint32_t offset) {
     if (entry->second.empty()) by_string_.erase(entry);
   }
   for (double n : it->second.numbers) by_number_.erase({n, offset});
+  for (int64_t n : it->second.integers) by_integer_.erase({n, offset});
   for (bool b : it->second.bools) by_bool_[b ? 1 : 0].erase(offset);
   values_by_offset_.erase(it);
 }
@@ -357,6 +362,101 @@ std::optional<std::vector<uint32_t>> PayloadFieldIndex::Candidates(
   if (condition.geo_radius || condition.geo_bounding_box || condition.geo_polygon) {
     if (schema_.type != PayloadFieldType::kGeo) return std::nullopt;
     UnionInto(out, GeoCandidates(condition));
+  }
+  return out;
+}
+
+// ---- order_by ----
+
+int CompareOrderValues(const OrderValue& a, const OrderValue& b) {
+  if (a.is_int && b.is_int) return a.integer < b.integer ? -1 : a.integer > b.integer ? 1 : 0;
+  const double x = a.AsDouble(), y = b.AsDouble();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+bool PayloadFieldIndex::SupportsOrderBy() const {
+  return (schema_.type == PayloadFieldType::kInteger && schema_.range) ||
+         schema_.type == PayloadFieldType::kFloat || schema_.type == PayloadFieldType::kDatetime;
+}
+
+namespace {
+
+// Walks `set` (pairs of value and offset, ascending) in the asked direction from `start`.
+// `approx` is where to begin: at or before the first value that passes `start`; entries that
+// fail are skipped (only those around the bound, where `approx` may be inexact), since values
+// pass monotonically once they start to.
+template <typename Set, typename ToValue, typename Fn>
+void WalkOrdered(const Set& set, bool descending, const std::optional<OrderValue>& start,
+                 typename Set::value_type::first_type approx, ToValue to_value, Fn&& fn) {
+  using Key = typename Set::value_type;
+  auto passes = [&](const OrderValue& v) {
+    if (!start) return true;
+    const int c = CompareOrderValues(v, *start);
+    return descending ? c <= 0 : c >= 0;
+  };
+  bool passing = false;
+  if (!descending) {
+    auto it = start ? set.lower_bound(Key{approx, 0}) : set.begin();
+    for (; it != set.end(); ++it) {
+      const OrderValue v = to_value(it->first);
+      if (!passing && !(passing = passes(v))) continue;
+      if (!fn(v, it->second)) return;
+    }
+  } else {
+    auto it =
+        start ? std::make_reverse_iterator(set.upper_bound(Key{approx, UINT32_MAX})) : set.rbegin();
+    for (; it != set.rend(); ++it) {
+      const OrderValue v = to_value(it->first);
+      if (!passing && !(passing = passes(v))) continue;
+      if (!fn(v, it->second)) return;
+    }
+  }
+}
+
+// The int64 at or beyond `d` in the walk's direction (clamped), for an integer walk's bound.
+int64_t IntegerBound(double d, bool descending) {
+  if (std::isnan(d)) return descending ? INT64_MIN : INT64_MAX;
+  const double r = descending ? std::floor(d) : std::ceil(d);
+  if (r <= -9.2e18) return INT64_MIN;
+  if (r >= 9.2e18) return INT64_MAX;
+  return static_cast<int64_t>(r);
+}
+
+}  // namespace
+
+void PayloadFieldIndex::ForEachOrdered(
+    bool descending, const std::optional<OrderValue>& start,
+    const std::function<bool(const OrderValue&, uint32_t)>& fn) const {
+  switch (schema_.type) {
+    case PayloadFieldType::kInteger: {
+      const int64_t approx = !start          ? 0
+                             : start->is_int ? start->integer
+                                             : IntegerBound(start->real, descending);
+      WalkOrdered(by_integer_, descending, start, approx, OrderValue::Int, fn);
+      return;
+    }
+    case PayloadFieldType::kDatetime:
+      WalkOrdered(
+          by_number_, descending, start, start ? start->AsDouble() : 0,
+          [](double d) { return OrderValue::Int(static_cast<int64_t>(d)); }, fn);
+      return;
+    default:
+      WalkOrdered(by_number_, descending, start, start ? start->AsDouble() : 0, OrderValue::Float,
+                  fn);
+      return;
+  }
+}
+
+std::vector<OrderValue> PayloadFieldIndex::OrderValuesOf(uint32_t offset) const {
+  std::vector<OrderValue> out;
+  auto it = values_by_offset_.find(offset);
+  if (it == values_by_offset_.end()) return out;
+  if (schema_.type == PayloadFieldType::kInteger) {
+    for (int64_t n : it->second.integers) out.push_back(OrderValue::Int(n));
+  } else if (schema_.type == PayloadFieldType::kDatetime) {
+    for (double n : it->second.numbers) out.push_back(OrderValue::Int(static_cast<int64_t>(n)));
+  } else {
+    for (double n : it->second.numbers) out.push_back(OrderValue::Float(n));
   }
   return out;
 }

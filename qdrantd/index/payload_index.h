@@ -73,6 +73,21 @@ Result<PayloadFieldSchema> ParsePayloadFieldSchema(const rapidjson::Value& value
 // [min_token_len, max_token_len] dropped; prefix adds every prefix of each word).
 std::vector<std::string> Tokenize(std::string_view text, const PayloadFieldSchema& schema);
 
+// The value a point is ordered by in a scroll or query with `order_by` (Qdrant: OrderValue): an
+// integer for integer and datetime indexes (datetimes as UTC microseconds), a float for float
+// indexes. Integers compare exactly; an integer and a float compare as doubles, as Qdrant does
+// with a `start_from` of the other kind.
+struct OrderValue {
+  bool is_int = true;
+  int64_t integer = 0;
+  double real = 0;
+  static OrderValue Int(int64_t v) { return OrderValue{true, v, 0}; }
+  static OrderValue Float(double v) { return OrderValue{false, 0, v}; }
+  double AsDouble() const { return is_int ? static_cast<double>(integer) : real; }
+};
+// <0, 0, >0 as a is below, equal to or above b.
+int CompareOrderValues(const OrderValue& a, const OrderValue& b);
+
 // An index of one payload field (Qdrant: FieldIndex). It indexes the values CollectValues(path)
 // reaches, arrays flattened one level, that fit its type: strings (keyword, uuid; tokens for
 // text), booleans, numbers (integer and float alike, as doubles), datetime strings (as UTC
@@ -99,10 +114,25 @@ class PayloadFieldIndex {
   // is_empty, values_count, except, text, or a value of a type the index does not hold).
   std::optional<std::vector<uint32_t>> Candidates(const FieldCondition& condition) const;
 
+  // Whether `order_by` may use this index: Qdrant orders by range indexes only, which integer
+  // (unless created with `range: false`), float and datetime indexes are.
+  bool SupportsOrderBy() const;
+  // For order_by: calls fn(value, offset) for each value a point holds, in ascending value order
+  // (descending when `descending`), from `start` on inclusive (all when unset), while fn returns
+  // true. A point with several values is visited once per value. The values are those Qdrant's
+  // typed index holds: an integer index orders by integer values only (it skips 1.5), a float
+  // index by every number, a datetime index by datetime strings. Equal values come in offset
+  // order. Only for indexes that SupportsOrderBy().
+  void ForEachOrdered(bool descending, const std::optional<OrderValue>& start,
+                      const std::function<bool(const OrderValue&, uint32_t)>& fn) const;
+  // The order_by values of the point at `offset` (none when it has none), unordered.
+  std::vector<OrderValue> OrderValuesOf(uint32_t offset) const;
+
  private:
   struct Values {
     std::vector<std::string> strings;  // keyword, uuid, text tokens
     std::vector<double> numbers;       // integer, float, datetime (micros)
+    std::vector<int64_t> integers;     // integer index: the integer values, exactly (order_by)
     std::vector<bool> bools;
     std::vector<GeoPoint> geo;
   };
@@ -116,6 +146,9 @@ class PayloadFieldIndex {
   std::unordered_map<uint32_t, Values> values_by_offset_;  // only points with values
   std::unordered_map<std::string, std::set<uint32_t>> by_string_;
   std::set<std::pair<double, uint32_t>> by_number_;
+  // Integer indexes only: by_number_ holds 1.5 too (see the file comment) and rounds beyond
+  // 2^53, so order_by walks the exact integers here instead.
+  std::set<std::pair<int64_t, uint32_t>> by_integer_;
   std::set<uint32_t> by_bool_[2];
 };
 

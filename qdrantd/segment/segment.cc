@@ -935,6 +935,89 @@ RecordBatch Segment::Scroll(const std::optional<PointId>& from, size_t limit,
   return batch;
 }
 
+Status NoRangeIndexForOrderBy(const std::string& key) {
+  return Status::InvalidArgument(
+      "Bad request: No range index for `order_by` key: `" + key +
+      "`. Please create one to use `order_by`. Check "
+      "https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload "
+      "schemas support Range conditions");
+}
+
+bool OrderedBefore(const PointRecord& a, const PointRecord& b, bool descending) {
+  const int c = index::CompareOrderValues(*a.order_value, *b.order_value);
+  if (c != 0) return descending ? c > 0 : c < 0;
+  return descending ? b.id < a.id : a.id < b.id;
+}
+
+bool Segment::HasOrderByIndex(const index::JsonPath& path) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  const index::PayloadFieldIndex* field = payload_indexes_.Find(path);
+  return field != nullptr && field->SupportsOrderBy();
+}
+
+Result<RecordBatch> Segment::ScrollOrdered(const OrderBy& order_by, size_t limit,
+                                           const PointFilter* filter,
+                                           const Projection& projection) const {
+  RecordBatch batch;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  const index::PayloadFieldIndex* field = payload_indexes_.Find(order_by.path);
+  if (field == nullptr || !field->SupportsOrderBy()) return NoRangeIndexForOrderBy(order_by.key);
+  if (limit == 0) return batch;
+  const bool descending = order_by.descending;
+  const bool filtered = filter && *filter;
+  auto accept = [&](uint32_t offset) {
+    if (offset >= slots_.size() || !slots_[offset].live()) return false;
+    return !filtered || (*filter)(slots_[offset].id, slots_[offset].payload());
+  };
+  std::vector<PointRecord> hits;
+  auto add = [&](const index::OrderValue& value, uint32_t offset) {
+    PointRecord r;
+    r.id = slots_[offset].id;
+    r.offset = offset;
+    r.order_value = value;
+    hits.push_back(std::move(r));
+  };
+  std::optional<std::vector<uint32_t>> planned = PlannedOffsets(filter);
+  if (planned && planned->size() * 4 < field->PointsCount()) {
+    // The payload indexes narrowed the filter to a few points: order those rather than walk the
+    // whole field index testing the filter at every value.
+    for (uint32_t offset : *planned) {
+      if (!accept(offset)) continue;
+      for (const index::OrderValue& value : field->OrderValuesOf(offset)) {
+        if (order_by.start_from) {
+          const int c = index::CompareOrderValues(value, *order_by.start_from);
+          if (descending ? c > 0 : c < 0) continue;
+        }
+        add(value, offset);
+      }
+    }
+  } else {
+    // Walk the values in order; past the limit-th hit, finish its run of equal values (their
+    // order is by id, which the walk does not follow) and stop.
+    field->ForEachOrdered(
+        descending, order_by.start_from, [&](const index::OrderValue& value, uint32_t offset) {
+          if (hits.size() >= limit &&
+              index::CompareOrderValues(value, *hits[limit - 1].order_value) != 0) {
+            return false;
+          }
+          if (accept(offset)) add(value, offset);
+          return true;
+        });
+  }
+  const size_t keep = std::min(limit, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + keep, hits.end(),
+                    [descending](const PointRecord& a, const PointRecord& b) {
+                      return OrderedBefore(a, b, descending);
+                    });
+  hits.resize(keep);
+  for (PointRecord& r : hits) {
+    const uint32_t offset = r.offset;
+    FillRecord(slots_[offset], offset, projection, batch, r);
+    batch.points.push_back(std::move(r));
+  }
+  return batch;
+}
+
 Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& projection) const {
   int s = SpecIndex(spec.vector_name);
   if (s < 0) {

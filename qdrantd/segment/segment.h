@@ -81,6 +81,8 @@ struct PointRecord {
   bool has_vectors = false;
   NamedVectors vectors;
   uint32_t offset = 0;  // internal: the point's offset in the segment that found it
+  // Set in results ordered by a payload field (order_by): the value this record stands for.
+  std::optional<index::OrderValue> order_value;
 };
 
 // Records plus the allocator their payloads live in.
@@ -99,6 +101,22 @@ struct SearchSpec {
   bool exact = false;
   const PointFilter* filter = nullptr;
 };
+
+// A scroll or query ordered by a payload field (Qdrant: OrderBy).
+struct OrderBy {
+  std::string key;  // as the client sent it, for messages
+  index::JsonPath path;
+  bool descending = false;
+  // Only values >= it (ascending) or <= it (descending); datetimes as Int UTC microseconds.
+  std::optional<index::OrderValue> start_from;
+};
+
+// Qdrant's answer to order_by on a key without a range index (integer, float, datetime).
+Status NoRangeIndexForOrderBy(const std::string& key);
+
+// Whether record a comes before b in an order_by result: by order value, ties by id, both
+// ascending, or both descending for a descending order (as Qdrant sorts (value, id) pairs).
+bool OrderedBefore(const PointRecord& a, const PointRecord& b, bool descending);
 
 // Which vectors of each point reads may see: one bitset per vector spec, indexed by offset.
 // Per spec, not per point, because the graph walk tests it for every candidate: 50k points make
@@ -197,6 +215,13 @@ class Segment {
   // Points with id >= from (all when null) matching filter, ascending, at most limit.
   RecordBatch Scroll(const std::optional<PointId>& from, size_t limit, const PointFilter* filter,
                      const Projection& projection) const;
+  // Whether `path` has an index that order_by can use (PayloadFieldIndex::SupportsOrderBy).
+  bool HasOrderByIndex(const index::JsonPath& path) const;
+  // The first `limit` (value, point) pairs matching filter in order_by's order (OrderedBefore),
+  // each record carrying its order_value. A point appears once per value it holds under the key;
+  // points with none are left out. Errors: kInvalidArgument (NoRangeIndexForOrderBy).
+  Result<RecordBatch> ScrollOrdered(const OrderBy& order_by, size_t limit,
+                                    const PointFilter* filter, const Projection& projection) const;
   // Best limit+offset points, best first. Errors: kInvalidArgument (unknown vector name,
   // wrong dimension).
   Result<RecordBatch> Search(const SearchSpec& spec, const Projection& projection) const;

@@ -1,10 +1,10 @@
 // Issue #4, item 4: the engine behind qdrantd's public gRPC API, driven through Qdrant's
 // official JS client (@qdrant/js-client-grpc). Creates a collection with two named vectors,
 // upserts 1,000 points with payloads, creates payload indexes, then checks search with and
-// without filters, query (by vector and by point id), scroll, count, get, delete by filter and
-// collection cluster info against answers this script computes itself (brute-force nearest
-// neighbours over the same vectors, filters evaluated in JS). Run against a live qdrantd by
-// tests/integration/grpc_engine_test.cc, with 1 and 2 shards.
+// without filters, query (by vector and by point id), scroll (by id and with order_by), count,
+// get, delete by filter and collection cluster info against answers this script computes itself
+// (brute-force nearest neighbours over the same vectors, filters evaluated in JS). Run against a
+// live qdrantd by tests/integration/grpc_engine_test.cc, with 1 and 2 shards.
 //
 // Usage: node grpc_engine.mjs <grpc url> [shard_number]   e.g. http://127.0.0.1:6334 2
 // Prints one line per check; exits 1 on the first failure, 2 on bad usage. The collection it
@@ -379,6 +379,26 @@ await check('scroll (city = Paris) in pages of 37: every match once, by id, with
     offset = reply.nextPageOffset;
   }
   assert.deepEqual(got, want);
+});
+
+await check('scroll ordered by price (a float index), desc from 700, city = Berlin: by (price, id) descending', async () => {
+  const index = await call('points', 'createFieldIndex', { collectionName, wait: true, fieldName: 'price', fieldType: FieldType.FieldTypeFloat });
+  assert.equal(index.result.status, 2 /* Completed */);
+  const berlin = filterOf({ must: [keyword('city', 'Berlin')] });
+  // Qdrant sorts (value, id) pairs: descending puts the larger id first among equal prices.
+  const want = [...live.values()].filter((p) => berlin.test(p) && p.payload.price <= 700)
+    .sort((a, b) => b.payload.price - a.payload.price || b.id - a.id).slice(0, 40);
+  assert.ok(want.some((p, i) => i > 0 && p.payload.price === want[i - 1].payload.price), 'the data has ties');
+  const reply = await call('points', 'scroll', {
+    collectionName, filter: berlin.proto, limit: 40, withPayload: enablePayload,
+    orderBy: { key: 'price', direction: 1 /* Direction.Desc */, startFrom: { value: { case: 'float', value: 700 } } },
+  });
+  assert.deepEqual(reply.result.map(idOf), want.map((p) => p.id));
+  for (const r of reply.result) {
+    assert.equal(r.orderValue?.variant.case, 'float');
+    assert.equal(r.orderValue.variant.value, live.get(idOf(r)).payload.price);
+  }
+  assert.equal(reply.nextPageOffset, undefined);
 });
 
 await check('count: all points, and with filters (exact)', async () => {

@@ -1,7 +1,7 @@
 // Qdrant's official REST client (npm @qdrant/js-client-rest) driving the vector engine of a live
 // qdrantd (issue #3, item 8): a collection with named dense and sparse vectors, 1,000 points
-// with payloads, a payload index, filtered search, query, scroll to the end, count, delete by
-// filter and a snapshot. Every answer is checked against values this script computes itself
+// with payloads, a payload index, filtered search, query, scroll to the end, scroll with
+// order_by, count, delete by filter and a snapshot. Every answer is checked against values this script computes itself
 // (brute-force nearest neighbours in double precision).
 // Usage: node rest_engine.mjs <rest url>. Prints one line per check; exits 1 on the first failure.
 import assert from 'node:assert/strict';
@@ -148,6 +148,27 @@ await check('scroll to the end returns every id once, in order', async () => {
     offset = page.next_page_offset;
   } while (offset !== null && offset !== undefined);
   assert.deepEqual(seen, points.map((p) => p.id));
+});
+
+await check('scroll with order_by: (value, id) order, start_from, filter, order_value', async () => {
+  await client.createPayloadIndex(name, { field_name: 'price', field_schema: 'float', wait: true });
+  const rome = (p) => p.payload.city === 'Rome';
+  const asc = await client.scroll(name, {
+    limit: 30, with_payload: true, filter: { must: [{ key: 'city', match: { value: 'Rome' } }] },
+    order_by: { key: 'price', direction: 'asc', start_from: 301 },
+  });
+  const wantAsc = points.filter((p) => rome(p) && p.payload.price >= 301)
+    .sort((a, b) => a.payload.price - b.payload.price || a.id - b.id).slice(0, 30);
+  assert.deepEqual(asc.points.map((p) => p.id), wantAsc.map((p) => p.id));
+  asc.points.forEach((p) => assert.equal(p.order_value, p.payload.price));
+  assert.equal(asc.next_page_offset ?? null, null);
+  // group (an integer index) ties heavily: descending puts the larger id first among equals.
+  const desc = await client.scroll(name, { limit: 25, with_payload: false, order_by: { key: 'group', direction: 'desc' } });
+  const wantDesc = [...points].sort((a, b) => b.payload.group - a.payload.group || b.id - a.id).slice(0, 25);
+  assert.deepEqual(desc.points.map((p) => p.id), wantDesc.map((p) => p.id));
+  desc.points.forEach((p) => assert.equal(p.order_value, 9));
+  const byKey = await client.scroll(name, { limit: 3, order_by: 'group' });
+  assert.deepEqual(byKey.points.map((p) => p.id), [1, 11, 21]);
 });
 
 await check('count (exact) with a filter', async () => {

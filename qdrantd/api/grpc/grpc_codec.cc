@@ -616,8 +616,64 @@ void FillPoint(segment::PointRecord& record, bool unnamed, Point* out) {
   ToProto(record.id, out->mutable_id());
   if (record.has_payload) JsonToPayload(record.payload, out->mutable_payload());
   if (record.has_vectors) ToProto(record.vectors, unnamed, out->mutable_vectors());
+  if (record.order_value) {
+    if (record.order_value->is_int) {
+      out->mutable_order_value()->set_int_(record.order_value->integer);
+    } else {
+      out->mutable_order_value()->set_float_(record.order_value->real);
+    }
+  }
 }
 }  // namespace
+
+Result<segment::OrderBy> FromProto(const qdrant::OrderBy& order_by, const std::string& path) {
+  segment::OrderBy out;
+  out.key = order_by.key();
+  Result<index::JsonPath> key = index::ParseJsonPath(out.key);
+  if (!key.ok()) return key.status();
+  out.path = std::move(*key);
+  if (order_by.has_direction()) {
+    switch (order_by.direction()) {
+      case qdrant::Asc:
+        break;
+      case qdrant::Desc:
+        out.descending = true;
+        break;
+      default:
+        return Status::InvalidArgument("Format error in JSON body: " + path +
+                                       ".direction: unknown variant, expected `asc` or `desc`");
+    }
+  }
+  if (order_by.has_start_from()) {
+    const qdrant::StartFrom& start = order_by.start_from();
+    switch (start.value_case()) {
+      case qdrant::StartFrom::kFloat:
+        out.start_from = index::OrderValue::Float(start.float_());
+        break;
+      case qdrant::StartFrom::kInteger:
+        out.start_from = index::OrderValue::Int(start.integer());
+        break;
+      case qdrant::StartFrom::kTimestamp:
+        out.start_from = index::OrderValue::Int(start.timestamp().seconds() * 1000000 +
+                                                start.timestamp().nanos() / 1000);
+        break;
+      case qdrant::StartFrom::kDatetime: {
+        std::optional<int64_t> micros = index::ParseDateTime(start.datetime());
+        if (!micros) {
+          return Status::InvalidArgument("Format error in JSON body: " + path +
+                                         ".start_from: expected a number or an RFC 3339 "
+                                         "datetime, got \"" +
+                                         start.datetime() + "\"");
+        }
+        out.start_from = index::OrderValue::Int(*micros);
+        break;
+      }
+      case qdrant::StartFrom::VALUE_NOT_SET:
+        break;
+    }
+  }
+  return out;
+}
 
 void ToProto(segment::PointRecord& record, bool unnamed, qdrant::RetrievedPoint* out) {
   FillPoint(record, unnamed, out);

@@ -55,6 +55,11 @@ Result<segment::PayloadProjector> ParseWithPayload(const qdrant::WithPayloadSele
                                                    bool absent_default);
 void ParseWithVectors(const qdrant::WithVectorsSelector* selector, segment::Projection& projection);
 
+// OrderBy of scroll (ScrollPoints.order_by) and of Query.order_by; `path` names it in errors
+// (kInvalidArgument, REST's texts).
+Result<segment::OrderBy> FromProto(const qdrant::OrderBy& order_by, const std::string& path);
+
+// Records carry order_value when the read was ordered by a payload field.
 void ToProto(segment::PointRecord& record, bool unnamed, qdrant::RetrievedPoint* out);
 void ToProto(segment::PointRecord& record, bool unnamed, qdrant::ScoredPoint* out);
 

@@ -212,6 +212,7 @@ struct ParsedSearch {
   segment::PointFilter filter;
   segment::Projection projection;
   bool list_only = false;  // a query without `query`: list points like scroll
+  std::optional<segment::OrderBy> order_by;  // Query.order_by: points by a payload field
 };
 
 Status ParseParams(bool has, const qdrant::SearchParams& params, const std::string& path,
@@ -288,6 +289,11 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& 
   rapidjson::Document exclude;  // a has_id condition for query by id
   if (!request.has_query()) {
     out.list_only = true;
+  } else if (request.query().variant_case() == qdrant::Query::kOrderBy) {
+    Result<segment::OrderBy> order_by =
+        FromProto(request.query().order_by(), path + "query.order_by");
+    if (!order_by.ok()) return order_by.status();
+    out.order_by = std::move(*order_by);
   } else if (request.query().variant_case() != qdrant::Query::kNearest) {
     return Status::InvalidArgument(
         "Bad request: this query type is not supported by this server yet");
@@ -360,6 +366,16 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& 
 
 Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) {
   search.spec.filter = search.filter ? &search.filter : nullptr;
+  if (search.order_by) {
+    // As REST: the scroll's order and order_value; the score stays 0.
+    Result<segment::RecordBatch> ordered =
+        c.ScrollOrdered(*search.order_by, std::nullopt, search.spec.offset + search.spec.limit,
+                        search.spec.filter, search.projection);
+    if (!ordered.ok()) return ordered.status();
+    auto& points = ordered->points;
+    points.erase(points.begin(), points.begin() + std::min(search.spec.offset, points.size()));
+    return ordered;
+  }
   if (search.list_only) {
     std::optional<PointId> next;
     Result<segment::RecordBatch> listed = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
@@ -610,8 +626,11 @@ class PointsService final : public qdrant::Points::CallbackService {
         if (!id.ok()) return id.status();
         offset = *id;
       }
+      std::optional<segment::OrderBy> order_by;
       if (request->has_order_by()) {
-        return Status::InvalidArgument("Bad request: order_by is not supported by this server yet");
+        Result<segment::OrderBy> parsed = FromProto(request->order_by(), "order_by");
+        if (!parsed.ok()) return parsed.status();
+        order_by = std::move(*parsed);
       }
       segment::Projection projection;
       Result<segment::PayloadProjector> payload =
@@ -622,8 +641,10 @@ class PointsService final : public qdrant::Points::CallbackService {
                        projection);
       std::optional<PointId> next;
       const size_t limit = request->has_limit() ? request->limit() : 10;
+      const segment::PointFilter* f = filter ? &filter : nullptr;
       Result<segment::RecordBatch> page =
-          (*c)->Scroll(offset, limit, filter ? &filter : nullptr, projection, next);
+          order_by ? (*c)->ScrollOrdered(*order_by, offset, limit, f, projection)
+                   : (*c)->Scroll(offset, limit, f, projection, next);
       if (!page.ok()) return page.status();
       segment::RecordBatch& batch = *page;
       const bool unnamed = (*c)->config().unnamed_vector;

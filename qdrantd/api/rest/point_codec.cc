@@ -222,6 +222,52 @@ Result<segment::PointFilter> ParseFilterField(const Value& object, const char* n
   return segment::PointFilter{std::make_shared<const index::Filter>(std::move(*filter))};
 }
 
+Result<segment::OrderBy> ParseOrderBy(const Value& value, const std::string& path) {
+  auto format_error = [&](const std::string& where, const std::string& message) {
+    return Status::InvalidArgument("Format error in JSON body: " + where + ": " + message);
+  };
+  segment::OrderBy out;
+  const Value* key = &value;
+  if (value.IsObject()) {
+    key = Member(value, "key");
+    if (key == nullptr) return format_error(path, "missing field `key`");
+    if (const Value* direction = Member(value, "direction")) {
+      const std::string d = direction->IsString() ? direction->GetString() : "";
+      if (d != "asc" && d != "desc") {
+        return format_error(path + ".direction", "unknown variant, expected `asc` or `desc`");
+      }
+      out.descending = d == "desc";
+    }
+    if (const Value* start = Member(value, "start_from")) {
+      if (start->IsInt64()) {
+        out.start_from = index::OrderValue::Int(start->GetInt64());
+      } else if (start->IsNumber()) {
+        out.start_from = index::OrderValue::Float(start->GetDouble());
+      } else if (start->IsString()) {
+        std::optional<int64_t> micros =
+            index::ParseDateTime(std::string_view(start->GetString(), start->GetStringLength()));
+        if (!micros) {
+          return format_error(path + ".start_from",
+                              "expected a number or an RFC 3339 datetime, got \"" +
+                                  std::string(start->GetString()) + "\"");
+        }
+        out.start_from = index::OrderValue::Int(*micros);
+      } else {
+        return format_error(path + ".start_from", "expected a number or an RFC 3339 datetime");
+      }
+    }
+  }
+  if (!key->IsString()) {
+    return format_error(value.IsObject() ? path + ".key" : path,
+                        value.IsObject() ? "expected a string" : "expected a key or an object");
+  }
+  out.key.assign(key->GetString(), key->GetStringLength());
+  Result<index::JsonPath> parsed = index::ParseJsonPath(out.key);
+  if (!parsed.ok()) return parsed.status();
+  out.path = std::move(*parsed);
+  return out;
+}
+
 Result<segment::PayloadProjector> ParseWithPayload(const Value& object, bool absent_default) {
   const Value* v = object.IsObject() && object.HasMember("with_payload") ? &object["with_payload"] : nullptr;
   Result<index::PayloadSelector> selector = index::ParsePayloadSelector(v, "with_payload", absent_default);
@@ -334,7 +380,13 @@ void WriteRecord(JsonWriter& w, const segment::PointRecord& r, bool scored, bool
   w.Key("shard_key");
   w.Null();
   w.Key("order_value");
-  w.Null();
+  if (!r.order_value) {
+    w.Null();
+  } else if (r.order_value->is_int) {
+    w.Int64(r.order_value->integer);
+  } else {
+    w.Double(r.order_value->real);
+  }
   w.EndObject();
 }
 

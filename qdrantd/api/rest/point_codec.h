@@ -34,6 +34,10 @@ Result<std::vector<segment::PointStruct>> ParsePointsInsert(const rapidjson::Val
 // `filter` (absent or null -> empty function).
 Result<segment::PointFilter> ParseFilterField(const rapidjson::Value& object, const char* name,
                                               const std::string& path);
+// `order_by` of scroll and of an order_by query (Qdrant's OrderByInterface): the key alone, or
+// {key, direction: "asc" | "desc", start_from: number | RFC 3339 datetime}. `path` names it in
+// errors (kInvalidArgument).
+Result<segment::OrderBy> ParseOrderBy(const rapidjson::Value& value, const std::string& path);
 // `with_payload` (absent -> absent_default) into a projector (null: no payload).
 Result<segment::PayloadProjector> ParseWithPayload(const rapidjson::Value& object,
                                                    bool absent_default);

@@ -388,8 +388,11 @@ Result<Response> Scroll(Collections& collections, const Request& request) {
     if (!id.ok()) return id.status();
     offset = *id;
   }
-  if (Member(*body, "order_by")) {
-    return Status::InvalidArgument("Bad request: order_by is not supported by this server yet");
+  std::optional<segment::OrderBy> order_by;
+  if (const Value* o = Member(*body, "order_by")) {
+    Result<segment::OrderBy> parsed = ParseOrderBy(*o, "order_by");
+    if (!parsed.ok()) return parsed.status();
+    order_by = std::move(*parsed);
   }
   segment::Projection projection;
   Result<segment::PayloadProjector> payload = ParseWithPayload(*body, true);
@@ -399,7 +402,10 @@ Result<Response> Scroll(Collections& collections, const Request& request) {
   if (!s.ok()) return s;
   std::optional<PointId> next;
   size_t n = limit->value_or(10);
-  Result<segment::RecordBatch> page = (*c)->Scroll(offset, n, *filter ? &*filter : nullptr, projection, next);
+  const segment::PointFilter* f = *filter ? &*filter : nullptr;
+  Result<segment::RecordBatch> page = order_by
+                                          ? (*c)->ScrollOrdered(*order_by, offset, n, f, projection)
+                                          : (*c)->Scroll(offset, n, f, projection, next);
   if (!page.ok()) return page.status();
   segment::RecordBatch& batch = *page;
   bool unnamed = (*c)->config().unnamed_vector;
@@ -472,6 +478,7 @@ struct ParsedSearch {
   segment::PointFilter filter;
   segment::Projection projection;
   bool list_only = false;  // query without `query`: list points like scroll
+  std::optional<segment::OrderBy> order_by;  // {"order_by": ...}: points by a payload field
   std::optional<PointId> exclude;  // query by point id: the point itself is left out, as in Qdrant
 };
 
@@ -527,6 +534,10 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const st
   if (query && query->IsObject() && query->HasMember("nearest")) query = &(*query)["nearest"];
   if (!query) {
     out.list_only = true;
+  } else if (query->IsObject() && query->HasMember("order_by")) {
+    Result<segment::OrderBy> order_by = ParseOrderBy((*query)["order_by"], path + "query.order_by");
+    if (!order_by.ok()) return order_by.status();
+    out.order_by = std::move(*order_by);
   } else if (query->IsArray() || (query->IsObject() && query->HasMember("indices"))) {
     Result<segment::Vector> v = ParseOneVector(*query, path + "query");
     if (!v.ok()) return v.status();
@@ -562,6 +573,16 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const st
 
 Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) {
   search.spec.filter = search.filter ? &search.filter : nullptr;
+  if (search.order_by) {
+    // As Qdrant: the scroll's order and order_value; the score stays 0.
+    Result<segment::RecordBatch> ordered =
+        c.ScrollOrdered(*search.order_by, std::nullopt, search.spec.offset + search.spec.limit,
+                        search.spec.filter, search.projection);
+    if (!ordered.ok()) return ordered.status();
+    auto& points = ordered->points;
+    points.erase(points.begin(), points.begin() + std::min(search.spec.offset, points.size()));
+    return ordered;
+  }
   if (search.list_only) {
     std::optional<PointId> next;
     Result<segment::RecordBatch> listed = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
