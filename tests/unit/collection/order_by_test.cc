@@ -171,7 +171,7 @@ TEST_CASE("order_by: the filter applies, whether or not an index narrows it",
         std::vector<std::string>{"37:63", "35:65"});
 }
 
-TEST_CASE("order_by: an integer index orders integers only; a float index every number",
+TEST_CASE("order_by: an integer index orders integers only, a float index every number",
           "[unit][collection][order_by]") {
   Fixture f;
   f.Index("i", R"("integer")");
@@ -221,7 +221,7 @@ TEST_CASE("order_by: datetime keys order by UTC instant, start_from a datetime",
   CHECK(later->points[1].id == PointId::Num(2));
 }
 
-TEST_CASE("order_by: a key without a range index is Qdrant's 400; then offset is refused",
+TEST_CASE("order_by: a key without a range index is Qdrant's 400, then offset is refused",
           "[unit][collection][order_by]") {
   Fixture f(2);
   f.Index("tag", R"("keyword")");
