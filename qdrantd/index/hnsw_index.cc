@@ -394,17 +394,11 @@ Status HnswIndex::Save(const std::string& path) const {
   return Status::Ok();
 }
 
-size_t HnswIndex::size() const { return impl_->hnsw->cur_element_count; }
-const HnswIndex::Params& HnswIndex::params() const { return impl_->params; }
-
-size_t HnswIndex::MemoryBytes() const {
-  const auto& h = *impl_->hnsw;
-  size_t bytes = h.cur_element_count * h.size_data_per_element_;
-  for (size_t i = 0; i < h.cur_element_count; ++i) {
-    if (h.element_levels_[i] > 0) bytes += h.size_links_per_element_ * h.element_levels_[i];
-  }
-  return bytes;
+size_t HnswIndex::size() const {
+  std::lock_guard<std::mutex> guard(impl_->hnsw->cur_element_count_guard_);  // addPoint writes it
+  return impl_->hnsw->cur_element_count;
 }
+const HnswIndex::Params& HnswIndex::params() const { return impl_->params; }
 
 float HnswIndex::Score(Distance distance, float hit_distance) {
   switch (distance) {

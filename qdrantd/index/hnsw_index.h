@@ -98,8 +98,6 @@ class HnswIndex {
   Status Save(const std::string& path) const;
   size_t size() const;  // labels ever added
   const Params& params() const;
-  // Bytes of vectors plus graph, for memory reports.
-  size_t MemoryBytes() const;
 
   // The score Qdrant reports for a distance of this space.
   static float Score(Distance distance, float hit_distance);

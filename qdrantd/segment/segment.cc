@@ -1132,12 +1132,4 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
   return batch;
 }
 
-size_t Segment::IndexMemoryBytes() const {
-  size_t bytes = 0;
-  for (const auto& index : dense_) {
-    if (index) bytes += index->MemoryBytes();
-  }
-  return bytes;
-}
-
 }  // namespace qd::segment

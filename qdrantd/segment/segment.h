@@ -237,7 +237,6 @@ class Segment {
 
   const std::vector<VectorSpec>& vectors() const { return specs_; }
   size_t points_count() const;
-  size_t IndexMemoryBytes() const;
 
  private:
   // What memory holds per point, by offset: id and version (48 bytes); a payload and sparse
