@@ -10,7 +10,7 @@ namespace {
 
 using Kind = MetaOperation::Kind;
 
-constexpr std::array<std::pair<Kind, std::string_view>, 15> kKinds{{
+constexpr std::array<std::pair<Kind, std::string_view>, 16> kKinds{{
     {Kind::kUpsertPeer, "upsert_peer"},
     {Kind::kRemovePeer, "remove_peer"},
     {Kind::kCreateCollection, "create_collection"},
@@ -23,6 +23,7 @@ constexpr std::array<std::pair<Kind, std::string_view>, 15> kKinds{{
     {Kind::kAbortTransfer, "abort_transfer"},
     {Kind::kCreateAlias, "create_alias"},
     {Kind::kDeleteAlias, "delete_alias"},
+    {Kind::kChangeAliases, "change_aliases"},
     {Kind::kSetMetadata, "set_metadata"},
     {Kind::kDeleteMetadata, "delete_metadata"},
     {Kind::kRestoreState, "restore_state"},
@@ -135,6 +136,19 @@ std::string MetaOperation::Encode() const {
     case Kind::kDeleteAlias:
       str("alias", alias);
       break;
+    case Kind::kChangeAliases:
+      json::Key(w, "actions");
+      w.StartArray();
+      for (const AliasChange& a : alias_changes) {
+        w.StartObject();
+        str("op", a.kind == AliasChange::kCreate ? "create" : a.kind == AliasChange::kDelete ? "delete" : "rename");
+        str("alias", a.alias);
+        if (a.kind == AliasChange::kCreate) str("collection", a.collection);
+        if (a.kind == AliasChange::kRename) str("new_alias", a.new_alias);
+        w.EndObject();
+      }
+      w.EndArray();
+      break;
     case Kind::kSetMetadata:
       str("key", key);
       json::Key(w, "value");
@@ -202,6 +216,25 @@ Result<MetaOperation> MetaOperation::Decode(std::string_view bytes) {
                            .sync = json::Bool(*t, "sync")};
   }
   op.alias = json::String(d, "alias");
+  if (const auto* actions = json::Member(d, "actions"); actions && actions->IsArray()) {
+    for (const auto& a : actions->GetArray()) {
+      AliasChange change;
+      std::string what = json::String(a, "op");
+      if (what == "create") {
+        change.kind = AliasChange::kCreate;
+      } else if (what == "delete") {
+        change.kind = AliasChange::kDelete;
+      } else if (what == "rename") {
+        change.kind = AliasChange::kRename;
+      } else {
+        return Status::InvalidArgument("meta operation: unknown alias action \"" + what + "\"");
+      }
+      change.alias = json::String(a, "alias");
+      change.collection = json::String(a, "collection");
+      change.new_alias = json::String(a, "new_alias");
+      op.alias_changes.push_back(std::move(change));
+    }
+  }
   op.key = json::String(d, "key");
   if (const auto* v = json::Member(d, "value")) op.value_json = json::Serialize(*v);
   if (const auto* s = json::Member(d, "state"); s && s->IsObject()) op.state_json = json::Serialize(*s);
@@ -252,6 +285,13 @@ MetaOperation MetaOperation::SetReplicaState(std::string collection, ShardId sha
   op.shard = shard;
   op.peer_id = peer;
   op.replica_state = state;
+  return op;
+}
+
+MetaOperation MetaOperation::ChangeAliases(std::vector<AliasChange> changes) {
+  MetaOperation op;
+  op.kind = Kind::kChangeAliases;
+  op.alias_changes = std::move(changes);
   return op;
 }
 

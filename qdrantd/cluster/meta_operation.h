@@ -32,6 +32,7 @@ struct MetaOperation {
     kAbortTransfer,     // transfer (matched likewise)
     kCreateAlias,       // alias, collection
     kDeleteAlias,       // alias
+    kChangeAliases,     // alias_changes, applied all or none (Qdrant's change_aliases)
     kSetMetadata,       // key, value_json
     kDeleteMetadata,    // key
     kRestoreState,      // state_json: replaces collections/aliases/metadata (--reinit)
@@ -57,6 +58,14 @@ struct MetaOperation {
   Transfer transfer;
 
   std::string alias;
+  struct AliasChange {
+    enum Kind { kCreate, kDelete, kRename } kind = kCreate;
+    std::string alias;       // kRename: the old name
+    std::string collection;  // kCreate
+    std::string new_alias;   // kRename
+    friend bool operator==(const AliasChange&, const AliasChange&) = default;
+  };
+  std::vector<AliasChange> alias_changes;
   std::string key;
   std::string value_json;
   std::string state_json;
@@ -76,6 +85,7 @@ struct MetaOperation {
                                        ReplicaState state);
   static MetaOperation CreateAlias(std::string alias, std::string collection);
   static MetaOperation DeleteAlias(std::string alias);
+  static MetaOperation ChangeAliases(std::vector<AliasChange> changes);
   static MetaOperation SetMetadata(std::string key, std::string value_json);
   static MetaOperation DeleteMetadata(std::string key);
 };

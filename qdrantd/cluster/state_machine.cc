@@ -102,6 +102,36 @@ Result<Collection*> FindCollection(ClusterState& s, const std::string& name) {
 
 }  // namespace
 
+// One alias action, with standalone mode's rules and texts (Collections::ApplyAliases).
+Status ApplyAliasChange(ClusterState& s, const MetaOperation::AliasChange& change) {
+  switch (change.kind) {
+    case MetaOperation::AliasChange::kCreate:
+      if (!s.collections.count(change.collection)) {
+        return Status::NotFound("Collection `" + change.collection + "` doesn't exist!");
+      }
+      if (s.collections.count(change.alias)) {
+        return Status::AlreadyExists("Wrong input: Collection with name `" + change.alias +
+                                     "` already exists");
+      }
+      s.aliases[change.alias] = change.collection;
+      return Status::Ok();
+    case MetaOperation::AliasChange::kDelete:
+      if (!s.aliases.erase(change.alias)) {
+        return Status::NotFound("Alias `" + change.alias + "` doesn't exist!");
+      }
+      return Status::Ok();
+    case MetaOperation::AliasChange::kRename: {
+      auto it = s.aliases.find(change.alias);
+      if (it == s.aliases.end()) return Status::NotFound("Alias `" + change.alias + "` doesn't exist!");
+      std::string target = it->second;
+      s.aliases.erase(it);
+      s.aliases[change.new_alias] = target;
+      return Status::Ok();
+    }
+  }
+  return Status::InvalidArgument("unknown alias action");
+}
+
 Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
   switch (op.kind) {
     case Kind::kUpsertPeer:
@@ -168,19 +198,15 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
       s.transfers.erase(it);
       return Status::Ok();
     }
-    case Kind::kCreateAlias: {
-      if (!s.collections.count(op.collection)) {
-        return Status::NotFound("Collection `" + op.collection + "` doesn't exist!");
-      }
-      if (s.collections.count(op.alias)) {
-        return Status::AlreadyExists("Wrong input: Collection with name `" + op.alias +
-                                     "` already exists");
-      }
-      s.aliases[op.alias] = op.collection;
-      return Status::Ok();
-    }
+    case Kind::kCreateAlias:
+      return ApplyAliasChange(s, {MetaOperation::AliasChange::kCreate, op.alias, op.collection, ""});
     case Kind::kDeleteAlias:
-      if (!s.aliases.erase(op.alias)) return Status::NotFound("Alias `" + op.alias + "` doesn't exist!");
+      return ApplyAliasChange(s, {MetaOperation::AliasChange::kDelete, op.alias, "", ""});
+    case Kind::kChangeAliases:
+      // All or none: the caller applies to a copy and keeps it only when every action succeeded.
+      for (const MetaOperation::AliasChange& change : op.alias_changes) {
+        if (Status st = ApplyAliasChange(s, change); !st.ok()) return st;
+      }
       return Status::Ok();
     case Kind::kSetMetadata:
       s.metadata[op.key] = op.value_json.empty() ? "null" : op.value_json;

@@ -86,32 +86,24 @@ struct Daemon::Impl {
 
 namespace {
 
-// Proposes alias actions one after another (consensus has one operation per alias change).
-void ProposeAliases(cluster::ClusterNode* node, std::vector<collection::AliasAction> actions, size_t i,
-                    std::chrono::milliseconds timeout, std::function<void(Status)> done) {
-  if (i == actions.size()) return done(Status::Ok());
-  const collection::AliasAction& a = actions[i];
-  auto next = [node, actions, i, timeout, done](Status s) mutable {
-    if (!s.ok()) return done(s);
-    ProposeAliases(node, std::move(actions), i + 1, timeout, std::move(done));
-  };
-  switch (a.kind) {
-    case collection::AliasAction::kCreate:
-      return node->Propose(cluster::MetaOperation::CreateAlias(a.alias_name, a.collection_name), timeout, next);
-    case collection::AliasAction::kDelete:
-      return node->Propose(cluster::MetaOperation::DeleteAlias(a.alias_name), timeout, next);
-    case collection::AliasAction::kRename: {
-      auto state = node->State();
-      auto it = state->aliases.find(a.alias_name);
-      if (it == state->aliases.end()) return done(Status::NotFound("Alias `" + a.alias_name + "` doesn't exist!"));
-      std::string target = it->second, renamed = a.new_alias_name;
-      return node->Propose(cluster::MetaOperation::DeleteAlias(a.alias_name), timeout,
-                           [node, target, renamed, timeout, next](Status s) mutable {
-                             if (!s.ok()) return next(s);
-                             node->Propose(cluster::MetaOperation::CreateAlias(renamed, target), timeout, next);
-                           });
+// Alias actions become one MetaOperation, so that they apply all or none.
+cluster::MetaOperation ChangeAliases(const std::vector<collection::AliasAction>& actions) {
+  using Change = cluster::MetaOperation::AliasChange;
+  std::vector<Change> changes;
+  for (const collection::AliasAction& a : actions) {
+    switch (a.kind) {
+      case collection::AliasAction::kCreate:
+        changes.push_back({Change::kCreate, a.alias_name, a.collection_name, ""});
+        break;
+      case collection::AliasAction::kDelete:
+        changes.push_back({Change::kDelete, a.alias_name, "", ""});
+        break;
+      case collection::AliasAction::kRename:
+        changes.push_back({Change::kRename, a.alias_name, "", a.new_alias_name});
+        break;
     }
   }
+  return cluster::MetaOperation::ChangeAliases(std::move(changes));
 }
 
 // The one mapping of a validated collection change (REST and gRPC build them alike,
@@ -136,7 +128,7 @@ collection::ProposeFn MakeProposer(cluster::ClusterNode* node) {
       case Kind::kDelete:
         return node->Propose(cluster::MetaOperation::DropCollection(change.name), timeout, std::move(done));
       case Kind::kAliases:
-        return ProposeAliases(node, std::move(change.aliases), 0, timeout, std::move(done));
+        return node->Propose(ChangeAliases(change.aliases), timeout, std::move(done));
     }
   };
 }

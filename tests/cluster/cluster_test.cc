@@ -407,6 +407,24 @@ TEST_CASE("collections and aliases changed through any node reach every node thr
   for (auto& p : peers) {
     CHECK(PollUntil([&] { return p->Request("GET", "/aliases").body.find("novels") != std::string::npos; }, 10s));
   }
+  // The actions of one request apply all or none, as in Qdrant: one bad action, nothing changes.
+  HttpResponse refused = peers[1]->Request("POST", "/collections/aliases?timeout=5",
+      R"({"actions":[{"rename_alias":{"old_alias_name":"novels","new_alias_name":"fiction"}},)"
+      R"({"create_alias":{"alias_name":"poems","collection_name":"books"}},)"
+      R"({"delete_alias":{"alias_name":"missing"}}]})");
+  CHECK(refused.status == 404);
+  CHECK(refused.body.find("Alias `missing` doesn't exist!") != std::string::npos);
+  HttpResponse renamed = peers[1]->Request("POST", "/collections/aliases?timeout=5",
+      R"({"actions":[{"rename_alias":{"old_alias_name":"novels","new_alias_name":"fiction"}},)"
+      R"({"create_alias":{"alias_name":"poems","collection_name":"books"}}]})");
+  CHECK(renamed.status == 200);
+  for (auto& p : peers) {
+    CHECK(PollUntil([&] {
+      std::string aliases = p->Request("GET", "/aliases").body;
+      return aliases.find("fiction") != std::string::npos && aliases.find("poems") != std::string::npos &&
+             aliases.find("novels") == std::string::npos;
+    }, 10s));
+  }
   REQUIRE(peers[0]->Request("PATCH", "/collections/books", R"({"optimizers_config":{"indexing_threshold":123}})").status == 200);
   for (auto& p : peers) {
     CHECK(PollUntil([&] { return p->Request("GET", "/collections/books").body.find("\"indexing_threshold\":123") != std::string::npos; }, 10s));

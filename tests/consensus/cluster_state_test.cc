@@ -91,6 +91,9 @@ TEST_CASE("the cluster state and every operation kind round-trip through their e
         MetaOperation::CreateCollection("c", R"({"z":true})", 4, 3), MetaOperation::DropCollection("c"),
         MetaOperation::SetReplicaState("c", 3, 9, ReplicaState::kPartial), MetaOperation::CreateAlias("a", "c"),
         MetaOperation::DeleteAlias("a"), MetaOperation::SetMetadata("k", "[1]"), MetaOperation::DeleteMetadata("k"),
+        MetaOperation::ChangeAliases({{MetaOperation::AliasChange::kCreate, "a", "c", ""},
+                                      {MetaOperation::AliasChange::kRename, "a", "", "b"},
+                                      {MetaOperation::AliasChange::kDelete, "b", "", ""}}),
         start}) {
     auto decoded = MetaOperation::Decode(op.Encode());
     REQUIRE(decoded.ok());
@@ -98,6 +101,26 @@ TEST_CASE("the cluster state and every operation kind round-trip through their e
   }
   CHECK_FALSE(MetaOperation::Decode(R"({"v":2,"kind":"drop_collection"})").ok());
   CHECK_FALSE(MetaOperation::Decode("garbage").ok());
+}
+
+TEST_CASE("alias actions of one change apply in order and stop at the first error", "[consensus]") {
+  // ApplyOperation stops at the failing action; StateMachine::Apply keeps the state only when
+  // the whole operation succeeded, so a request's actions apply all or none (the cluster test
+  // "collections and aliases changed through any node..." checks that end to end).
+  using Change = MetaOperation::AliasChange;
+  ClusterState s = ThreePeers();
+  REQUIRE(ApplyOperation(s, MetaOperation::CreateCollection("c", "{}", 1, 1)).ok());
+  REQUIRE(ApplyOperation(s, MetaOperation::CreateAlias("old", "c")).ok());
+  ClusterState scratch = s;
+  qd::Status st = ApplyOperation(scratch, MetaOperation::ChangeAliases({{Change::kRename, "old", "", "new"},
+                                                                       {Change::kDelete, "missing", "", ""}}));
+  CHECK(st.code() == qd::StatusCode::kNotFound);
+  CHECK(st.message() == "Alias `missing` doesn't exist!");
+  REQUIRE(ApplyOperation(s, MetaOperation::ChangeAliases({{Change::kRename, "old", "", "new"},
+                                                          {Change::kCreate, "more", "c", ""}})).ok());
+  CHECK(s.aliases == std::map<std::string, std::string>{{"more", "c"}, {"new", "c"}});
+  CHECK(ApplyOperation(s, MetaOperation::ChangeAliases({{Change::kCreate, "x", "nope", ""}})).message() ==
+        "Collection `nope` doesn't exist!");
 }
 
 TEST_CASE("a restored state machine publishes the snapshot's state", "[consensus]") {
