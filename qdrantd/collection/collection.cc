@@ -525,6 +525,27 @@ Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
   return merged;
 }
 
+Result<RecordBatch> Collection::QueryOrdered(const segment::OrderBy& order_by, size_t offset,
+                                             size_t limit, const segment::PointFilter* filter,
+                                             const segment::Projection& projection) const {
+  Result<RecordBatch> page = ScrollOrdered(order_by, std::nullopt, offset + limit, filter, projection);
+  if (!page.ok()) return page;
+  auto& points = page->points;
+  points.erase(points.begin(), points.begin() + static_cast<std::ptrdiff_t>(std::min(offset, points.size())));
+  return page;
+}
+
+Result<RecordBatch> Collection::QueryListed(size_t offset, size_t limit,
+                                            const segment::PointFilter* filter,
+                                            const segment::Projection& projection) const {
+  std::optional<PointId> next;
+  Result<RecordBatch> page = Scroll(std::nullopt, offset + limit, filter, projection, next);
+  if (!page.ok()) return page;
+  auto& points = page->points;
+  points.erase(points.begin(), points.begin() + static_cast<std::ptrdiff_t>(std::min(offset, points.size())));
+  return page;
+}
+
 Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
                                        const segment::Projection& projection) const {
   std::shared_ptr<const Layout> layout = this->layout();

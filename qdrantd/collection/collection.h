@@ -109,6 +109,15 @@ class Collection {
                                              const std::optional<segment::PointId>& from,
                                              size_t limit, const segment::PointFilter* filter,
                                              const segment::Projection& projection) const;
+  // The Query API's pages that are not searches, after skipping `offset` results: points
+  // ordered by a payload field (ScrollOrdered; score 0, order_value set), or in id order (a
+  // query without `query`).
+  Result<segment::RecordBatch> QueryOrdered(const segment::OrderBy& order_by, size_t offset,
+                                            size_t limit, const segment::PointFilter* filter,
+                                            const segment::Projection& projection) const;
+  Result<segment::RecordBatch> QueryListed(size_t offset, size_t limit,
+                                           const segment::PointFilter* filter,
+                                           const segment::Projection& projection) const;
   Result<segment::RecordBatch> Search(const segment::SearchSpec& spec,
                                       const segment::Projection& projection) const;
 

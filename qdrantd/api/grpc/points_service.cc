@@ -367,26 +367,12 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& 
 Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) {
   search.spec.filter = search.filter ? &search.filter : nullptr;
   if (search.order_by) {
-    // As REST: the scroll's order and order_value; the score stays 0.
-    Result<segment::RecordBatch> ordered =
-        c.ScrollOrdered(*search.order_by, std::nullopt, search.spec.offset + search.spec.limit,
-                        search.spec.filter, search.projection);
-    if (!ordered.ok()) return ordered.status();
-    auto& points = ordered->points;
-    points.erase(points.begin(), points.begin() + std::min(search.spec.offset, points.size()));
-    return ordered;
+    return c.QueryOrdered(*search.order_by, search.spec.offset, search.spec.limit,
+                          search.spec.filter, search.projection);
   }
   if (search.list_only) {
-    std::optional<PointId> next;
-    Result<segment::RecordBatch> listed = c.Scroll(std::nullopt, search.spec.offset + search.spec.limit,
-                                                   search.spec.filter, search.projection, next);
-    if (!listed.ok()) return listed.status();
-    segment::RecordBatch all = std::move(*listed);
-    std::vector<segment::PointRecord> page;
-    for (size_t i = search.spec.offset; i < all.points.size(); ++i)
-      page.push_back(std::move(all.points[i]));
-    all.points = std::move(page);
-    return all;
+    return c.QueryListed(search.spec.offset, search.spec.limit, search.spec.filter,
+                         search.projection);
   }
   return c.Search(search.spec, search.projection);
 }
