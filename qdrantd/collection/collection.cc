@@ -180,6 +180,15 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
   return first_error;
 }
 
+Status Collection::CheckAllReadable(const Layout& layout) const {
+  for (size_t s = 0; s < layout.local.size(); ++s) {
+    if (Status routable = CheckRoutable(layout, static_cast<uint32_t>(s), Access::kRead); !routable.ok()) {
+      return routable;
+    }
+  }
+  return Status::Ok();
+}
+
 Status Collection::CheckRoutable(const Layout& layout, uint32_t shard, Access access) const {
   if (!layout.placed) return Status::Ok();
   if (!layout.known) {
@@ -383,13 +392,9 @@ size_t Collection::Count(const segment::PointFilter* filter) const {
 
 Result<size_t> Collection::CountPoints(const segment::PointFilter* filter) const {
   std::shared_ptr<const Layout> layout = this->layout();
+  if (Status readable = CheckAllReadable(*layout); !readable.ok()) return readable;
   size_t n = 0;
-  for (size_t s = 0; s < layout->local.size(); ++s) {
-    if (Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kRead); !routable.ok()) {
-      return routable;
-    }
-    n += layout->local[s]->replica->segment().Count(filter);
-  }
+  for (const auto& slot : layout->local) n += slot->replica->segment().Count(filter);
   return n;
 }
 
@@ -455,10 +460,7 @@ Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_
                                        std::optional<PointId>& next_offset) const {
   std::shared_ptr<const Layout> layout = this->layout();
   const std::vector<std::shared_ptr<Slot>>& local = layout->local;
-  for (size_t s = 0; s < local.size(); ++s) {
-    Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kRead);
-    if (!routable.ok()) return routable;
-  }
+  if (Status readable = CheckAllReadable(*layout); !readable.ok()) return readable;
   RecordBatch merged;
   if (local.size() == 1) {
     merged = local[0]->replica->segment().Scroll(from, limit + 1, filter, projection);
@@ -484,10 +486,7 @@ Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
                                               const segment::Projection& projection) const {
   std::shared_ptr<const Layout> layout = this->layout();
   const std::vector<std::shared_ptr<Slot>>& local = layout->local;
-  for (size_t s = 0; s < local.size(); ++s) {
-    Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kRead);
-    if (!routable.ok()) return routable;
-  }
+  if (Status readable = CheckAllReadable(*layout); !readable.ok()) return readable;
   // Qdrant checks the index before the offset.
   for (const auto& shard : local) {
     if (!shard->replica->segment().HasOrderByIndex(order_by.path)) {
@@ -550,10 +549,7 @@ Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
                                        const segment::Projection& projection) const {
   std::shared_ptr<const Layout> layout = this->layout();
   const std::vector<std::shared_ptr<Slot>>& local = layout->local;
-  for (size_t s = 0; s < local.size(); ++s) {
-    Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kRead);
-    if (!routable.ok()) return routable;
-  }
+  if (Status readable = CheckAllReadable(*layout); !readable.ok()) return readable;
   RecordBatch merged;
   for (const auto& shard : local) {
     Result<RecordBatch> part = shard->replica->segment().Search(spec, projection);

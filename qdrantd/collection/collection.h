@@ -160,6 +160,8 @@ class Collection {
   std::shared_ptr<const Layout> layout() const { return layout_.load(); }
   // The one place where a point operation meets the placement (see the class comment).
   Status CheckRoutable(const Layout& layout, uint32_t shard, Access access) const;
+  // CheckRoutable(kRead) for every shard: the reads that visit them all (scroll, search, count).
+  Status CheckAllReadable(const Layout& layout) const;
 
   const std::string name_;
   const std::string dir_;
