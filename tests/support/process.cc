@@ -140,21 +140,64 @@ bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds
   }
 }
 
-uint16_t FreePort() {
+namespace {
+
+// A socket bound to 127.0.0.1:port (0: a port the kernel picks), or -1.
+int BoundSocket(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  addr.sin_port = htons(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool CanBind(uint16_t port) {
+  int fd = BoundSocket(port);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// A port the kernel picks (bind to port 0), released again.
+uint16_t KernelPickedPort() {
+  int fd = BoundSocket(0);
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
     throw std::runtime_error("cannot bind an ephemeral port");
   }
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+// The first port of the kernel's ephemeral range (32768 when it cannot be read).
+uint16_t EphemeralLow() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0, high = 0;
+  if (range >> low >> high && low > 2048 && low <= 65535) return static_cast<uint16_t>(low);
+  return 32768;
+}
+
+}  // namespace
+
+uint16_t FreePort() {
+  static const uint16_t kFirst = 10000;  // above the ports services commonly use
+  static const uint16_t kEnd = EphemeralLow();  // exclusive
+  if (kEnd < kFirst + 1000) return KernelPickedPort();  // no room below the ephemeral range
+  static const uint32_t kSpan = kEnd - kFirst;
+  static std::atomic<uint32_t> next{static_cast<uint32_t>(::getpid()) * 1009u % kSpan};
+  for (uint32_t tries = 0; tries < kSpan; ++tries) {
+    uint16_t port = static_cast<uint16_t>(kFirst + next++ % kSpan);
+    if (CanBind(port)) return port;
+  }
+  throw std::runtime_error("no free port below the ephemeral range");
 }
 
 std::string ReadFile(const std::string& path) {

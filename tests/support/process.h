@@ -57,7 +57,10 @@ RunResult Run(ProcessOptions options, std::chrono::milliseconds timeout = std::c
 // Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released).
+// A TCP port on 127.0.0.1 that was free a moment ago, for a daemon to bind. Ports come from
+// below the kernel's ephemeral range (ip_local_port_range), so no outgoing connection and no
+// bind to port 0 (another test's, a daemon's client) can take them in between; each test
+// process walks its own stretch of that range (offset by its pid) and skips ports in use.
 uint16_t FreePort();
 
 std::string ReadFile(const std::string& path);
