@@ -13,20 +13,13 @@
 #include <set>
 #include <thread>
 
+#include "tests/support/json.h"
 #include "tests/support/node.h"
 
 using namespace qd::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-rapidjson::Document Json(const HttpResponse& r) {
-  rapidjson::Document d;
-  d.Parse(r.body.c_str());
-  INFO(r.body);
-  REQUIRE_FALSE(d.HasParseError());
-  return d;
-}
 
 std::string ToJsonForTest(const rapidjson::Value& v) {
   rapidjson::StringBuffer buffer;

@@ -15,19 +15,12 @@
 #include <vector>
 
 #include "points_service.grpc.pb.h"
+#include "tests/support/json.h"
 #include "tests/support/node.h"
 
 using namespace qd::test;
 
 namespace {
-
-rapidjson::Document Json(const HttpResponse& r) {
-  rapidjson::Document d;
-  d.Parse(r.body.c_str());
-  INFO(r.body);
-  REQUIRE_FALSE(d.HasParseError());
-  return d;
-}
 
 HttpResponse Send(const Node& n, const char* method, const std::string& path,
                   const std::string& body) {

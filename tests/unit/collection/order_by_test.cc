@@ -10,25 +10,19 @@
 
 #include "qdrantd/collection/collection.h"
 #include "qdrantd/index/filter.h"
+#include "tests/support/json.h"
 #include "tests/support/temp_dir.h"
 
 namespace qd::collection {
 namespace {
 
+using qd::test::ParseJson;
 using segment::PointId;
-
-rapidjson::Document Json(const std::string& text) {
-  rapidjson::Document d;
-  d.Parse(text.c_str());
-  INFO(text);
-  REQUIRE_FALSE(d.HasParseError());
-  return d;
-}
 
 // A collection of 2-d vectors with `shards` shards in a temp dir.
 struct Fixture {
   explicit Fixture(int shards = 1) {
-    rapidjson::Document body = Json(R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":)" +
+    rapidjson::Document body = ParseJson(R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":)" +
                                     std::to_string(shards) + "}");
     Result<CollectionConfig> config = ParseCreateCollection(body);
     REQUIRE(config.ok());
@@ -75,7 +69,7 @@ segment::OrderBy By(const std::string& key, bool descending = false,
 }
 
 segment::PointFilter Filter(const std::string& json) {
-  rapidjson::Document d = Json(json);
+  rapidjson::Document d = ParseJson(json);
   Result<index::Filter> f = index::ParseFilter(d);
   REQUIRE(f.ok());
   return segment::PointFilter{std::make_shared<const index::Filter>(std::move(*f))};

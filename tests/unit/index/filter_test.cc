@@ -6,20 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/json.h"
+
 namespace qd::index {
 namespace {
 
+using qd::test::ParseJson;
 using segment::PointId;
 
-rapidjson::Document Json(const std::string& text) {
-  rapidjson::Document d;
-  d.Parse(text.c_str());
-  REQUIRE_FALSE(d.HasParseError());
-  return d;
-}
-
 Filter Parse(const std::string& text) {
-  rapidjson::Document d = Json(text);
+  rapidjson::Document d = ParseJson(text);
   Result<Filter> f = ParseFilter(d);
   INFO(text);
   REQUIRE(f.ok());
@@ -27,7 +23,7 @@ Filter Parse(const std::string& text) {
 }
 
 Status ParseError(const std::string& text) {
-  rapidjson::Document d = Json(text);
+  rapidjson::Document d = ParseJson(text);
   Result<Filter> f = ParseFilter(d);
   INFO(text);
   REQUIRE_FALSE(f.ok());
@@ -36,7 +32,7 @@ Status ParseError(const std::string& text) {
 
 bool Matches(const std::string& filter, const std::string& payload, PointId id = PointId::Num(1)) {
   Filter f = Parse(filter);
-  rapidjson::Document p = Json(payload);
+  rapidjson::Document p = ParseJson(payload);
   return f.Matches(id, p);
 }
 
@@ -293,7 +289,7 @@ TEST_CASE("is_empty and is_null in both spellings", "[unit][index]") {
 
 TEST_CASE("has_id matches numeric and UUID ids in any form", "[unit][index]") {
   const Filter f = Parse(R"({"must":[{"has_id":[1, 3, "550E8400-E29B-41D4-A716-446655440000"]}]})");
-  const rapidjson::Document empty = Json("{}");
+  const rapidjson::Document empty = ParseJson("{}");
   CHECK(f.Matches(PointId::Num(1), empty));
   CHECK(f.Matches(PointId::Num(3), empty));
   CHECK_FALSE(f.Matches(PointId::Num(2), empty));
@@ -311,7 +307,7 @@ TEST_CASE("has_vector asks the caller which vectors the point has", "[unit][inde
   CHECK(f.UsesHasVector());
   CHECK_FALSE(Parse(R"({"must":[{"key":"a","match":{"value":1}}]})").UsesHasVector());
   CHECK(Parse(R"({"should":[{"must":[{"has_vector":"x"}]}]})").UsesHasVector());
-  const rapidjson::Document empty = Json("{}");
+  const rapidjson::Document empty = ParseJson("{}");
   const HasVectorFn image_only = [](std::string_view name) { return name == "image"; };
   const HasVectorFn both = [](std::string_view name) { return name == "image" || name.empty(); };
   CHECK(f.Matches(PointId::Num(1), empty, &image_only));
@@ -386,7 +382,7 @@ TEST_CASE("nested filters apply to each array element as a whole", "[unit][index
 }
 
 TEST_CASE("slice partitions all ids disjointly and completely", "[unit][index]") {
-  const rapidjson::Document empty = Json("{}");
+  const rapidjson::Document empty = ParseJson("{}");
   const uint64_t total = 3;
   std::vector<Filter> slices;
   for (uint64_t i = 0; i < total; ++i) {
@@ -547,7 +543,7 @@ TEST_CASE("Filter errors: 400 for bad JSON types, 422 for invalid values", "[uni
     if (!c.message.empty()) CHECK(s.message() == c.message);
   }
   // The field name given by the caller prefixes the paths.
-  rapidjson::Document d = Json(R"({"must":[{"key":"a"}]})");
+  rapidjson::Document d = ParseJson(R"({"must":[{"key":"a"}]})");
   Result<Filter> f = ParseFilter(d, "update_filter");
   REQUIRE_FALSE(f.ok());
   CHECK(f.status().message().find("[update_filter.must[0]: At least one field condition must be "

@@ -8,15 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/json.h"
+
 namespace qd::index {
 namespace {
 
-rapidjson::Document Json(const char* text) {
-  rapidjson::Document d;
-  d.Parse(text);
-  REQUIRE_FALSE(d.HasParseError());
-  return d;
-}
+using qd::test::ParseJson;
 
 std::string Dump(const rapidjson::Value& v) {
   rapidjson::StringBuffer buffer;
@@ -26,7 +23,7 @@ std::string Dump(const rapidjson::Value& v) {
 }
 
 std::string Collected(const char* payload, const char* path, bool flatten = false) {
-  rapidjson::Document d = Json(payload);
+  rapidjson::Document d = ParseJson(payload);
   Result<JsonPath> p = ParseJsonPath(path);
   REQUIRE(p.ok());
   std::vector<const rapidjson::Value*> values;
@@ -119,10 +116,10 @@ TEST_CASE("CollectValues follows keys, indexes and [] projections", "[unit][inde
 }
 
 std::string Selected(const char* selector_json, const char* payload) {
-  rapidjson::Document selector = Json(selector_json);
+  rapidjson::Document selector = ParseJson(selector_json);
   Result<PayloadSelector> s = ParsePayloadSelector(&selector, "with_payload");
   REQUIRE(s.ok());
-  rapidjson::Document p = Json(payload);
+  rapidjson::Document p = ParseJson(payload);
   rapidjson::Document out;
   s->Apply(p, out, out.GetAllocator());
   return Dump(out);
@@ -165,7 +162,7 @@ TEST_CASE("PayloadSelector includes and excludes paths", "[unit][index]") {
 TEST_CASE("PayloadSelector rejects wrong JSON types naming the field", "[unit][index]") {
   for (const char* bad : {"1", "\"city\"", R"([1])", R"({"include":5})", R"({})", R"(["a["])"}) {
     INFO(bad);
-    rapidjson::Document d = Json(bad);
+    rapidjson::Document d = ParseJson(bad);
     Result<PayloadSelector> s = ParsePayloadSelector(&d, "with_payload");
     REQUIRE_FALSE(s.ok());
     CHECK(s.status().code() == StatusCode::kInvalidArgument);
@@ -174,8 +171,8 @@ TEST_CASE("PayloadSelector rejects wrong JSON types naming the field", "[unit][i
 }
 
 TEST_CASE("SetPayload merges top-level keys and replaces nested objects", "[unit][index]") {
-  rapidjson::Document p = Json(R"({"a":1,"n":{"x":1,"y":2}})");
-  rapidjson::Document src = Json(R"({"b":2,"n":{"z":3}})");
+  rapidjson::Document p = ParseJson(R"({"a":1,"n":{"x":1,"y":2}})");
+  rapidjson::Document src = ParseJson(R"({"b":2,"n":{"z":3}})");
   SetPayload(p, src, p.GetAllocator());
   CHECK(Dump(p) == R"({"a":1,"n":{"z":3},"b":2})");
 }
@@ -199,8 +196,8 @@ TEST_CASE("SetPayloadAt merges at a sub-path as Qdrant does", "[unit][index]") {
            {R"({"a":{"b":1}})", "a[].b", R"({"d":3})", R"({"a":{"b":1}})"},
        }) {
     INFO(c.payload << " " << c.key);
-    rapidjson::Document p = Json(c.payload);
-    rapidjson::Document src = Json(c.source);
+    rapidjson::Document p = ParseJson(c.payload);
+    rapidjson::Document src = ParseJson(c.source);
     SetPayloadAt(p, ParseJsonPath(c.key).value(), src, p.GetAllocator());
     CHECK(Dump(p) == c.expected);
   }
@@ -222,7 +219,7 @@ TEST_CASE("DeletePayloadPath removes members, elements and array contents", "[un
            {R"({"a":1})", "x.y", R"({"a":1})"},
        }) {
     INFO(c.payload << " " << c.key);
-    rapidjson::Document p = Json(c.payload);
+    rapidjson::Document p = ParseJson(c.payload);
     DeletePayloadPath(p, ParseJsonPath(c.key).value());
     CHECK(Dump(p) == c.expected);
   }

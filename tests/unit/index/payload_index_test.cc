@@ -9,20 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/json.h"
+
 namespace qd::index {
 namespace {
 
+using qd::test::ParseJson;
 using segment::PointId;
 
-rapidjson::Document Json(const std::string& text) {
-  rapidjson::Document d;
-  d.Parse(text.c_str());
-  REQUIRE_FALSE(d.HasParseError());
-  return d;
-}
-
 Filter ParseF(const std::string& text) {
-  rapidjson::Document d = Json(text);
+  rapidjson::Document d = ParseJson(text);
   Result<Filter> f = ParseFilter(d);
   INFO(text);
   REQUIRE(f.ok());
@@ -30,7 +26,7 @@ Filter ParseF(const std::string& text) {
 }
 
 PayloadFieldSchema Schema(const std::string& json) {
-  rapidjson::Document d = Json(json);
+  rapidjson::Document d = ParseJson(json);
   Result<PayloadFieldSchema> s = ParsePayloadFieldSchema(d);
   INFO(json);
   REQUIRE(s.ok());
@@ -86,7 +82,7 @@ TEST_CASE("Field schema: type names and params objects, echoed exactly", "[unit]
 TEST_CASE("payload_schema entries carry params only when sent as an object", "[unit][index]") {
   rapidjson::Document out;
   PayloadFieldIndex plain(ParseJsonPath("a").value(), Schema(R"("integer")"));
-  plain.Add(0, Json(R"({"a":[1,2]})"));
+  plain.Add(0, ParseJson(R"({"a":[1,2]})"));
   plain.WriteSchemaInfo(out, out.GetAllocator());
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
@@ -128,7 +124,7 @@ TEST_CASE(
            {R"({"type":"text","min_token_len":-1})", StatusCode::kInvalidArgument, nullptr},
        }) {
     INFO(c.json);
-    rapidjson::Document d = Json(c.json);
+    rapidjson::Document d = ParseJson(c.json);
     Result<PayloadFieldSchema> s = ParsePayloadFieldSchema(d);
     REQUIRE_FALSE(s.ok());
     CHECK(s.status().code() == c.code);
@@ -152,15 +148,15 @@ TEST_CASE("Tokenize follows the tokenizer, lowercase and token length bounds", "
 
 TEST_CASE("A field index counts points, replaces on Add and forgets on Remove", "[unit][index]") {
   PayloadFieldIndex index(ParseJsonPath("city").value(), Schema(R"("keyword")"));
-  index.Add(1, Json(R"({"city":"Berlin"})"));
-  index.Add(2, Json(R"({"city":["Berlin","Paris"]})"));
-  index.Add(3, Json(R"({"city":5})"));  // not a keyword: not indexed
-  index.Add(4, Json(R"({})"));
+  index.Add(1, ParseJson(R"({"city":"Berlin"})"));
+  index.Add(2, ParseJson(R"({"city":["Berlin","Paris"]})"));
+  index.Add(3, ParseJson(R"({"city":5})"));  // not a keyword: not indexed
+  index.Add(4, ParseJson(R"({})"));
   CHECK(index.PointsCount() == 2);
   const Filter berlin = ParseF(R"({"must":{"key":"city","match":{"value":"Berlin"}}})");
   const auto& condition = std::get<FieldCondition>(berlin.must()[0].body);
   CHECK(index.Candidates(condition) == std::vector<uint32_t>{1, 2});
-  index.Add(1, Json(R"({"city":"Rome"})"));
+  index.Add(1, ParseJson(R"({"city":"Rome"})"));
   CHECK(index.Candidates(condition) == std::vector<uint32_t>{2});
   index.Remove(2);
   index.Remove(99);
@@ -181,10 +177,10 @@ TEST_CASE("Numeric, datetime, bool and geo indexes answer their conditions", "[u
   set.Create(ParseJsonPath("d").value(), Schema(R"("datetime")"));
   set.Create(ParseJsonPath("b").value(), Schema(R"("bool")"));
   set.Create(ParseJsonPath("g").value(), Schema(R"("geo")"));
-  set.Add(0, Json(R"({"n":1,"d":"2020-01-01T00:00:00Z","b":true,"g":{"lon":13.4,"lat":52.5}})"));
-  set.Add(1, Json(R"({"n":2.5,"d":"2021-01-01","b":false,"g":{"lon":2.35,"lat":48.85}})"));
-  set.Add(2, Json(R"({"n":[3,10],"d":["x","2022-06-01T12:00"],"b":[true,false]})"));
-  set.Add(3, Json(R"({})"));
+  set.Add(0, ParseJson(R"({"n":1,"d":"2020-01-01T00:00:00Z","b":true,"g":{"lon":13.4,"lat":52.5}})"));
+  set.Add(1, ParseJson(R"({"n":2.5,"d":"2021-01-01","b":false,"g":{"lon":2.35,"lat":48.85}})"));
+  set.Add(2, ParseJson(R"({"n":[3,10],"d":["x","2022-06-01T12:00"],"b":[true,false]})"));
+  set.Add(3, ParseJson(R"({})"));
   CHECK(set.Find(ParseJsonPath("n").value())->PointsCount() == 3);
   CHECK(set.Find(ParseJsonPath("g").value())->PointsCount() == 2);
   struct Case {
