@@ -1,5 +1,8 @@
 #include "qdrantd/server/worker_pool.h"
 
+#include <algorithm>
+#include <atomic>
+#include <memory>
 #include <utility>
 
 namespace qd::server {
@@ -25,6 +28,43 @@ Status WorkerPool::Submit(std::function<void()> fn) {
   }
   cv_.notify_one();
   return Status::Ok();
+}
+
+void WorkerPool::ForEach(size_t n, const std::function<void(size_t)>& fn) {
+  struct Shared {
+    explicit Shared(size_t count, const std::function<void(size_t)>* f) : n(count), fn(f) {}
+    const size_t n;
+    const std::function<void(size_t)>* fn;  // called only for a claimed i < n: still alive then
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t helping = 0;  // Protected by mu: helpers that may hold a claimed item
+  };
+  auto shared = std::make_shared<Shared>(n, &fn);
+  auto drain = [](Shared& sh) {
+    for (size_t i = sh.next++; i < sh.n; i = sh.next++) (*sh.fn)(i);
+  };
+  // A helper counts itself in before it claims, so the caller's final check sees every helper
+  // that can still be inside fn.
+  const size_t helpers = std::min(threads_.size() > 0 ? threads_.size() - 1 : 0, n > 0 ? n - 1 : 0);
+  for (size_t h = 0; h < helpers; ++h) {
+    Status queued = Submit([shared, drain] {
+      {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        ++shared->helping;
+      }
+      drain(*shared);
+      {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        --shared->helping;
+      }
+      shared->cv.notify_all();
+    });
+    if (!queued.ok()) break;  // a full or stopping pool: the caller does the rest
+  }
+  drain(*shared);
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->cv.wait(lock, [&] { return shared->helping == 0; });
 }
 
 void WorkerPool::Stop() {

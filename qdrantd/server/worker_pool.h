@@ -27,6 +27,11 @@ class WorkerPool {
 
   // Queues fn. Errors: kResourceExhausted when max_queued tasks are waiting or after Stop().
   Status Submit(std::function<void()> fn);
+  // Calls fn(i) for every i in [0, n), on the calling thread and on the pool threads that are
+  // idle meanwhile; returns once every call has returned. The caller never waits for a task that
+  // has not started (a helper that starts late finds nothing left and returns), so a pool
+  // thread may call it. fn must be safe to call on several threads at once.
+  void ForEach(size_t n, const std::function<void(size_t)>& fn);
   // Finishes the queued work and joins the threads. Idempotent.
   void Stop();
 

@@ -50,6 +50,7 @@ struct LoadResult {
   size_t queries = 0;
   double qps = 0, recall = 0, p50_ms = 0, p99_ms = 0;
   double server_cpu_seconds = -1;  // CPU the server used meanwhile; -1 without --server-pid
+  double client_cpu_seconds = 0;   // CPU this process used meanwhile
 };
 
 // CPU-seconds the server has used so far, or -1 when its pid is unknown or unreadable.
@@ -99,6 +100,7 @@ Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threa
   std::atomic<size_t> next{0}, queries{0};
   FirstError error;
   const double cpu0 = ServerCpu(server_pid);
+  const double client0 = ServerCpu(getpid());
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) {
@@ -129,6 +131,7 @@ Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threa
   if (const double cpu1 = ServerCpu(server_pid); cpu0 >= 0 && cpu1 >= 0) {
     out->server_cpu_seconds = cpu1 - cpu0;
   }
+  out->client_cpu_seconds = ServerCpu(getpid()) - client0;
   out->queries = queries.load();
   out->qps = static_cast<double>(out->queries) / out->seconds;
   std::vector<double> all;
@@ -143,6 +146,7 @@ struct UpsertFigures {
   double ready_seconds = 0;  // points_count == N and status green
   double points_per_second = 0;
   double server_cpu_seconds = -1;  // until ready; -1 without --server-pid
+  double client_cpu_seconds = 0;   // this process, until ready
 };
 
 Status Upsert(const Options& o, const Dataset& ds,
@@ -152,6 +156,7 @@ Status Upsert(const Options& o, const Dataset& ds,
   std::atomic<size_t> next{0};
   FirstError error;
   const double cpu0 = ServerCpu(o.server_pid);
+  const double client0 = ServerCpu(getpid());
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < o.upsert_connections; ++t) {
@@ -186,6 +191,7 @@ Status Upsert(const Options& o, const Dataset& ds,
   if (const double cpu1 = ServerCpu(o.server_pid); cpu0 >= 0 && cpu1 >= 0) {
     out->server_cpu_seconds = cpu1 - cpu0;
   }
+  out->client_cpu_seconds = ServerCpu(getpid()) - client0;
   out->points_per_second = static_cast<double>(n) / out->ready_seconds;
   return Status::Ok();
 }
@@ -238,6 +244,8 @@ void WriteLoad(rapidjson::PrettyWriter<rapidjson::FileWriteStream>& w, const Loa
     w.Key("server_cpu_seconds");
     w.Double(r.server_cpu_seconds);
   }
+  w.Key("client_cpu_seconds");
+  w.Double(r.client_cpu_seconds);
   w.EndObject();
 }
 
@@ -356,7 +364,8 @@ int Main(int argc, char** argv) {
         n, o.upsert_batch, o.upsert_connections, up.acked_seconds, up.ready_seconds,
         up.points_per_second);
     if (up.server_cpu_seconds >= 0) {
-      std::printf("upsert: the server used %.1f CPU-seconds\n", up.server_cpu_seconds);
+      std::printf("upsert: the server used %.1f CPU-seconds, the client %.1f\n",
+                  up.server_cpu_seconds, up.client_cpu_seconds);
     }
   }
   sample(&mem_loaded);
@@ -418,6 +427,12 @@ int Main(int argc, char** argv) {
     figures.push_back(f);
   }
   sample(&mem_end);
+  for (const EfFigures& f : figures) {  // how the two sides shared the machine while batching
+    const LoadResult& b = f.batch;
+    if (b.server_cpu_seconds < 0 || b.seconds <= 0) continue;
+    std::printf("batch ef %d: server %.2f cores, client %.2f cores\n", f.ef,
+                b.server_cpu_seconds / b.seconds, b.client_cpu_seconds / b.seconds);
+  }
   if (mem_end) {
     std::printf(
         "server memory: RSS %s after load%s, %s at the end; peak (VmHWM) %s\n",

@@ -307,6 +307,56 @@ TEST_CASE("search: a restrictive filter over HNSW still returns limit results, e
   CHECK(same >= 9);  // 30 candidates: the filtered graph walk finds (nearly) the true top 10
 }
 
+TEST_CASE("search/batch and query/batch answer every search in order, as single requests do",
+          "[integration][engine]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  // The batch's searches run on several pool threads; the answer must keep the request's order.
+  REQUIRE(Put(node, "/collections/b", R"({"vectors":{"size":8,"distance":"Euclid"},"hnsw_config":{"full_scan_threshold":10}})").status == 200);
+  std::mt19937 rng(11);
+  std::string body = R"({"points":[)";
+  for (int id = 0; id < 2000; ++id) {
+    body += (id ? "," : "") + std::string(R"({"id":)") + std::to_string(id) + R"(,"vector":)" +
+            Vec(RandomVector(rng, 8)) + R"(,"payload":{"g":)" + std::to_string(id % 4) + "}}";
+  }
+  REQUIRE(Put(node, "/collections/b/points?wait=true", body + "]}").status == 200);
+  std::vector<std::string> searches, queries;
+  for (int i = 0; i < 64; ++i) {
+    const std::string v = Vec(RandomVector(rng, 8));
+    std::string extra = R"(,"limit":)" + std::to_string(1 + i % 7);
+    if (i % 3 == 0) extra += R"(,"filter":{"must":{"key":"g","match":{"value":)" + std::to_string(i % 4) + "}}}";
+    if (i % 5 == 0) extra += R"(,"params":{"exact":true})";
+    searches.push_back(R"({"vector":)" + v + extra + "}");
+    queries.push_back(R"({"query":)" + v + extra + "}");
+  }
+  auto join = [](const std::vector<std::string>& list) {
+    std::string out;
+    for (const std::string& s : list) out += (out.empty() ? "" : ",") + s;
+    return out;
+  };
+  rapidjson::Document batch = Json(Post(node, "/collections/b/points/search/batch", R"({"searches":[)" + join(searches) + "]}"));
+  rapidjson::Document qbatch = Json(Post(node, "/collections/b/points/query/batch", R"({"searches":[)" + join(queries) + "]}"));
+  REQUIRE(batch["result"].Size() == 64);
+  REQUIRE(qbatch["result"].Size() == 64);
+  auto ids = [](const rapidjson::Value& hits) {
+    std::vector<int64_t> out;
+    for (const auto& h : hits.GetArray()) out.push_back(h["id"].GetInt64());
+    return out;
+  };
+  for (size_t i = 0; i < 64; ++i) {
+    INFO("search " << i);
+    rapidjson::Document one = Json(Post(node, "/collections/b/points/search", searches[i]));
+    REQUIRE(one["result"].Size() == 1 + i % 7);
+    CHECK(ids(batch["result"][static_cast<rapidjson::SizeType>(i)]) == ids(one["result"]));
+    CHECK(ids(qbatch["result"][static_cast<rapidjson::SizeType>(i)]["points"]) == ids(one["result"]));
+  }
+  // One bad search refuses the whole batch with Qdrant's text.
+  searches[40] = R"({"vector":[1,2],"limit":3})";
+  HttpResponse bad = Post(node, "/collections/b/points/search/batch", R"({"searches":[)" + join(searches) + "]}");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("Vector dimension error: expected dim: 8, got 2") != std::string::npos);
+}
+
 TEST_CASE("named dense and sparse vectors are stored, returned and searched", "[integration][engine]") {
   Node node;
   REQUIRE(node.WaitReady());

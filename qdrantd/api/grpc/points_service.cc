@@ -15,6 +15,7 @@
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/index/json_path.h"
 #include "qdrantd/index/payload_index.h"
+#include "qdrantd/server/worker_pool.h"
 
 namespace qd::api::grpc {
 namespace {
@@ -741,12 +742,15 @@ class PointsService final : public qdrant::Points::CallbackService {
 #undef QD_UNIMPLEMENTED
 
  private:
+  // The searches run on this thread and on idle pool threads (see WorkerPool::ForEach).
   template <typename Response>
-  static Status RunBatch(const Collection& c, std::vector<ParsedSearch>& searches,
-                         Response* response) {
+  Status RunBatch(const Collection& c, std::vector<ParsedSearch>& searches, Response* response) {
+    std::vector<Result<segment::RecordBatch>> results;
+    results.reserve(searches.size());
+    for (size_t i = 0; i < searches.size(); ++i) results.emplace_back(segment::RecordBatch{});
+    c_.pool->ForEach(searches.size(), [&](size_t i) { results[i] = Execute(c, searches[i]); });
     const bool unnamed = c.config().unnamed_vector;
-    for (ParsedSearch& s : searches) {
-      Result<segment::RecordBatch> result = Execute(c, s);
+    for (Result<segment::RecordBatch>& result : results) {
       if (!result.ok()) return result.status();
       FillScored(*result, unnamed, response->add_result()->mutable_result());
     }

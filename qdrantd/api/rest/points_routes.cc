@@ -11,6 +11,7 @@
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/index/json_path.h"
 #include "qdrantd/index/payload_index.h"
+#include "qdrantd/server/worker_pool.h"
 
 namespace qd::api::rest {
 namespace {
@@ -602,7 +603,8 @@ void WriteScored(JsonWriter& w, const segment::RecordBatch& batch, bool unnamed)
 
 enum class SearchKind { kSearch, kSearchBatch, kQuery, kQueryBatch };
 
-Result<Response> Search(Collections& collections, const Request& request, SearchKind kind) {
+Result<Response> Search(Collections& collections, server::WorkerPool& pool, const Request& request,
+                        SearchKind kind) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
   Result<rapidjson::Document> body = ParseJsonBody(request.body);
@@ -624,12 +626,17 @@ Result<Response> Search(Collections& collections, const Request& request, Search
     if (!s.ok()) return s.status();
     searches.push_back(std::move(*s));
   }
+  // A batch's searches run on this thread and on idle pool threads: one request can use every
+  // core, and a core is not left idle while another client's next request is in flight.
+  std::vector<Result<segment::RecordBatch>> results;
+  results.reserve(searches.size());
+  for (size_t i = 0; i < searches.size(); ++i) results.emplace_back(segment::RecordBatch{});
+  pool.ForEach(searches.size(), [&](size_t i) { results[i] = Execute(**c, searches[i]); });
   bool unnamed = (*c)->config().unnamed_vector;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   if (batch) w.StartArray();
-  for (ParsedSearch& s : searches) {
-    Result<segment::RecordBatch> result = Execute(**c, s);
+  for (const Result<segment::RecordBatch>& result : results) {
     if (!result.ok()) return result.status();
     if (query) {
       w.StartObject();
@@ -646,6 +653,7 @@ Result<Response> Search(Collections& collections, const Request& request, Search
 
 void AddPointRoutes(Router& router, EngineContext context) {
   Collections* collections = context.collections;
+  server::WorkerPool* pool = context.pool;
   auto add = [&](const char* method, const char* path, std::function<Result<Response>(const Request&)> fn) {
     router.Add(method, path, [context, fn](Request& request, Reply reply) {
       Async(context, request, std::move(reply), fn);
@@ -677,10 +685,18 @@ void AddPointRoutes(Router& router, EngineContext context) {
   add("POST", base.c_str(), [collections](const Request& r) { return GetPoints(*collections, r); });
   add("POST", (base + "/scroll").c_str(), [collections](const Request& r) { return Scroll(*collections, r); });
   add("POST", (base + "/count").c_str(), [collections](const Request& r) { return Count(*collections, r); });
-  add("POST", (base + "/search").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kSearch); });
-  add("POST", (base + "/search/batch").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kSearchBatch); });
-  add("POST", (base + "/query").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kQuery); });
-  add("POST", (base + "/query/batch").c_str(), [collections](const Request& r) { return Search(*collections, r, SearchKind::kQueryBatch); });
+  add("POST", (base + "/search").c_str(), [collections, pool](const Request& r) {
+    return Search(*collections, *pool, r, SearchKind::kSearch);
+  });
+  add("POST", (base + "/search/batch").c_str(), [collections, pool](const Request& r) {
+    return Search(*collections, *pool, r, SearchKind::kSearchBatch);
+  });
+  add("POST", (base + "/query").c_str(), [collections, pool](const Request& r) {
+    return Search(*collections, *pool, r, SearchKind::kQuery);
+  });
+  add("POST", (base + "/query/batch").c_str(), [collections, pool](const Request& r) {
+    return Search(*collections, *pool, r, SearchKind::kQueryBatch);
+  });
   add_update("PUT", "/collections/{collection_name}/index",
              [collections](const Request& r, const Collection::OnDurable& d) { return CreateFieldIndex(*collections, r, d); });
   add_update("DELETE", "/collections/{collection_name}/index/{field_name}",
