@@ -11,41 +11,38 @@
 #include <thread>
 #include <unordered_map>
 
+#include "qdrantd/index/distance.h"
+
 namespace qd::index {
 namespace {
 
 using tableint = hnswlib::tableint;
 using linklistsizeint = hnswlib::linklistsizeint;
 
-float L1(const void* a, const void* b, const void* param) {
-  const float* x = static_cast<const float*>(a);
-  const float* y = static_cast<const float*>(b);
-  size_t n = *static_cast<const size_t*>(param);
-  float sum = 0;
-  for (size_t i = 0; i < n; ++i) sum += std::fabs(x[i] - y[i]);
-  return sum;
-}
-
-class L1Space : public hnswlib::SpaceInterface<float> {
+// A space over one of our distance kernels (distance.h): the best SIMD this CPU has, where
+// hnswlib's own spaces are fixed to what the build's flags allowed (SSE for a portable build).
+class KernelSpace : public hnswlib::SpaceInterface<float> {
  public:
-  explicit L1Space(size_t dim) : dim_(dim) {}
+  KernelSpace(size_t dim, DistanceKernel kernel) : dim_(dim), kernel_(kernel) {}
   size_t get_data_size() override { return dim_ * sizeof(float); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return &L1; }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return kernel_; }
   void* get_dist_func_param() override { return &dim_; }
 
  private:
   size_t dim_;
+  DistanceKernel kernel_;
 };
 
 std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(const HnswIndex::Params& p) {
+  const DistanceKernels& k = BestDistanceKernels();
   switch (p.distance) {
-    case Distance::kCosine:
+    case Distance::kCosine:  // vectors normalised on the way in: 1 - dot
     case Distance::kDot:
-      return std::make_unique<hnswlib::InnerProductSpace>(p.dim);
+      return std::make_unique<KernelSpace>(p.dim, k.inner_product);
     case Distance::kEuclid:
-      return std::make_unique<hnswlib::L2Space>(p.dim);
+      return std::make_unique<KernelSpace>(p.dim, k.l2_squared);
     case Distance::kManhattan:
-      return std::make_unique<L1Space>(p.dim);
+      return std::make_unique<KernelSpace>(p.dim, k.manhattan);
   }
   return nullptr;
 }

@@ -7,8 +7,12 @@
 //   graph    n * (size_links_level0_ + label)       (level-0 links: maxM0 ids + count, 8B label)
 //            + sum(level_i) * size_links_per_element_  (upper levels: maxM ids + count each)
 // That sum is what a server must hold at least; its resident memory is compared with it.
+// --kernel qdrantd swaps hnswlib's distance function (fixed at compile time: SSE in a portable
+// build) for the one the daemon picks at run time (qdrantd/index/distance.h): the same graph
+// code with the daemon's kernel, so a ratio against it is the server's overhead alone.
 //   qd_hnsw_baseline --data DIR [--metric l2] [--m 16] [--ef-construct 100]
-//                    [--ef 16,32,64,128,256] [--threads 2] [--json FILE]
+//                    [--ef 16,32,64,128,256] [--threads 2] [--kernel hnswlib|qdrantd]
+//                    [--json FILE]
 // Exit codes: 0 ok, 1 failed, 2 usage.
 #include <hnswlib/hnswlib.h>
 #include <rapidjson/filewritestream.h>
@@ -19,6 +23,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "qdrantd/index/distance.h"
 #include "tests/bench/dataset.h"
 #include "tests/bench/measure.h"
 #include "tests/bench/parallel.h"
@@ -36,6 +41,19 @@ struct EfResult {
   double p50_ms = 0, p99_ms = 0;
 };
 
+// hnswlib's graph over one of the daemon's distance kernels.
+class KernelSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  KernelSpace(size_t dim, index::DistanceKernel kernel) : dim_(dim), kernel_(kernel) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return kernel_; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  size_t dim_;
+  index::DistanceKernel kernel_;
+};
+
 std::vector<uint64_t> Search(hnswlib::HierarchicalNSW<float>& index, const float* q, size_t k) {
   auto heap = index.searchKnn(q, k);  // farthest on top
   std::vector<uint64_t> ids(heap.size());
@@ -45,7 +63,8 @@ std::vector<uint64_t> Search(hnswlib::HierarchicalNSW<float>& index, const float
 
 int Main(int argc, char** argv) {
   CLI::App app{"Raw in-process hnswlib on a benchmark set: build and search figures"};
-  std::string data_dir, metric_text = "l2", ef_text = "16,32,64,128,256", json_path;
+  std::string data_dir, metric_text = "l2", ef_text = "16,32,64,128,256", json_path,
+      kernel = "hnswlib";
   size_t m = 16, ef_construct = 100, k = 10, max_queries = 0;
   unsigned threads = 2;
   double min_seconds = 1.0;
@@ -61,6 +80,10 @@ int Main(int argc, char** argv) {
   app.add_option("--queries", max_queries, "Use only the first N queries (0: all)");
   app.add_option("--min-seconds", min_seconds,
                  "Repeat the query set until the multi-thread search has run this long")
+      ->capture_default_str();
+  app.add_option("--kernel", kernel,
+                 "Distance function: hnswlib's own, or qdrantd's pick for this CPU")
+      ->check(CLI::IsMember({"hnswlib", "qdrantd"}))
       ->capture_default_str();
   app.add_option("--json", json_path, "Also write the figures as JSON to this file");
   try {
@@ -83,14 +106,21 @@ int Main(int argc, char** argv) {
   Dataset& ds = *loaded;
   const size_t n = ds.base.rows, dim = ds.base.dim, nq = ds.queries.rows;
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
-  if (*metric == Metric::kEuclid) {
+  const index::DistanceKernels& ours = index::BestDistanceKernels();
+  if (kernel == "qdrantd") {
+    space = std::make_unique<KernelSpace>(
+        dim, *metric == Metric::kEuclid ? ours.l2_squared : ours.inner_product);
+    kernel = "qdrantd " + std::string(ours.isa);
+  } else if (*metric == Metric::kEuclid) {
     space = std::make_unique<hnswlib::L2Space>(dim);
   } else {
     space = std::make_unique<hnswlib::InnerProductSpace>(dim);
   }
-  std::printf("set: %s (%zu x %zu, %zu queries), metric %s, M=%zu ef_construct=%zu, %u threads\n",
-              ds.description.c_str(), n, dim, nq, std::string(MetricName(*metric)).c_str(), m,
-              ef_construct, threads);
+  std::printf(
+      "set: %s (%zu x %zu, %zu queries), metric %s, M=%zu ef_construct=%zu, %u threads, "
+      "%s kernel\n",
+      ds.description.c_str(), n, dim, nq, std::string(MetricName(*metric)).c_str(), m,
+      ef_construct, threads, kernel.c_str());
 
   auto rss_before = ReadProcessMemory(getpid());
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
