@@ -6,6 +6,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <array>
+
 namespace qd::api::rest {
 
 namespace {
@@ -16,11 +18,20 @@ namespace {
 // bracket too deep, or npos.
 constexpr size_t kMaxDepth = 128;
 
+// The bytes the scan must look at; everything else (digits, commas, letters: most of a body of
+// vectors) is skipped by one predictable test.
+constexpr std::array<bool, 256> kStructural = [] {
+  std::array<bool, 256> table{};
+  for (unsigned char c : {'"', '\\', '[', ']', '{', '}'}) table[c] = true;
+  return table;
+}();
+
 size_t TooDeepAt(std::string_view body) {
   size_t depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < body.size(); ++i) {
-    char c = body[i];
+    const char c = body[i];
+    if (!kStructural[static_cast<unsigned char>(c)]) continue;
     if (in_string) {
       if (c == '\\') {
         ++i;

@@ -120,5 +120,11 @@ TEST_CASE("a body nested deeper than 128 levels is a 400, not a stack overflow",
   CHECK(r.status().message().find("nesting deeper than 128") != std::string::npos);
   // Brackets inside strings do not count; 100 real levels are fine.
   CHECK(ParseJsonBody("{\"a\":\"" + std::string(500, '[') + "\"}").ok());
+  // An escaped quote does not end the string: its brackets still do not count.
+  CHECK(ParseJsonBody("{\"a\":\"\\\"" + std::string(500, '[') + "\"}").ok());
+  // An escaped backslash does: the brackets after it count.
+  qd::Result<rapidjson::Document> after = ParseJsonBody("{\"a\":\"\\\\\"," + std::string(500, '[') + "]}");
+  REQUIRE_FALSE(after.ok());
+  CHECK(after.status().message().find("nesting deeper than 128") != std::string::npos);
   CHECK(ParseJsonBody(std::string(100, '[') + std::string(100, ']')).ok());
 }
