@@ -9,6 +9,7 @@ namespace qd::server {
 
 WorkerPool::WorkerPool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  size_ = threads;
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
 }
@@ -46,7 +47,7 @@ void WorkerPool::ForEach(size_t n, const std::function<void(size_t)>& fn) {
   };
   // A helper counts itself in before it claims, so the caller's final check sees every helper
   // that can still be inside fn.
-  const size_t helpers = std::min(threads_.size() > 0 ? threads_.size() - 1 : 0, n > 0 ? n - 1 : 0);
+  const size_t helpers = std::min(size_ - 1, n > 0 ? n - 1 : 0);
   for (size_t h = 0; h < helpers; ++h) {
     Status queued = Submit([shared, drain] {
       {

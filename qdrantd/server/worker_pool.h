@@ -35,7 +35,7 @@ class WorkerPool {
   // Finishes the queued work and joins the threads. Idempotent.
   void Stop();
 
-  size_t threads() const { return threads_.size(); }
+  size_t threads() const { return size_; }
 
  private:
   void Work();
@@ -45,6 +45,7 @@ class WorkerPool {
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // Protected by mu_
   bool stopping_ = false;                    // Protected by mu_
+  size_t size_ = 0;  // threads started; fixed after construction (Stop() empties threads_)
   std::vector<std::thread> threads_;
 };
 

@@ -275,7 +275,8 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch-clients", o.batch_clients, "Client threads for search/batch")
       ->capture_default_str();
-  app.add_option("--concurrency", o.concurrency_text, "Concurrent single-query clients")
+  app.add_option("--concurrency", o.concurrency_text,
+                 "Concurrent single-query clients (0: no single-query measurement)")
       ->capture_default_str();
   app.add_option("--min-seconds", o.min_seconds, "Minimum duration of each search measurement")
       ->capture_default_str();
@@ -297,7 +298,8 @@ int Main(int argc, char** argv) {
   if (o.probe) return Probe(o);
   auto metric = ParseMetric(o.metric_text);
   auto efs = ParseIntList(o.ef_text);
-  auto concurrency = ParseIntList(o.concurrency_text);
+  Result<std::vector<int>> concurrency =
+      o.concurrency_text == "0" ? std::vector<int>{} : ParseIntList(o.concurrency_text);
   for (const Status* s : {&metric.status(), &efs.status(), &concurrency.status()}) {
     if (!s->ok()) {
       std::fprintf(stderr, "%s\n", s->message().c_str());

@@ -234,6 +234,8 @@ int Main(int argc, char** argv) {
     w.Uint(threads);
     w.Key("build_seconds");
     w.Double(build_seconds);
+    w.Key("kernel");
+    w.String(kernel.c_str());
     w.Key("build_points_per_second");
     w.Double(build_pps);
     w.Key("build_cpu_seconds");

@@ -34,7 +34,7 @@ TEST_CASE("ForEach runs on an idle pool thread beside the caller", "[worker_pool
   std::atomic<int> entered{0};
   std::mutex mu;
   std::set<std::thread::id> threads;
-  bool both = false;
+  std::atomic<bool> both{false};
   pool.ForEach(2, [&](size_t) {
     {
       std::lock_guard<std::mutex> lock(mu);
