@@ -53,8 +53,9 @@ struct LoadResult {
   double client_cpu_seconds = 0;   // CPU this process used meanwhile
 };
 
-// CPU-seconds the server has used so far, or -1 when its pid is unknown or unreadable.
-double ServerCpu(int pid) {
+// CPU-seconds a process (the server, or this one) has used so far, or -1 when its pid is
+// unknown or unreadable.
+double ProcessCpu(int pid) {
   if (pid <= 0) return -1;
   auto c = ProcessCpuSeconds(pid);
   return c.ok() ? *c : -1;
@@ -99,8 +100,8 @@ Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threa
   std::vector<std::vector<double>> latencies(threads);
   std::atomic<size_t> next{0}, queries{0};
   FirstError error;
-  const double cpu0 = ServerCpu(server_pid);
-  const double client0 = ServerCpu(getpid());
+  const double cpu0 = ProcessCpu(server_pid);
+  const double client0 = ProcessCpu(getpid());
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) {
@@ -128,10 +129,10 @@ Status RunLoad(std::vector<std::unique_ptr<VectorClient>>& clients, size_t threa
   for (auto& th : pool) th.join();
   if (error.failed()) return error.Get();
   out->seconds = SecondsSince(start);
-  if (const double cpu1 = ServerCpu(server_pid); cpu0 >= 0 && cpu1 >= 0) {
+  if (const double cpu1 = ProcessCpu(server_pid); cpu0 >= 0 && cpu1 >= 0) {
     out->server_cpu_seconds = cpu1 - cpu0;
   }
-  out->client_cpu_seconds = ServerCpu(getpid()) - client0;
+  out->client_cpu_seconds = ProcessCpu(getpid()) - client0;
   out->queries = queries.load();
   out->qps = static_cast<double>(out->queries) / out->seconds;
   std::vector<double> all;
@@ -155,8 +156,8 @@ Status Upsert(const Options& o, const Dataset& ds,
   ProgressBar bar("upsert", n);
   std::atomic<size_t> next{0};
   FirstError error;
-  const double cpu0 = ServerCpu(o.server_pid);
-  const double client0 = ServerCpu(getpid());
+  const double cpu0 = ProcessCpu(o.server_pid);
+  const double client0 = ProcessCpu(getpid());
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < o.upsert_connections; ++t) {
@@ -188,10 +189,10 @@ Status Upsert(const Options& o, const Dataset& ds,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   out->ready_seconds = SecondsSince(start);
-  if (const double cpu1 = ServerCpu(o.server_pid); cpu0 >= 0 && cpu1 >= 0) {
+  if (const double cpu1 = ProcessCpu(o.server_pid); cpu0 >= 0 && cpu1 >= 0) {
     out->server_cpu_seconds = cpu1 - cpu0;
   }
-  out->client_cpu_seconds = ServerCpu(getpid()) - client0;
+  out->client_cpu_seconds = ProcessCpu(getpid()) - client0;
   out->points_per_second = static_cast<double>(n) / out->ready_seconds;
   return Status::Ok();
 }
