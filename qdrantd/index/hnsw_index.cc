@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "qdrantd/index/distance.h"
+#include "qdrantd/index/kernel_space.h"
 
 namespace qd::index {
 namespace {
@@ -19,20 +20,8 @@ namespace {
 using tableint = hnswlib::tableint;
 using linklistsizeint = hnswlib::linklistsizeint;
 
-// A space over one of our distance kernels (distance.h): the best SIMD this CPU has, where
-// hnswlib's own spaces are fixed to what the build's flags allowed (SSE for a portable build).
-class KernelSpace : public hnswlib::SpaceInterface<float> {
- public:
-  KernelSpace(size_t dim, DistanceKernel kernel) : dim_(dim), kernel_(kernel) {}
-  size_t get_data_size() override { return dim_ * sizeof(float); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return kernel_; }
-  void* get_dist_func_param() override { return &dim_; }
-
- private:
-  size_t dim_;
-  DistanceKernel kernel_;
-};
-
+// Spaces over our distance kernels: the best SIMD this CPU has, where hnswlib's own spaces are
+// fixed to what the build's flags allowed (SSE for a portable build).
 std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(const HnswIndex::Params& p) {
   const DistanceKernels& k = BestDistanceKernels();
   switch (p.distance) {

@@ -24,6 +24,7 @@
 #include <memory>
 
 #include "qdrantd/index/distance.h"
+#include "qdrantd/index/kernel_space.h"
 #include "tests/bench/dataset.h"
 #include "tests/bench/measure.h"
 #include "tests/bench/parallel.h"
@@ -39,19 +40,6 @@ struct EfResult {
   size_t queries = 0;      // queries in it
   double single_qps = 0;   // one thread, one query at a time
   double p50_ms = 0, p99_ms = 0;
-};
-
-// hnswlib's graph over one of the daemon's distance kernels.
-class KernelSpace : public hnswlib::SpaceInterface<float> {
- public:
-  KernelSpace(size_t dim, index::DistanceKernel kernel) : dim_(dim), kernel_(kernel) {}
-  size_t get_data_size() override { return dim_ * sizeof(float); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return kernel_; }
-  void* get_dist_func_param() override { return &dim_; }
-
- private:
-  size_t dim_;
-  index::DistanceKernel kernel_;
 };
 
 std::vector<uint64_t> Search(hnswlib::HierarchicalNSW<float>& index, const float* q, size_t k) {
@@ -108,7 +96,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
   const index::DistanceKernels& ours = index::BestDistanceKernels();
   if (kernel == "qdrantd") {
-    space = std::make_unique<KernelSpace>(
+    space = std::make_unique<index::KernelSpace>(
         dim, *metric == Metric::kEuclid ? ours.l2_squared : ours.inner_product);
     kernel = "qdrantd " + std::string(ours.isa);
   } else if (*metric == Metric::kEuclid) {
