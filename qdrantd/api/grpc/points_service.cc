@@ -388,7 +388,12 @@ void FillScored(segment::RecordBatch& batch, bool unnamed, List* out) {
 
 class PointsService final : public qdrant::Points::CallbackService {
  public:
-  explicit PointsService(ServiceContext context) : c_(context) {}
+  explicit PointsService(ServiceContext context) : c_(context) {
+    SetMessageAllocatorFor_Search(&search_messages_);
+    SetMessageAllocatorFor_SearchBatch(&search_batch_messages_);
+    SetMessageAllocatorFor_Query(&query_messages_);
+    SetMessageAllocatorFor_QueryBatch(&query_batch_messages_);
+  }
 
   // An update of one kind: parse (against the collection), apply, answer. A wait=false call is
   // answered as soon as its operation is in the WAL; `request` and `response` belong to gRPC
@@ -821,6 +826,11 @@ class PointsService final : public qdrant::Points::CallbackService {
   }
 
   ServiceContext c_;
+  // The search calls' messages live on one arena per call (see ArenaMessageAllocator).
+  ArenaMessageAllocator<qdrant::SearchPoints, qdrant::SearchResponse> search_messages_;
+  ArenaMessageAllocator<qdrant::SearchBatchPoints, qdrant::SearchBatchResponse> search_batch_messages_;
+  ArenaMessageAllocator<qdrant::QueryPoints, qdrant::QueryResponse> query_messages_;
+  ArenaMessageAllocator<qdrant::QueryBatchPoints, qdrant::QueryBatchResponse> query_batch_messages_;
 };
 
 }  // namespace
