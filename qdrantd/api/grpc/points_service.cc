@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "points_service.grpc.pb.h"
 #include "qdrantd/api/grpc/collection_codec.h"
@@ -750,14 +751,12 @@ class PointsService final : public qdrant::Points::CallbackService {
   // The searches run on this thread and on idle pool threads (see WorkerPool::ForEach).
   template <typename Response>
   Status RunBatch(const Collection& c, std::vector<ParsedSearch>& searches, Response* response) {
-    std::vector<Result<segment::RecordBatch>> results;
-    results.reserve(searches.size());
-    for (size_t i = 0; i < searches.size(); ++i) results.emplace_back(segment::RecordBatch{});
-    c_.pool->ForEach(searches.size(), [&](size_t i) { results[i] = Execute(c, searches[i]); });
+    std::vector<std::optional<Result<segment::RecordBatch>>> results(searches.size());
+    c_.pool->ForEach(searches.size(), [&](size_t i) { results[i].emplace(Execute(c, searches[i])); });
     const bool unnamed = c.config().unnamed_vector;
-    for (Result<segment::RecordBatch>& result : results) {
-      if (!result.ok()) return result.status();
-      FillScored(*result, unnamed, response->add_result()->mutable_result());
+    for (std::optional<Result<segment::RecordBatch>>& result : results) {
+      if (!result->ok()) return result->status();
+      FillScored(**result, unnamed, response->add_result()->mutable_result());
     }
     return Status::Ok();
   }

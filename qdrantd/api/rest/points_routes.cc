@@ -3,6 +3,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "qdrantd/api/rest/async_handler.h"
 #include "qdrantd/api/rest/json.h"
@@ -628,21 +629,19 @@ Result<Response> Search(Collections& collections, server::WorkerPool& pool, cons
   }
   // A batch's searches run on this thread and on idle pool threads: one request can use every
   // core, and a core is not left idle while another client's next request is in flight.
-  std::vector<Result<segment::RecordBatch>> results;
-  results.reserve(searches.size());
-  for (size_t i = 0; i < searches.size(); ++i) results.emplace_back(segment::RecordBatch{});
-  pool.ForEach(searches.size(), [&](size_t i) { results[i] = Execute(**c, searches[i]); });
+  std::vector<std::optional<Result<segment::RecordBatch>>> results(searches.size());
+  pool.ForEach(searches.size(), [&](size_t i) { results[i].emplace(Execute(**c, searches[i])); });
   bool unnamed = (*c)->config().unnamed_vector;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   if (batch) w.StartArray();
-  for (const Result<segment::RecordBatch>& result : results) {
-    if (!result.ok()) return result.status();
+  for (const std::optional<Result<segment::RecordBatch>>& result : results) {
+    if (!result->ok()) return result->status();
     if (query) {
       w.StartObject();
       w.Key("points");
     }
-    WriteScored(w, *result, unnamed);
+    WriteScored(w, **result, unnamed);
     if (query) w.EndObject();
   }
   if (batch) w.EndArray();
