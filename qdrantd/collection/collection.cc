@@ -435,8 +435,7 @@ Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
   for (const PointId& id : ids) {
     RecordBatch one = layout->local[ShardOf(id, shards)]->replica->segment().Retrieve({id}, projection);
     for (segment::PointRecord& r : one.points) {
-      rapidjson::Value payload(r.payload, out.arena->GetAllocator());
-      r.payload = std::move(payload);
+      if (r.has_payload) r.payload = rapidjson::Value(r.payload, out.Allocator());
       out.points.push_back(std::move(r));
     }
   }
@@ -447,8 +446,7 @@ namespace {
 // Moves records of `from` into `to`, copying payloads into to's arena.
 void Absorb(RecordBatch& to, RecordBatch& from) {
   for (segment::PointRecord& r : from.points) {
-    rapidjson::Value payload(r.payload, to.arena->GetAllocator());
-    r.payload = std::move(payload);
+    if (r.has_payload) r.payload = rapidjson::Value(r.payload, to.Allocator());
     to.points.push_back(std::move(r));
   }
 }
@@ -555,20 +553,22 @@ Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
     Result<RecordBatch> part = shard->replica->segment().Search(spec, projection);
     if (!part.ok()) return part.status();
     if (local.size() == 1) {
-      merged = std::move(*part);
+      merged = std::move(*part);  // already in this order, limit + offset long
       break;
     }
     Absorb(merged, *part);
   }
-  std::sort(merged.points.begin(), merged.points.end(),
-            [](const segment::PointRecord& a, const segment::PointRecord& b) {
-              return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
-            });
-  size_t begin = std::min(spec.offset, merged.points.size());
-  size_t end = std::min(spec.offset + spec.limit, merged.points.size());
-  std::vector<segment::PointRecord> page;
-  for (size_t i = begin; i < end; ++i) page.push_back(std::move(merged.points[i]));
-  merged.points = std::move(page);
+  std::vector<segment::PointRecord>& points = merged.points;
+  if (local.size() > 1) {
+    std::sort(points.begin(), points.end(),
+              [](const segment::PointRecord& a, const segment::PointRecord& b) {
+                return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+              });
+  }
+  const size_t begin = std::min(spec.offset, points.size());
+  const size_t end = std::min(spec.offset + spec.limit, points.size());
+  points.erase(points.begin() + static_cast<std::ptrdiff_t>(end), points.end());
+  points.erase(points.begin(), points.begin() + static_cast<std::ptrdiff_t>(begin));
   return merged;
 }
 

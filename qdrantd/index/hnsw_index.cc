@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
-#include <queue>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -44,6 +43,35 @@ constexpr tableint kAbsent = static_cast<tableint>(-1);
 void DropLabelLookup(hnswlib::HierarchicalNSW<float>& h) {
   std::unordered_map<hnswlib::labeltype, tableint>().swap(h.label_lookup_);
 }
+
+// A binary heap (std::priority_queue's operations) over borrowed storage, emptied on entry, so
+// a thread's searches reuse one allocation. Storage a filtered search grew past kKeep entries is
+// given back rather than held by the thread for good.
+template <typename T, typename Compare>
+class Heap {
+ public:
+  static constexpr size_t kKeep = 1 << 16;
+  explicit Heap(std::vector<T>& storage) : v_(storage) { v_.clear(); }
+  ~Heap() {
+    if (v_.capacity() > kKeep) std::vector<T>().swap(v_);
+  }
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+  bool empty() const { return v_.empty(); }
+  size_t size() const { return v_.size(); }
+  const T& top() const { return v_.front(); }
+  void emplace(float distance, tableint node) {
+    v_.emplace_back(distance, node);
+    std::push_heap(v_.begin(), v_.end(), Compare());
+  }
+  void pop() {
+    std::pop_heap(v_.begin(), v_.end(), Compare());
+    v_.pop_back();
+  }
+
+ private:
+  std::vector<T>& v_;
+};
 
 }  // namespace
 
@@ -300,9 +328,12 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
   // insert may run, a node's list is read under its lock, held while its neighbours are
   // measured (hnswlib's own insert path does the same), so an insert rewriting that list waits
   // for a microsecond at most.
+  // Two heaps over this thread's reused storage (a priority_queue's vector grew from nothing
+  // in every search: a dozen mallocs a query).
   using Pair = std::pair<float, tableint>;
-  std::priority_queue<Pair> top;  // worst accepted on top
-  std::priority_queue<Pair, std::vector<Pair>, std::greater<Pair>> candidates;  // best first
+  thread_local std::vector<Pair> top_storage, candidate_storage;
+  Heap<Pair, std::less<Pair>> top(top_storage);                 // worst accepted on top
+  Heap<Pair, std::greater<Pair>> candidates(candidate_storage);  // best first
   hnswlib::VisitedList* visited = h.visited_list_pool_->getFreeVisitedList();
   hnswlib::vl_type* mass = visited->mass;
   hnswlib::vl_type tag = visited->curV;

@@ -85,10 +85,16 @@ struct PointRecord {
   std::optional<index::OrderValue> order_value;
 };
 
-// Records plus the allocator their payloads live in.
+// Records plus the allocator their payloads live in. The allocator is made when the first payload
+// is copied in: a search without payloads (most of them) allocates none.
 struct RecordBatch {
-  std::shared_ptr<rapidjson::Document> arena = std::make_shared<rapidjson::Document>();
+  std::shared_ptr<rapidjson::Document> arena;
   std::vector<PointRecord> points;
+
+  rapidjson::Document::AllocatorType& Allocator() {
+    if (!arena) arena = std::make_shared<rapidjson::Document>();
+    return arena->GetAllocator();
+  }
 };
 
 struct SearchSpec {
