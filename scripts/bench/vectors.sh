@@ -171,5 +171,8 @@ if mem:
     if empty:
         line += f'; growth over the empty daemon {(mem["rss_bytes"] - empty["rss_bytes"]) / need:.2f}'
     print(line)
+    if mem.get("anon_bytes"):
+        print(f'  of which anonymous (the data) {mib(mem["anon_bytes"]):.1f} MiB: '
+              f'{mem["anon_bytes"] / need:.2f}; files (shared libraries) {mib(mem["file_bytes"]):.1f} MiB')
 print("targets: batched search >= 0.70 (REST, #3) / 0.90 (gRPC, #4); upsert >= 0.70 (REST) / 0.80 (gRPC)")
 PY

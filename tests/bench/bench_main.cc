@@ -443,6 +443,11 @@ int Main(int argc, char** argv) {
         mem_idle ? (" (" + HumanBytes(mem_idle->rss_bytes) + " with the empty collection)").c_str()
                  : "",
         HumanBytes(mem_end->rss_bytes).c_str(), HumanBytes(mem_end->hwm_bytes).c_str());
+    if (mem_loaded) {
+      std::printf("  after load: %s anonymous (the data), %s of files (shared libraries' code)\n",
+                  HumanBytes(mem_loaded->anon_bytes).c_str(),
+                  HumanBytes(mem_loaded->file_bytes).c_str());
+    }
   }
   if (o.drop_after) {
     if (Status s = clients[0]->DeleteCollection(o.collection); !s.ok()) return fail(s);
@@ -528,6 +533,10 @@ int Main(int argc, char** argv) {
       w.Uint64(m->rss_bytes);
       w.Key("hwm_bytes");
       w.Uint64(m->hwm_bytes);
+      w.Key("anon_bytes");
+      w.Uint64(m->anon_bytes);
+      w.Key("file_bytes");
+      w.Uint64(m->file_bytes);
       w.EndObject();
     };
     write_mem("server_memory_empty_collection", mem_idle);

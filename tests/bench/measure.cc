@@ -44,6 +44,8 @@ Result<ProcessMemory> ReadProcessMemory(pid_t pid) {
     uint64_t kib = 0;
     if (std::sscanf(line.c_str(), "VmRSS: %lu kB", &kib) == 1) m.rss_bytes = kib * 1024, rss = true;
     if (std::sscanf(line.c_str(), "VmHWM: %lu kB", &kib) == 1) m.hwm_bytes = kib * 1024, hwm = true;
+    if (std::sscanf(line.c_str(), "RssAnon: %lu kB", &kib) == 1) m.anon_bytes = kib * 1024;
+    if (std::sscanf(line.c_str(), "RssFile: %lu kB", &kib) == 1) m.file_bytes = kib * 1024;
   }
   if (!rss || !hwm) return Status::NotFound("no VmRSS/VmHWM for process " + std::to_string(pid));
   return m;

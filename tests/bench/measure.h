@@ -35,6 +35,10 @@ double RecallAtK(std::span<const std::vector<uint64_t>> found, std::span<const i
 struct ProcessMemory {
   uint64_t rss_bytes = 0;
   uint64_t hwm_bytes = 0;
+  // The parts of rss_bytes: private anonymous memory (heap, mappings: the data), and pages of
+  // files (mostly shared libraries' code, which any process mapping them shares).
+  uint64_t anon_bytes = 0;
+  uint64_t file_bytes = 0;
 };
 // Errors: kNotFound if the process does not exist (or /proc/<pid>/status lacks the fields).
 Result<ProcessMemory> ReadProcessMemory(pid_t pid);
