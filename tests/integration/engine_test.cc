@@ -669,32 +669,27 @@ TEST_CASE("GET /collections/{name}/cluster in standalone mode: every shard local
   CHECK(node.Get("/collections/nope/cluster").status == 404);
 }
 
-namespace {
-
-// The daemon's private anonymous memory (RssAnon): its data, without shared libraries' pages.
-size_t AnonBytes(Node& node) {
-  std::ifstream in("/proc/" + std::to_string(node.process().pid()) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t kib = 0;
-    if (std::sscanf(line.c_str(), "RssAnon: %zu kB", &kib) == 1) return kib * 1024;
-  }
-  return 0;
-}
-
-}  // namespace
-
 TEST_CASE("deleting a collection gives its memory back at once", "[integration][engine]") {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // The sanitizers' allocators hold freed memory in quarantine by design: nothing to measure.
   WARN("not measured under a sanitizer: its allocator keeps freed memory on purpose");
   return;
 #else
+  // The daemon's private anonymous memory (RssAnon): its data, without shared libraries' pages.
+  auto anon_bytes = [](Node& n) -> size_t {
+    std::ifstream in("/proc/" + std::to_string(n.process().pid()) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      size_t kib = 0;
+      if (std::sscanf(line.c_str(), "RssAnon: %zu kB", &kib) == 1) return kib * 1024;
+    }
+    return 0;
+  };
   Node node;
   REQUIRE(node.WaitReady());
   // 30,000 points of 128 dimensions: ~15 MiB of vectors and ~4 MiB of graph.
   REQUIRE(Put(node, "/collections/m", R"({"vectors":{"size":128,"distance":"Euclid"}})").status == 200);
-  const size_t empty = AnonBytes(node);
+  const size_t empty = anon_bytes(node);
   REQUIRE(empty > 0);
   std::mt19937 rng(7);
   for (int first = 0; first < 30000; first += 1000) {
@@ -705,7 +700,7 @@ TEST_CASE("deleting a collection gives its memory back at once", "[integration][
     }
     REQUIRE(Put(node, "/collections/m/points?wait=true", body + "]}").status == 200);
   }
-  const size_t loaded = AnonBytes(node);
+  const size_t loaded = anon_bytes(node);
   REQUIRE(loaded > empty + (15 << 20));
   REQUIRE(HttpRequest(node.http_port(), "DELETE", "/collections/m").status == 200);
   // Back within a fifth of what the collection took, well before the minute-long checkpoint
@@ -713,7 +708,7 @@ TEST_CASE("deleting a collection gives its memory back at once", "[integration][
   size_t now = loaded;
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
-    now = AnonBytes(node);
+    now = anon_bytes(node);
     if (now < empty + (loaded - empty) / 5) break;
     std::this_thread::sleep_for(100ms);
   }
