@@ -670,7 +670,7 @@ TEST_CASE("GET /collections/{name}/cluster in standalone mode: every shard local
 }
 
 TEST_CASE("deleting a collection gives its memory back at once", "[integration][engine]") {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(QD_SANITIZED)
   // The sanitizers' allocators hold freed memory in quarantine by design: nothing to measure.
   WARN("not measured under a sanitizer: its allocator keeps freed memory on purpose");
   return;

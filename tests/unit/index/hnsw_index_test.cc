@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace qd::index {
 namespace {
 
@@ -153,6 +155,72 @@ TEST_CASE("HnswIndex searches run while inserts rewrite the graph", "[hnsw]") {
     found += !hits.empty() && hits[0].label == label;
   }
   CHECK(found >= (n / 7) * 99 / 100);
+}
+
+TEST_CASE("HnswIndex grown step by step and reloaded answers as one made at full size", "[hnsw]") {
+  // Reserve moves level 0 (vectors and links) to bigger blocks as the index grows, and a load
+  // shrinks it to fit. One thread inserting in one order builds one graph (hnswlib draws levels
+  // from a fixed seed), so the index grown from 16 by Reserve steps, and the same index saved
+  // and loaded, must answer every query exactly as one made at full size.
+  constexpr uint32_t dim = 128;
+  constexpr size_t n = 5000;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = normal(rng);
+  HnswIndex::Params params;
+  params.dim = dim;
+  params.distance = Distance::kEuclid;
+  params.m = 8;
+  params.ef_construct = 32;
+  auto make = [&](size_t capacity, size_t step) {
+    auto created = HnswIndex::Create(params, capacity);
+    REQUIRE(created.ok());
+    std::unique_ptr<HnswIndex> index = std::move(*created);
+    for (size_t first = 0; first < n; first += step) {
+      REQUIRE(index->Reserve(step).ok());
+      for (size_t label = first; label < first + step; ++label) {
+        REQUIRE(index->Add(static_cast<uint32_t>(label), &data[label * dim]).ok());
+      }
+    }
+    return index;
+  };
+  std::unique_ptr<HnswIndex> full = make(n, n);
+  std::unique_ptr<HnswIndex> grown = make(16, 250);
+
+  std::vector<uint64_t> visible((n + 64) / 64, ~uint64_t(0));
+  HnswIndex::Accept all{visible.data(), n + 1, nullptr};
+  std::vector<float> queries(200 * dim);
+  for (float& x : queries) x = normal(rng);
+  auto same_answers = [&](const HnswIndex& a, const HnswIndex& b) {
+    std::vector<float> stored;
+    for (uint32_t label = 0; label < n; label += 7) {
+      REQUIRE(b.VectorOf(label, stored));
+      REQUIRE(std::equal(stored.begin(), stored.end(), &data[label * dim]));
+    }
+    for (size_t q = 0; q < 200; ++q) {
+      std::vector<Hit> x = a.Search(&queries[q * dim], 10, 48, all);
+      std::vector<Hit> y = b.Search(&queries[q * dim], 10, 48, all);
+      REQUIRE(x.size() == 10);
+      REQUIRE(Labels(x) == Labels(y));
+    }
+  };
+  same_answers(*full, *grown);
+
+  test::TempDir dir;
+  const std::string path = dir.path() + "/index.hnsw";
+  REQUIRE(grown->Save(path).ok());
+  auto loaded = HnswIndex::Load(params, path);
+  REQUIRE(loaded.ok());
+  CHECK((*loaded)->size() == n);
+  same_answers(*full, **loaded);
+  // It grows again after the load.
+  std::vector<float> extra(dim, 0.5f);
+  REQUIRE((*loaded)->Reserve(1).ok());
+  REQUIRE((*loaded)->Add(static_cast<uint32_t>(n), extra.data()).ok());
+  std::vector<Hit> hits = (*loaded)->Search(extra.data(), 1, 64, all);
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0].label == n);
 }
 
 }  // namespace qd::index
