@@ -16,16 +16,19 @@ WorkerPool::WorkerPool(size_t threads, size_t max_queued) : max_queued_(max_queu
 
 WorkerPool::~WorkerPool() { Stop(); }
 
-Status WorkerPool::Submit(std::function<void()> fn) {
+Status WorkerPool::Submit(std::function<void()> fn) { return Enqueue(std::move(fn), false); }
+
+Status WorkerPool::Enqueue(std::function<void()> fn, bool helper) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status(StatusCode::kUnavailable, "the server is shutting down");
-    if (queue_.size() >= max_queued_) {
+    if (!helper && queue_.size() - queued_helpers_ >= max_queued_) {
       return Status(StatusCode::kResourceExhausted,
                     "too many requests in progress (" + std::to_string(max_queued_) +
                         " queued); retry later");
     }
-    queue_.push_back(std::move(fn));
+    queue_.push_back(Task{std::move(fn), helper});
+    queued_helpers_ += helper;
   }
   cv_.notify_one();
   return Status::Ok();
@@ -49,7 +52,7 @@ void WorkerPool::ForEach(size_t n, const std::function<void(size_t)>& fn) {
   // that can still be inside fn.
   const size_t helpers = std::min(size_ - 1, n > 0 ? n - 1 : 0);
   for (size_t h = 0; h < helpers; ++h) {
-    Status queued = Submit([shared, drain] {
+    Status queued = Enqueue([shared, drain] {
       {
         std::lock_guard<std::mutex> lock(shared->mu);
         ++shared->helping;
@@ -60,8 +63,8 @@ void WorkerPool::ForEach(size_t n, const std::function<void(size_t)>& fn) {
         --shared->helping;
       }
       shared->cv.notify_all();
-    });
-    if (!queued.ok()) break;  // a full or stopping pool: the caller does the rest
+    }, /*helper=*/true);
+    if (!queued.ok()) break;  // a stopping pool: the caller does the rest
   }
   drain(*shared);
   std::unique_lock<std::mutex> lock(shared->mu);
@@ -88,7 +91,8 @@ void WorkerPool::Work() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
-      fn = std::move(queue_.front());
+      fn = std::move(queue_.front().fn);
+      queued_helpers_ -= queue_.front().helper;
       queue_.pop_front();
     }
     fn();

@@ -30,7 +30,8 @@ class WorkerPool {
   // Calls fn(i) for every i in [0, n), on the calling thread and on the pool threads that are
   // idle meanwhile; returns once every call has returned. The caller never waits for a task that
   // has not started (a helper that starts late finds nothing left and returns), so a pool
-  // thread may call it. fn must be safe to call on several threads at once.
+  // thread may call it. Its helpers (up to threads() - 1) are queued beyond max_queued: they
+  // never take a request's room. fn must be safe to call on several threads at once.
   void ForEach(size_t n, const std::function<void(size_t)>& fn);
   // Finishes the queued work and joins the threads. Idempotent.
   void Stop();
@@ -39,11 +40,18 @@ class WorkerPool {
 
  private:
   void Work();
+  // Queues fn; a helper does not count against max_queued_.
+  Status Enqueue(std::function<void()> fn, bool helper);
 
   const size_t max_queued_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // Protected by mu_
+  struct Task {
+    std::function<void()> fn;
+    bool helper = false;  // ForEach's: not counted against max_queued_
+  };
+  std::deque<Task> queue_;                   // Protected by mu_
+  size_t queued_helpers_ = 0;                // helpers in queue_; Protected by mu_
   bool stopping_ = false;                    // Protected by mu_
   size_t size_ = 0;  // threads started; fixed after construction (Stop() empties threads_)
   std::vector<std::thread> threads_;

@@ -72,4 +72,32 @@ TEST_CASE("ForEach on a pool thread finishes alone while every other pool thread
   REQUIRE(result.get() == 5050);
 }
 
+TEST_CASE("ForEach's helpers do not take the queue's room from requests", "[worker_pool]") {
+  // Helpers queued behind busy threads (up to threads - 1 per call) must not count against
+  // max_queued: with many cores and many batches in flight, real requests were refused.
+  WorkerPool pool(3, /*max_queued=*/2);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> blocked{0};
+  for (int t = 1; t <= 3; ++t) {  // one at a time: the queue holds two
+    REQUIRE(pool.Submit([&, released] {
+                  blocked.fetch_add(1);
+                  released.wait();
+                }).ok());
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (blocked.load() < t && Clock::now() < deadline) std::this_thread::yield();
+    REQUIRE(blocked.load() == t);
+  }
+  std::atomic<size_t> sum{0};
+  pool.ForEach(100, [&](size_t i) { sum.fetch_add(i + 1); });
+  CHECK(sum.load() == 5050);
+  // The queue's room is still all there for real work.
+  std::atomic<int> ran{0};
+  CHECK(pool.Submit([&] { ran.fetch_add(1); }).ok());
+  CHECK(pool.Submit([&] { ran.fetch_add(1); }).ok());
+  release.set_value();
+  pool.Stop();
+  CHECK(ran.load() == 2);
+}
+
 }  // namespace
