@@ -107,46 +107,159 @@ Status LocalReplica::Broken() {
   return broken_;
 }
 
+struct LocalReplica::Writer {
+  const Resolve* resolve = nullptr;  // a state-reading resolve, run at the front of the queue
+  Operation op;
+  std::string body;                  // op encoded; empty: nothing to log
+  // The outcome, written before `done` under queue_mu_ (by the front, when it is another).
+  Status status;
+  OpNum op_num = 0;
+  bool done = false;
+  std::condition_variable cv;        // with queue_mu_: done, or this writer reached the front
+};
+
+namespace {
+bool IsEmpty(const Operation& op) { return op.points.empty() && op.ids.empty() && op.field_name.empty(); }
+}  // namespace
+
 Result<LocalReplica::Logged> LocalReplica::Log(const Resolve& resolve, bool pure) {
-  std::lock_guard<std::mutex> lock(log_mu_);
-  if (!pure) {
-    // Every logged op applied (or the replica broken): the resolve sees them all.
-    std::unique_lock<std::mutex> turn(turn_mu_);
-    turn_cv_.wait(turn, [&] { return applied_ == last_op_ || !broken_.ok(); });
+  Writer w;
+  if (pure) {
+    // Passes the request on: resolved and encoded here, in parallel with other callers.
+    Result<Operation> op = resolve(*segment_);
+    if (!op.ok()) return op.status();
+    if (IsEmpty(*op)) return Logged{};
+    w.op = std::move(*op);
+    w.body = segment::Encode(w.op);
+  } else {
+    w.resolve = &resolve;
   }
-  if (Status broken = Broken(); !broken.ok()) return broken;
-  Result<Operation> op = resolve(*segment_);
-  if (!op.ok()) return op.status();
-  if (op->points.empty() && op->ids.empty() && op->field_name.empty()) return Logged{};
-  const OpNum op_num = last_op_ + 1;
-  std::string body = segment::Encode(*op);
-  Result<sqlite::Stmt> insert = wal_->Prepare("INSERT INTO ops(op, body) VALUES(?, ?)");
-  if (!insert.ok()) return insert.status();
-  Status s = insert->Bind(1, static_cast<int64_t>(op_num)).BindBlob(2, body.data(), body.size()).Run();
-  if (!s.ok()) return s.WithContext("WAL append");
-  last_op_ = op_num;
-  return Logged{op_num, std::move(*op)};
+  bool front = false;
+  {
+    std::unique_lock<std::mutex> queue(queue_mu_);
+    queue_.push_back(&w);
+    w.cv.wait(queue, [&] { return w.done || queue_.front() == &w; });
+    front = !w.done;
+  }
+  if (front) CommitGroup(w);
+  if (!w.status.ok()) return w.status;
+  return Logged{w.op_num, std::move(w.op)};
+}
+
+void LocalReplica::CommitGroup(Writer& w) {
+  std::vector<Writer*> group;
+  Status s;
+  {
+    std::lock_guard<std::mutex> log(log_mu_);
+    s = Broken();
+    if (s.ok() && w.resolve) {
+      // Every logged op applied (or the replica broken): the resolve sees them all.
+      {
+        std::unique_lock<std::mutex> turn(turn_mu_);
+        TurnCv(last_op_ + 1).wait(turn, [&] { return applied_ == last_op_ || !broken_.ok(); });
+      }
+      s = Broken();
+      if (s.ok()) {
+        // This caller's error is its own: the writers behind it go on. Nothing may throw past
+        // here while w is in the queue.
+        try {
+          Result<Operation> op = (*w.resolve)(*segment_);
+          if (!op.ok()) {
+            w.status = op.status();
+          } else if (!IsEmpty(*op)) {
+            w.op = std::move(*op);
+            w.body = segment::Encode(w.op);
+          }
+        } catch (const std::exception& e) {
+          w.status = Status::Internal(std::string("resolving a write: ") + e.what());
+        }
+      }
+    }
+    {
+      // The group: this writer and the pure ones right behind it, a prefix of the queue.
+      std::lock_guard<std::mutex> queue(queue_mu_);
+      size_t bytes = w.body.size();
+      group.push_back(&w);
+      for (auto it = queue_.begin() + 1; it != queue_.end(); ++it) {
+        if ((*it)->resolve || bytes + (*it)->body.size() > kMaxGroupBytes) break;
+        bytes += (*it)->body.size();
+        group.push_back(*it);
+      }
+    }
+    if (s.ok()) s = AppendToWal(group);
+  }
+  std::lock_guard<std::mutex> queue(queue_mu_);
+  for (Writer* x : group) {
+    queue_.pop_front();
+    if (!s.ok()) x->status = s;
+    if (x == &w) continue;
+    x->done = true;
+    x->cv.notify_one();  // under the lock: once it sees `done`, x may go out of scope
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+}
+
+Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
+  size_t ops = 0;
+  for (const Writer* x : group) ops += x->body.empty() ? 0 : 1;
+  if (ops == 0) return Status::Ok();
+  const OpNum first = last_op_ + 1;
+  Status s;
+  {
+    sqlite::Transaction tx(*wal_);
+    s = tx.Begin();
+    Result<sqlite::Stmt> insert = s.ok() ? wal_->Prepare("INSERT INTO ops(op, body) VALUES(?, ?)")
+                                         : Result<sqlite::Stmt>(s);
+    if (!insert.ok()) s = insert.status();
+    OpNum next = first;
+    for (const Writer* x : group) {
+      if (!s.ok()) break;
+      if (x->body.empty()) continue;
+      s = insert->Bind(1, static_cast<int64_t>(next++)).BindBlob(2, x->body.data(), x->body.size()).Run();
+    }
+    if (s.ok()) s = tx.Commit();
+  }
+  if (!s.ok()) {
+    // A failed commit or fsync may or may not have left the records on disk: never guess.
+    return MarkBroken("failed to append ops " + std::to_string(first) + ".." +
+                          std::to_string(first + ops - 1) + " to its WAL",
+                      s);
+  }
+  for (Writer* x : group) {
+    if (!x->body.empty()) x->op_num = ++last_op_;
+  }
+  wal_commits_.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status LocalReplica::MarkBroken(const std::string& failure, const Status& cause) {
+  Status s;
+  {
+    std::lock_guard<std::mutex> turn(turn_mu_);
+    if (broken_.ok()) {
+      broken_ = Status::Internal("replica " + dir_ + " " + failure +
+                                 " and refuses writes until restarted: " + cause.message());
+      QD_LOG_ERROR(broken_.message());
+    }
+    s = broken_;
+  }
+  for (std::condition_variable& cv : turn_cvs_) cv.notify_all();
+  return s;
 }
 
 Status LocalReplica::WaitTurn(const OpNum& done, OpNum op_num) {
   std::unique_lock<std::mutex> turn(turn_mu_);
-  turn_cv_.wait(turn, [&] { return done + 1 == op_num || !broken_.ok(); });
+  TurnCv(op_num).wait(turn, [&] { return done + 1 == op_num || !broken_.ok(); });
   return broken_;
 }
 
 Status LocalReplica::EndTurn(OpNum& done, OpNum op_num, Status s) {
+  if (!s.ok()) return MarkBroken("failed to apply op " + std::to_string(op_num), s);
   {
     std::lock_guard<std::mutex> turn(turn_mu_);
-    if (s.ok()) {
-      done = op_num;
-    } else {
-      broken_ = Status::Internal("replica " + dir_ + " failed to apply op " + std::to_string(op_num) +
-                                 " and refuses writes until restarted: " + s.message());
-      QD_LOG_ERROR(broken_.message());
-      s = broken_;
-    }
+    done = op_num;
   }
-  turn_cv_.notify_all();
+  TurnCv(op_num + 1).notify_all();  // op_num + 1's turn, in the stage after or this one
   return s;
 }
 
@@ -219,6 +332,11 @@ Status LocalReplica::Flush() {
   Result<sqlite::Stmt> trim = wal_->Prepare("DELETE FROM ops WHERE op <= ?");
   if (!trim.ok()) return trim.status();
   return trim->Bind(1, static_cast<int64_t>(segment_->index_op())).Run();
+}
+
+size_t LocalReplica::queued() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return queue_.size();
 }
 
 OpNum LocalReplica::last_op() const {

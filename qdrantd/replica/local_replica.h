@@ -2,28 +2,37 @@
 // operation WAL (wal.db, SQLite, synchronous=FULL) and its Segment.
 //
 // Write path, a three-stage pipeline; each op goes through it on the thread that asked for it.
-// Stage 1 (log_mu_): the caller's resolve turns the request into an Operation against the
-// current state (filters become ids), and the operation is appended to the WAL under the next
-// op number (one transaction, fsynced); then on_durable runs (a wait=false caller is answered
-// there). Stage 2, in op order: the segment applies it in memory (slots, graph inserts) and
-// captures its points.db rows. Stage 3, in op order: those rows are written to points.db.
+// Stage 1, group commit (STYLE.md §2, LevelDB's DBImpl::Write): callers queue in arrival order.
+// The caller at the front appends its own op and every pure op queued behind it (up to
+// kMaxGroupBytes) to the WAL in one transaction and one fsync, under consecutive op numbers,
+// and wakes the others with the shared outcome; then each caller's on_durable runs (a
+// wait=false caller is answered there). A pure resolve (it only passes the request on) runs on
+// its caller's thread before it queues; a state-reading one runs at the front of the queue,
+// once every logged op is through stage 3, and its op leads its own group. Stage 2, in op
+// order: the segment applies the op in memory (slots, graph inserts) and captures its
+// points.db rows. Stage 3, in op order: those rows are written to points.db.
 // Op N+1 is fsynced while op N is inserted into the graph, and inserted while op N is written
 // to points.db, so neither the fsync nor the SQLite write idles the cores. Update returns after
 // stage 3. A resolve that reads state (`pure` false: update_mode, update_filter, by filter,
-// update_vectors) first waits until every logged op is through stage 3, so it sees them all.
-// Failure modes: a resolve error returns before anything is logged; a WAL error returns
-// kInternal and nothing was acknowledged; an apply error after the WAL commit leaves the op in
-// the WAL, so it is applied on the next start, and the replica refuses further writes (and the
-// not yet applied ops behind it) until then.
+// update_vectors) sees every op logged before it.
+// Failure modes: a resolve error returns before anything is logged. A failed WAL transaction
+// fails its whole group with kInternal and the replica refuses further writes until restarted:
+// after a failed commit or fsync nobody knows whether the records landed (none was
+// acknowledged; recovery applies whatever is in the WAL). An apply error after the WAL commit
+// leaves the op in the WAL, so it is applied on the next start, and the replica refuses
+// further writes (and the not yet applied ops behind it) until then.
 //
 // Recovery (Open): the segment loads points.db (state at applied_op) and its index checkpoint
 // (index_op); WAL ops in (index_op, applied_op] are re-synced into the indexes from points.db
 // and ops above applied_op are applied again.
 // Thread: Update from any thread; segment() reads from any.
-// Lock order: log_mu_, apply_mu_, store_mu_, turn_mu_.
+// Lock order: log_mu_, apply_mu_, store_mu_, turn_mu_; queue_mu_ is a leaf (nothing else is
+// locked while it is held).
 #pragma once
 
+#include <array>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <atomic>
@@ -69,6 +78,12 @@ class LocalReplica {
   // old paths again (a new collection of the same name may live there now).
   void Abandon() { abandoned_ = true; }
   segment::OpNum last_op() const;
+  // WAL transactions committed since Open: fewer than the ops logged when writes overlapped.
+  uint64_t wal_commits() const { return wal_commits_.load(std::memory_order_relaxed); }
+  // Callers in stage 1 now, the one writing included.
+  size_t queued() const;
+  // A WAL transaction carries at most this many bytes of operations, unless one op is bigger.
+  static constexpr size_t kMaxGroupBytes = size_t{8} << 20;
 
  private:
   LocalReplica(std::string dir, std::unique_ptr<sqlite::Db> wal,
@@ -81,8 +96,17 @@ class LocalReplica {
     segment::OpNum op_num = 0;  // 0: nothing to apply
     segment::Operation op;
   };
-  // Stage 1: resolve and append to the WAL.
+  struct Writer;  // a caller waiting in stage 1
+  // Stage 1: resolve and append to the WAL, alone or in a group.
   Result<Logged> Log(const Resolve& resolve, bool pure);
+  // At the front of the queue: resolves w when it reads state, then writes w and the pure
+  // writers behind it. Holds log_mu_.
+  void CommitGroup(Writer& w);
+  // One transaction for the group's ops; numbers them on success. Holds log_mu_.
+  Status AppendToWal(const std::vector<Writer*>& group);
+  // Records the first failure that stops the replica's writes, wakes every waiter, and
+  // returns the status they all get.
+  Status MarkBroken(const std::string& failure, const Status& cause);
   // Stages 2 and 3: each waits for op_num - 1 to be through it.
   Status Apply(const Logged& logged);
   // Waits until `done` (applied_in_memory_ or applied_) reaches op_num - 1 or the replica broke.
@@ -93,14 +117,22 @@ class LocalReplica {
   Status Broken();
 
   const std::string dir_;
-  std::mutex log_mu_;                              // stage 1: resolve and WAL append
+  mutable std::mutex queue_mu_;
+  std::deque<Writer*> queue_;                      // stage 1's callers; protected by queue_mu_
+  std::mutex log_mu_;                              // held by the front's WAL transaction
   std::unique_ptr<sqlite::Db> wal_;                // Protected by log_mu_
   segment::OpNum last_op_ = 0;                     // logged; protected by log_mu_
+  std::atomic<uint64_t> wal_commits_{0};
   std::mutex apply_mu_;                            // held through stage 2 (and by the optimizer)
   std::mutex store_mu_;                            // held through stage 3
   std::unique_ptr<segment::Segment> segment_;
   std::mutex turn_mu_;
-  std::condition_variable turn_cv_;                // a stage ended or the replica broke
+  // A stage's end for op N wakes the waiters for op N + 1 (its next stage, or the stage after
+  // for the op behind it) on TurnCv(N + 1), not every writer of a big pool; a state-reading
+  // resolve waits there for the last logged op. MarkBroken wakes them all.
+  static constexpr size_t kTurnSlots = 64;
+  std::array<std::condition_variable, kTurnSlots> turn_cvs_;
+  std::condition_variable& TurnCv(segment::OpNum op) { return turn_cvs_[op % kTurnSlots]; }
   segment::OpNum applied_in_memory_ = 0;           // through stage 2; protected by turn_mu_
   segment::OpNum applied_ = 0;                     // through stage 3; protected by turn_mu_
   Status broken_;                                  // Protected by turn_mu_

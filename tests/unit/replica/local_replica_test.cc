@@ -1,14 +1,18 @@
-// LocalReplica (qdrantd/replica/local_replica.h): the two-stage write pipeline. Ops are logged
-// (resolve + WAL append) and then applied in op order; a resolve that reads state waits until
-// every logged op is applied; on_durable runs between the WAL append and the apply. The
-// concurrent case is one to run under TSan (`make test-tsan`).
+// LocalReplica (qdrantd/replica/local_replica.h): the write pipeline. Ops are logged (resolve +
+// WAL append, in groups that share one transaction) and then applied in op order; a resolve
+// that reads state waits until every logged op is applied; on_durable runs between the WAL
+// append and the apply; a failed WAL append stops the replica's writes. The concurrent cases
+// are ones to run under TSan (`make test-tsan`).
 #include "qdrantd/replica/local_replica.h"
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "libshared/sqlite.h"
 #include "tests/support/temp_dir.h"
 
 using qd::test::TempDir;
@@ -124,6 +128,123 @@ TEST_CASE("concurrent updates apply in op order and a state-reading resolve sees
   for (int w = 0; w < kWriters; ++w) {
     CHECK(reopened->segment().Exists(PointId::Num(uint64_t(w) * 1000 + kPerWriter - 1)));
   }
+}
+
+// Polls until the replica has `n` callers in stage 1 (a deadline, not a sleep).
+bool WaitQueued(const LocalReplica& replica, size_t n) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (replica.queued() < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST_CASE("writers queued behind the front share its WAL transaction until a state-reading one") {
+  TempDir dir;
+  // The front's state-reading resolve holds the queue until the others are in it, in this
+  // order: three pure writers, one state-reading, three pure. Expected groups: the front with
+  // the three behind it, then the state-reading one with the last three.
+  constexpr int kPure = 6;
+  {
+    auto replica = OpenReplica(dir.path());
+    std::atomic<bool> release{false};
+    std::vector<Result<OpNum>> results(kPure + 2, Status::Internal("not run"));
+    std::vector<std::thread> threads;
+    threads.emplace_back([&] {
+      results[0] = replica->Update(
+          [&](const Segment&) -> Result<Operation> {
+            while (!release) std::this_thread::yield();
+            return Upsert(1);
+          },
+          /*pure=*/false, nullptr);
+    });
+    REQUIRE(WaitQueued(*replica, 1));
+    auto pure_writer = [&](int slot, uint64_t id) {
+      threads.emplace_back([&, slot, id] {
+        results[slot] = replica->Update([id](const Segment&) -> Result<Operation> { return Upsert(id); },
+                                        /*pure=*/true, nullptr);
+      });
+    };
+    for (int i = 0; i < 3; ++i) {
+      pure_writer(1 + i, 10 + uint64_t(i));
+      REQUIRE(WaitQueued(*replica, 2 + size_t(i)));
+    }
+    OpNum applied_at_resolve = 0;
+    threads.emplace_back([&] {
+      results[4] = replica->Update(
+          [&](const Segment& seg) -> Result<Operation> {
+            applied_at_resolve = seg.applied_op();
+            return Upsert(2);
+          },
+          /*pure=*/false, nullptr);
+    });
+    REQUIRE(WaitQueued(*replica, 5));
+    for (int i = 0; i < 3; ++i) {
+      pure_writer(5 + i, 20 + uint64_t(i));
+      REQUIRE(WaitQueued(*replica, 6 + size_t(i)));
+    }
+    release = true;
+    for (std::thread& t : threads) t.join();
+
+    std::set<OpNum> numbers;
+    for (const Result<OpNum>& r : results) {
+      REQUIRE(r.ok());
+      numbers.insert(*r);
+    }
+    CHECK(numbers == std::set<OpNum>{1, 2, 3, 4, 5, 6, 7, 8});
+    CHECK(*results[0] == 1);  // the front's op leads its group
+    CHECK(*results[4] == 5);  // and so does the state-reading one's
+    CHECK(applied_at_resolve == 4);  // it saw the whole first group applied
+    CHECK(replica->wal_commits() == 2);
+    CHECK(replica->queued() == 0);
+  }
+  auto reopened = OpenReplica(dir.path());
+  CHECK(reopened->segment().Count(nullptr) == kPure + 2);
+  CHECK(reopened->last_op() == kPure + 2);
+}
+
+TEST_CASE("a failed WAL append fails the write and stops the replica's writes until reopened") {
+  TempDir dir;
+  {
+    auto replica = OpenReplica(dir.path());
+    REQUIRE(replica->Update([](const Segment&) -> Result<Operation> { return Upsert(1); }, true, nullptr).ok());
+    {
+      // Another connection takes the WAL's table away: the next append cannot be written.
+      auto other = sqlite::Db::Open(dir.path() + "/wal.db", sqlite::Db::Sync::kFull);
+      REQUIRE(other.ok());
+      REQUIRE((*other)->Exec("DROP TABLE ops").ok());
+    }
+    bool durable_called = false;
+    Result<OpNum> n = replica->Update([](const Segment&) -> Result<Operation> { return Upsert(2); }, true,
+                                      [&](OpNum) { durable_called = true; });
+    REQUIRE_FALSE(n.ok());
+    CHECK(n.status().code() == StatusCode::kInternal);
+    CHECK_THAT(n.status().message(), Catch::Contains("failed to append ops 2..2 to its WAL") &&
+                                         Catch::Contains("refuses writes until restarted") &&
+                                         Catch::Contains("no such table"));
+    CHECK_FALSE(durable_called);
+    CHECK_FALSE(replica->segment().Exists(PointId::Num(2)));
+
+    // Refused from now on, even once the table is back, and reads still answer.
+    {
+      auto other = sqlite::Db::Open(dir.path() + "/wal.db", sqlite::Db::Sync::kFull);
+      REQUIRE(other.ok());
+      REQUIRE((*other)->Exec("CREATE TABLE ops(op INTEGER PRIMARY KEY, body BLOB NOT NULL)").ok());
+    }
+    n = replica->Update([](const Segment&) -> Result<Operation> { return Upsert(3); }, true, nullptr);
+    REQUIRE_FALSE(n.ok());
+    CHECK_THAT(n.status().message(), Catch::Contains("failed to append ops 2..2"));
+    CHECK(replica->segment().Exists(PointId::Num(1)));
+    CHECK(replica->last_op() == 1);
+  }
+  // Reopened, the replica writes again and kept what was acknowledged.
+  auto reopened = OpenReplica(dir.path());
+  CHECK(reopened->segment().Exists(PointId::Num(1)));
+  Result<OpNum> n = reopened->Update([](const Segment&) -> Result<Operation> { return Upsert(4); }, true, nullptr);
+  REQUIRE(n.ok());
+  CHECK(*n == 2);
+  CHECK(reopened->segment().Exists(PointId::Num(4)));
 }
 
 }  // namespace
