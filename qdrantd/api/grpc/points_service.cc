@@ -394,6 +394,7 @@ class PointsService final : public qdrant::Points::CallbackService {
     SetMessageAllocatorFor_SearchBatch(&search_batch_messages_);
     SetMessageAllocatorFor_Query(&query_messages_);
     SetMessageAllocatorFor_QueryBatch(&query_batch_messages_);
+    SetMessageAllocatorFor_Upsert(&upsert_messages_);
   }
 
   // An update of one kind: parse (against the collection), apply, answer. A wait=false call is
@@ -830,6 +831,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ArenaMessageAllocator<qdrant::SearchBatchPoints, qdrant::SearchBatchResponse> search_batch_messages_;
   ArenaMessageAllocator<qdrant::QueryPoints, qdrant::QueryResponse> query_messages_;
   ArenaMessageAllocator<qdrant::QueryBatchPoints, qdrant::QueryBatchResponse> query_batch_messages_;
+  // And an upsert's points (a message, a vector and a float array each, and payload maps).
+  ArenaMessageAllocator<qdrant::UpsertPoints, qdrant::PointsOperationResponse> upsert_messages_;
 };
 
 }  // namespace
