@@ -64,7 +64,7 @@ http_port=$(free_port) grpc_port=$(free_port)
 start_daemon() {
   QDRANT__STORAGE__STORAGE_PATH=$dir/storage QDRANT__SERVICE__HOST=127.0.0.1 \
     QDRANT__SERVICE__HTTP_PORT=$http_port QDRANT__SERVICE__GRPC_PORT=$grpc_port \
-    QDRANT__LOG_LEVEL=warn "$bin" >"$dir/qdrantd.log" 2>&1 &
+    QDRANT__LOG_LEVEL=warn "$bin" --stacktrace >"$dir/qdrantd.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null && return 0
@@ -76,6 +76,17 @@ start_daemon() {
 }
 port=$http_port
 [ "$TRANSPORT" = grpc ] && port=$grpc_port
+# After a failed run: was it the client or did the daemon go away (and how)?
+daemon_state() {
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "qd_bench failed; qdrantd (pid $pid) is still running. Its log:"
+  else
+    local status=0
+    wait "$pid" || status=$?
+    echo "qd_bench failed; qdrantd (pid $pid) exited with status $status. Its log:"
+    pid=
+  fi
+}
 
 for round in $(seq "$ROUNDS"); do
   # Raw hnswlib with its own distance function (SSE: fixed when hnswlib is compiled, and the
@@ -99,7 +110,7 @@ for round in $(seq "$ROUNDS"); do
     --upsert-batch "$UPSERT_BATCH" --upsert-connections "$UPSERT_CONNECTIONS" \
     --batch-size "$BATCH" --batch-clients "$BATCH_CLIENTS" --concurrency "$CONCURRENCY" \
     --min-seconds "$MIN_SECONDS" --json "$dir/server-$round.json" \
-    || { echo "qd_bench failed; qdrantd log:" >&2; tail -20 "$dir/qdrantd.log" >&2; exit 1; }
+    || { daemon_state >&2; tail -20 "$dir/qdrantd.log" >&2; exit 1; }
   echo
 done
 
