@@ -127,9 +127,10 @@ class LocalReplica {
   std::mutex store_mu_;                            // held through stage 3
   std::unique_ptr<segment::Segment> segment_;
   std::mutex turn_mu_;
-  // A stage's end for op N wakes the waiters for op N + 1 (its next stage, or the stage after
-  // for the op behind it) on TurnCv(N + 1), not every writer of a big pool; a state-reading
-  // resolve waits there for the last logged op. MarkBroken wakes them all.
+  // Op N waits for its turn in a stage on TurnCv(N), and the stage's end for op N - 1 wakes
+  // that slot only (waiters of the other stage or of op N + 64 there check and sleep again),
+  // not every writer of a big pool. A state-reading resolve waits for the last logged op's
+  // stage 3 on TurnCv(last_op_ + 1). MarkBroken wakes every slot.
   static constexpr size_t kTurnSlots = 64;
   std::array<std::condition_variable, kTurnSlots> turn_cvs_;
   std::condition_variable& TurnCv(segment::OpNum op) { return turn_cvs_[op % kTurnSlots]; }
