@@ -151,6 +151,17 @@ TEST_CASE("writers queued behind the front share its WAL transaction until a sta
     std::atomic<bool> release{false};
     std::vector<Result<OpNum>> results(kPure + 2, Status::Internal("not run"));
     std::vector<std::thread> threads;
+    // A failed REQUIRE below still lets the front go and joins every writer.
+    struct JoinAll {
+      std::atomic<bool>& release;
+      std::vector<std::thread>& threads;
+      ~JoinAll() {
+        release = true;
+        for (std::thread& t : threads) {
+          if (t.joinable()) t.join();
+        }
+      }
+    } join_all{release, threads};
     threads.emplace_back([&] {
       results[0] = replica->Update(
           [&](const Segment&) -> Result<Operation> {
