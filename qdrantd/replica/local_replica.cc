@@ -204,21 +204,19 @@ Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
   for (const Writer* x : group) ops += x->body.empty() ? 0 : 1;
   if (ops == 0) return Status::Ok();
   const OpNum first = last_op_ + 1;
-  Status s;
-  {
-    sqlite::Transaction tx(*wal_);
-    s = tx.Begin();
-    Result<sqlite::Stmt> insert = s.ok() ? wal_->Prepare("INSERT INTO ops(op, body) VALUES(?, ?)")
-                                         : Result<sqlite::Stmt>(s);
-    if (!insert.ok()) s = insert.status();
+  Status s = [&] {
+    sqlite::Transaction tx(*wal_);  // rolls back unless committed
+    if (Status begun = tx.Begin(); !begun.ok()) return begun;
+    Result<sqlite::Stmt> insert = wal_->Prepare("INSERT INTO ops(op, body) VALUES(?, ?)");
+    if (!insert.ok()) return insert.status();
     OpNum next = first;
     for (const Writer* x : group) {
-      if (!s.ok()) break;
       if (x->body.empty()) continue;
-      s = insert->Bind(1, static_cast<int64_t>(next++)).BindBlob(2, x->body.data(), x->body.size()).Run();
+      Status put = insert->Bind(1, static_cast<int64_t>(next++)).BindBlob(2, x->body.data(), x->body.size()).Run();
+      if (!put.ok()) return put;
     }
-    if (s.ok()) s = tx.Commit();
-  }
+    return tx.Commit();
+  }();
   if (!s.ok()) {
     // A failed commit or fsync may or may not have left the records on disk: never guess.
     return MarkBroken("failed to append ops " + std::to_string(first) + ".." +
