@@ -717,12 +717,10 @@ TEST_CASE("deleting a collection gives its memory back at once", "[integration][
   // Back within a fifth of what the collection took, well before the minute-long checkpoint
   // that used to be the first to trim.
   size_t now = loaded;
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
+  PollUntil([&] {
     now = anon_bytes(node);
-    if (now < empty + (loaded - empty) / 5) break;
-    std::this_thread::sleep_for(100ms);
-  }
+    return now < empty + (loaded - empty) / 5;
+  }, 10s);
   INFO("anonymous RSS: empty " << empty << ", loaded " << loaded << ", after delete " << now);
   CHECK(now < empty + (loaded - empty) / 5);
 #endif
