@@ -1,7 +1,8 @@
 // A thin RAII layer over SQLite: one owner per sqlite3* and per sqlite3_stmt*, every failure
 // turned into a Status that names the database file and SQLite's message.
 // Thread: a Db is used by one thread at a time (the caller serialises, e.g. a replica's writer
-// mutex); SQLite itself is built threadsafe, so different Db objects are independent.
+// mutex); SQLite itself is built threadsafe, so different Db objects are independent. The
+// second connection of a kBackground Db is used only by the checkpoint thread (sqlite.cc).
 #pragma once
 
 #include <cstdint>
@@ -21,9 +22,22 @@ class Stmt;
 class Db {
  public:
   enum class Sync { kOff, kNormal, kFull };
+  // Who copies the WAL back into the database file (a checkpoint):
+  // - kInline: SQLite's default. The commit that takes the WAL past 1,000 pages checkpoints
+  //   before it returns, which stretches that commit to 20-30 ms here.
+  // - kBackground: for files on a write path that others wait for (a shard's wal.db and
+  //   points.db). Past 1,000 pages a commit only asks; one process-wide thread checkpoints the
+  //   file through a second connection of its own, PASSIVE, so it never blocks the writer. The
+  //   WAL starts over at the first write after a checkpoint has caught up. Should that never
+  //   happen, a commit past 8,000 pages checkpoints inline after all, so the WAL stays bounded.
+  enum class Checkpoints { kInline, kBackground };
+  static constexpr int kCheckpointPages = 1000;
+  static constexpr int kInlineCheckpointPages = 8000;
+  struct Background;  // opaque (sqlite.cc): the kBackground connection, shared with that thread
 
   // Opens (creating) `path` in WAL journal mode with the given synchronous level.
-  static Result<std::unique_ptr<Db>> Open(const std::string& path, Sync sync);
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, Sync sync,
+                                          Checkpoints checkpoints = Checkpoints::kInline);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -38,8 +52,10 @@ class Db {
 
  private:
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  static int OnCommit(void* self, sqlite3* db, const char* name, int pages);  // sqlite3_wal_hook
   sqlite3* db_;
   std::string path_;
+  std::shared_ptr<Background> background_;  // null for kInline
 };
 
 // A prepared statement. Bind indexes are 1-based, column indexes 0-based (as in SQLite).

@@ -30,7 +30,10 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
                                                          OptimizerOptions optimizer) {
   Result<std::unique_ptr<segment::Segment>> seg = segment::Segment::Open(dir, std::move(vectors));
   if (!seg.ok()) return seg.status();
-  Result<std::unique_ptr<sqlite::Db>> wal = sqlite::Db::Open(dir + "/wal.db", sqlite::Db::Sync::kFull);
+  // Background checkpoints: an inline one stretched a WAL append, and the writers queued behind
+  // it, to 20-30 ms.
+  Result<std::unique_ptr<sqlite::Db>> wal = sqlite::Db::Open(
+      dir + "/wal.db", sqlite::Db::Sync::kFull, sqlite::Db::Checkpoints::kBackground);
   if (!wal.ok()) return wal.status();
   Status s = (*wal)->Exec("CREATE TABLE IF NOT EXISTS ops(op INTEGER PRIMARY KEY, body BLOB NOT NULL)");
   if (!s.ok()) return s;

@@ -254,7 +254,10 @@ Result<std::unique_ptr<Segment>> Segment::Open(const std::string& dir,
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::Internal("cannot create " + dir + ": " + ec.message());
   if (vectors.size() > 64) return Status::InvalidArgument("at most 64 vectors per collection");
-  Result<std::unique_ptr<sqlite::Db>> db = sqlite::Db::Open(dir + "/points.db", sqlite::Db::Sync::kNormal);
+  // Background checkpoints: an inline one stretched a store to 20-30 ms, and the replica's
+  // next op waited for it.
+  Result<std::unique_ptr<sqlite::Db>> db = sqlite::Db::Open(
+      dir + "/points.db", sqlite::Db::Sync::kNormal, sqlite::Db::Checkpoints::kBackground);
   if (!db.ok()) return db.status();
   Status s = (*db)->Exec(
       "CREATE TABLE IF NOT EXISTS points(id BLOB PRIMARY KEY, offset INTEGER NOT NULL, "
