@@ -434,6 +434,69 @@ TEST_CASE("acknowledged upserts survive a restart and kill -9", "[integration][e
   }
 }
 
+TEST_CASE("acknowledged upserts survive kill -9 while the WAL files are checkpointed in the background",
+          "[integration][engine][durability]") {
+  // Big payloads: each op adds ~18 pages to wal.db and to points.db, so both cross the
+  // 1,000-page checkpoint mark every ~55 ops, and from then on the checkpoint thread copies
+  // while the writers commit (sqlite::Db::Checkpoints::kBackground). The kill lands among
+  // those copies; every acknowledged point must come back with its payload.
+  TempDir dir;
+  constexpr int kWriters = 4;
+  constexpr int kBatch = 32;
+  const std::string filler(2000, 'x');
+  const NodeOptions options{.working_dir = dir.path()};
+  std::set<int> acknowledged;
+  {
+    Node node(options);
+    REQUIRE(node.WaitReady());
+    REQUIRE(Put(node, "/collections/d", R"({"vectors":{"size":4,"distance":"Euclid"}})").status == 200);
+    std::atomic<bool> stop{false};
+    std::atomic<size_t> acked_ops{0};
+    std::vector<std::set<int>> mine(kWriters);
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        for (int op = 0; !stop; ++op) {
+          const int first = (op * kWriters + w) * kBatch;
+          std::string body = R"({"points":[)";
+          for (int id = first; id < first + kBatch; ++id) {
+            body += (id > first ? "," : "") + std::string(R"({"id":)") + std::to_string(id) +
+                    R"(,"vector":[1,2,3,)" + std::to_string(id) + R"(],"payload":{"i":)" +
+                    std::to_string(id) + R"(,"fill":")" + filler + R"("}})";
+          }
+          HttpResponse r = Put(node, "/collections/d/points?wait=true", body + "]}");
+          if (r.status != 200) break;
+          for (int id = first; id < first + kBatch; ++id) mine[w].insert(id);
+          ++acked_ops;
+        }
+      });
+    }
+    // ~4 passes over the checkpoint mark, then kill -9 in the middle of the streams.
+    PollUntil([&] { return acked_ops >= 220; }, 60s);
+    node.process().Signal(SIGKILL);
+    stop = true;
+    for (std::thread& t : writers) t.join();
+    node.process().Wait(10s);
+    for (const std::set<int>& m : mine) acknowledged.insert(m.begin(), m.end());
+  }
+  REQUIRE(acknowledged.size() >= 220 * kBatch);
+  Node node(options);
+  REQUIRE(node.WaitReady());
+  rapidjson::Document count = Json(Post(node, "/collections/d/points/count", "{}"));
+  CHECK(count["result"]["count"].GetUint() >= acknowledged.size());
+  std::string ids = "[";
+  for (int id : acknowledged) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  rapidjson::Document got =
+      Json(Post(node, "/collections/d/points", R"({"ids":)" + ids + R"(],"with_payload":true})"));
+  REQUIRE(got["result"].Size() == acknowledged.size());
+  size_t intact = 0;
+  for (const auto& p : got["result"].GetArray()) {
+    intact += p["payload"]["i"].GetInt() == p["id"].GetInt() &&
+              p["payload"]["fill"].GetStringLength() == filler.size();
+  }
+  CHECK(intact == acknowledged.size());
+}
+
 TEST_CASE("wait=false answers acknowledged once logged and the point becomes searchable and survives kill -9",
           "[integration][engine][durability]") {
   TempDir dir;
