@@ -138,7 +138,10 @@ int Db::OnCommit(void* self, sqlite3* db, const char* /*name*/, int pages) {
     // writer committing back to back may never let the thread do. This one has caught up when it
     // returns (nothing else writes), so the next write starts over. Waits for the thread's run.
     std::lock_guard<std::mutex> lock(me->background_->mu);
-    (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      QD_LOG_WARN(me->path_ + ": checkpoint failed: " + sqlite3_errmsg(db));
+    }
   } else if (pages >= kCheckpointPages) {
     Checkpointer::Get().Request(me->background_);
   }
