@@ -338,6 +338,9 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "qd_bench: %s\n", s.ToString().c_str());
     return 1;
   };
+  for (const auto& client : clients) {
+    if (Status s = client->Connect(); !s.ok()) return fail(s);
+  }
   std::printf("set: %s (%zu x %zu, %zu queries), metric %s, m=%zu ef_construct=%zu; %s\n",
               ds.description.c_str(), n, ds.base.dim, nq, std::string(MetricName(*metric)).c_str(),
               o.m, o.ef_construct, transport->Describe().c_str());

@@ -71,12 +71,13 @@ void ReadHits(const google::protobuf::RepeatedPtrField<qdrant::ScoredPoint>& hit
 class GrpcVectorClient : public VectorClient {
  public:
   GrpcVectorClient(const std::string& target, std::chrono::milliseconds timeout)
-      : timeout_(timeout) {
+      : target_(target), timeout_(timeout) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 << 20);
     args.SetMaxSendMessageSize(256 << 20);
     args.SetInt("qd_bench_channel", next_channel_++);  // a connection of its own
-    auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    auto& channel = channel_;
     collections_ = qdrant::Collections::NewStub(channel);
     upsert_ = std::make_unique<RawStub<qdrant::PointsOperationResponse>>(channel);
     search_ = std::make_unique<RawStub<qdrant::SearchResponse>>(channel);
@@ -89,6 +90,15 @@ class GrpcVectorClient : public VectorClient {
     bool ok;
     while (calls_.Next(&tag, &ok)) {
     }
+  }
+
+  Status Connect() override {
+    // Retries with gRPC's backoff until the deadline. A bench run once failed its first search
+    // on a fresh channel with "failed to connect to all addresses ... No such file or
+    // directory" while the daemon was up and serving the other connections.
+    if (channel_->WaitForConnected(std::chrono::system_clock::now() + timeout_)) return Status::Ok();
+    return Status::Unavailable("no gRPC connection to " + target_ + " within " +
+                               std::to_string(timeout_.count()) + " ms");
   }
 
   Status RecreateCollection(const CollectionSpec& spec) override {
@@ -252,7 +262,9 @@ class GrpcVectorClient : public VectorClient {
   }
 
   static inline std::atomic<int> next_channel_{0};
+  const std::string target_;
   const std::chrono::milliseconds timeout_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<qdrant::Collections::Stub> collections_;
   std::unique_ptr<RawStub<qdrant::PointsOperationResponse>> upsert_;
   std::unique_ptr<RawStub<qdrant::SearchResponse>> search_;

@@ -111,6 +111,9 @@ class RestVectorClient : public VectorClient {
   RestVectorClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout)
       : http_(host, port, timeout) {}
 
+  // HttpConnection connects on its first request, and reconnects once when the server closed it.
+  Status Connect() override { return Status::Ok(); }
+
   Status RecreateCollection(const CollectionSpec& spec) override {
     if (Status s = DeleteCollection(spec.name); !s.ok()) return s;
     EncodedRequest req{"PUT", "/collections/" + PathSegment(spec.name), {}, 0};

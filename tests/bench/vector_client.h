@@ -47,6 +47,10 @@ class VectorClient {
  public:
   virtual ~VectorClient() = default;
 
+  // Opens the client's connection now, so that no timed phase pays for it (or fails on a
+  // transient connect error: gRPC fails a call at once while its channel is between attempts).
+  // Errors: kUnavailable when no connection is up within the request timeout.
+  virtual Status Connect() = 0;
   // Deletes the collection if it exists, then creates it with `spec`.
   // Errors: the server's (mapped from its status) or the connection's.
   virtual Status RecreateCollection(const CollectionSpec& spec) = 0;
