@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -48,6 +50,37 @@ std::vector<float> RandomVector(std::mt19937& rng, int dim) {
   std::vector<float> v(dim);
   for (float& x : v) x = std::round(u(rng) * 1000) / 1000;
   return v;
+}
+
+// Runs `writers` threads against node; writer w calls write(w, op) for op = 0, 1, ... and
+// stops at the first write that fails. Once `kill_after` writes were acknowledged (or after
+// `patience`), kills the node with SIGKILL, waits for it and returns the ids the acknowledged
+// writes named. write returns those ids, or nullopt when the write was not acknowledged.
+using KilledWrite = std::function<std::optional<std::vector<int>>(int writer, int op)>;
+std::set<int> WriteUntilKilled(Node& node, int writers, size_t kill_after,
+                               std::chrono::seconds patience, const KilledWrite& write) {
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> acked{0};  // each writer owns its set; this is what others read
+  std::vector<std::set<int>> mine(static_cast<size_t>(writers));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int op = 0; !stop; ++op) {
+        std::optional<std::vector<int>> ids = write(w, op);
+        if (!ids) break;
+        mine[static_cast<size_t>(w)].insert(ids->begin(), ids->end());
+        ++acked;
+      }
+    });
+  }
+  PollUntil([&] { return acked >= kill_after; }, patience);
+  node.process().Signal(SIGKILL);
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  node.process().Wait(10s);
+  std::set<int> acknowledged;
+  for (const std::set<int>& m : mine) acknowledged.insert(m.begin(), m.end());
+  return acknowledged;
 }
 
 }  // namespace
@@ -391,30 +424,19 @@ TEST_CASE("acknowledged upserts survive a restart and kill -9", "[integration][e
     Node node(options);
     REQUIRE(node.WaitReady());
     REQUIRE(Put(node, "/collections/d", R"({"vectors":{"size":8,"distance":"Cosine"},"shard_number":2})").status == 200);
-    std::atomic<bool> stop{false};
-    std::atomic<size_t> acked{0};  // each writer owns its set; this is what others read
-    std::vector<std::set<int>> mine(kWriters);
-    std::vector<std::thread> writers;
-    for (int w = 0; w < kWriters; ++w) {
-      writers.emplace_back([&, w] {
-        std::mt19937 rng(1 + w);
-        for (int id = w; !stop; id += kWriters) {
-          HttpResponse r = Put(node, "/collections/d/points?wait=true",
-                               R"({"points":[{"id":)" + std::to_string(id) + R"(,"vector":)" +
-                                   Vec(RandomVector(rng, 8)) + R"(,"payload":{"i":)" + std::to_string(id) + "}}]}");
-          if (r.status != 200) break;
-          mine[w].insert(id);
-          ++acked;
-        }
-      });
-    }
+    std::vector<std::mt19937> rngs;
+    for (int w = 0; w < kWriters; ++w) rngs.emplace_back(1 + w);
     // Let a few hundred writes land, then kill -9 in the middle of the streams.
-    PollUntil([&] { return acked >= 400; }, 30s);
-    node.process().Signal(SIGKILL);
-    stop = true;
-    for (std::thread& t : writers) t.join();
-    node.process().Wait(10s);
-    for (const std::set<int>& m : mine) acknowledged.insert(m.begin(), m.end());
+    auto write = [&](int w, int op) -> std::optional<std::vector<int>> {
+      const int id = w + op * kWriters;
+      HttpResponse r = Put(node, "/collections/d/points?wait=true",
+                           R"({"points":[{"id":)" + std::to_string(id) + R"(,"vector":)" +
+                               Vec(RandomVector(rngs[static_cast<size_t>(w)], 8)) +
+                               R"(,"payload":{"i":)" + std::to_string(id) + "}}]}");
+      if (r.status != 200) return std::nullopt;
+      return std::vector<int>{id};
+    };
+    acknowledged = WriteUntilKilled(node, kWriters, 400, 30s, write);
   }
   REQUIRE(acknowledged.size() >= 400);
   for (int restart = 0; restart < 2; ++restart) {
@@ -450,34 +472,23 @@ TEST_CASE("acknowledged upserts survive kill -9 while the WAL files are checkpoi
     Node node(options);
     REQUIRE(node.WaitReady());
     REQUIRE(Put(node, "/collections/d", R"({"vectors":{"size":4,"distance":"Euclid"}})").status == 200);
-    std::atomic<bool> stop{false};
-    std::atomic<size_t> acked_ops{0};
-    std::vector<std::set<int>> mine(kWriters);
-    std::vector<std::thread> writers;
-    for (int w = 0; w < kWriters; ++w) {
-      writers.emplace_back([&, w] {
-        for (int op = 0; !stop; ++op) {
-          const int first = (op * kWriters + w) * kBatch;
-          std::string body = R"({"points":[)";
-          for (int id = first; id < first + kBatch; ++id) {
-            body += (id > first ? "," : "") + std::string(R"({"id":)") + std::to_string(id) +
-                    R"(,"vector":[1,2,3,)" + std::to_string(id) + R"(],"payload":{"i":)" +
-                    std::to_string(id) + R"(,"fill":")" + filler + R"("}})";
-          }
-          HttpResponse r = Put(node, "/collections/d/points?wait=true", body + "]}");
-          if (r.status != 200) break;
-          for (int id = first; id < first + kBatch; ++id) mine[w].insert(id);
-          ++acked_ops;
-        }
-      });
-    }
     // ~4 passes over the checkpoint mark, then kill -9 in the middle of the streams.
-    PollUntil([&] { return acked_ops >= 220; }, 60s);
-    node.process().Signal(SIGKILL);
-    stop = true;
-    for (std::thread& t : writers) t.join();
-    node.process().Wait(10s);
-    for (const std::set<int>& m : mine) acknowledged.insert(m.begin(), m.end());
+    auto write = [&](int w, int op) -> std::optional<std::vector<int>> {
+      const int first = (op * kWriters + w) * kBatch;
+      std::string body = R"({"points":[)";
+      std::vector<int> ids;
+      for (int id = first; id < first + kBatch; ++id) {
+        body += (id > first ? "," : "") + std::string(R"({"id":)") + std::to_string(id) +
+                R"(,"vector":[1,2,3,)" + std::to_string(id) + R"(],"payload":{"i":)" +
+                std::to_string(id) + R"(,"fill":")" + filler + R"("}})";
+        ids.push_back(id);
+      }
+      if (Put(node, "/collections/d/points?wait=true", body + "]}").status != 200) {
+        return std::nullopt;
+      }
+      return ids;
+    };
+    acknowledged = WriteUntilKilled(node, kWriters, 220, 60s, write);
   }
   REQUIRE(acknowledged.size() >= 220 * kBatch);
   Node node(options);
