@@ -83,6 +83,19 @@ std::set<int> WriteUntilKilled(Node& node, int writers, size_t kill_after,
   return acknowledged;
 }
 
+// After a restart: checks that the collection counts at least the acknowledged points, and
+// retrieves them all by id (with their payloads when asked).
+rapidjson::Document RetrieveAcknowledged(const Node& node, const std::string& collection,
+                                         const std::set<int>& acknowledged, bool with_payload) {
+  const std::string points = "/collections/" + collection + "/points";
+  rapidjson::Document count = Json(Post(node, points + "/count", "{}"));
+  CHECK(count["result"]["count"].GetUint() >= acknowledged.size());
+  std::string ids = "[";
+  for (int id : acknowledged) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  return Json(Post(node, points, R"({"ids":)" + ids + R"(],"with_payload":)" +
+                                     (with_payload ? "true" : "false") + "}"));
+}
+
 }  // namespace
 
 TEST_CASE("collections: create, get with defaults, list, exists, conflict, delete",
@@ -442,11 +455,7 @@ TEST_CASE("acknowledged upserts survive a restart and kill -9", "[integration][e
   for (int restart = 0; restart < 2; ++restart) {
     Node node(options);
     REQUIRE(node.WaitReady());
-    rapidjson::Document count = Json(Post(node, "/collections/d/points/count", "{}"));
-    CHECK(count["result"]["count"].GetUint() >= acknowledged.size());
-    std::string ids = "[";
-    for (int id : acknowledged) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
-    rapidjson::Document got = Json(Post(node, "/collections/d/points", R"({"ids":)" + ids + "]}"));
+    rapidjson::Document got = RetrieveAcknowledged(node, "d", acknowledged, false);
     CHECK(got["result"].Size() == acknowledged.size());
     // Searchable after recovery too.
     rapidjson::Document s = Json(Post(node, "/collections/d/points/search", R"({"vector":[1,0,0,0,0,0,0,0],"limit":5})"));
@@ -493,12 +502,7 @@ TEST_CASE("acknowledged upserts survive kill -9 while the WAL files are checkpoi
   REQUIRE(acknowledged.size() >= 220 * kBatch);
   Node node(options);
   REQUIRE(node.WaitReady());
-  rapidjson::Document count = Json(Post(node, "/collections/d/points/count", "{}"));
-  CHECK(count["result"]["count"].GetUint() >= acknowledged.size());
-  std::string ids = "[";
-  for (int id : acknowledged) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
-  rapidjson::Document got =
-      Json(Post(node, "/collections/d/points", R"({"ids":)" + ids + R"(],"with_payload":true})"));
+  rapidjson::Document got = RetrieveAcknowledged(node, "d", acknowledged, true);
   REQUIRE(got["result"].Size() == acknowledged.size());
   size_t intact = 0;
   for (const auto& p : got["result"].GetArray()) {
