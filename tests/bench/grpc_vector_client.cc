@@ -77,11 +77,10 @@ class GrpcVectorClient : public VectorClient {
     args.SetMaxSendMessageSize(256 << 20);
     args.SetInt("qd_bench_channel", next_channel_++);  // a connection of its own
     channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-    auto& channel = channel_;
-    collections_ = qdrant::Collections::NewStub(channel);
-    upsert_ = std::make_unique<RawStub<qdrant::PointsOperationResponse>>(channel);
-    search_ = std::make_unique<RawStub<qdrant::SearchResponse>>(channel);
-    search_batch_ = std::make_unique<RawStub<qdrant::SearchBatchResponse>>(channel);
+    collections_ = qdrant::Collections::NewStub(channel_);
+    upsert_ = std::make_unique<RawStub<qdrant::PointsOperationResponse>>(channel_);
+    search_ = std::make_unique<RawStub<qdrant::SearchResponse>>(channel_);
+    search_batch_ = std::make_unique<RawStub<qdrant::SearchBatchResponse>>(channel_);
   }
 
   ~GrpcVectorClient() override {
