@@ -1,6 +1,7 @@
 #include "qdrantd/index/hnsw_index.h"
 
 #include <hnswlib/hnswlib.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <atomic>
@@ -43,6 +44,35 @@ constexpr tableint kAbsent = static_cast<tableint>(-1);
 void DropLabelLookup(hnswlib::HierarchicalNSW<float>& h) {
   std::unordered_map<hnswlib::labeltype, tableint>().swap(h.label_lookup_);
 }
+
+// hnswlib allocates and writes 65,536 update locks per index (40 bytes each, 2.5 MiB even for an
+// empty one), yet only ever locks the one at `internal id & 65535`, and internal ids stay below
+// the capacity: an index of capacity c needs min(c, 65,536) of them. A new or loaded index keeps
+// that many, so an empty collection's shard costs kilobytes instead of 2.5 MiB a vector.
+// Callers keep Add out: resize_mu held exclusively, or the index not shared yet.
+size_t UpdateLocksNeeded(const hnswlib::HierarchicalNSW<float>& h) {
+  return std::min<size_t>(h.max_elements_, hnswlib::HierarchicalNSW<float>::max_update_element_locks);
+}
+void ShrinkUpdateLocks(hnswlib::HierarchicalNSW<float>& h) {
+  if (h.link_list_update_locks_.size() > UpdateLocksNeeded(h)) {
+    std::vector<std::mutex>(UpdateLocksNeeded(h)).swap(h.link_list_update_locks_);
+  }
+}
+// An index that outgrows them gets all 65,536 at once: growing them with every resize left
+// pieces of the old arrays resident in malloc's arenas after the collection was deleted (9.9
+// against 8.9 MiB of private memory after deleting 30,000 points).
+void GrowUpdateLocks(hnswlib::HierarchicalNSW<float>& h) {
+  if (h.link_list_update_locks_.size() < UpdateLocksNeeded(h)) {
+    std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::max_update_element_locks)
+        .swap(h.link_list_update_locks_);
+  }
+}
+
+// After ShrinkUpdateLocks gave back hnswlib's full set of update locks. Once glibc has raised
+// its mmap threshold (any big block freed does that), those 2.5 MiB were written inside an arena,
+// and the allocations after them leave the hole in pieces that stay resident: 16 empty indexes
+// kept ~10 MiB that way. Indexes are created and loaded rarely enough for a trim each.
+void ReturnFreedPages() { malloc_trim(0); }
 
 // A binary heap (std::priority_queue's operations) over borrowed storage, emptied on entry, so
 // a thread's searches reuse one allocation. Storage a filtered search grew past kKeep entries is
@@ -146,6 +176,8 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Create(const Params& params, size_
   } catch (const std::exception& e) {
     return Status::Internal(std::string("cannot create HNSW index: ") + e.what());
   }
+  ShrinkUpdateLocks(*impl->hnsw);
+  ReturnFreedPages();
   impl->label_of.resize(impl->hnsw->max_elements_);
   return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
 }
@@ -179,6 +211,8 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const Params& params, const s
   } catch (const std::exception& e) {
     return Status::Internal("cannot load HNSW index " + path + ": " + e.what());
   }
+  ShrinkUpdateLocks(h);
+  ReturnFreedPages();
   impl->label_of.resize(h.max_elements_);
   return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
 }
@@ -202,6 +236,7 @@ Status HnswIndex::Reserve(size_t count) {
   } catch (const std::exception& e) {
     return Status::Internal(std::string("cannot grow HNSW index: ") + e.what());
   }
+  GrowUpdateLocks(h);
   std::unique_lock<std::shared_mutex> labels(impl_->labels_mu);
   impl_->label_of.resize(h.max_elements_);
   return Status::Ok();
