@@ -170,20 +170,31 @@ for f in figures:
     print(f'{f:>13} {" ".join(f"{x:.2f}" for x in ratios):>{max(16, 6 * rounds)}} {med:>7.2f}   '
           f'{statistics.median(same_k):>22.2f}')
 # Memory from the first round: later ones reload into a daemon that held the set before.
+# Two figures against vectors + graph: the daemon's whole RSS, which includes its fixed ~22 MiB
+# (20 of them shared libraries' code pages) and so only meets 1.5x from a few hundred thousand
+# points up; and what the collection costs, the RSS growth from the daemon without it to the
+# loaded one, which is how ann-benchmarks measures an index's memory (raw hnswlib's own growth
+# while building the same graph is printed beside it).
 first = load("server-1.json")
 need = base["vectors_bytes"] + base["graph_bytes"]
 mem = first.get("server_memory_loaded")
 if mem:
     mib = lambda x: x / 2**20
     ratio = mem["rss_bytes"] / need
-    line = (f'server RSS {mib(mem["rss_bytes"]):.1f} MiB vs vectors+graph {mib(need):.1f} MiB: '
-            f'{ratio:.2f} (target <= 1.50) {mark(ratio <= 1.5)}')
-    empty = first.get("server_memory_empty_collection")
-    if empty:
-        line += f'; growth over the empty daemon {(mem["rss_bytes"] - empty["rss_bytes"]) / need:.2f}'
-    print(line)
+    print(f'memory: vectors+graph {mib(need):.1f} MiB')
+    print(f'  whole RSS after the load {mib(mem["rss_bytes"]):.1f} MiB: {ratio:.2f} '
+          f'(target <= 1.50) {mark(ratio <= 1.5)}')
+    before = first.get("server_memory_before_collection")
+    if before:
+        grew = mem["rss_bytes"] - before["rss_bytes"]
+        line = (f'  the collection: RSS grew {mib(grew):.1f} MiB from the daemon without it '
+                f'({mib(before["rss_bytes"]):.1f} MiB): {grew / need:.2f} (target <= 1.50) '
+                f'{mark(grew / need <= 1.5)}')
+        if base.get("build_rss_growth_bytes"):
+            line += f'; raw hnswlib grew {base["build_rss_growth_bytes"] / need:.2f}'
+        print(line)
     if mem.get("anon_bytes"):
-        print(f'  of which anonymous (the data) {mib(mem["anon_bytes"]):.1f} MiB: '
+        print(f'  of the whole RSS: anonymous (the data) {mib(mem["anon_bytes"]):.1f} MiB, '
               f'{mem["anon_bytes"] / need:.2f}; files (shared libraries) {mib(mem["file_bytes"]):.1f} MiB')
 print("targets: batched search >= 0.70 (REST, #3) / 0.90 (gRPC, #4); upsert >= 0.70 (REST) / 0.80 (gRPC)")
 PY

@@ -345,7 +345,7 @@ int Main(int argc, char** argv) {
               ds.description.c_str(), n, ds.base.dim, nq, std::string(MetricName(*metric)).c_str(),
               o.m, o.ef_construct, transport->Describe().c_str());
 
-  std::optional<ProcessMemory> mem_idle, mem_loaded, mem_end;
+  std::optional<ProcessMemory> mem_before, mem_idle, mem_loaded, mem_end;
   auto sample = [&](std::optional<ProcessMemory>* slot) {
     if (o.server_pid <= 0) return;
     if (auto m = ReadProcessMemory(o.server_pid); m.ok()) *slot = *m;
@@ -360,6 +360,10 @@ int Main(int argc, char** argv) {
                                              " points, the set " + std::to_string(n)));
     }
   } else {
+    // The daemon without the collection, then with it empty: the growth from the first sample to
+    // the loaded one is what the collection costs (ann-benchmarks measures an index that way).
+    if (Status s = clients[0]->DeleteCollection(o.collection); !s.ok()) return fail(s);
+    sample(&mem_before);
     CollectionSpec spec{o.collection, ds.base.dim, *metric, o.m, o.ef_construct};
     if (Status s = clients[0]->RecreateCollection(spec); !s.ok()) return fail(s);
     sample(&mem_idle);
@@ -443,8 +447,10 @@ int Main(int argc, char** argv) {
     std::printf(
         "server memory: RSS %s after load%s, %s at the end; peak (VmHWM) %s\n",
         mem_loaded ? HumanBytes(mem_loaded->rss_bytes).c_str() : "?",
-        mem_idle ? (" (" + HumanBytes(mem_idle->rss_bytes) + " with the empty collection)").c_str()
-                 : "",
+        mem_before && mem_idle
+            ? (" (" + HumanBytes(mem_before->rss_bytes) + " before the collection, " +
+               HumanBytes(mem_idle->rss_bytes) + " with it empty)").c_str()
+            : "",
         HumanBytes(mem_end->rss_bytes).c_str(), HumanBytes(mem_end->hwm_bytes).c_str());
     if (mem_loaded) {
       std::printf("  after load: %s anonymous (the data), %s of files (shared libraries' code)\n",
@@ -542,6 +548,7 @@ int Main(int argc, char** argv) {
       w.Uint64(m->file_bytes);
       w.EndObject();
     };
+    write_mem("server_memory_before_collection", mem_before);
     write_mem("server_memory_empty_collection", mem_idle);
     write_mem("server_memory_loaded", mem_loaded);
     write_mem("server_memory_end", mem_end);
