@@ -4,9 +4,16 @@
 // run under TSan (`make test-tsan`).
 #include "qdrantd/index/hnsw_index.h"
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <future>
 #include <random>
 #include <thread>
 #include <vector>
@@ -155,6 +162,46 @@ TEST_CASE("HnswIndex searches run while inserts rewrite the graph", "[hnsw]") {
     found += !hits.empty() && hits[0].label == label;
   }
   CHECK(found >= (n / 7) * 99 / 100);
+}
+
+TEST_CASE("HnswIndex searches go on while the index is being saved", "[hnsw]") {
+  // The save writes into a pipe nobody reads, so it stops inside hnswlib's saveIndex, lock held,
+  // once the pipe is full. A search must still answer then; an exclusive lock in Save held every
+  // search for the whole write (0.7 s at 300k points, every minute).
+  constexpr size_t n = 2000;  // ~400 KB of index: far more than a pipe holds
+  std::vector<float> data = RandomVectors(n, 21);
+  auto index = MakeIndex(n);
+  for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
+  test::TempDir dir;
+  const std::string fifo = dir.path() + "/index.hnsw";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  const int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // lets the writer's open return
+  REQUIRE(reader >= 0);
+  std::future<Status> saved = std::async(std::launch::async, [&] { return index->Save(fifo); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int buffered = 0;
+  while (buffered < 4096 && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(ioctl(reader, FIONREAD, &buffered) == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(buffered >= 4096);  // the save has begun writing: it holds its lock
+
+  std::vector<uint64_t> visible((n + 63) / 64, ~uint64_t(0));
+  HnswIndex::Accept all{visible.data(), n, nullptr};
+  std::future<size_t> searched = std::async(std::launch::async, [&] {
+    return index->Search(&data[7 * kDim], 5, 32, all).size();
+  });
+  const bool answered = searched.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+
+  // Drain the pipe so the save (and, without the fix, the search) can finish.
+  std::vector<char> sink(1 << 16);
+  fcntl(reader, F_SETFL, 0);
+  while (read(reader, sink.data(), sink.size()) > 0) {
+  }
+  close(reader);
+  CHECK(saved.get().ok());
+  CHECK(answered);
+  CHECK(searched.get() == 5);
 }
 
 TEST_CASE("HnswIndex grown step by step and reloaded answers as one made at full size", "[hnsw]") {
