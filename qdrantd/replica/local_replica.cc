@@ -323,16 +323,24 @@ void LocalReplica::Vacuum(int spec) {
 }
 
 Status LocalReplica::Flush() {
-  std::lock_guard<std::mutex> log(log_mu_);      // the WAL trim below
-  std::lock_guard<std::mutex> apply(apply_mu_);  // graphs saved between two applies
-  std::lock_guard<std::mutex> store(store_mu_);  // points.db's meta written between two stores
+  // The WAL goes on taking writes while the graphs are written, which takes seconds at a million
+  // points: log_mu_ (the committing writers' lock) is taken only for the trim. The trim may
+  // drop only what a saved checkpoint covers, and index_op never goes back.
+  OpNum covered = 0;
+  {
+    std::lock_guard<std::mutex> apply(apply_mu_);  // graphs saved between two applies
+    std::lock_guard<std::mutex> store(store_mu_);  // points.db's meta written between two stores
+    if (abandoned_) return Status::Ok();
+    if (segment_->index_op() == segment_->applied_op()) return Status::Ok();
+    Status s = segment_->SaveIndexes();
+    if (!s.ok()) return s;
+    covered = segment_->index_op();
+  }
+  std::lock_guard<std::mutex> log(log_mu_);
   if (abandoned_) return Status::Ok();
-  if (segment_->index_op() == segment_->applied_op()) return Status::Ok();
-  Status s = segment_->SaveIndexes();
-  if (!s.ok()) return s;
   Result<sqlite::Stmt> trim = wal_->Prepare("DELETE FROM ops WHERE op <= ?");
   if (!trim.ok()) return trim.status();
-  return trim->Bind(1, static_cast<int64_t>(segment_->index_op())).Run();
+  return trim->Bind(1, static_cast<int64_t>(covered)).Run();
 }
 
 size_t LocalReplica::queued() const {
