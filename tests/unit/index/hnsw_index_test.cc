@@ -4,11 +4,6 @@
 // run under TSan (`make test-tsan`).
 #include "qdrantd/index/hnsw_index.h"
 
-#include <fcntl.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -18,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/stalled_pipe.h"
 #include "tests/support/temp_dir.h"
 
 namespace qd::index {
@@ -173,18 +169,11 @@ TEST_CASE("HnswIndex searches go on while the index is being saved", "[hnsw]") {
   auto index = MakeIndex(n);
   for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
   test::TempDir dir;
-  const std::string fifo = dir.path() + "/index.hnsw";
-  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
-  const int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // lets the writer's open return
-  REQUIRE(reader >= 0);
-  std::future<Status> saved = std::async(std::launch::async, [&] { return index->Save(fifo); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int buffered = 0;
-  while (buffered < 4096 && std::chrono::steady_clock::now() < deadline) {
-    REQUIRE(ioctl(reader, FIONREAD, &buffered) == 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  REQUIRE(buffered >= 4096);  // the save has begun writing: it holds its lock
+  test::StalledPipe pipe(dir.path() + "/index.hnsw");
+  REQUIRE(pipe.ok());
+  std::future<Status> saved =
+      std::async(std::launch::async, [&] { return index->Save(dir.path() + "/index.hnsw"); });
+  REQUIRE(pipe.WaitForWriter());  // the save has begun writing: it holds its lock
 
   std::vector<uint64_t> visible((n + 63) / 64, ~uint64_t(0));
   HnswIndex::Accept all{visible.data(), n, nullptr};
@@ -192,13 +181,7 @@ TEST_CASE("HnswIndex searches go on while the index is being saved", "[hnsw]") {
     return index->Search(&data[7 * kDim], 5, 32, all).size();
   });
   const bool answered = searched.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
-
-  // Drain the pipe so the save (and, without the fix, the search) can finish.
-  std::vector<char> sink(1 << 16);
-  fcntl(reader, F_SETFL, 0);
-  while (read(reader, sink.data(), sink.size()) > 0) {
-  }
-  close(reader);
+  pipe.Drain();  // the save (and, without the fix, the search) can finish
   CHECK(saved.get().ok());
   CHECK(answered);
   CHECK(searched.get() == 5);

@@ -5,11 +5,6 @@
 // are ones to run under TSan (`make test-tsan`).
 #include "qdrantd/replica/local_replica.h"
 
-#include <fcntl.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -19,6 +14,7 @@
 #include <vector>
 
 #include "libshared/sqlite.h"
+#include "tests/support/stalled_pipe.h"
 #include "tests/support/temp_dir.h"
 
 using qd::test::TempDir;
@@ -275,18 +271,10 @@ TEST_CASE("writes reach the WAL while a checkpoint saves the graph") {
     for (uint64_t id = 1; id < 2000; ++id) op.points.push_back(Upsert(id).points[0]);
     return op;
   }, true, nullptr).ok());  // ~300 KB of graph: far more than a pipe holds
-  const std::string fifo = dir.path() + "/index-0.hnsw.tmp";
-  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
-  const int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // lets the save's open return
-  REQUIRE(reader >= 0);
+  qd::test::StalledPipe pipe(dir.path() + "/index-0.hnsw.tmp");
+  REQUIRE(pipe.ok());
   std::future<Status> flushed = std::async(std::launch::async, [&] { return replica->Flush(); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int buffered = 0;
-  while (buffered < 4096 && std::chrono::steady_clock::now() < deadline) {
-    REQUIRE(ioctl(reader, FIONREAD, &buffered) == 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  REQUIRE(buffered >= 4096);  // the save is under way, the locks held
+  REQUIRE(pipe.WaitForWriter());  // the save is under way, the locks held
 
   std::promise<OpNum> durable;
   std::future<OpNum> logged = durable.get_future();
@@ -295,13 +283,7 @@ TEST_CASE("writes reach the WAL while a checkpoint saves the graph") {
                            [&](OpNum op) { durable.set_value(op); });
   });
   const bool logged_during_save = logged.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
-
-  // Drain the pipe so the save, and then the write's apply, can finish.
-  std::vector<char> sink(1 << 16);
-  fcntl(reader, F_SETFL, 0);
-  while (read(reader, sink.data(), sink.size()) > 0) {
-  }
-  close(reader);
+  pipe.Drain();  // the save, and then the write's apply, can finish
   CHECK(flushed.get().ok());
   CHECK(logged_during_save);
   Result<OpNum> n = written.get();
