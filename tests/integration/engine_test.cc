@@ -759,9 +759,19 @@ TEST_CASE("GET /collections/{name}/cluster in standalone mode: every shard local
 }
 
 namespace {
+// The memory tests measure nothing under a sanitizer: its allocator keeps freed memory in
+// quarantine on purpose. Says so, and returns false there.
+bool MemoryMeasurable() {
+#if defined(QD_SANITIZED)
+  WARN("not measured under a sanitizer: its allocator keeps freed memory on purpose");
+  return false;
+#else
+  return true;
+#endif
+}
+
 // The daemon's private anonymous memory (RssAnon): its data, without shared libraries' pages.
-// Unused in sanitizer builds, where the memory tests measure nothing.
-[[maybe_unused]] size_t AnonBytes(Node& n) {
+size_t AnonBytes(Node& n) {
   std::ifstream in("/proc/" + std::to_string(n.process().pid()) + "/status");
   std::string line;
   while (std::getline(in, line)) {
@@ -770,37 +780,33 @@ namespace {
   }
   return 0;
 }
+
+// Waits for the daemon, then returns its private memory before the test's work.
+size_t MemoryBaseline(Node& n) {
+  REQUIRE(n.WaitReady());
+  const size_t bytes = AnonBytes(n);
+  REQUIRE(bytes > 0);
+  return bytes;
+}
 }  // namespace
 
 TEST_CASE("an empty collection costs well under a MiB per shard", "[integration][engine]") {
-#if defined(QD_SANITIZED)
-  WARN("not measured under a sanitizer: its allocator keeps freed memory on purpose");
-  return;
-#else
+  if (!MemoryMeasurable()) return;
   // hnswlib writes 65,536 update locks (2.5 MiB) into every index it creates; these 16 indexes
   // took 44 MiB in all. The index keeps one lock per element of capacity up to that count.
   Node node;
-  REQUIRE(node.WaitReady());
-  const size_t before = AnonBytes(node);
-  REQUIRE(before > 0);
+  const size_t before = MemoryBaseline(node);
   REQUIRE(Put(node, "/collections/e", R"({"vectors":{"a":{"size":128,"distance":"Cosine"},
       "b":{"size":64,"distance":"Dot"}},"shard_number":8})").status == 200);
   const size_t after = AnonBytes(node);
   INFO("anonymous RSS before " << before << ", with 8 empty shards of 2 vectors " << after);
   CHECK(after < before + 8 * (size_t{5} << 18));  // 1.25 MiB a shard; 0.93 measured
-#endif
 }
 
 TEST_CASE("deleting a collection gives its memory back at once", "[integration][engine]") {
-#if defined(QD_SANITIZED)
-  // The sanitizers' allocators hold freed memory in quarantine by design: nothing to measure.
-  WARN("not measured under a sanitizer: its allocator keeps freed memory on purpose");
-  return;
-#else
+  if (!MemoryMeasurable()) return;
   Node node;
-  REQUIRE(node.WaitReady());
-  const size_t before = AnonBytes(node);
-  REQUIRE(before > 0);
+  const size_t before = MemoryBaseline(node);
   // 30,000 points of 128 dimensions: ~15 MiB of vectors and ~4 MiB of graph.
   REQUIRE(Put(node, "/collections/m", R"({"vectors":{"size":128,"distance":"Euclid"}})").status == 200);
   std::mt19937 rng(7);
@@ -824,5 +830,4 @@ TEST_CASE("deleting a collection gives its memory back at once", "[integration][
   }, 10s);
   INFO("anonymous RSS: before " << before << ", loaded " << loaded << ", after delete " << now);
   CHECK(now < before + (loaded - before) / 4);
-#endif
 }
