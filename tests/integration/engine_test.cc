@@ -807,10 +807,12 @@ TEST_CASE("deleting a collection gives its memory back at once", "[integration][
   if (!MemoryMeasurable()) return;
   Node node;
   const size_t before = MemoryBaseline(node);
-  // 30,000 points of 128 dimensions: ~15 MiB of vectors and ~4 MiB of graph.
+  // 60,000 points of 128 dimensions: ~29 MiB of vectors and ~8 MiB of graph. What a trim cannot
+  // give back (freed request buffers at the top of thread arenas) is a few MiB whatever the
+  // size, so a bigger collection keeps it well inside the bound.
   REQUIRE(Put(node, "/collections/m", R"({"vectors":{"size":128,"distance":"Euclid"}})").status == 200);
   std::mt19937 rng(7);
-  for (int first = 0; first < 30000; first += 1000) {
+  for (int first = 0; first < 60000; first += 1000) {
     std::string body = R"({"points":[)";
     for (int id = first; id < first + 1000; ++id) {
       body += (id > first ? "," : "") + std::string(R"({"id":)") + std::to_string(id) +
@@ -819,15 +821,15 @@ TEST_CASE("deleting a collection gives its memory back at once", "[integration][
     REQUIRE(Put(node, "/collections/m/points?wait=true", body + "]}").status == 200);
   }
   const size_t loaded = AnonBytes(node);
-  REQUIRE(loaded > before + (15 << 20));
+  REQUIRE(loaded > before + (30 << 20));
   REQUIRE(HttpRequest(node.http_port(), "DELETE", "/collections/m").status == 200);
-  // Back within a quarter of what the collection took, well before the minute-long checkpoint
-  // that used to be the first to trim. Measured: ~17% with the trim at deletion, ~43% without.
+  // Back within a fifth of what the collection took, well before the minute-long checkpoint
+  // that used to be the first to trim. Measured: 7-12% with the trim at deletion, 25% without.
   size_t now = loaded;
   PollUntil([&] {
     now = AnonBytes(node);
-    return now < before + (loaded - before) / 4;
+    return now < before + (loaded - before) / 5;
   }, 10s);
   INFO("anonymous RSS: before " << before << ", loaded " << loaded << ", after delete " << now);
-  CHECK(now < before + (loaded - before) / 4);
+  CHECK(now < before + (loaded - before) / 5);
 }
