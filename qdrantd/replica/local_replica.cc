@@ -35,8 +35,24 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
   Result<std::unique_ptr<sqlite::Db>> wal = sqlite::Db::Open(
       dir + "/wal.db", sqlite::Db::Sync::kFull, sqlite::Db::Checkpoints::kBackground);
   if (!wal.ok()) return wal.status();
-  Status s = (*wal)->Exec("CREATE TABLE IF NOT EXISTS ops(op INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+  // `origin`: the peer that numbered the op (its shard's ordering replica; 0 standalone and in
+  // WALs written before the data plane). Op numbers are the same on every replica of a shard, so
+  // (op, origin) says exactly which operations a replica has (what wal_delta transfers compare).
+  Status s = (*wal)->Exec(
+      "CREATE TABLE IF NOT EXISTS ops(op INTEGER PRIMARY KEY, body BLOB NOT NULL, "
+      "origin INTEGER NOT NULL DEFAULT 0)");
   if (!s.ok()) return s;
+  {
+    Result<sqlite::Stmt> has =
+        (*wal)->Prepare("SELECT COUNT(*) FROM pragma_table_info('ops') WHERE name = 'origin'");
+    if (!has.ok()) return has.status();
+    Result<bool> row = has->Step();
+    if (!row.ok()) return row.status();
+    if (*row && has->Int(0) == 0) {
+      s = (*wal)->Exec("ALTER TABLE ops ADD COLUMN origin INTEGER NOT NULL DEFAULT 0");
+      if (!s.ok()) return s;
+    }
+  }
   std::unique_ptr<LocalReplica> replica(new LocalReplica(dir, std::move(*wal), std::move(*seg)));
   replica->options_ = optimizer;
   s = replica->Recover();
@@ -105,6 +121,12 @@ Result<OpNum> LocalReplica::Update(const Resolve& resolve, bool pure,
   return logged->op_num;
 }
 
+void LocalReplica::SetLogListener(uint64_t origin, LogListener listener) {
+  std::lock_guard<std::mutex> log(log_mu_);
+  origin_ = origin;
+  listener_ = std::move(listener);
+}
+
 Status LocalReplica::Broken() {
   std::lock_guard<std::mutex> turn(turn_mu_);
   return broken_;
@@ -114,6 +136,10 @@ struct LocalReplica::Writer {
   const Resolve* resolve = nullptr;  // a state-reading resolve, run at the front of the queue
   Operation op;
   std::string body;                  // op encoded; empty: nothing to log
+  // ApplyReplicated's: the op number the ordering replica gave it (0: number it here), and
+  // that peer. Replicated ops are not passed to the log listener.
+  OpNum expected = 0;
+  uint64_t origin = 0;
   // The outcome, written before `done` under queue_mu_ (by the front, when it is another).
   Status status;
   OpNum op_num = 0;
@@ -124,6 +150,58 @@ struct LocalReplica::Writer {
 namespace {
 bool IsEmpty(const Operation& op) { return op.points.empty() && op.ids.empty() && op.field_name.empty(); }
 }  // namespace
+
+Result<OpNum> LocalReplica::ApplyReplicated(uint64_t origin, std::vector<NumberedOp> ops) {
+  // Every op joins the queue at once, in order, so the front takes them into one group (one
+  // transaction, one fsync) as far as kMaxGroupBytes allows; this thread then commits the rest
+  // of them as each reaches the front.
+  std::vector<std::unique_ptr<Writer>> writers;
+  for (NumberedOp& n : ops) {
+    Result<Operation> op = segment::Decode(n.body);
+    if (!op.ok()) return op.status().WithContext("replicated op " + std::to_string(n.op_num));
+    auto w = std::make_unique<Writer>();
+    w->op = std::move(*op);
+    w->body = std::move(n.body);
+    w->expected = n.op_num;
+    w->origin = origin;
+    writers.push_back(std::move(w));
+  }
+  {
+    std::lock_guard<std::mutex> queue(queue_mu_);
+    for (auto& w : writers) queue_.push_back(w.get());
+  }
+  bool refused = false;
+  for (auto& w : writers) {
+    bool front = false;
+    {
+      std::unique_lock<std::mutex> queue(queue_mu_);
+      w->cv.wait(queue, [&] { return w->done || queue_.front() == w.get(); });
+      front = !w->done;
+    }
+    if (front) {
+      if (refused) {
+        // An earlier group refused one of these ops: none after it may be logged.
+        w->status =
+            Status::FailedPrecondition("replica " + dir_ + " refused op " +
+                                       std::to_string(w->expected) + ": it follows a refused op");
+        w->body.clear();
+      }
+      CommitGroup(*w);
+    }
+    if (!w->status.ok()) refused = true;
+  }
+  Status first_error;
+  for (auto& w : writers) {
+    if (!w->status.ok()) {
+      if (first_error.ok()) first_error = w->status;
+      continue;
+    }
+    Status s = Apply(Logged{w->op_num, std::move(w->op)});
+    if (!s.ok()) return s;
+  }
+  if (!first_error.ok()) return first_error;
+  return last_op();
+}
 
 Result<LocalReplica::Logged> LocalReplica::Log(const Resolve& resolve, bool pure) {
   Writer w;
@@ -203,6 +281,41 @@ void LocalReplica::CommitGroup(Writer& w) {
 }
 
 Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
+  // A replicated op must get exactly the number its ordering replica gave it: one already here
+  // (a resent batch) is skipped, one beyond the next number fails alone (this replica missed
+  // ops), and neither is logged.
+  {
+    OpNum next = last_op_ + 1;
+    bool refused = false;  // a replicated op was refused: the ones behind it are too
+    for (Writer* x : group) {
+      if (x->expected != 0 && (refused || !x->status.ok())) {
+        if (x->status.ok()) {
+          x->status = Status::FailedPrecondition(
+              "replica " + dir_ + " refused op " + std::to_string(x->expected) + " from peer " +
+              std::to_string(x->origin) + ": it follows a refused op");
+        }
+        x->body.clear();
+        refused = true;
+        continue;
+      }
+      if (x->body.empty()) continue;
+      if (x->expected != 0 && x->expected != next) {
+        refused = true;
+        // Below: another peer numbered that op already (two ordering replicas at once, one of
+        // them no longer current); above: this replica missed ops. Either way only a transfer
+        // can make it equal to the others again.
+        x->status = Status::FailedPrecondition(
+            "replica " + dir_ + " is at op " + std::to_string(next - 1) + " and cannot log op " +
+            std::to_string(x->expected) + " from peer " + std::to_string(x->origin) +
+            (x->expected < next ? ": it holds another op under that number"
+                                : ": it missed operations") +
+            " and must be recovered by a shard transfer");
+        x->body.clear();
+      } else {
+        ++next;
+      }
+    }
+  }
   size_t ops = 0;
   for (const Writer* x : group) ops += x->body.empty() ? 0 : 1;
   if (ops == 0) return Status::Ok();
@@ -210,12 +323,17 @@ Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
   Status s = [&] {
     sqlite::Transaction tx(*wal_);  // rolls back unless committed
     if (Status begun = tx.Begin(); !begun.ok()) return begun;
-    Result<sqlite::Stmt> insert = wal_->Prepare("INSERT INTO ops(op, body) VALUES(?, ?)");
+    Result<sqlite::Stmt> insert =
+        wal_->Prepare("INSERT INTO ops(op, body, origin) VALUES(?, ?, ?)");
     if (!insert.ok()) return insert.status();
     OpNum next = first;
     for (const Writer* x : group) {
       if (x->body.empty()) continue;
-      Status put = insert->Bind(1, static_cast<int64_t>(next++)).BindBlob(2, x->body.data(), x->body.size()).Run();
+      const uint64_t origin = x->expected != 0 ? x->origin : origin_;
+      Status put = insert->Bind(1, static_cast<int64_t>(next++))
+                       .BindBlob(2, x->body.data(), x->body.size())
+                       .Bind(3, static_cast<int64_t>(origin))
+                       .Run();
       if (!put.ok()) return put;
     }
     return tx.Commit();
@@ -227,7 +345,9 @@ Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
                       s);
   }
   for (Writer* x : group) {
-    if (!x->body.empty()) x->op_num = ++last_op_;
+    if (x->body.empty()) continue;
+    x->op_num = ++last_op_;
+    if (listener_ && x->expected == 0) listener_(x->op_num, x->body);
   }
   wal_commits_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();

@@ -70,6 +70,24 @@ class LocalReplica {
   Result<segment::OpNum> Update(const Resolve& resolve, bool pure,
                                 const std::function<void(segment::OpNum)>& on_durable);
 
+  // Cluster mode, the shard's ordering replica: `listener` is called for every op Update logs,
+  // in op order, under the WAL lock, with the op's encoding (it must only queue work, e.g. the
+  // op for the other replicas); `origin` (this peer) is recorded with those ops in the WAL.
+  // Call before the first Update.
+  using LogListener = std::function<void(segment::OpNum, const std::string& body)>;
+  void SetLogListener(uint64_t origin, LogListener listener);
+  // Cluster mode, a replica that follows another's order: logs `ops` (numbered by the ordering
+  // replica `origin`, consecutive) in one WAL transaction and applies them in order. Returns
+  // last_op() after them. Errors: kFailedPrecondition for an op that is not last_op() + 1
+  // (neither it nor the ops after it are logged: this replica missed ops, or holds another op
+  // under that number, and must be recovered by a transfer); kInternal for an op that does not
+  // decode; the pipeline's errors.
+  struct NumberedOp {
+    segment::OpNum op_num = 0;
+    std::string body;  // segment::Encode(op)
+  };
+  Result<segment::OpNum> ApplyReplicated(uint64_t origin, std::vector<NumberedOp> ops);
+
   const segment::Segment& segment() const { return *segment_; }
   // Saves index checkpoints and drops WAL records every checkpoint covers. A no-op once
   // Abandon()ed.
@@ -143,6 +161,8 @@ class LocalReplica {
   std::thread optimizer_;                          // Protected by optimizer_mu_
   std::atomic<bool> optimizing_{false};
   std::atomic<bool> abandoned_{false};
+  uint64_t origin_ = 0;   // recorded with ops Update logs; set once before writes
+  LogListener listener_;  // called under log_mu_; set once before writes
 };
 
 }  // namespace qd::replica
