@@ -93,6 +93,24 @@ bool PointFilter::operator()(const PointId& id, const rapidjson::Value& payload)
   return !filter || filter->Matches(id, payload);
 }
 
+Result<PointFilter> PointFilter::Parse(const rapidjson::Value& json, const std::string& path) {
+  Result<index::Filter> parsed = index::ParseFilter(json, path);
+  if (!parsed.ok()) return parsed.status();
+  rapidjson::StringBuffer text;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+  json.Accept(writer);
+  return PointFilter{std::make_shared<const index::Filter>(std::move(*parsed)),
+                     std::string(text.GetString(), text.GetSize())};
+}
+
+Result<PointFilter> PointFilter::ParseText(const std::string& text, const std::string& path) {
+  if (text.empty()) return PointFilter{};
+  rapidjson::Document doc;
+  doc.Parse(text.c_str(), text.size());
+  if (doc.HasParseError()) return Status::InvalidArgument(path + ": the filter is not valid JSON");
+  return Parse(doc, path);
+}
+
 std::string PointIdKey(const PointId& id) {
   std::string key;
   if (id.is_uuid) {

@@ -57,8 +57,15 @@ struct VectorSpec {
 // also plan with. Empty means "every point".
 struct PointFilter {
   std::shared_ptr<const index::Filter> filter;
+  // The JSON the filter was parsed from, compact: what a read or write forwarded to another
+  // peer carries (the filter language is JSON). Empty when there is no filter.
+  std::string json;
   explicit operator bool() const { return filter != nullptr; }
   bool operator()(const PointId& id, const rapidjson::Value& payload) const;
+  // Parses a filter (index::ParseFilter; `path` names it in errors) and keeps its JSON text.
+  static Result<PointFilter> Parse(const rapidjson::Value& json, const std::string& path);
+  // The same from JSON text; empty text is no filter. Errors: kInvalidArgument.
+  static Result<PointFilter> ParseText(const std::string& text, const std::string& path);
 };
 // Copies the selected part of a payload into `out` (allocated with `alloc`).
 using PayloadProjector = std::function<void(const rapidjson::Value& payload, rapidjson::Value& out,

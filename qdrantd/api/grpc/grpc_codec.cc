@@ -542,9 +542,7 @@ Result<segment::PointFilter> ParseFilter(const qdrant::Filter& filter, const std
     }
     doc["must_not"].PushBack(extra, doc.GetAllocator());
   }
-  Result<index::Filter> parsed = index::ParseFilter(doc, path);
-  if (!parsed.ok()) return parsed.status();
-  return segment::PointFilter{std::make_shared<const index::Filter>(std::move(*parsed))};
+  return segment::PointFilter::Parse(doc, path);
 }
 
 // ---- selectors ----

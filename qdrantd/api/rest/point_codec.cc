@@ -217,9 +217,7 @@ Result<segment::PointFilter> ParseFilterField(const Value& object, const char* n
                                               const std::string& path) {
   const Value* v = Member(object, name);
   if (!v) return segment::PointFilter();
-  Result<index::Filter> filter = index::ParseFilter(*v, path);
-  if (!filter.ok()) return filter.status();
-  return segment::PointFilter{std::make_shared<const index::Filter>(std::move(*filter))};
+  return segment::PointFilter::Parse(*v, path);
 }
 
 Result<segment::OrderBy> ParseOrderBy(const Value& value, const std::string& path) {
