@@ -8,7 +8,7 @@
 namespace qd::cluster {
 namespace {
 
-constexpr std::array<std::pair<ReplicaState, std::string_view>, 8> kReplicaStates{{
+constexpr std::array<std::pair<ReplicaState, std::string_view>, 10> kReplicaStates{{
     {ReplicaState::kActive, "Active"},
     {ReplicaState::kDead, "Dead"},
     {ReplicaState::kPartial, "Partial"},
@@ -17,6 +17,8 @@ constexpr std::array<std::pair<ReplicaState, std::string_view>, 8> kReplicaState
     {ReplicaState::kPartialSnapshot, "PartialSnapshot"},
     {ReplicaState::kRecovery, "Recovery"},
     {ReplicaState::kResharding, "Resharding"},
+    {ReplicaState::kActiveRead, "ActiveRead"},
+    {ReplicaState::kManualRecovery, "ManualRecovery"},
 }};
 
 std::optional<StatusCode> ParseStatusCode(std::string_view name) {

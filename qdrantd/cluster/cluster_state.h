@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "libshared/status.h"
+#include "qdrantd/shard/replica_state.h"
 
 namespace qd::cluster {
 
@@ -34,7 +35,7 @@ using ShardId = uint32_t;
 
 enum class NodeType { kNormal, kListener };
 // Qdrant's ReplicaState names (lib/collection/src/shards/replica_set/replica_state.rs).
-enum class ReplicaState { kActive, kDead, kPartial, kInitializing, kListener, kPartialSnapshot, kRecovery, kResharding };
+using shard::ReplicaState;
 
 std::string_view NodeTypeName(NodeType type);
 std::optional<NodeType> ParseNodeType(std::string_view name);

@@ -51,8 +51,9 @@ Status Reconciler::ReconcileNow(collection::Collections& collections, PeerId sel
     }
     collection::ShardPlacement placement{.self_peer = self, .replicas = {}};
     for (const auto& [shard, replicas] : wanted.shards) {
-      std::vector<uint64_t>& peers = placement.replicas[shard];
-      for (const auto& [peer, replica_state] : replicas.replicas) peers.push_back(peer);
+      auto& peers = placement.replicas[shard];
+      for (const auto& [peer, replica_state] : replicas.replicas)
+        peers.emplace_back(peer, replica_state);
     }
     if (!collections.Exists(name)) {
       Status s = collections.Create(name, std::move(*config), &placement);
@@ -96,9 +97,53 @@ Status Reconciler::ReconcileNow(collection::Collections& collections, PeerId sel
   return first_error;
 }
 
-Reconciler::Reconciler(server::Loop& loop, server::WorkerPool& pool, collection::Collections& collections,
-                       PeerId self, ReconciledFn reconciled)
-    : loop_(loop), pool_(pool), collections_(collections), self_(self), reconciled_(std::move(reconciled)) {}
+Reconciler::Reconciler(server::Loop& loop, server::WorkerPool& pool,
+                       collection::Collections& collections, PeerId self, ReconciledFn reconciled,
+                       ProposeStateFn propose_state, bool listener)
+    : loop_(loop),
+      pool_(pool),
+      collections_(collections),
+      self_(self),
+      reconciled_(std::move(reconciled)),
+      propose_state_(std::move(propose_state)),
+      listener_(listener) {}
+
+std::vector<Reconciler::StateFix> Reconciler::StateFixes(const ClusterState& state) const {
+  std::vector<StateFix> fixes;
+  if (!propose_state_) return fixes;
+  for (const auto& [name, wanted] : state.collections) {
+    Result<std::shared_ptr<collection::Collection>> local = collections_.Get(name);
+    if (!local.ok()) continue;
+    for (const auto& [shard, replicas] : wanted.shards) {
+      auto it = replicas.replicas.find(self_);
+      if (it == replicas.replicas.end() || !(*local)->HasLocalShard(shard)) continue;
+      const ReplicaState now = it->second;
+      const ReplicaState settled = listener_ ? ReplicaState::kListener : ReplicaState::kActive;
+      if (now == ReplicaState::kInitializing || (now == ReplicaState::kActive && listener_) ||
+          (now == ReplicaState::kListener && !listener_)) {
+        fixes.push_back({name, shard, settled});
+      }
+    }
+  }
+  return fixes;
+}
+
+void Reconciler::ProposeFixes(server::OnLoop on_loop, std::vector<StateFix> fixes) {
+  for (StateFix& fix : fixes) {
+    auto key = std::make_pair(fix.collection, fix.shard);
+    if (!proposing_.insert(key).second) continue;
+    QD_LOG_INFO("collection " + fix.collection + ": proposing the local replica of shard " +
+                std::to_string(fix.shard) + " " + std::string(ReplicaStateName(fix.state)));
+    propose_state_(on_loop, fix.collection, fix.shard, fix.state, [this, key](Status s) {
+      if (!s.ok()) {
+        QD_LOG_WARN("collection " + key.first +
+                    ": changing the state of the local replica of shard " +
+                    std::to_string(key.second) + " failed: " + s.message());
+      }
+      proposing_.erase(key);
+    });
+  }
+}
 
 Reconciler::~Reconciler() = default;
 
@@ -144,7 +189,10 @@ void Reconciler::StartNext(server::OnLoop) {
   std::vector<RecoverFn> recovers = pending_recovers_;
   Status submitted = pool_.Submit([this, state, recover, recovers]() mutable {
     Status s = ReconcileNow(collections_, self_, *state, recover);
-    loop_.Post([this, index = state->applied_index, s, recovers = std::move(recovers)](server::OnLoop l) mutable {
+    std::vector<StateFix> fixes = StateFixes(*state);
+    loop_.Post([this, index = state->applied_index, s, recovers = std::move(recovers),
+                fixes = std::move(fixes)](server::OnLoop l) mutable {
+      if (!stopped_ && !fixes.empty()) ProposeFixes(l, std::move(fixes));
       Finished(l, index, s, std::move(recovers));
     });
   });

@@ -22,6 +22,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "libshared/status.h"
@@ -35,11 +38,21 @@ namespace qd::cluster {
 class Reconciler {
  public:
   using ReconciledFn = std::function<void(server::OnLoop, uint64_t applied_index)>;
+  // Proposes a new state for this peer's replica of a shard; `done` runs on the loop.
+  using ProposeStateFn =
+      std::function<void(server::OnLoop, const std::string& collection, ShardId shard,
+                         ReplicaState state, std::function<void(Status)> done)>;
   using RecoverFn = std::function<void(server::OnLoop, Status)>;
   static constexpr std::chrono::milliseconds kRetryDelay{20};
 
-  Reconciler(server::Loop& loop, server::WorkerPool& pool, collection::Collections& collections, PeerId self,
-             ReconciledFn reconciled);
+  // `propose_state` (may be null in tests): after each run, this peer's replicas that exist
+  // here but whose state says otherwise are proposed into the state this peer's node type gives
+  // them: Initializing -> Active (or Listener on a Listener node), Listener -> Active on a node
+  // restarted as Normal, Active -> Listener on a node restarted as Listener (compat.md §5.1,
+  // §5.5). One proposal per replica in flight.
+  Reconciler(server::Loop& loop, server::WorkerPool& pool, collection::Collections& collections,
+             PeerId self, ReconciledFn reconciled, ProposeStateFn propose_state = nullptr,
+             bool listener = false);
   ~Reconciler();
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
@@ -63,12 +76,23 @@ class Reconciler {
   static void OnRetryTimer(uv_timer_t* timer) noexcept;
   void StartNext(server::OnLoop);
   void Finished(server::OnLoop, uint64_t applied_index, Status status, std::vector<RecoverFn> recovers);
+  struct StateFix {
+    std::string collection;
+    ShardId shard = 0;
+    ReplicaState state = ReplicaState::kActive;
+  };
+  // The replica states `state` should change for this peer (see the constructor). Pool thread.
+  std::vector<StateFix> StateFixes(const ClusterState& state) const;
+  void ProposeFixes(server::OnLoop, std::vector<StateFix> fixes);
 
   server::Loop& loop_;
   server::WorkerPool& pool_;
   collection::Collections& collections_;
   const PeerId self_;
   ReconciledFn reconciled_;
+  ProposeStateFn propose_state_;
+  const bool listener_;
+  std::set<std::pair<std::string, ShardId>> proposing_;  // state fixes in flight; loop only
   bool in_flight_ = false;
   bool stopped_ = false;
   std::shared_ptr<const ClusterState> pending_;  // the latest state not yet handed to the pool

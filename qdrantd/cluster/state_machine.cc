@@ -85,8 +85,11 @@ Status ApplyCreateCollection(ClusterState& s, const MetaOperation& op) {
     for (PeerId p : peers) {
       auto it = s.peers.find(p);
       if (it == s.peers.end()) return Status::NotFound("peer " + PeerName(p) + " does not exist");
-      ReplicaState st = op.initial_state.value_or(
-          it->second.type == NodeType::kListener ? ReplicaState::kListener : ReplicaState::kActive);
+      // A new replica is Initializing until its peer created it and proposed it Active (the
+      // Reconciler does), as in Qdrant; a Listener peer's replicas are Listener from the start.
+      ReplicaState st = op.initial_state.value_or(it->second.type == NodeType::kListener
+                                                      ? ReplicaState::kListener
+                                                      : ReplicaState::kInitializing);
       shard.replicas[p] = st;
     }
   }
@@ -162,6 +165,21 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
         return Status::NotFound("shard " + std::to_string(op.shard) + " of " + op.collection + " does not exist");
       }
       if (!s.peers.count(op.peer_id)) return Status::NotFound("peer " + PeerName(op.peer_id) + " does not exist");
+      auto current = shard->second.replicas.find(op.peer_id);
+      if (op.replica_state == ReplicaState::kDead && current != shard->second.replicas.end() &&
+          shard::AcceptsReads(current->second)) {
+        // As Qdrant: a shard keeps its last readable replica, or no read or write could reach its
+        // data until a transfer that needs that very replica as its source.
+        bool another = false;
+        for (const auto& [peer, state] : shard->second.replicas) {
+          if (peer != op.peer_id && shard::AcceptsReads(state)) another = true;
+        }
+        if (!another) {
+          return Status::FailedPrecondition("cannot deactivate the last active replica of shard " +
+                                            std::to_string(op.shard) + " of " + op.collection +
+                                            " (peer " + PeerName(op.peer_id) + ")");
+        }
+      }
       shard->second.replicas[op.peer_id] = op.replica_state;
       return Status::Ok();
     }

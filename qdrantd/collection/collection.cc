@@ -1,14 +1,15 @@
 #include "qdrantd/collection/collection.h"
 
 #include <malloc.h>
-
-#include <algorithm>
-#include <filesystem>
-#include <map>
-#include <thread>
-
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <thread>
 
 #include "libshared/log.h"
 
@@ -19,11 +20,32 @@ using segment::OpKind;
 using segment::PointId;
 using segment::RecordBatch;
 
-Collection::Collection(std::string name, std::string dir, CollectionConfig config)
+struct Collection::Acks {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t pending = 0;                                 // Protected by mu
+  size_t applied = 0;                                 // Protected by mu
+  std::vector<std::pair<uint64_t, Status>> failures;  // Protected by mu
+
+  void Done(uint64_t peer, const Status& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    --pending;
+    if (s.ok()) {
+      ++applied;
+    } else {
+      failures.emplace_back(peer, s);
+    }
+    cv.notify_all();
+  }
+};
+
+Collection::Collection(std::string name, std::string dir, CollectionConfig config,
+                       std::shared_ptr<PeerLink> link)
     : name_(std::move(name)),
       dir_(std::move(dir)),
       config_(std::move(config)),
-      layout_(std::make_shared<const Layout>()) {}
+      layout_(std::make_shared<const Layout>()),
+      link_(std::move(link)) {}
 
 Collection::Slot::~Slot() {
   replica.reset();  // flushes (unless abandoned) and closes first
@@ -70,6 +92,7 @@ Result<std::shared_ptr<Collection>> Collection::Open(std::string name, std::stri
   std::shared_ptr<Collection> c(new Collection(std::move(name), std::move(dir), config));
   auto layout = std::make_shared<Layout>();
   layout->others.resize(config.shard_number);
+  layout->local_state.resize(config.shard_number, shard::ReplicaState::kActive);
   for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
     Result<std::shared_ptr<Slot>> slot = c->OpenSlot(shard);
     if (!slot.ok()) return slot.status();
@@ -81,8 +104,10 @@ Result<std::shared_ptr<Collection>> Collection::Open(std::string name, std::stri
 
 Result<std::shared_ptr<Collection>> Collection::OpenPlaced(std::string name, std::string dir,
                                                            CollectionConfig config,
-                                                           const ShardPlacement* placement) {
-  std::shared_ptr<Collection> c(new Collection(std::move(name), std::move(dir), config));
+                                                           const ShardPlacement* placement,
+                                                           std::shared_ptr<PeerLink> link) {
+  std::shared_ptr<Collection> c(
+      new Collection(std::move(name), std::move(dir), config, std::move(link)));
   std::error_code ec;
   // Replicas dropped before a crash, whose files were still in use.
   for (const auto& e : std::filesystem::directory_iterator(c->dir_, ec)) {
@@ -99,6 +124,7 @@ Result<std::shared_ptr<Collection>> Collection::OpenPlaced(std::string name, std
   layout->placed = true;
   layout->known = false;
   layout->local.resize(config.shard_number);
+  layout->local_state.resize(config.shard_number, shard::ReplicaState::kDead);
   layout->others.resize(config.shard_number);
   for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
     if (!std::filesystem::exists(c->ShardDir(shard) + "/points.db", ec)) continue;
@@ -118,17 +144,32 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
   next->placed = true;
   next->self_peer = placement.self_peer;
   next->local.resize(shards);
+  next->local_state.resize(shards, shard::ReplicaState::kDead);
   next->others.resize(shards);
   std::vector<uint32_t> to_open;
   for (uint32_t shard = 0; shard < shards; ++shard) {
     bool here = false;
     if (auto it = placement.replicas.find(shard); it != placement.replicas.end()) {
-      for (uint64_t peer : it->second) {
+      for (const auto& [peer, state] : it->second) {
         if (peer == placement.self_peer) {
           here = true;
+          next->local_state[shard] = state;
         } else {
-          next->others[shard].push_back(peer);
+          next->others[shard].emplace_back(peer, state);
         }
+      }
+      std::sort(next->others[shard].begin(), next->others[shard].end());
+      // A remote replica that (again) accepts writes gets a fresh replication stream: the one
+      // that failed when it went Dead must not fail its new ops.
+      for (const auto& [peer, state] : next->others[shard]) {
+        if (!link_ || !shard::AcceptsWrites(state)) continue;
+        bool was_writable = false;
+        if (shard < old->others.size()) {
+          for (const auto& [old_peer, old_state] : old->others[shard]) {
+            if (old_peer == peer) was_writable = shard::AcceptsWrites(old_state);
+          }
+        }
+        if (!was_writable) link_->ResetReplication(peer, name_, shard);
       }
     }
     std::shared_ptr<Slot> slot = shard < old->local.size() ? old->local[shard] : nullptr;
@@ -148,6 +189,7 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
                   " local replica of shard " + std::to_string(shard));
     }
     if (here && !slot) to_open.push_back(shard);
+    if (slot) ListenToLog(*slot, shard, placement.self_peer);
     next->local[shard] = std::move(slot);
   }
   layout_.store(next);
@@ -181,48 +223,32 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
       if (first_error.ok()) first_error = opened.status().WithContext("collection " + name_);
       continue;
     }
+    ListenToLog(**opened, shard, placement.self_peer);
     complete->local[shard] = std::move(*opened);
   }
   layout_.store(std::move(complete));
   return first_error;
 }
 
-Status Collection::CheckAllReadable(const Layout& layout) const {
-  for (size_t s = 0; s < layout.local.size(); ++s) {
-    if (Status routable = CheckRoutable(layout, static_cast<uint32_t>(s), Access::kRead); !routable.ok()) {
-      return routable;
-    }
+void Collection::ListenToLog(const Slot& slot, uint32_t shard, uint64_t self_peer) {
+  if (!link_) return;
+  slot.replica->SetLogListener(self_peer, [this, shard](segment::OpNum n, const std::string& body) {
+    OnLogged(shard, n, body);
+  });
+}
+
+Status Collection::CheckKnown(const Layout& layout) const {
+  if (layout.placed && !layout.known) {
+    return Status::Unavailable("Collection `" + name_ +
+                               "`: this peer has not applied the shard placement from consensus yet; retry shortly");
   }
   return Status::Ok();
 }
 
-Status Collection::CheckRoutable(const Layout& layout, uint32_t shard, Access access) const {
-  if (!layout.placed) return Status::Ok();
-  if (!layout.known) {
-    return Status::Unavailable("Collection `" + name_ +
-                               "`: this peer has not applied the shard placement from consensus yet; retry shortly");
-  }
-  const std::vector<uint64_t>& others = layout.others[shard];
-  auto list = [&] {
-    std::string out;
-    for (uint64_t peer : others) out += (out.empty() ? "" : ", ") + std::to_string(peer);
-    return out;
-  };
-  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
-  if (!layout.local[shard]) {
-    if (others.empty()) return Status::Unavailable(where + ": no peer holds a replica of this shard");
-    return Status::Unimplemented(where + " has no replica on this peer (" + std::to_string(layout.self_peer) +
-                                 "); its replicas are on peer(s) " + list() +
-                                 ". Forwarding points between peers is not implemented yet: send the request "
-                                 "to a peer that holds every shard it needs; nothing was " +
-                                 (access == Access::kWrite ? "written" : "read"));
-  }
-  if (access == Access::kWrite && !others.empty()) {
-    return Status::Unimplemented(where + " also has replicas on peer(s) " + list() +
-                                 ". Writing to a shard replicated on other peers needs forwarding points between "
-                                 "peers, which is not implemented yet; nothing was written");
-  }
-  return Status::Ok();
+std::vector<uint32_t> Collection::AllShards(const Layout& layout) const {
+  std::vector<uint32_t> out(layout.local.size());
+  for (uint32_t s = 0; s < out.size(); ++s) out[s] = s;
+  return out;
 }
 
 size_t Collection::segments_count() const {
@@ -295,12 +321,38 @@ Status Collection::ValidatePoints(std::vector<segment::PointStruct>& points, boo
   return Status::Ok();
 }
 
+namespace {
+
+bool NeedsExisting(const UpdateRequest& request) {
+  const OpKind kind = request.op.kind;
+  return kind == OpKind::kUpdateVectors ||
+         ((kind == OpKind::kSetPayload || kind == OpKind::kOverwritePayload) && !request.by_filter);
+}
+
+std::string StatesText(const std::vector<std::pair<uint64_t, shard::ReplicaState>>& replicas) {
+  std::string out;
+  for (const auto& [peer, state] : replicas) {
+    out += (out.empty() ? "" : ", ") + std::to_string(peer) + ": " +
+           std::string(shard::StateName(state));
+  }
+  return out;
+}
+
+// How long the ordering replica waits for the other replicas' answers; PeerLink's calls carry
+// their own, shorter deadlines, so this only guards against a lost callback.
+constexpr std::chrono::seconds kAckWait{120};
+// How long a write waits for consensus to mark a replica that missed it Dead.
+constexpr std::chrono::seconds kDeadReportWait{15};
+
+}  // namespace
+
 Result<UpdateResult> Collection::Update(UpdateRequest request, const OnDurable& on_durable) {
   const Operation& op = request.op;
   std::shared_ptr<const Layout> layout = this->layout();
-  const std::vector<std::shared_ptr<Slot>>& local = layout->local;
+  if (Status known = CheckKnown(*layout); !known.ok()) return known;
+  const size_t shards = layout->local.size();
   // Split explicit points / ids by shard.
-  std::vector<Operation> per_shard(local.size());
+  std::vector<Operation> per_shard(shards);
   for (Operation& o : per_shard) {
     o.kind = op.kind;
     o.payload_json = op.payload_json;
@@ -309,84 +361,277 @@ Result<UpdateResult> Collection::Update(UpdateRequest request, const OnDurable& 
     o.field_name = op.field_name;
     o.field_schema_json = op.field_schema_json;
   }
-  for (const segment::PointStruct& p : op.points) per_shard[ShardOf(p.id, local.size())].points.push_back(p);
-  for (const PointId& id : op.ids) per_shard[ShardOf(id, local.size())].ids.push_back(id);
+  for (const segment::PointStruct& p : op.points)
+    per_shard[ShardOf(p.id, shards)].points.push_back(p);
+  for (const PointId& id : op.ids) per_shard[ShardOf(id, shards)].ids.push_back(id);
   const bool index_op = op.kind == OpKind::kCreateFieldIndex || op.kind == OpKind::kDeleteFieldIndex;
   auto touches = [&](size_t s) {
     return index_op || request.by_filter || !per_shard[s].points.empty() || !per_shard[s].ids.empty();
   };
-  // Every shard the update touches must be writable here before anything is applied.
-  for (size_t s = 0; s < local.size(); ++s) {
-    if (!touches(s)) continue;
-    if (Status routable = CheckRoutable(*layout, static_cast<uint32_t>(s), Access::kWrite); !routable.ok()) {
-      return routable;
-    }
-  }
-  const bool needs_existing = op.kind == OpKind::kUpdateVectors ||
-                              ((op.kind == OpKind::kSetPayload ||
-                                op.kind == OpKind::kOverwritePayload) && !request.by_filter);
-
-  // Points that must exist: checked first on every shard so that nothing is applied when one
-  // is missing (Qdrant answers 404 for the whole request).
-  if (needs_existing) {
-    for (size_t s = 0; s < local.size(); ++s) {
+  // Standalone, points that must exist are checked first on every shard, so that nothing is
+  // applied when one is missing (Qdrant answers 404 for the whole request). In cluster mode each
+  // shard's ordering replica checks its own part when it resolves it.
+  if (NeedsExisting(request) && !layout->placed) {
+    for (size_t s = 0; s < shards; ++s) {
       for (const PointId& id : per_shard[s].AffectedIds()) {
-        if (!local[s]->replica->segment().Exists(id)) {
+        if (!layout->local[s]->replica->segment().Exists(id)) {
           return Status::NotFound("No point with id " + id.ToString() + " found");
         }
       }
     }
   }
-
-  // A resolve that only passes the request on may overlap the previous request's apply.
-  const bool pure = !request.by_filter &&
-                    ((op.kind != OpKind::kUpsert && op.kind != OpKind::kUpdateVectors) ||
-                     (op.kind == OpKind::kUpsert && request.update_mode == UpdateMode::kUpsert &&
-                      !request.update_filter));
   size_t last_touched = 0;
-  for (size_t s = 0; s < local.size(); ++s) {
+  for (size_t s = 0; s < shards; ++s) {
     if (touches(s)) last_touched = s;
   }
 
   UpdateResult result;
-  for (size_t s = 0; s < local.size(); ++s) {
-    Operation& shard_op = per_shard[s];
+  for (size_t s = 0; s < shards; ++s) {
     if (!touches(s)) continue;
-    auto resolve = [&](const segment::Segment& seg) -> Result<Operation> {
-      if (pure) return std::move(shard_op);  // read once, by this resolve
-      Operation out = std::move(shard_op);
-      if (request.by_filter) out.ids = seg.Matching(request.filter);
-      if (op.kind == OpKind::kUpsert || op.kind == OpKind::kUpdateVectors) {
-        std::vector<segment::PointStruct> kept;
-        for (segment::PointStruct& p : out.points) {
-          bool exists = seg.Exists(p.id);
-          if (request.update_mode == UpdateMode::kInsertOnly && exists) continue;
-          if (request.update_mode == UpdateMode::kUpdateOnly && !exists) continue;
-          if (request.update_filter && exists) {
-            segment::RecordBatch b = seg.Retrieve({p.id}, segment::Projection{
-                [](const rapidjson::Value& in, rapidjson::Value& o, rapidjson::Document::AllocatorType& a) {
-                  o.CopyFrom(in, a);
-                }});
-            if (b.points.empty() || !request.update_filter(p.id, b.points[0].payload)) continue;
-          }
-          kept.push_back(std::move(p));
-        }
-        out.points = std::move(kept);
-      }
-      return out;
-    };
-    // The caller hears "durable" once the last shard's op is in its WAL: the earlier shards are
+    UpdateRequest part;
+    part.op = std::move(per_shard[s]);
+    part.by_filter = request.by_filter;
+    part.filter = request.filter;
+    part.update_mode = request.update_mode;
+    part.update_filter = request.update_filter;
+    part.ordering = request.ordering;
+    // The caller hears "durable" once the last shard's op is logged: the earlier shards are
     // applied by then (one shard at a time, so that no thread holds a logged op of one shard
     // while it waits in another).
-    std::function<void(segment::OpNum)> durable;
+    OnDurable durable;
     if (on_durable && s == last_touched) {
       durable = [&](segment::OpNum n) { on_durable(std::max(result.operation_id, n)); };
     }
-    Result<segment::OpNum> n = local[s]->replica->Update(resolve, pure, durable);
+    Result<segment::OpNum> n =
+        WriteShard(*layout, static_cast<uint32_t>(s), std::move(part), durable);
     if (!n.ok()) return n.status();
     result.operation_id = std::max(result.operation_id, *n);
   }
   return result;
+}
+
+Result<segment::OpNum> Collection::WriteShard(const Layout& layout, uint32_t shard,
+                                              UpdateRequest request, const OnDurable& on_durable) {
+  if (!layout.placed) return WriteLocal(layout, shard, std::move(request), on_durable);
+  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
+  Replicas all = layout.others[shard];
+  if (layout.local[shard]) all.emplace_back(layout.self_peer, layout.local_state[shard]);
+  if (all.empty()) return Status::Unavailable(where + ": no peer holds a replica of this shard");
+  // Highest peer id first (compat.md §5.3); a Listener never orders writes.
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  Replicas candidates;
+  const bool strong = request.ordering == WriteOrdering::kStrong;
+  // An Initializing replica exists only right after its collection was created, holds every
+  // write since, and becomes Active as soon as its peer proposed it: a coordinator whose view
+  // still says Initializing (it lags the create's proposer) uses it after the Active ones.
+  const auto initializing = [](shard::ReplicaState st) {
+    return st == shard::ReplicaState::kInitializing;
+  };
+  if (strong) {
+    for (const auto& r : all) {
+      if (r.second == shard::ReplicaState::kListener) continue;
+      if (!shard::MayOrder(r.second) && !initializing(r.second)) {
+        return Status::Internal(where + ": strong ordering needs the replica on peer " +
+                                std::to_string(r.first) + ", which is " +
+                                std::string(shard::StateName(r.second)) + "; nothing was written");
+      }
+      candidates.push_back(r);
+      break;
+    }
+  } else {
+    for (const auto& r : all) {
+      if (shard::MayOrder(r.second)) candidates.push_back(r);
+    }
+    for (const auto& r : all) {
+      if (initializing(r.second)) candidates.push_back(r);
+    }
+  }
+  if (candidates.empty()) {
+    return Status::Unavailable(where + ": no Active replica can order its writes (replicas: " +
+                               StatesText(all) + "); nothing was written");
+  }
+  Status last_error;
+  for (const auto& [peer, state] : candidates) {
+    if (peer == layout.self_peer) return WriteLocal(layout, shard, std::move(request), on_durable);
+    Result<segment::OpNum> n = link_->Forward(peer, name_, shard, request);
+    if (n.ok()) {
+      if (on_durable && *n != 0) on_durable(*n);
+      return n;
+    }
+    if (!IsUnreachable(n.status())) return n.status();
+    if (strong) {
+      return Status::Internal(where + ": strong ordering needs the replica on peer " +
+                              std::to_string(peer) +
+                              ", which cannot be reached: " + n.status().message());
+    }
+    // It never got the call, or it may have and then died: its replica is out of date either
+    // way. The next replica orders the writes only once consensus says this one is Dead, so that
+    // no coordinator still sends writes to it.
+    std::shared_future<Status> report = link_->ReportDead(name_, shard, peer, n.status().message());
+    Status marked = report.wait_for(kDeadReportWait) == std::future_status::ready
+                        ? report.get()
+                        : Status::DeadlineExceeded("no answer from consensus in time");
+    if (!marked.ok()) {
+      return Status::Unavailable(where + ": its ordering replica on peer " + std::to_string(peer) +
+                                 " cannot be reached (" + n.status().message() +
+                                 ") and could not be marked Dead: " + marked.message() +
+                                 "; nothing was written");
+    }
+    last_error = n.status();
+  }
+  return Status::Unavailable(
+      where + ": no replica that may order its writes could be reached; last error: " +
+      last_error.message());
+}
+
+Result<segment::OpNum> Collection::UpdateAsOrderingReplica(uint32_t shard, UpdateRequest request) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  if (Status known = CheckKnown(*layout); !known.ok()) return known;
+  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
+  if (shard >= layout->local.size() || !layout->local[shard]) {
+    return Status::NotFound(where + ": peer " + std::to_string(layout->self_peer) +
+                            " holds no replica of it");
+  }
+  if (!shard::HoldsAllWrites(layout->local_state[shard])) {
+    return Status::Unavailable(
+        where + ": the replica on peer " + std::to_string(layout->self_peer) + " is " +
+        std::string(shard::StateName(layout->local_state[shard])) + " and cannot order writes");
+  }
+  return WriteLocal(*layout, shard, std::move(request), nullptr);
+}
+
+Result<segment::OpNum> Collection::WriteLocal(const Layout& layout, uint32_t shard,
+                                              UpdateRequest request, const OnDurable& on_durable) {
+  const std::shared_ptr<Slot>& slot = layout.local[shard];
+  const OpKind kind = request.op.kind;
+  const bool cluster = layout.placed;
+  const bool check_existing = cluster && NeedsExisting(request);
+  // A resolve that only passes the request on may overlap the previous request's apply.
+  const bool pure = !request.by_filter && !check_existing &&
+                    ((kind != OpKind::kUpsert && kind != OpKind::kUpdateVectors) ||
+                     (kind == OpKind::kUpsert && request.update_mode == UpdateMode::kUpsert &&
+                      !request.update_filter));
+  auto resolve = [&](const segment::Segment& seg) -> Result<Operation> {
+    if (pure) return std::move(request.op);  // read once, by this resolve
+    Operation out = std::move(request.op);
+    if (check_existing) {
+      for (const PointId& id : out.AffectedIds()) {
+        if (!seg.Exists(id))
+          return Status::NotFound("No point with id " + id.ToString() + " found");
+      }
+    }
+    if (request.by_filter) out.ids = seg.Matching(request.filter);
+    if (kind == OpKind::kUpsert || kind == OpKind::kUpdateVectors) {
+      std::vector<segment::PointStruct> kept;
+      for (segment::PointStruct& p : out.points) {
+        bool exists = seg.Exists(p.id);
+        if (request.update_mode == UpdateMode::kInsertOnly && exists) continue;
+        if (request.update_mode == UpdateMode::kUpdateOnly && !exists) continue;
+        if (request.update_filter && exists) {
+          segment::RecordBatch b = seg.Retrieve(
+              {p.id}, segment::Projection{
+                          [](const rapidjson::Value& in, rapidjson::Value& o,
+                             rapidjson::Document::AllocatorType& a) { o.CopyFrom(in, a); }});
+          if (b.points.empty() || !request.update_filter(p.id, b.points[0].payload)) continue;
+        }
+        kept.push_back(std::move(p));
+      }
+      out.points = std::move(kept);
+    }
+    return out;
+  };
+  const bool replicated = cluster && link_ != nullptr;
+  const size_t wcf = replicated ? std::max<size_t>(1, config().write_consistency_factor) : 1;
+  // With write_consistency_factor 1 the local WAL is enough to tell a wait=false caller.
+  Result<segment::OpNum> n = slot->replica->Update(resolve, pure, wcf <= 1 ? on_durable : nullptr);
+  if (!n.ok() || *n == 0 || !replicated) return n;
+
+  std::shared_ptr<Acks> acks;
+  {
+    std::lock_guard<std::mutex> lock(acks_mu_);
+    auto it = acks_.find({shard, *n});
+    if (it != acks_.end()) {
+      acks = std::move(it->second);
+      acks_.erase(it);
+    }
+  }
+  size_t applied = 1;
+  size_t replicas = 1;
+  std::string first_failure;
+  std::vector<std::pair<uint64_t, std::shared_future<Status>>> reports;
+  if (acks) {
+    std::unique_lock<std::mutex> lock(acks->mu);
+    acks->cv.wait_for(lock, kAckWait, [&] { return acks->pending == 0; });
+    applied += acks->applied;
+    replicas += acks->applied + acks->failures.size() + acks->pending;
+    for (const auto& [peer, failure] : acks->failures) {
+      reports.emplace_back(peer, link_->ReportDead(name_, shard, peer, failure.message()));
+      if (first_failure.empty())
+        first_failure = "peer " + std::to_string(peer) + ": " + failure.message();
+    }
+  }
+  // A replica that missed the write must be Dead in the cluster state before the write is
+  // acknowledged: otherwise it could order or answer later requests without it (Qdrant waits
+  // the same way). When consensus cannot mark it, the write is not acknowledged.
+  for (auto& [peer, report] : reports) {
+    Status marked = report.wait_for(kDeadReportWait) == std::future_status::ready
+                        ? report.get()
+                        : Status::DeadlineExceeded("no answer from consensus in time");
+    if (!marked.ok()) {
+      return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(shard) +
+                                 ": the write was applied by " + std::to_string(applied) + " of " +
+                                 std::to_string(replicas) + " replicas, but the replica on peer " +
+                                 std::to_string(peer) +
+                                 " that missed it could not be marked Dead (" + marked.message() +
+                                 "); the write is not acknowledged and may be visible or not");
+    }
+  }
+  if (applied < wcf) {
+    return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(shard) +
+                               ": write consistency factor not met: " + std::to_string(applied) +
+                               " of " + std::to_string(replicas) + " replicas applied the write, " +
+                               std::to_string(wcf) + " required" +
+                               (first_failure.empty() ? std::string() : "; " + first_failure));
+  }
+  if (wcf > 1 && on_durable) on_durable(*n);
+  return n;
+}
+
+void Collection::OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  if (!link_ || shard >= layout->others.size()) return;
+  std::vector<uint64_t> targets;
+  for (const auto& [peer, state] : layout->others[shard]) {
+    if (shard::AcceptsWrites(state)) targets.push_back(peer);
+  }
+  if (targets.empty()) return;
+  auto acks = std::make_shared<Acks>();
+  acks->pending = targets.size();
+  {
+    std::lock_guard<std::mutex> lock(acks_mu_);
+    acks_[{shard, op_num}] = acks;
+  }
+  for (uint64_t peer : targets) {
+    link_->Replicate(peer, name_, shard, layout->self_peer, op_num, body,
+                     [acks, peer](Status s) { acks->Done(peer, s); });
+  }
+}
+
+Result<segment::OpNum> Collection::ApplyReplicated(
+    uint32_t shard, uint64_t origin, std::vector<replica::LocalReplica::NumberedOp> ops) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  if (Status known = CheckKnown(*layout); !known.ok()) return known;
+  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
+  if (shard >= layout->local.size() || !layout->local[shard]) {
+    return Status::NotFound(where + ": peer " + std::to_string(layout->self_peer) +
+                            " holds no replica of it");
+  }
+  if (!shard::AcceptsWrites(layout->local_state[shard])) {
+    return Status::Unavailable(where + ": the replica on peer " +
+                               std::to_string(layout->self_peer) + " is " +
+                               std::string(shard::StateName(layout->local_state[shard])));
+  }
+  return layout->local[shard]->replica->ApplyReplicated(origin, std::move(ops));
 }
 
 size_t Collection::Count(const segment::PointFilter* filter) const {
@@ -394,14 +639,6 @@ size_t Collection::Count(const segment::PointFilter* filter) const {
   for (const auto& slot : layout()->local) {
     if (slot) n += slot->replica->segment().Count(filter);
   }
-  return n;
-}
-
-Result<size_t> Collection::CountPoints(const segment::PointFilter* filter) const {
-  std::shared_ptr<const Layout> layout = this->layout();
-  if (Status readable = CheckAllReadable(*layout); !readable.ok()) return readable;
-  size_t n = 0;
-  for (const auto& slot : layout->local) n += slot->replica->segment().Count(filter);
   return n;
 }
 
@@ -430,23 +667,138 @@ std::string Collection::PayloadSchemaJson() const {
   return out + "}";
 }
 
-Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
-                                         const segment::Projection& projection) const {
-  std::shared_ptr<const Layout> layout = this->layout();
-  const size_t shards = layout->local.size();
-  for (const PointId& id : ids) {
-    Status routable = CheckRoutable(*layout, static_cast<uint32_t>(ShardOf(id, shards)), Access::kRead);
-    if (!routable.ok()) return routable;
-  }
-  RecordBatch out;
-  for (const PointId& id : ids) {
-    RecordBatch one = layout->local[ShardOf(id, shards)]->replica->segment().Retrieve({id}, projection);
-    for (segment::PointRecord& r : one.points) {
-      if (r.has_payload) r.payload = rapidjson::Value(r.payload, out.Allocator());
-      out.points.push_back(std::move(r));
+// ---- reads ----
+
+Result<ShardReadResult> Collection::ReadSlot(const Slot& slot, const ShardRead& read) const {
+  const segment::Segment& seg = slot.replica->segment();
+  const segment::PointFilter* filter = read.filter ? &read.filter : nullptr;
+  ShardReadResult out;
+  switch (read.kind) {
+    case ShardRead::Kind::kCount:
+      out.count = seg.Count(filter);
+      return out;
+    case ShardRead::Kind::kRetrieve:
+      out.records = seg.Retrieve(read.ids, read.projection);
+      return out;
+    case ShardRead::Kind::kScroll:
+      out.records = seg.Scroll(read.from, read.limit, filter, read.projection);
+      return out;
+    case ShardRead::Kind::kScrollOrdered: {
+      if (!read.order_by) return Status::InvalidArgument("scroll ordered without order_by");
+      if (!seg.HasOrderByIndex(read.order_by->path))
+        return segment::NoRangeIndexForOrderBy(read.order_by->key);
+      Result<RecordBatch> part =
+          seg.ScrollOrdered(*read.order_by, read.limit, filter, read.projection);
+      if (!part.ok()) return part.status();
+      out.records = std::move(*part);
+      return out;
+    }
+    case ShardRead::Kind::kSearch: {
+      segment::SearchSpec spec = read.search;
+      spec.filter = filter;
+      Result<RecordBatch> part = seg.Search(spec, read.projection);
+      if (!part.ok()) return part.status();
+      out.records = std::move(*part);
+      return out;
     }
   }
-  return out;
+  return Status::InvalidArgument("unknown read kind");
+}
+
+Result<ShardReadResult> Collection::ReadLocal(uint32_t shard, const ShardRead& read) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  if (Status known = CheckKnown(*layout); !known.ok()) return known;
+  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
+  if (shard >= layout->local.size() || !layout->local[shard]) {
+    return Status::NotFound(where + ": peer " + std::to_string(layout->self_peer) +
+                            " holds no replica of it");
+  }
+  // A Listener never answers reads; a coordinator that picked this replica as Active while
+  // this peer still sees it Listener tries the next one.
+  if (layout->placed && (!shard::HoldsAllWrites(layout->local_state[shard]) ||
+                         layout->local_state[shard] == shard::ReplicaState::kListener)) {
+    return Status::Unavailable(
+        where + ": the replica on peer " + std::to_string(layout->self_peer) + " is " +
+        std::string(shard::StateName(layout->local_state[shard])) + " and answers no reads");
+  }
+  return ReadSlot(*layout->local[shard], read);
+}
+
+Result<std::vector<ShardReadResult>> Collection::ReadShards(
+    const Layout& layout, const std::vector<uint32_t>& shards,
+    const std::vector<ShardRead>& reads) const {
+  if (Status known = CheckKnown(layout); !known.ok()) return known;
+  std::vector<ShardReadResult> results(shards.size());
+  if (!layout.placed) {
+    for (size_t i = 0; i < shards.size(); ++i) {
+      Result<ShardReadResult> r = ReadSlot(*layout.local[shards[i]], reads[i]);
+      if (!r.ok()) return r.status();
+      results[i] = std::move(*r);
+    }
+    return results;
+  }
+  // Candidates per shard: replicas that accept reads, the local one first, then the others by
+  // peer id; then, as WriteShard explains, Initializing ones.
+  std::vector<std::vector<uint64_t>> candidates(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const uint32_t s = shards[i];
+    for (bool fallback : {false, true}) {
+      auto eligible = [fallback](shard::ReplicaState st) {
+        return fallback ? st == shard::ReplicaState::kInitializing : shard::AcceptsReads(st);
+      };
+      if (layout.local[s] && eligible(layout.local_state[s]))
+        candidates[i].push_back(layout.self_peer);
+      for (const auto& [peer, state] : layout.others[s]) {
+        if (eligible(state)) candidates[i].push_back(peer);
+      }
+    }
+    if (candidates[i].empty()) {
+      Replicas all = layout.others[s];
+      if (layout.local[s]) all.emplace_back(layout.self_peer, layout.local_state[s]);
+      const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(s);
+      if (all.empty())
+        return Status::Unavailable(where + ": no peer holds a replica of this shard");
+      return Status::Unavailable(
+          where + ": no replica can answer reads (replicas: " + StatesText(all) + ")");
+    }
+  }
+  // Remote first choices go out at once; local reads run meanwhile; failures of a remote replica
+  // try the next candidate within the same request.
+  std::vector<std::future<Result<ShardReadResult>>> pending(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (candidates[i][0] != layout.self_peer) {
+      pending[i] = link_->Read(candidates[i][0], name_, shards[i], reads[i]);
+    }
+  }
+  Status first_error;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    Result<ShardReadResult> r = Status::Unavailable("unread");
+    size_t tried = 0;
+    if (candidates[i][0] == layout.self_peer) {
+      r = ReadSlot(*layout.local[shards[i]], reads[i]);
+      tried = 1;
+    } else {
+      r = pending[i].get();
+      tried = 1;
+    }
+    while (!r.ok() && tried < candidates[i].size() &&
+           (r.status().code() == StatusCode::kUnavailable ||
+            r.status().code() == StatusCode::kNotFound)) {
+      QD_LOG_WARN("collection " + name_ + ", shard " + std::to_string(shards[i]) +
+                  ": reading from peer " + std::to_string(candidates[i][tried - 1]) +
+                  " failed, trying peer " + std::to_string(candidates[i][tried]) + ": " +
+                  r.status().message());
+      r = link_->Read(candidates[i][tried], name_, shards[i], reads[i]).get();
+      ++tried;
+    }
+    if (!r.ok()) {
+      if (first_error.ok()) first_error = r.status();
+      continue;  // the other futures are still collected before returning
+    }
+    results[i] = std::move(*r);
+  }
+  if (!first_error.ok()) return first_error;
+  return results;
 }
 
 namespace {
@@ -459,21 +811,88 @@ void Absorb(RecordBatch& to, RecordBatch& from) {
 }
 }  // namespace
 
+Result<size_t> Collection::CountPoints(const segment::PointFilter* filter) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  std::vector<uint32_t> shards = AllShards(*layout);
+  ShardRead read;
+  read.kind = ShardRead::Kind::kCount;
+  if (filter) read.filter = *filter;
+  Result<std::vector<ShardReadResult>> parts =
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+  if (!parts.ok()) return parts.status();
+  size_t n = 0;
+  for (const ShardReadResult& part : *parts) n += part.count;
+  return n;
+}
+
+Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
+                                         const segment::Projection& projection) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  const size_t shard_count = layout->local.size();
+  std::map<uint32_t, ShardRead> by_shard;
+  for (const PointId& id : ids) {
+    ShardRead& read = by_shard[static_cast<uint32_t>(ShardOf(id, shard_count))];
+    read.kind = ShardRead::Kind::kRetrieve;
+    read.projection = projection;
+    read.ids.push_back(id);
+  }
+  std::vector<uint32_t> shards;
+  std::vector<ShardRead> reads;
+  for (auto& [shard, read] : by_shard) {
+    shards.push_back(shard);
+    reads.push_back(std::move(read));
+  }
+  Result<std::vector<ShardReadResult>> parts = ReadShards(*layout, shards, reads);
+  if (!parts.ok()) return parts.status();
+  // In the order the ids were asked for (a repeated id once per time it was asked).
+  std::map<PointId, std::pair<size_t, size_t>> where;  // id -> (part, record)
+  for (size_t p = 0; p < parts->size(); ++p) {
+    for (size_t r = 0; r < (*parts)[p].records.points.size(); ++r) {
+      where.emplace((*parts)[p].records.points[r].id, std::make_pair(p, r));
+    }
+  }
+  RecordBatch out;
+  for (const PointId& id : ids) {
+    auto it = where.find(id);
+    if (it == where.end()) continue;
+    const segment::PointRecord& found =
+        (*parts)[it->second.first].records.points[it->second.second];
+    segment::PointRecord r;
+    r.id = found.id;
+    r.version = found.version;
+    r.score = found.score;
+    r.distance = found.distance;
+    r.has_payload = found.has_payload;
+    if (found.has_payload) r.payload = rapidjson::Value(found.payload, out.Allocator());
+    r.has_vectors = found.has_vectors;
+    r.vectors = found.vectors;
+    r.offset = found.offset;
+    r.order_value = found.order_value;
+    out.points.push_back(std::move(r));
+  }
+  return out;
+}
+
 Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_t limit,
                                        const segment::PointFilter* filter,
                                        const segment::Projection& projection,
                                        std::optional<PointId>& next_offset) const {
   std::shared_ptr<const Layout> layout = this->layout();
-  const std::vector<std::shared_ptr<Slot>>& local = layout->local;
-  if (Status readable = CheckAllReadable(*layout); !readable.ok()) return readable;
+  std::vector<uint32_t> shards = AllShards(*layout);
+  ShardRead read;
+  read.kind = ShardRead::Kind::kScroll;
+  if (filter) read.filter = *filter;
+  read.projection = projection;
+  read.from = from;
+  read.limit = limit + 1;
+  Result<std::vector<ShardReadResult>> parts =
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+  if (!parts.ok()) return parts.status();
   RecordBatch merged;
-  if (local.size() == 1) {
-    merged = local[0]->replica->segment().Scroll(from, limit + 1, filter, projection);
+  if (parts->size() == 1) {
+    merged = std::move((*parts)[0].records);
   } else {
-    for (const auto& shard : local) {
-      RecordBatch part = shard->replica->segment().Scroll(from, limit + 1, filter, projection);
-      Absorb(merged, part);
-    }
+    for (ShardReadResult& part : *parts) Absorb(merged, part.records);
     std::sort(merged.points.begin(), merged.points.end(),
               [](const segment::PointRecord& a, const segment::PointRecord& b) { return a.id < b.id; });
   }
@@ -490,14 +909,17 @@ Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
                                               const segment::PointFilter* filter,
                                               const segment::Projection& projection) const {
   std::shared_ptr<const Layout> layout = this->layout();
-  const std::vector<std::shared_ptr<Slot>>& local = layout->local;
-  if (Status readable = CheckAllReadable(*layout); !readable.ok()) return readable;
-  // Qdrant checks the index before the offset.
-  for (const auto& shard : local) {
-    if (!shard->replica->segment().HasOrderByIndex(order_by.path)) {
-      return segment::NoRangeIndexForOrderBy(order_by.key);
-    }
-  }
+  std::vector<uint32_t> shards = AllShards(*layout);
+  ShardRead read;
+  read.kind = ShardRead::Kind::kScrollOrdered;
+  if (filter) read.filter = *filter;
+  read.projection = projection;
+  read.order_by = order_by;
+  // Qdrant checks the index (each shard's answer) before the offset.
+  read.limit = from ? 0 : limit;
+  Result<std::vector<ShardReadResult>> parts =
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+  if (!parts.ok()) return parts.status();
   if (from) {
     return Status::InvalidArgument(
         "Bad request: Cannot use an `offset` when using `order_by`. The alternative for paging is "
@@ -505,15 +927,10 @@ Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
         "for the `order_by.start_from` value");
   }
   RecordBatch merged;
-  for (const auto& shard : local) {
-    Result<RecordBatch> part =
-        shard->replica->segment().ScrollOrdered(order_by, limit, filter, projection);
-    if (!part.ok()) return part.status();
-    if (local.size() == 1) {
-      merged = std::move(*part);
-      break;
-    }
-    Absorb(merged, *part);
+  if (parts->size() == 1) {
+    merged = std::move((*parts)[0].records);
+  } else {
+    for (ShardReadResult& part : *parts) Absorb(merged, part.records);
   }
   const bool descending = order_by.descending;
   std::stable_sort(merged.points.begin(), merged.points.end(),
@@ -553,20 +970,24 @@ Result<RecordBatch> Collection::QueryListed(size_t offset, size_t limit,
 Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
                                        const segment::Projection& projection) const {
   std::shared_ptr<const Layout> layout = this->layout();
-  const std::vector<std::shared_ptr<Slot>>& local = layout->local;
-  if (Status readable = CheckAllReadable(*layout); !readable.ok()) return readable;
+  std::vector<uint32_t> shards = AllShards(*layout);
+  ShardRead read;
+  read.kind = ShardRead::Kind::kSearch;
+  if (spec.filter) read.filter = *spec.filter;
+  read.projection = projection;
+  read.search = spec;
+  read.search.filter = nullptr;
+  Result<std::vector<ShardReadResult>> parts =
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+  if (!parts.ok()) return parts.status();
   RecordBatch merged;
-  for (const auto& shard : local) {
-    Result<RecordBatch> part = shard->replica->segment().Search(spec, projection);
-    if (!part.ok()) return part.status();
-    if (local.size() == 1) {
-      merged = std::move(*part);  // already in this order, limit + offset long
-      break;
-    }
-    Absorb(merged, *part);
+  if (parts->size() == 1) {
+    merged = std::move((*parts)[0].records);  // already in this order, limit + offset long
+  } else {
+    for (ShardReadResult& part : *parts) Absorb(merged, part.records);
   }
   std::vector<segment::PointRecord>& points = merged.points;
-  if (local.size() > 1) {
+  if (parts->size() > 1) {
     std::sort(points.begin(), points.end(),
               [](const segment::PointRecord& a, const segment::PointRecord& b) {
                 return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;

@@ -3,11 +3,19 @@
 // score, ties by id), the way ARCHITECTURE.md's data flow describes.
 //
 // Standalone, every shard has a LocalReplica. In cluster mode the shards follow the placement
-// consensus decided (ShardPlacement): this node holds a LocalReplica only for the shards placed
-// on its peer id, and knows the others as remote. Until the data plane forwards points between
-// peers (a later issue), a point operation that needs a shard without a local replica, or that
-// writes to a shard that also has replicas elsewhere, fails with kUnimplemented and nothing is
-// written: see CheckRoutable, the one place where points meet the placement.
+// and replica states consensus decided (ShardPlacement): this node holds a LocalReplica only for
+// the shards placed on its peer id and reaches the others through a PeerLink.
+//  * Writes (compat.md §5.2, §5.3; docs/cluster.md "Writes"): each shard's writes are numbered
+//    by one ordering replica (the Active one with the highest peer id, WriteOrdering says which
+//    exactly). A coordinator hands the shard's part of an update to it (locally, or Forward);
+//    it resolves the update against its own data (filters, update_mode, "must exist"), logs the
+//    resolved op under the next op number, streams it (PeerLink::Replicate, in op order) to
+//    every other replica that accepts writes, applies it, and answers once every one of them
+//    answered: successful when write_consistency_factor replicas applied it. A replica that
+//    fails is reported Dead. Replicas log the same ops under the same numbers, so they converge
+//    whatever the ordering, and point versions (op numbers) are equal everywhere.
+//  * Reads (§5.4): one replica per shard that accepts reads, local first, the others tried in
+//    turn when one fails; remote shards are read in parallel.
 // Thread: any. Each operation loads the shard layout once (an immutable snapshot swapped by
 // ApplyPlacement); configuration changes that do not touch shards swap the config under a mutex.
 #pragma once
@@ -23,31 +31,22 @@
 
 #include "libshared/status.h"
 #include "qdrantd/collection/collection_config.h"
+#include "qdrantd/collection/peer_link.h"
 #include "qdrantd/replica/local_replica.h"
+#include "qdrantd/shard/replica_state.h"
 
 namespace qd::collection {
-
-enum class UpdateMode { kUpsert, kInsertOnly, kUpdateOnly };
-
-// A points update as the API hands it over, before it is resolved per shard.
-struct UpdateRequest {
-  segment::Operation op;               // kind and data; ids/points are the explicit ones
-  bool by_filter = false;              // select points by `filter` instead of op.ids
-  segment::PointFilter filter;
-  UpdateMode update_mode = UpdateMode::kUpsert;  // kUpsert only
-  segment::PointFilter update_filter;            // kUpsert / kUpdateVectors: replace only matches
-};
 
 struct UpdateResult {
   segment::OpNum operation_id = 0;
 };
 
 // Where consensus placed a collection's shards (cluster mode; a plain value, so collection/
-// does not depend on cluster/): every shard id of the collection -> the peers holding a replica,
-// this peer included when it holds one.
+// does not depend on cluster/): every shard id of the collection -> the peers holding a replica
+// and that replica's state, this peer included when it holds one.
 struct ShardPlacement {
   uint64_t self_peer = 0;
-  std::map<uint32_t, std::vector<uint64_t>> replicas;
+  std::map<uint32_t, std::vector<std::pair<uint64_t, shard::ReplicaState>>> replicas;
 };
 
 class Collection {
@@ -58,9 +57,11 @@ class Collection {
   // Cluster mode. With a placement: creates or opens the replicas placed on placement->self_peer
   // only. Without one (a restart, before consensus replayed): opens the shard directories found
   // on disk, and point operations answer kUnavailable until ApplyPlacement.
+  // `link` reaches the other peers (null only in tests that never need them).
   static Result<std::shared_ptr<Collection>> OpenPlaced(std::string name, std::string dir,
                                                         CollectionConfig config,
-                                                        const ShardPlacement* placement);
+                                                        const ShardPlacement* placement,
+                                                        std::shared_ptr<PeerLink> link = nullptr);
   ~Collection();
 
   // Cluster mode: makes the local replicas follow `placement`: creates those placed here and
@@ -80,14 +81,16 @@ class Collection {
   // dimensions); maps the unnamed vector. Errors: kInvalidArgument in Qdrant's words.
   Status ValidatePoints(std::vector<segment::PointStruct>& points, bool partial) const;
 
-  // Update applies the update on every shard it concerns. The point API's reads and writes check CheckRoutable for every shard they touch: reads need
-  // a local replica of each shard they read, writes also need it to be the shard's only one.
-  // Errors (besides the operation's own): kUnimplemented naming the collection, shard and peers
-  // (forwarding points between peers does not exist yet); kUnavailable before the placement is
-  // known or for a shard with no replica anywhere.
-  // on_durable(operation_id), when given, runs once every touched shard logged its op, before
-  // the last one is applied (a wait=false caller is answered there); it does not run when the
-  // update fails before that or resolved to nothing.
+  // Update applies the update on every shard it concerns, one shard after the other (see the
+  // class comment for the cluster path). Errors (besides the operation's own): kUnavailable
+  // before the placement is known, for a shard with no replica anywhere or none reachable that
+  // may order its writes, and when fewer than write_consistency_factor replicas applied it
+  // (the message says how many did); kInternal for a strong write whose ordering replica is
+  // down (Qdrant answers 500).
+  // on_durable(operation_id), when given, runs once every touched shard logged its op (in
+  // cluster mode: once the update is done), before the last one is applied (a wait=false caller
+  // is answered there); it does not run when the update fails before that or resolved to
+  // nothing.
   using OnDurable = std::function<void(segment::OpNum)>;
   Result<UpdateResult> Update(UpdateRequest request, const OnDurable& on_durable = nullptr);
   Result<size_t> CountPoints(const segment::PointFilter* filter) const;
@@ -121,6 +124,18 @@ class Collection {
   Result<segment::RecordBatch> Search(const segment::SearchSpec& spec,
                                       const segment::Projection& projection) const;
 
+  // The peer side of the cluster paths (api/p2p calls these; they never call other peers but
+  // for the ordering replica's own replication). Errors: kNotFound when this peer holds no
+  // replica of the shard, kUnavailable when its state does not allow the call (a Dead replica).
+  // UpdateAsOrderingReplica: `request` is this shard's part of an update; runs it as the
+  // shard's ordering replica (see the class comment) and returns its op number.
+  Result<segment::OpNum> UpdateAsOrderingReplica(uint32_t shard, UpdateRequest request);
+  // The ordering replica's numbered ops for this peer's replica (LocalReplica::ApplyReplicated).
+  Result<segment::OpNum> ApplyReplicated(uint32_t shard, uint64_t origin,
+                                         std::vector<replica::LocalReplica::NumberedOp> ops);
+  // Runs `read` on this peer's replica of the shard (payloads projected by read.projection).
+  Result<ShardReadResult> ReadLocal(uint32_t shard, const ShardRead& read) const;
+
   // Shard and collection info: these count the LOCAL replicas only, never fail.
   size_t Count(const segment::PointFilter* filter) const;
   size_t points_count() const;
@@ -144,24 +159,44 @@ class Collection {
     std::string trash;
     ~Slot();
   };
+  using Replicas = std::vector<std::pair<uint64_t, shard::ReplicaState>>;
   // Which shards are here and who else holds them. Immutable once published.
   struct Layout {
     bool placed = false;  // cluster mode: the shards follow a placement
     bool known = true;    // false: cluster mode, placement not applied since the start
     uint64_t self_peer = 0;
-    std::vector<std::shared_ptr<Slot>> local;   // by shard id; null: no replica here
-    std::vector<std::vector<uint64_t>> others;  // by shard id: other peers holding a replica
+    std::vector<std::shared_ptr<Slot>> local;      // by shard id; null: no replica here
+    std::vector<shard::ReplicaState> local_state;  // by shard id, when local
+    std::vector<Replicas> others;  // by shard id: other peers holding a replica, by peer id
   };
-  enum class Access { kRead, kWrite };
+  // What the ordering replica waits for after it logged an op: the answers of the replicas it
+  // streamed the op to.
+  struct Acks;
 
-  Collection(std::string name, std::string dir, CollectionConfig config);
+  Collection(std::string name, std::string dir, CollectionConfig config,
+             std::shared_ptr<PeerLink> link = nullptr);
   static size_t ShardOf(const segment::PointId& id, size_t shards);
   Result<std::shared_ptr<Slot>> OpenSlot(uint32_t shard) const;
   std::shared_ptr<const Layout> layout() const { return layout_.load(); }
-  // The one place where a point operation meets the placement (see the class comment).
-  Status CheckRoutable(const Layout& layout, uint32_t shard, Access access) const;
-  // CheckRoutable(kRead) for every shard: the reads that visit them all (scroll, search, count).
-  Status CheckAllReadable(const Layout& layout) const;
+  // kUnavailable until a cluster-mode collection knows its placement.
+  Status CheckKnown(const Layout& layout) const;
+  // This shard's part of an update, through its ordering replica (Update's cluster path).
+  Result<segment::OpNum> WriteShard(const Layout& layout, uint32_t shard, UpdateRequest request,
+                                    const OnDurable& on_durable);
+  // Resolves, logs and applies on the local replica; in cluster mode also streams the op to
+  // the other replicas and waits for them (UpdateAsOrderingReplica's body).
+  Result<segment::OpNum> WriteLocal(const Layout& layout, uint32_t shard, UpdateRequest request,
+                                    const OnDurable& on_durable);
+  // Called under the local replica's WAL lock for each op it numbered: queues it for the other
+  // replicas that accept writes. ListenToLog attaches it to a local replica (cluster mode).
+  void OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body);
+  void ListenToLog(const Slot& slot, uint32_t shard, uint64_t self_peer);
+  // Runs `read` on every shard in `shards` (one replica each, see the class comment).
+  Result<std::vector<ShardReadResult>> ReadShards(const Layout& layout,
+                                                  const std::vector<uint32_t>& shards,
+                                                  const std::vector<ShardRead>& reads) const;
+  Result<ShardReadResult> ReadSlot(const Slot& slot, const ShardRead& read) const;
+  std::vector<uint32_t> AllShards(const Layout& layout) const;
 
   const std::string name_;
   const std::string dir_;
@@ -172,6 +207,10 @@ class Collection {
   std::atomic<std::shared_ptr<const Layout>> layout_;
   std::map<uint32_t, std::weak_ptr<Slot>> closing_;  // left the layout; Protected by placement_mu_
   std::atomic<bool> dropped_{false};
+  const std::shared_ptr<PeerLink> link_;  // cluster mode
+  std::mutex acks_mu_;
+  std::map<std::pair<uint32_t, segment::OpNum>, std::shared_ptr<Acks>>
+      acks_;  // Protected by acks_mu_
 };
 
 }  // namespace qd::collection

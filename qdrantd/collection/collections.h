@@ -34,9 +34,10 @@ struct AliasAction {
 class Collections {
  public:
   // `cluster_mode`: collections open only the shard directories they have and wait for their
-  // placement (Collection::OpenPlaced).
+  // placement (Collection::OpenPlaced) and reach other peers through `link`.
   static Result<std::unique_ptr<Collections>> Open(const std::string& storage_path,
-                                                   bool cluster_mode = false);
+                                                   bool cluster_mode = false,
+                                                   std::shared_ptr<PeerLink> link = nullptr);
   ~Collections();
 
   // Errors: kUnprocessable (bad name), kAlreadyExists, kInvalidArgument (name is an alias).
@@ -63,13 +64,15 @@ class Collections {
   static Status ValidateName(const std::string& name);
 
  private:
-  Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db, bool cluster_mode);
+  Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db, bool cluster_mode,
+              std::shared_ptr<PeerLink> link);
   Status Load();
   // Removes `name` from the maps and collections.db and moves its files aside. Holds mu_.
   Status DropLocked(const std::string& name);
 
   const std::string storage_path_;
   const bool cluster_mode_;
+  const std::shared_ptr<PeerLink> link_;
   mutable std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;                                   // Protected by mu_
   std::map<std::string, std::shared_ptr<Collection>> collections_;  // Protected by mu_

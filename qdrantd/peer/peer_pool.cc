@@ -7,8 +7,8 @@
 #include <set>
 
 #include "libshared/log.h"
-#include "libshared/uri.h"
 #include "p2p.grpc.pb.h"
+#include "qdrantd/peer/channel.h"
 
 namespace qd::peer {
 namespace {
@@ -49,17 +49,8 @@ struct PeerPool::Impl {
   std::shared_ptr<Channel> ChannelFor(const std::string& uri) {
     auto it = channels.find(uri);
     if (it != channels.end()) return it->second;
-    auto parsed = ParseUri(uri, 6335);
-    std::string target = parsed.ok() ? parsed->HostPort() : uri;
-    ::grpc::ChannelArguments args;
-    // Reconnect quickly to a peer that comes back: failover is measured in hundreds of ms.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetMaxReceiveMessageSize(256 << 20);
-    args.SetMaxSendMessageSize(256 << 20);
     auto ch = std::make_shared<Channel>();
-    ch->channel = ::grpc::CreateCustomChannel(target, ::grpc::InsecureChannelCredentials(), args);
+    ch->channel = NewPeerChannel(uri, "raft");
     ch->stub = p2p::P2p::NewStub(ch->channel);
     channels[uri] = ch;
     return ch;

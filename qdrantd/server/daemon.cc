@@ -10,14 +10,15 @@
 #include "qdrantd/api/grpc/grpc_server.h"
 #include "qdrantd/api/p2p/p2p_server.h"
 #include "qdrantd/api/rest/cluster_routes.h"
-#include "qdrantd/cluster/cluster_node.h"
-#include "qdrantd/cluster/reconciler.h"
+#include "qdrantd/api/rest/engine_routes.h"
 #include "qdrantd/api/rest/http_server.h"
 #include "qdrantd/api/rest/router.h"
-#include "qdrantd/api/rest/engine_routes.h"
 #include "qdrantd/api/rest/service_routes.h"
+#include "qdrantd/cluster/cluster_node.h"
+#include "qdrantd/cluster/reconciler.h"
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/collection/snapshots.h"
+#include "qdrantd/peer/data_client.h"
 #include "qdrantd/server/loop.h"
 #include "qdrantd/server/notify.h"
 #include "qdrantd/server/storage_lock.h"
@@ -51,6 +52,13 @@ struct Daemon::Impl {
   std::unique_ptr<cluster::ClusterNode> cluster_node;
   std::unique_ptr<cluster::Reconciler> reconciler;
   std::unique_ptr<api::p2p::P2pServer> p2p;
+  // The data plane (issue #16): the link collections reach other peers through, and the pools
+  // the P2P data calls run on (see api/p2p/p2p_server.h for why three).
+  std::shared_ptr<peer::DataClient> data_client;
+  std::unique_ptr<WorkerPool> forward_pool, replicate_pool, read_pool;
+  // The Reconciler's own thread: a write that waits for a replica to be marked Dead waits for
+  // a reconcile, which must not queue behind the API pool's requests (that write among them).
+  std::unique_ptr<WorkerPool> reconcile_pool;
   bool cluster_stopped = true;
   int exit_code = 0;
 
@@ -106,18 +114,72 @@ cluster::MetaOperation ChangeAliases(const std::vector<collection::AliasAction>&
   return cluster::MetaOperation::ChangeAliases(std::move(changes));
 }
 
+// Whether every replica of `name` has settled (Active, or Listener on a Listener peer): each peer
+// proposes that once it created its replica, so then every holder serves the collection.
+bool AllReplicasSettled(const cluster::ClusterState& state, const std::string& name) {
+  auto it = state.collections.find(name);
+  if (it == state.collections.end()) return true;  // dropped meanwhile: nothing to wait for
+  for (const auto& [shard_id, shard] : it->second.shards) {
+    for (const auto& [peer, replica] : shard.replicas) {
+      if (replica == cluster::ReplicaState::kInitializing) return false;
+    }
+  }
+  return true;
+}
+
+// Create waits for the whole cluster (compat.md §5.1): calls `done(Ok)` once every replica of
+// `name` settled, or at `deadline` (then with a warning: the collection exists, and replicas on
+// peers that are down settle when they return). Checks every 10 ms on the loop.
+void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name,
+                 std::chrono::steady_clock::time_point deadline, std::function<void(Status)> done) {
+  struct Waiter {
+    uv_timer_t timer;
+    cluster::ClusterNode* node;
+    std::string name;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(Status)> done;
+  };
+  if (AllReplicasSettled(*node->State(), name)) return done(Status::Ok());
+  auto* w = new Waiter{{}, node, std::move(name), deadline, std::move(done)};
+  uv_timer_init(loop.raw(), &w->timer);
+  w->timer.data = w;
+  uv_timer_start(
+      &w->timer,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Waiter*>(t->data);
+        const bool settled = AllReplicasSettled(*self->node->State(), self->name);
+        if (!settled && std::chrono::steady_clock::now() < self->deadline) return;
+        if (!settled) {
+          QD_LOG_WARN("collection " + self->name +
+                      " was created, but not every replica reported itself Active in time");
+        }
+        uv_timer_stop(t);
+        std::function<void(Status)> finish = std::move(self->done);
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete static_cast<Waiter*>(h->data); });
+        finish(Status::Ok());
+      },
+      10, 10);
+}
+
 // The one mapping of a validated collection change (REST and gRPC build them alike,
 // collection/collection_change.h) onto MetaOperations.
-collection::ProposeFn MakeProposer(cluster::ClusterNode* node) {
-  return [node](collection::CollectionChange change, std::chrono::milliseconds timeout,
-                std::function<void(Status)> done) {
+collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
+  return [&loop, node](collection::CollectionChange change, std::chrono::milliseconds timeout,
+                       std::function<void(Status)> done) {
     using Kind = collection::CollectionChange::Kind;
     switch (change.kind) {
-      case Kind::kCreate:
-        return node->Propose(cluster::MetaOperation::CreateCollection(change.name, change.config_json,
-                                                                      change.shard_number,
-                                                                      change.replication_factor),
-                             timeout, std::move(done));
+      case Kind::kCreate: {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        std::string name = change.name;
+        return node->Propose(
+            cluster::MetaOperation::CreateCollection(
+                change.name, change.config_json, change.shard_number, change.replication_factor),
+            timeout, [&loop, node, name, deadline, done = std::move(done)](Status s) mutable {
+              if (!s.ok()) return done(s);
+              WaitSettled(loop, node, name, deadline, std::move(done));
+            });
+      }
       case Kind::kUpdate: {
         cluster::MetaOperation op;
         op.kind = cluster::MetaOperation::Kind::kUpdateCollection;
@@ -141,6 +203,32 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   storage_lock = std::move(lock.value());
 
   if (config.cluster.enabled) {
+    data_client = std::make_shared<peer::DataClient>(
+        [this](uint64_t peer) -> std::optional<std::string> {
+          if (!cluster_node) return std::nullopt;
+          std::shared_ptr<const cluster::ClusterState> state = cluster_node->State();
+          auto it = state->peers.find(peer);
+          if (it == state->peers.end()) return std::nullopt;
+          return it->second.uri;
+        },
+        [this](const std::string& collection, uint32_t shard, uint64_t peer,
+               std::function<void(const Status&)> done) {
+          cluster_node->Propose(cluster::MetaOperation::SetReplicaState(
+                                    collection, shard, peer, cluster::ReplicaState::kDead),
+                                std::chrono::seconds(10),
+                                [done = std::move(done)](Status s) { done(s); });
+        });
+    // Forwarded writes mostly wait for the other replicas: more threads than cores.
+    forward_pool = std::make_unique<WorkerPool>(16);
+    replicate_pool = std::make_unique<WorkerPool>(4);
+    read_pool = std::make_unique<WorkerPool>(config.storage.performance.max_search_threads);
+  }
+  auto opened = collection::Collections::Open(config.storage.storage_path, config.cluster.enabled,
+                                              data_client);
+  if (!opened.ok()) return opened.status().WithContext("storage " + config.storage.storage_path);
+  collections = std::move(*opened);
+
+  if (config.cluster.enabled) {
     if (Status s = StartCluster(on_loop); !s.ok()) return s;
     api::rest::AddClusterRoutes(router, loop, *cluster_node, [this](OnLoop l, std::function<void(Status)> done) {
       if (!reconciler || !cluster_node->CaughtUp(l)) {
@@ -150,9 +238,6 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     });
   }
 
-  auto opened = collection::Collections::Open(config.storage.storage_path, config.cluster.enabled);
-  if (!opened.ok()) return opened.status().WithContext("storage " + config.storage.storage_path);
-  collections = std::move(*opened);
   pool = std::make_unique<WorkerPool>(config.storage.performance.max_search_threads);
 
   std::function<bool()> ready;
@@ -164,13 +249,22 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     // locally on the pool, and the proposer is answered once that is done, so its next request
     // finds the change.
     cluster::ClusterNode* member = cluster_node.get();
+    reconcile_pool = std::make_unique<WorkerPool>(1);
     reconciler = std::make_unique<cluster::Reconciler>(
-        loop, *pool, *collections, member->peer_id(),
-        [member](OnLoop l, uint64_t applied_index) { member->Reconciled(l, applied_index); });
+        loop, *reconcile_pool, *collections, member->peer_id(),
+        [member](OnLoop l, uint64_t applied_index) { member->Reconciled(l, applied_index); },
+        [member](OnLoop l, const std::string& collection, cluster::ShardId shard,
+                 cluster::ReplicaState state, std::function<void(Status)> done) {
+          member->ProposeOnLoop(
+              l,
+              cluster::MetaOperation::SetReplicaState(collection, shard, member->peer_id(), state),
+              std::chrono::seconds(10), std::move(done));
+        },
+        config.storage.node_type == config::NodeType::kListener);
     member->AttachReconciler(on_loop, [r = reconciler.get()](OnLoop l, const std::shared_ptr<const cluster::ClusterState>& st) {
       r->Reconcile(l, st);
     });
-    engine.propose = MakeProposer(cluster_node.get());
+    engine.propose = MakeProposer(loop, cluster_node.get());
     engine.peer_id = cluster_node->peer_id();
     engine.placement = [node = cluster_node.get()](const std::string& name) -> std::optional<api::rest::Placement> {
       std::shared_ptr<const cluster::ClusterState> state = node->State();
@@ -309,14 +403,21 @@ Status Daemon::Impl::StartCluster(OnLoop on_loop) {
       loop, config.service.host, c.p2p.port,
       api::p2p::P2pHandlers{
           .raft_message = [node](OnLoop l, const std::string& m) { node->OnRaftMessage(l, m); },
-          .propose = [node](OnLoop l, std::string op, api::p2p::P2pHandlers::Reply reply) {
-            node->OnForwardedPropose(l, std::move(op), std::move(reply));
-          },
-          .join = [node](OnLoop l, uint64_t id, std::string uri, std::string type, api::p2p::P2pHandlers::Reply reply) {
-            node->OnJoin(l, id, std::move(uri), std::move(type), std::move(reply));
-          },
+          .propose =
+              [node](OnLoop l, std::string op, api::p2p::P2pHandlers::Reply reply) {
+                node->OnForwardedPropose(l, std::move(op), std::move(reply));
+              },
+          .join =
+              [node](OnLoop l, uint64_t id, std::string uri, std::string type,
+                     api::p2p::P2pHandlers::Reply reply) {
+                node->OnJoin(l, id, std::move(uri), std::move(type), std::move(reply));
+              },
           .commit_index = [node](OnLoop l) { return node->CommitIndex(l); },
-      });
+      },
+      api::p2p::P2pDataContext{.collections = collections.get(),
+                               .forward_pool = forward_pool.get(),
+                               .replicate_pool = replicate_pool.get(),
+                               .read_pool = read_pool.get()});
   if (Status s = p2p->Start(); !s.ok()) return s;
   QD_LOG_INFO("P2P listening on " + config.service.host + ":" + std::to_string(c.p2p.port));
   return cluster_node->Start(on_loop, [this](OnLoop l, int code, const std::string& message) {
@@ -367,6 +468,10 @@ int Daemon::Run() {
     impl_->CloseHandles();
     impl_->http.reset();
     if (impl_->pool) impl_->pool->Stop();
+    for (WorkerPool* p : {impl_->forward_pool.get(), impl_->replicate_pool.get(),
+                          impl_->read_pool.get(), impl_->reconcile_pool.get()}) {
+      if (p) p->Stop();
+    }
     return 1;
   }
   impl_->loop.Run();
@@ -375,6 +480,10 @@ int Daemon::Run() {
   if (!impl_->grpc_stopped && impl_->p2p) impl_->p2p->Shutdown(std::chrono::system_clock::now());
   // Work still queued finishes (its answers go nowhere); then indexes are checkpointed.
   impl_->pool->Stop();
+  for (WorkerPool* p : {impl_->forward_pool.get(), impl_->replicate_pool.get(),
+                        impl_->read_pool.get(), impl_->reconcile_pool.get()}) {
+    if (p) p->Stop();
+  }
   impl_->CloseHandles();
   impl_->http.reset();
   impl_->collections.reset();

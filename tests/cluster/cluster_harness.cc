@@ -1,9 +1,11 @@
 #include "tests/cluster/cluster_harness.h"
 
-#include <signal.h>
-
+#include <grpcpp/grpcpp.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <signal.h>
+
+#include "p2p.grpc.pb.h"
 
 namespace qd::test {
 
@@ -123,6 +125,32 @@ std::string Metadata(const ClusterPeer& peer, const std::string& key) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   d["result"].Accept(w);
   return buf.GetString();
+}
+
+std::vector<ClusterPeer*> Ptrs(const std::vector<std::unique_ptr<ClusterPeer>>& peers) {
+  std::vector<ClusterPeer*> out;
+  for (const auto& p : peers) out.push_back(p.get());
+  return out;
+}
+
+std::optional<std::string> ReplicaContent(const ClusterPeer& peer, const std::string& collection,
+                                          uint32_t shard) {
+  auto stub = qdrantd::p2p::P2pData::NewStub(::grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(peer.p2p_port()), ::grpc::InsecureChannelCredentials()));
+  qdrantd::p2p::ReadRequest request;
+  request.set_collection(collection);
+  request.set_shard(shard);
+  request.set_kind(1);  // scroll, from the first id
+  request.set_limit(100000000);
+  request.set_with_payload(true);
+  request.set_all_vectors(true);
+  qdrantd::p2p::ReadReply reply;
+  ::grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  if (!stub->Read(&context, request, &reply).ok() || reply.code() != 0) return std::nullopt;
+  std::string out = reply.records();
+  for (uint64_t v : reply.versions()) out += "|" + std::to_string(v);
+  return out;
 }
 
 }  // namespace qd::test

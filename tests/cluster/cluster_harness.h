@@ -41,6 +41,14 @@ class ClusterPeer {
   void Start(const std::optional<std::string>& bootstrap = std::nullopt, std::vector<std::string> extra = {});
   // New ports (and so a new --uri) for the next Start().
   void NewPorts();
+  // Sets (or with an empty value, removes) an environment variable for the next Start().
+  void SetEnv(const std::string& key, const std::string& value) {
+    if (value.empty()) {
+      env_.erase(key);
+    } else {
+      env_[key] = value;
+    }
+  }
   void Kill(int signo);
   // SIGTERM and wait for exit; returns the exit code.
   std::optional<int> Stop();
@@ -49,6 +57,7 @@ class ClusterPeer {
   std::string Stderr() const { return process_ ? process_->Stderr() : ""; }
 
   std::string uri() const { return "http://127.0.0.1:" + std::to_string(p2p_port_); }
+  uint16_t p2p_port() const { return p2p_port_; }
   uint16_t http_port() const { return http_port_; }
   uint16_t grpc_port() const { return grpc_port_; }
   const std::string& dir() const { return dir_.path(); }
@@ -77,5 +86,14 @@ uint64_t WaitConverged(const std::vector<ClusterPeer*>& peers, size_t n,
 
 // The metadata value of `key` as JSON text as `peer` sees it ("null" when missing; "" on error).
 std::string Metadata(const ClusterPeer& peer, const std::string& key);
+
+std::vector<ClusterPeer*> Ptrs(const std::vector<std::unique_ptr<ClusterPeer>>& peers);
+
+// All points of `peer`'s own replica of `shard`, in id order, as the bytes the P2P data service's
+// per-replica read returns (ids, vectors, payloads, then the versions): the read a coordinator
+// sends to the replica it picked, here aimed at one replica. nullopt when that peer holds no
+// replica of the shard that answers reads.
+std::optional<std::string> ReplicaContent(const ClusterPeer& peer, const std::string& collection,
+                                          uint32_t shard);
 
 }  // namespace qd::test

@@ -14,12 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<ClusterPeer*> Ptrs(const std::vector<std::unique_ptr<ClusterPeer>>& peers) {
-  std::vector<ClusterPeer*> out;
-  for (const auto& p : peers) out.push_back(p.get());
-  return out;
-}
-
 ClusterPeer* ById(const std::vector<std::unique_ptr<ClusterPeer>>& peers, uint64_t id) {
   for (const auto& p : peers) {
     auto info = p->Cluster();
@@ -381,23 +375,33 @@ TEST_CASE("collections and aliases changed through any node reach every node thr
                                            R"({"vectors":{"size":2,"distance":"Dot"},"replication_factor":2})");
   INFO(created.body);
   REQUIRE(created.status == 200);
-  // Every shard has a replica elsewhere too: until the data plane forwards points, writes are
-  // refused clearly (placement_test.cc has the details).
-  CHECK(peers[1]->Request("PUT", "/collections/books/points?wait=true",
-                          R"({"points":[{"id":1,"vector":[1,0]}]})").status == 501);
+  // Create waited until every replica was Active: points go in at once (data_plane_test.cc has
+  // the details).
+  CHECK(peers[1]
+            ->Request("PUT", "/collections/books/points?wait=true",
+                      R"({"points":[{"id":1,"vector":[1,0]}]})")
+            .status == 200);
   for (auto& p : peers) {
     CHECK(PollUntil([&] { return p->Request("GET", "/collections/books").status == 200; }, 10s));
     // shard_number defaulted to the number of peers.
     CHECK(p->Request("GET", "/collections/books").body.find("\"shard_number\":3") != std::string::npos);
   }
-  // Placement: 3 shards x 2 replicas over 3 peers; each node sees its own and the others'.
+  // Placement: 3 shards x 2 replicas over 3 peers; each node sees its own and the others', all
+  // Active once every node applied the peers' Active proposals.
   size_t local = 0, remote = 0;
-  for (auto& p : peers) {
-    std::string info = p->Request("GET", "/collections/books/cluster").body;
-    for (size_t at = info.find("\"state\":\"Active\""); at != std::string::npos; at = info.find("\"state\":\"Active\"", at + 1)) {
-      (info.rfind("remote_shards", at) != std::string::npos ? remote : local)++;
-    }
-  }
+  CHECK(PollUntil(
+      [&] {
+        local = remote = 0;
+        for (auto& p : peers) {
+          std::string info = p->Request("GET", "/collections/books/cluster").body;
+          for (size_t at = info.find("\"state\":\"Active\""); at != std::string::npos;
+               at = info.find("\"state\":\"Active\"", at + 1)) {
+            (info.rfind("remote_shards", at) != std::string::npos ? remote : local)++;
+          }
+        }
+        return local == 6 && remote == 12;
+      },
+      10s));
   CHECK(local == 6);       // every replica is local to exactly one peer
   CHECK(remote == 12);     // and remote to the two others
   HttpResponse again = peers[2]->Request("PUT", "/collections/books", R"({"vectors":{"size":2,"distance":"Dot"}})");

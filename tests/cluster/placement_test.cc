@@ -1,8 +1,8 @@
-// Local replicas follow the placement consensus decided (issue #5 item 3), and until the data
-// plane forwards points between peers, a point operation that needs another peer fails clearly
-// instead of silently acting on a partial copy. Also /readyz in cluster mode (compat.md §3) and
-// POST /cluster/recover (§6.6). Several qdrantd processes on 127.0.0.1, ephemeral ports; every
-// wait polls with a deadline; every process is killed by its ClusterPeer's destructor.
+// Local replicas follow the placement consensus decided (issue #5 item 3), and point operations
+// that need another peer's shard are forwarded to it (issue #16). Also /readyz in cluster mode
+// (compat.md §3) and POST /cluster/recover (§6.6). Several qdrantd processes on 127.0.0.1,
+// ephemeral ports; every wait polls with a deadline; every process is killed by its ClusterPeer's
+// destructor.
 #include <catch2/catch.hpp>
 
 #include <rapidjson/document.h>
@@ -18,12 +18,6 @@ using namespace qd::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::vector<ClusterPeer*> Ptrs(const std::vector<std::unique_ptr<ClusterPeer>>& peers) {
-  std::vector<ClusterPeer*> out;
-  for (const auto& p : peers) out.push_back(p.get());
-  return out;
-}
 
 rapidjson::Document Json(const HttpResponse& r) {
   rapidjson::Document d;
@@ -95,8 +89,7 @@ TEST_CASE("a one-node cluster serves points like standalone mode, from local rep
   CHECK(std::filesystem::exists(ShardDir(p, "c", 1)));
 }
 
-TEST_CASE("a point operation that needs a shard placed on another peer fails clearly and nothing is written",
-          "[cluster]") {
+TEST_CASE("a point operation on a shard placed on another peer is forwarded to it", "[cluster]") {
   auto peers = StartCluster(2);
   REQUIRE(WaitConverged(Ptrs(peers), 2) != 0);
   ClusterPeer& a = *peers[0];
@@ -122,55 +115,49 @@ TEST_CASE("a point operation that needs a shard placed on another peer fails cle
   CHECK_FALSE(std::filesystem::exists(ShardDir(a, "c", b_shard)));
   CHECK_FALSE(std::filesystem::exists(ShardDir(b, "c", a_shard)));
 
-  // A batch that touches both shards is refused as a whole: nothing lands on the local shard.
+  // A batch that touches both shards lands on both peers.
   std::string batch = R"({"points":[)";
   for (uint64_t id = 1; id <= 20; ++id) batch += (id > 1 ? "," : "") + Point(id);
   batch += "]}";
-  HttpResponse refused = a.Request("PUT", "/collections/c/points?wait=true", batch);
-  INFO(refused.body);
-  CHECK(refused.status == 501);
-  CHECK(refused.body.find("Collection `c`, shard " + std::to_string(b_shard)) != std::string::npos);
-  CHECK(refused.body.find(std::to_string(vb->peer_id)) != std::string::npos);
-  CHECK(refused.body.find("Forwarding points between peers is not implemented yet") != std::string::npos);
-  CHECK(Shards(a, "c")->local.begin()->second == 0);
-
-  // Point by point: those routed here work, the others fail the same way.
-  size_t written = 0, remote = 0;
-  for (uint64_t id = 1; id <= 20; ++id) {
-    HttpResponse r = a.Request("PUT", "/collections/c/points?wait=true", R"({"points":[)" + Point(id) + "]}");
-    if (r.status == 200) {
-      ++written;
-      CHECK(a.Request("GET", "/collections/c/points/" + std::to_string(id)).status == 200);
-    } else {
-      CHECK(r.status == 501);
-      ++remote;
-      CHECK(a.Request("GET", "/collections/c/points/" + std::to_string(id)).status == 501);
+  HttpResponse written = a.Request("PUT", "/collections/c/points?wait=true", batch);
+  INFO(written.body);
+  REQUIRE(written.status == 200);
+  const uint64_t on_a = Shards(a, "c")->local.begin()->second;
+  const uint64_t on_b = Shards(b, "c")->local.begin()->second;
+  CHECK(on_a > 0);
+  CHECK(on_b > 0);
+  CHECK(on_a + on_b == 20);
+  // Reads fan out to both shards from either peer, and every point is found through both.
+  for (ClusterPeer* p : {&a, &b}) {
+    CHECK(p->Request("POST", "/collections/c/points/count", "{}").body.find("\"count\":20") !=
+          std::string::npos);
+    HttpResponse searched =
+        p->Request("POST", "/collections/c/points/search", R"({"vector":[1,1],"limit":30})");
+    CHECK(searched.status == 200);
+    CHECK(Json(searched)["result"].Size() == 20);
+    HttpResponse scrolled = p->Request("POST", "/collections/c/points/scroll", R"({"limit":100})");
+    CHECK(scrolled.status == 200);
+    CHECK(Json(scrolled)["result"]["points"].Size() == 20);
+    for (uint64_t id = 1; id <= 20; ++id) {
+      CHECK(p->Request("GET", "/collections/c/points/" + std::to_string(id)).status == 200);
     }
   }
-  CHECK(written > 0);
-  CHECK(remote > 0);
-  CHECK(Shards(a, "c")->local.begin()->second == written);
-  CHECK(Shards(b, "c")->local.begin()->second == 0);
-  // Reads that fan out to every shard cannot be answered from one of them.
-  CHECK(a.Request("POST", "/collections/c/points/count", "{}").status == 501);
-  CHECK(a.Request("POST", "/collections/c/points/search", R"({"vector":[1,1],"limit":3})").status == 501);
-  CHECK(a.Request("POST", "/collections/c/points/scroll", "{}").status == 501);
-  // The daemons keep running and serving.
-  CHECK(a.Running());
-  CHECK(b.Running());
-  CHECK(a.Request("GET", "/collections/c").status == 200);
-  CHECK(a.Request("GET", "/collections/c").body.find("\"points_count\":" + std::to_string(written)) !=
+  // GET /collections counts this peer's replicas only, as Qdrant's points_count does.
+  CHECK(a.Request("GET", "/collections/c").body.find("\"points_count\":" + std::to_string(on_a)) !=
         std::string::npos);
 
   // A restart opens the local replica only, with its points.
   REQUIRE(a.Stop() == 0);
   a.Start();
   REQUIRE(a.WaitReady());
-  CHECK(Shards(a, "c")->local.begin()->second == written);
+  CHECK(Shards(a, "c")->local.begin()->second == on_a);
   CHECK_FALSE(std::filesystem::exists(ShardDir(a, "c", b_shard)));
+  CHECK(a.Request("POST", "/collections/c/points/count", "{}").body.find("\"count\":20") !=
+        std::string::npos);
 }
 
-TEST_CASE("a replicated shard serves reads from its local replica but refuses writes", "[cluster]") {
+TEST_CASE("a replicated shard takes writes through either peer and both replicas hold them",
+          "[cluster]") {
   auto peers = StartCluster(2);
   REQUIRE(WaitConverged(Ptrs(peers), 2) != 0);
   ClusterPeer& a = *peers[0];
@@ -179,19 +166,22 @@ TEST_CASE("a replicated shard serves reads from its local replica but refuses wr
                     R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":1,"replication_factor":2})")
               .status == 200);
   REQUIRE(PollUntil([&] { return b.Request("GET", "/collections/r").status == 200; }, 10s));
+  uint64_t id = 0;
   for (ClusterPeer* p : {&a, &b}) {
     auto v = Shards(*p, "r");
     REQUIRE(v);
     CHECK(v->local.size() == 1);
     CHECK(v->remote.size() == 1);
-    HttpResponse w = p->Request("PUT", "/collections/r/points?wait=true", R"({"points":[)" + Point(1) + "]}");
+    HttpResponse w =
+        p->Request("PUT", "/collections/r/points?wait=true", R"({"points":[)" + Point(++id) + "]}");
     INFO(w.body);
-    CHECK(w.status == 501);
-    CHECK(w.body.find("also has replicas on peer(s)") != std::string::npos);
-    CHECK(w.body.find("nothing was written") != std::string::npos);
+    CHECK(w.status == 200);
+  }
+  for (ClusterPeer* p : {&a, &b}) {
+    CHECK(Shards(*p, "r")->local.begin()->second == 2);
     HttpResponse count = p->Request("POST", "/collections/r/points/count", "{}");
     CHECK(count.status == 200);
-    CHECK(count.body.find("\"count\":0") != std::string::npos);
+    CHECK(count.body.find("\"count\":2") != std::string::npos);
     CHECK(p->Request("POST", "/collections/r/points/search", R"({"vector":[1,1],"limit":3})").status == 200);
   }
 }

@@ -39,7 +39,7 @@ TEST_CASE("a created collection is applied on every peer with an even placement"
       CHECK(shard.replicas.size() == 2);
       for (const auto& [peer, state] : shard.replicas) {
         ++per_peer[peer];
-        CHECK(state == ReplicaState::kActive);
+        CHECK(state == ReplicaState::kInitializing);  // until its peer creates it
       }
     }
     for (const auto& [peer, count] : per_peer) CHECK(count == 2);

@@ -387,6 +387,20 @@ void FillScored(segment::RecordBatch& batch, bool unnamed, List* out) {
 
 // ---- the service ----
 
+// The request's write ordering (compat.md §5.3); weak when absent.
+template <typename Request>
+collection::WriteOrdering OrderingOf(const Request& request) {
+  if (!request.has_ordering()) return collection::WriteOrdering::kWeak;
+  switch (request.ordering().type()) {
+    case qdrant::Medium:
+      return collection::WriteOrdering::kMedium;
+    case qdrant::Strong:
+      return collection::WriteOrdering::kStrong;
+    default:
+      return collection::WriteOrdering::kWeak;
+  }
+}
+
 class PointsService final : public qdrant::Points::CallbackService {
  public:
   explicit PointsService(ServiceContext context) : c_(context) {
@@ -409,6 +423,7 @@ class PointsService final : public qdrant::Points::CallbackService {
       if (!c.ok()) return finish(c.status());
       Result<UpdateRequest> update = parse(**c);
       if (!update.ok()) return finish(update.status());
+      update->ordering = OrderingOf(*request);
       const bool wait = request->wait();
       bool answered = false;
       Collection::OnDurable durable;
@@ -549,6 +564,7 @@ class PointsService final : public qdrant::Points::CallbackService {
         Result<UpdateRequest> update =
             ParseOperation(**c, request->operations(i), "operations[" + std::to_string(i) + "].");
         if (!update.ok()) return finish(update.status());
+        update->ordering = OrderingOf(*request);
         updates.push_back(std::move(*update));
       }
       // wait=false: answered once the last operation is in the WAL (see RunUpdate).

@@ -2,7 +2,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "libshared/log.h"
 #include "p2p.grpc.pb.h"
+#include "qdrantd/collection/collections.h"
+#include "qdrantd/peer/data_codec.h"
+#include "qdrantd/server/worker_pool.h"
 
 namespace qd::api::p2p {
 namespace {
@@ -72,19 +76,116 @@ class Service final : public pb::P2p::CallbackService {
   P2pHandlers handlers_;
 };
 
+template <typename Reply>
+void SetStatus(Reply* reply, const Status& s) {
+  reply->set_code(static_cast<int32_t>(s.code()));
+  reply->set_message(s.message());
+}
+
+// Runs `work` (Status(Reply*)) on `pool`, then finishes the call; a full pool answers in-band
+// RESOURCE_EXHAUSTED, a missing data context UNAVAILABLE.
+template <typename Reply, typename Work>
+ServerUnaryReactor* OnPool(server::WorkerPool* pool, CallbackServerContext* context, Reply* reply,
+                           Work work) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (pool == nullptr) {
+    SetStatus(reply, Status::Unavailable("this peer serves no data plane yet"));
+    reactor->Finish(::grpc::Status::OK);
+    return reactor;
+  }
+  Status submitted = pool->Submit([reactor, reply, work = std::move(work)]() mutable {
+    Status s = work();
+    SetStatus(reply, s);
+    reactor->Finish(::grpc::Status::OK);
+  });
+  if (!submitted.ok()) {
+    SetStatus(reply, submitted);
+    reactor->Finish(::grpc::Status::OK);
+  }
+  return reactor;
+}
+
+class DataService final : public pb::P2pData::CallbackService {
+ public:
+  explicit DataService(P2pDataContext data) : data_(data) {}
+
+  ServerUnaryReactor* Forward(CallbackServerContext* context, const pb::ForwardRequest* request,
+                              pb::ForwardReply* reply) override {
+    return OnPool(data_.forward_pool, context, reply, [this, request, reply]() -> Status {
+      Result<std::shared_ptr<collection::Collection>> c =
+          data_.collections->Get(request->collection());
+      if (!c.ok()) return c.status();
+      Result<collection::UpdateRequest> update = peer::DecodeUpdate(*request);
+      if (!update.ok()) return update.status();
+      Result<segment::OpNum> n =
+          (*c)->UpdateAsOrderingReplica(request->shard(), std::move(*update));
+      if (!n.ok()) return n.status();
+      reply->set_op_num(*n);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Replicate(CallbackServerContext* context, const pb::ReplicateRequest* request,
+                                pb::ReplicateReply* reply) override {
+    return OnPool(data_.replicate_pool, context, reply, [this, request, reply]() -> Status {
+      Result<std::shared_ptr<collection::Collection>> c =
+          data_.collections->Get(request->collection());
+      if (!c.ok()) return c.status();
+      std::vector<replica::LocalReplica::NumberedOp> ops;
+      ops.reserve(request->ops_size());
+      for (const pb::ReplicatedOp& op : request->ops()) ops.push_back({op.op_num(), op.op()});
+      Result<segment::OpNum> last =
+          (*c)->ApplyReplicated(request->shard(), request->origin(), std::move(ops));
+      if (!last.ok()) {
+        QD_LOG_WARN("collection " + request->collection() + ", shard " +
+                    std::to_string(request->shard()) + ": refused ops from peer " +
+                    std::to_string(request->origin()) + ": " + last.status().message());
+        return last.status();
+      }
+      reply->set_last_op(*last);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* Read(CallbackServerContext* context, const pb::ReadRequest* request,
+                           pb::ReadReply* reply) override {
+    return OnPool(data_.read_pool, context, reply, [this, request, reply]() -> Status {
+      Result<std::shared_ptr<collection::Collection>> c =
+          data_.collections->Get(request->collection());
+      if (!c.ok()) return c.status();
+      Result<collection::ShardRead> read = peer::DecodeRead(*request);
+      if (!read.ok()) return read.status();
+      Result<collection::ShardReadResult> result = (*c)->ReadLocal(request->shard(), *read);
+      if (!result.ok()) return result.status();
+      peer::EncodeReadResult(*result, *reply);
+      return Status::Ok();
+    });
+  }
+
+ private:
+  P2pDataContext data_;
+};
+
 }  // namespace
 
 struct P2pServer::Impl {
   std::string host;
   uint16_t port;
   Service service;
+  DataService data_service;
+  bool serve_data;
   std::unique_ptr<::grpc::Server> server;
-  Impl(server::Loop& loop, std::string h, uint16_t p, P2pHandlers handlers)
-      : host(std::move(h)), port(p), service(loop, std::move(handlers)) {}
+  Impl(server::Loop& loop, std::string h, uint16_t p, P2pHandlers handlers, P2pDataContext data)
+      : host(std::move(h)),
+        port(p),
+        service(loop, std::move(handlers)),
+        data_service(data),
+        serve_data(data.collections != nullptr) {}
 };
 
-P2pServer::P2pServer(server::Loop& loop, std::string host, uint16_t port, P2pHandlers handlers)
-    : impl_(std::make_unique<Impl>(loop, std::move(host), port, std::move(handlers))) {}
+P2pServer::P2pServer(server::Loop& loop, std::string host, uint16_t port, P2pHandlers handlers,
+                     P2pDataContext data)
+    : impl_(std::make_unique<Impl>(loop, std::move(host), port, std::move(handlers), data)) {}
 
 P2pServer::~P2pServer() {
   if (impl_->server) impl_->server->Shutdown(std::chrono::system_clock::now());
@@ -99,6 +200,7 @@ Status P2pServer::Start() {
   builder.SetMaxSendMessageSize(256 << 20);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&impl_->service);
+  if (impl_->serve_data) builder.RegisterService(&impl_->data_service);
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || bound_port == 0) {
     impl_->server.reset();

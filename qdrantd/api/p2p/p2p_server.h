@@ -14,6 +14,13 @@
 #include "libshared/status.h"
 #include "qdrantd/server/loop.h"
 
+namespace qd::collection {
+class Collections;
+}
+namespace qd::server {
+class WorkerPool;
+}
+
 namespace qd::api::p2p {
 
 struct P2pHandlers {
@@ -26,9 +33,22 @@ struct P2pHandlers {
   std::function<uint64_t(server::OnLoop)> commit_index;
 };
 
+// The data plane's side of the listener (service P2pData): forwarded writes, replicated ops and
+// reads run against this node's collections, each kind on its own pool, never on the loop:
+// forwarded writes wait for replicated ones (on another node's replicate pool), and coordinators
+// wait for forwarded writes and reads (on these pools, not the API pool their request holds), so
+// no cycle of waits can form between nodes.
+struct P2pDataContext {
+  collection::Collections* collections = nullptr;
+  server::WorkerPool* forward_pool = nullptr;
+  server::WorkerPool* replicate_pool = nullptr;
+  server::WorkerPool* read_pool = nullptr;
+};
+
 class P2pServer {
  public:
-  P2pServer(server::Loop& loop, std::string host, uint16_t port, P2pHandlers handlers);
+  P2pServer(server::Loop& loop, std::string host, uint16_t port, P2pHandlers handlers,
+            P2pDataContext data = {});
   ~P2pServer();
   P2pServer(const P2pServer&) = delete;
   P2pServer& operator=(const P2pServer&) = delete;

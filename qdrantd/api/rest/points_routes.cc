@@ -212,6 +212,16 @@ void AnswerUpdate(const Request& request, const Answer& answer, const UpdateBody
   answer(UpdateResponse(request, *n, *wait));
 }
 
+// `ordering=weak|medium|strong` (compat.md §5.3); weak when absent.
+Result<collection::WriteOrdering> OrderingParam(const Request& request) {
+  std::optional<std::string> v = request.Query("ordering");
+  if (!v || *v == "weak") return collection::WriteOrdering::kWeak;
+  if (*v == "medium") return collection::WriteOrdering::kMedium;
+  if (*v == "strong") return collection::WriteOrdering::kStrong;
+  return Status::InvalidArgument("Query deserialize error: ordering: unknown variant `" + *v +
+                                 "`, expected one of `weak`, `medium`, `strong`");
+}
+
 Result<segment::OpNum> RunUpdate(Collections& collections, const Request& request, OpKind kind,
                                  const Collection::OnDurable& durable) {
   Result<CollectionPtr> c = Find(collections, request);
@@ -220,6 +230,9 @@ Result<segment::OpNum> RunUpdate(Collections& collections, const Request& reques
   if (!body.ok()) return body.status();
   Result<UpdateRequest> update = ParseUpdate(**c, kind, *body, "");
   if (!update.ok()) return update.status();
+  Result<collection::WriteOrdering> ordering = OrderingParam(request);
+  if (!ordering.ok()) return ordering.status();
+  update->ordering = *ordering;
   Result<collection::UpdateResult> result = (*c)->Update(std::move(*update), durable);
   if (!result.ok()) return result.status();
   return result->operation_id;
@@ -245,6 +258,8 @@ Result<segment::OpNum> RunBatch(Collections& collections, const Request& request
       {"update_vectors", OpKind::kUpdateVectors},
       {"delete_vectors", OpKind::kDeleteVectors},
   };
+  Result<collection::WriteOrdering> ordering = OrderingParam(request);
+  if (!ordering.ok()) return ordering.status();
   // Parse and validate everything first, then apply in order.
   std::vector<UpdateRequest> updates;
   for (rapidjson::SizeType i = 0; i < operations->Size(); ++i) {
@@ -256,6 +271,7 @@ Result<segment::OpNum> RunBatch(Collections& collections, const Request& request
       if (!inner) continue;
       Result<UpdateRequest> update = ParseUpdate(**c, kind, *inner, path + name + ".");
       if (!update.ok()) return update.status();
+      update->ordering = *ordering;
       updates.push_back(std::move(*update));
       found = true;
       break;
@@ -296,6 +312,9 @@ Result<segment::OpNum> CreateFieldIndex(Collections& collections, const Request&
   update.op.kind = OpKind::kCreateFieldIndex;
   update.op.field_name = field->GetString();
   update.op.field_schema_json = ToText(*schema);
+  Result<collection::WriteOrdering> ordering = OrderingParam(request);
+  if (!ordering.ok()) return ordering.status();
+  update.ordering = *ordering;
   Result<collection::UpdateResult> result = (*c)->Update(std::move(update), durable);
   if (!result.ok()) return result.status();
   return result->operation_id;
@@ -308,6 +327,9 @@ Result<segment::OpNum> DeleteFieldIndex(Collections& collections, const Request&
   UpdateRequest update;
   update.op.kind = OpKind::kDeleteFieldIndex;
   update.op.field_name = request.Param("field_name");
+  Result<collection::WriteOrdering> ordering = OrderingParam(request);
+  if (!ordering.ok()) return ordering.status();
+  update.ordering = *ordering;
   Result<collection::UpdateResult> result = (*c)->Update(std::move(update), durable);
   if (!result.ok()) return result.status();
   return result->operation_id;

@@ -1,0 +1,107 @@
+// PeerLink: what a collection asks of the other peers of a cluster, as plain C++ values, so that
+// collection/ stays free of gRPC (peer::DataClient implements it over proto/p2p.proto's P2pData
+// service; the daemon injects it). Also the shard-level read and write requests both the local
+// and the remote path execute, so one request type serves REST, gRPC and peers.
+// Thread: any; implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libshared/status.h"
+#include "qdrantd/segment/operation.h"
+#include "qdrantd/segment/segment.h"
+
+namespace qd::collection {
+
+enum class UpdateMode { kUpsert, kInsertOnly, kUpdateOnly };
+
+// Qdrant's write ordering (compat.md §5.3). In qdrantd every write of a shard is numbered by
+// one ordering replica, so replicas converge under all three; they differ in which replica:
+// weak and medium take the Active replica with the highest peer id that answers (falling over
+// to the next, which is reported Dead); strong takes the highest-id replica whatever its state,
+// and fails (HTTP 500) when that one is not Active or cannot be reached.
+enum class WriteOrdering : uint8_t { kWeak = 0, kMedium = 1, kStrong = 2 };
+
+// A points update as the API hands it over, before it is resolved per shard.
+struct UpdateRequest {
+  segment::Operation op;   // kind and data; ids/points are the explicit ones
+  bool by_filter = false;  // select points by `filter` instead of op.ids
+  segment::PointFilter filter;
+  UpdateMode update_mode = UpdateMode::kUpsert;  // kUpsert only
+  segment::PointFilter update_filter;            // kUpsert / kUpdateVectors: replace only matches
+  WriteOrdering ordering = WriteOrdering::kWeak;
+};
+
+// One read of one shard's replica: what the coordinator sends to the replica it picked and
+// what that replica runs against its segment (Collection::ReadLocal).
+struct ShardRead {
+  enum class Kind : uint8_t {
+    kSearch = 0,
+    kScroll = 1,
+    kCount = 2,
+    kRetrieve = 3,
+    kScrollOrdered = 4
+  };
+  Kind kind = Kind::kSearch;
+  segment::PointFilter filter;
+  // The coordinator's projection. Payloads cross peers whole and the coordinator projects them;
+  // vectors are selected at the source.
+  segment::Projection projection;
+  segment::SearchSpec search;                // kSearch; its `filter` pointer is ignored
+  std::optional<segment::PointId> from;      // kScroll
+  size_t limit = 0;                          // kScroll, kScrollOrdered
+  std::vector<segment::PointId> ids;         // kRetrieve
+  std::optional<segment::OrderBy> order_by;  // kScrollOrdered
+};
+
+struct ShardReadResult {
+  segment::RecordBatch records;
+  size_t count = 0;  // kCount
+};
+
+// PeerLink's calls fail with kUnavailable and a message that starts with this when the call did
+// not reach a working peer (refused, reset, deadline). Any other error is the peer's own answer.
+inline constexpr std::string_view kUnreachable = "peer unreachable: ";
+inline bool IsUnreachable(const Status& s) {
+  return s.code() == StatusCode::kUnavailable && s.message().rfind(kUnreachable, 0) == 0;
+}
+
+class PeerLink {
+ public:
+  virtual ~PeerLink() = default;
+
+  // Has `peer` run `request` (this shard's part of an update) as the shard's ordering replica;
+  // returns its op number (0: resolved to nothing). Errors: the remote application error, or
+  // kUnavailable when the call did not reach a working peer (connection refused, deadline):
+  // whether it was applied is then unknown.
+  virtual Result<segment::OpNum> Forward(uint64_t peer, const std::string& collection,
+                                         uint32_t shard, const UpdateRequest& request) = 0;
+
+  // Queues the numbered op for `peer`'s replica of the shard. Calls for one (peer, collection,
+  // shard) must come in op order (the ordering replica calls it under its WAL lock); they are
+  // sent in that order, batched, one batch in flight. Never blocks. `done` runs once the peer
+  // applied it, or with the failure (after which every later op for that replica fails too,
+  // until `Reset`).
+  using Done = std::function<void(Status)>;
+  virtual void Replicate(uint64_t peer, const std::string& collection, uint32_t shard,
+                         uint64_t origin, segment::OpNum op_num, std::string body, Done done) = 0;
+  // Forgets a failed replication stream, so that later ops are sent again (a recovered replica).
+  virtual void ResetReplication(uint64_t peer, const std::string& collection, uint32_t shard) = 0;
+
+  // Runs `read` on `peer`'s replica of the shard. Errors as Forward's.
+  virtual std::future<Result<ShardReadResult>> Read(uint64_t peer, const std::string& collection,
+                                                    uint32_t shard, const ShardRead& read) = 0;
+
+  // Reports `peer`'s replica of the shard Dead through consensus; the future says whether that
+  // committed (and applied on this node). Concurrent reports of one replica share one proposal.
+  virtual std::shared_future<Status> ReportDead(const std::string& collection, uint32_t shard,
+                                                uint64_t peer, const std::string& why) = 0;
+};
+
+}  // namespace qd::collection
