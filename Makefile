@@ -6,12 +6,15 @@
 #   make bench      benchmarks (they print figures; they are never tests): healthz, then vectors
 #                   against raw hnswlib (settings: see scripts/bench/vectors.sh)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; never part of make test
+#   make chaos      the fault checker for CHAOS_SECONDS (default 300) on 3 local peers: kill -9,
+#                   pauses and restarts under acknowledged writes; prints its figures (make test
+#                   runs it for 20 s)
 
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: deps compat-deps build run test test-asan test-tsan bench fuzz clean
+.PHONY: deps compat-deps build run test test-asan test-tsan bench fuzz chaos clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -68,6 +71,12 @@ fuzz:
 	    -dict=tests/fuzz/json.dict -artifact_prefix=build/fuzz/artifacts/$$t- \
 	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
 	done
+
+CHAOS_SECONDS ?= 300
+chaos: deps
+	cmake -S . -B build/test $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQD_WERROR=ON
+	cmake --build build/test -j $(JOBS) --target qd_cluster_tests qdrantd qdctl
+	QD_CHAOS_SECONDS=$(CHAOS_SECONDS) build/test/tests/qd_cluster_tests "[chaos]" --durations yes
 
 clean:
 	rm -rf build
