@@ -18,6 +18,7 @@
 #include <rapidjson/prettywriter.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -33,6 +34,8 @@ namespace {
 
 struct Options {
   std::string transport = "rest", host = "127.0.0.1", data_dir, metric_text = "l2";
+  std::string collection_json;  // more create-body members (cluster mode)
+  bool count_points = false;
   uint16_t port = 6333;
   std::string collection = "qd_bench", ef_text = "16,32,64,128", concurrency_text = "1,8";
   std::string json_path;
@@ -148,6 +151,7 @@ struct UpsertFigures {
   double points_per_second = 0;
   double server_cpu_seconds = -1;  // until ready; -1 without --server-pid
   double client_cpu_seconds = 0;   // this process, until ready
+  double p50_ms = 0, p99_ms = 0;   // one upsert request, sent to answered
 };
 
 Status Upsert(const Options& o, const Dataset& ds,
@@ -160,17 +164,27 @@ Status Upsert(const Options& o, const Dataset& ds,
   const double client0 = ProcessCpu(getpid());
   const auto start = Clock::now();
   std::vector<std::thread> pool;
+  std::vector<std::vector<double>> latencies(o.upsert_connections);
   for (size_t t = 0; t < o.upsert_connections; ++t) {
     pool.emplace_back([&, t] {
       for (size_t b = next++; b < batches && !error.failed(); b = next++) {
         const size_t first = b * o.upsert_batch, count = std::min(o.upsert_batch, n - first);
         EncodedRequest req = clients[t]->EncodeUpsert(o.collection, ds.base, first, count);
+        const auto sent = Clock::now();
         if (Status s = clients[t]->Upsert(req); !s.ok()) return error.Set(s);
+        latencies[t].push_back(SecondsSince(sent) * 1000);
         bar.Add(count);
       }
     });
   }
   for (auto& th : pool) th.join();
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  if (!all.empty()) {
+    out->p50_ms = all[all.size() / 2];
+    out->p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
   if (error.failed()) return error.Get();
   bar.Finish();
   out->acked_seconds = SecondsSince(start);
@@ -290,6 +304,12 @@ int Main(int argc, char** argv) {
   app.add_flag("--skip-upsert", o.skip_upsert, "Reuse the loaded collection (must hold the set)");
   app.add_flag("--drop-after", o.drop_after, "Delete the collection at the end");
   app.add_option("--json", o.json_path, "Also write the figures as JSON to this file");
+  app.add_option(
+      "--collection-json", o.collection_json,
+      "More members of the create body, e.g. '\"shard_number\":3,\"replication_factor\":2' (REST)");
+  app.add_flag("--count-points", o.count_points,
+               "Read the collection's size with an exact count (a cluster node's points_count is "
+               "its own; REST)");
   app.add_option("--probe", o.probe, "Only check the HTTP client: N x GET /healthz, then exit");
   try {
     app.parse(argc, argv);
@@ -314,6 +334,10 @@ int Main(int argc, char** argv) {
                  "need --data, --transport rest|grpc, and non-zero batch sizes and clients\n");
     return 2;
   }
+  if (o.transport == "grpc" && (!o.collection_json.empty() || o.count_points)) {
+    std::fprintf(stderr, "--collection-json and --count-points are for --transport rest\n");
+    return 2;
+  }
   auto loaded = LoadDataset(o.data_dir, o.max_queries);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
@@ -328,7 +352,7 @@ int Main(int argc, char** argv) {
   if (o.transport == "grpc") {
     transport = std::make_unique<GrpcTransport>(o.host, o.port, request_timeout);
   } else {
-    transport = std::make_unique<RestTransport>(o.host, o.port, request_timeout);
+    transport = std::make_unique<RestTransport>(o.host, o.port, request_timeout, o.count_points);
   }
   size_t max_clients = std::max(o.upsert_connections, o.batch_clients);
   for (int c : *concurrency) max_clients = std::max(max_clients, static_cast<size_t>(c));
@@ -364,7 +388,8 @@ int Main(int argc, char** argv) {
     // the loaded one is what the collection costs (ann-benchmarks measures an index that way).
     if (Status s = clients[0]->DeleteCollection(o.collection); !s.ok()) return fail(s);
     sample(&mem_before);
-    CollectionSpec spec{o.collection, ds.base.dim, *metric, o.m, o.ef_construct};
+    CollectionSpec spec{o.collection,   ds.base.dim,       *metric,       o.m,
+                        o.ef_construct, o.collection_json, o.count_points};
     if (Status s = clients[0]->RecreateCollection(spec); !s.ok()) return fail(s);
     sample(&mem_idle);
     if (Status s = Upsert(o, ds, clients, &up); !s.ok()) return fail(s);
@@ -373,6 +398,8 @@ int Main(int argc, char** argv) {
         "%.2fs, searchable (green) in %.2fs -> %.0f points/s\n",
         n, o.upsert_batch, o.upsert_connections, up.acked_seconds, up.ready_seconds,
         up.points_per_second);
+    std::printf("upsert: one request (%zu points) p50 %.2f ms, p99 %.2f ms\n", o.upsert_batch,
+                up.p50_ms, up.p99_ms);
     if (up.server_cpu_seconds >= 0) {
       std::printf("upsert: the server used %.1f CPU-seconds, the client %.1f\n",
                   up.server_cpu_seconds, up.client_cpu_seconds);
@@ -502,6 +529,10 @@ int Main(int argc, char** argv) {
       w.Double(up.ready_seconds);
       w.Key("points_per_second");
       w.Double(up.points_per_second);
+      w.Key("p50_ms");
+      w.Double(up.p50_ms);
+      w.Key("p99_ms");
+      w.Double(up.p99_ms);
       if (up.server_cpu_seconds >= 0) {
         w.Key("server_cpu_seconds");
         w.Double(up.server_cpu_seconds);

@@ -108,8 +108,9 @@ Status ReadHits(const rapidjson::Value& hits, std::vector<uint64_t>* ids) {
 
 class RestVectorClient : public VectorClient {
  public:
-  RestVectorClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout)
-      : http_(host, port, timeout) {}
+  RestVectorClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
+                   bool count_points)
+      : http_(host, port, timeout), count_points_(count_points) {}
 
   // HttpConnection connects on its first request, and reconnects once when the server closed it.
   Status Connect() override { return Status::Ok(); }
@@ -124,7 +125,10 @@ class RestVectorClient : public VectorClient {
     AppendUint(&req.body, spec.m);
     req.body.append(",\"ef_construct\":");
     AppendUint(&req.body, spec.ef_construct);
-    req.body.append("}}");
+    req.body.append("}");
+    if (!spec.extra_json.empty()) req.body.append(",").append(spec.extra_json);
+    req.body.append("}");
+    count_points_ = spec.count_points;
     return Call(req, nullptr);
   }
 
@@ -141,6 +145,13 @@ class RestVectorClient : public VectorClient {
     }
     if (result.HasMember("status") && result["status"].IsString()) {
       state.status = result["status"].GetString();
+    }
+    if (count_points_) {
+      EncodedRequest count{"POST", "/collections/" + PathSegment(name) + "/points/count",
+                           "{\"exact\":true}", 0};
+      rapidjson::Document counted;
+      if (Status s = Call(count, &counted); !s.ok()) return s;
+      state.points_count = counted["result"]["count"].GetUint64();
     }
     return state;
   }
@@ -226,12 +237,14 @@ class RestVectorClient : public VectorClient {
   }
 
   HttpConnection http_;
+  bool count_points_ =
+      false;  // GetCollection counts exactly (a cluster node's points_count is its own)
 };
 
 }  // namespace
 
 std::unique_ptr<VectorClient> RestTransport::NewClient() {
-  return std::make_unique<RestVectorClient>(host_, port_, timeout_);
+  return std::make_unique<RestVectorClient>(host_, port_, timeout_, count_points_);
 }
 
 std::string RestTransport::Describe() const {

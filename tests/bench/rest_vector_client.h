@@ -23,8 +23,10 @@ namespace qd::bench {
 
 class RestTransport : public Transport {
  public:
-  RestTransport(std::string host, uint16_t port, std::chrono::milliseconds timeout)
-      : host_(std::move(host)), port_(port), timeout_(timeout) {}
+  // count_points: collection sizes by exact count (cluster mode; see CollectionSpec).
+  RestTransport(std::string host, uint16_t port, std::chrono::milliseconds timeout,
+                bool count_points = false)
+      : host_(std::move(host)), port_(port), timeout_(timeout), count_points_(count_points) {}
   std::unique_ptr<VectorClient> NewClient() override;
   std::string Describe() const override;
 
@@ -32,6 +34,7 @@ class RestTransport : public Transport {
   const std::string host_;
   const uint16_t port_;
   const std::chrono::milliseconds timeout_;
+  const bool count_points_;
 };
 
 }  // namespace qd::bench

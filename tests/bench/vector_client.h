@@ -25,6 +25,11 @@ struct CollectionSpec {
   Metric metric = Metric::kEuclid;
   size_t m = 16;
   size_t ef_construct = 100;
+  // Cluster mode: more members of the create body, e.g. "shard_number":3,"replication_factor":2
+  // (REST only), and whether the collection's size is read with an exact count (a cluster
+  // node's points_count counts its own replicas only).
+  std::string extra_json;
+  bool count_points = false;
 };
 
 struct CollectionState {
