@@ -40,12 +40,13 @@ struct Collection::Acks {
 };
 
 Collection::Collection(std::string name, std::string dir, CollectionConfig config,
-                       std::shared_ptr<PeerLink> link)
+                       std::shared_ptr<PeerLink> link, std::shared_ptr<UpdateLimiter> limiter)
     : name_(std::move(name)),
       dir_(std::move(dir)),
       config_(std::move(config)),
       layout_(std::make_shared<const Layout>()),
-      link_(std::move(link)) {}
+      link_(std::move(link)),
+      limiter_(std::move(limiter)) {}
 
 Collection::Slot::~Slot() {
   replica.reset();  // flushes (unless abandoned) and closes first
@@ -105,9 +106,10 @@ Result<std::shared_ptr<Collection>> Collection::Open(std::string name, std::stri
 Result<std::shared_ptr<Collection>> Collection::OpenPlaced(std::string name, std::string dir,
                                                            CollectionConfig config,
                                                            const ShardPlacement* placement,
-                                                           std::shared_ptr<PeerLink> link) {
-  std::shared_ptr<Collection> c(
-      new Collection(std::move(name), std::move(dir), config, std::move(link)));
+                                                           std::shared_ptr<PeerLink> link,
+                                                           std::shared_ptr<UpdateLimiter> limiter) {
+  std::shared_ptr<Collection> c(new Collection(std::move(name), std::move(dir), config,
+                                               std::move(link), std::move(limiter)));
   std::error_code ec;
   // Replicas dropped before a crash, whose files were still in use.
   for (const auto& e : std::filesystem::directory_iterator(c->dir_, ec)) {
@@ -350,6 +352,12 @@ Result<UpdateResult> Collection::Update(UpdateRequest request, const OnDurable& 
   const Operation& op = request.op;
   std::shared_ptr<const Layout> layout = this->layout();
   if (Status known = CheckKnown(*layout); !known.ok()) return known;
+  UpdateLimiter::Permit permit;
+  if (layout->placed && limiter_) {
+    Result<UpdateLimiter::Permit> acquired = limiter_->Acquire();
+    if (!acquired.ok()) return acquired.status();
+    permit = std::move(*acquired);
+  }
   const size_t shards = layout->local.size();
   // Split explicit points / ids by shard.
   std::vector<Operation> per_shard(shards);

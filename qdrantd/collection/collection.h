@@ -32,6 +32,7 @@
 #include "libshared/status.h"
 #include "qdrantd/collection/collection_config.h"
 #include "qdrantd/collection/peer_link.h"
+#include "qdrantd/collection/update_limiter.h"
 #include "qdrantd/replica/local_replica.h"
 #include "qdrantd/shard/replica_state.h"
 
@@ -57,11 +58,11 @@ class Collection {
   // Cluster mode. With a placement: creates or opens the replicas placed on placement->self_peer
   // only. Without one (a restart, before consensus replayed): opens the shard directories found
   // on disk, and point operations answer kUnavailable until ApplyPlacement.
-  // `link` reaches the other peers (null only in tests that never need them).
-  static Result<std::shared_ptr<Collection>> OpenPlaced(std::string name, std::string dir,
-                                                        CollectionConfig config,
-                                                        const ShardPlacement* placement,
-                                                        std::shared_ptr<PeerLink> link = nullptr);
+  // `link` reaches the other peers (null only in tests that never need them); `limiter`
+  // bounds the updates in flight (Update answers 429 past it).
+  static Result<std::shared_ptr<Collection>> OpenPlaced(
+      std::string name, std::string dir, CollectionConfig config, const ShardPlacement* placement,
+      std::shared_ptr<PeerLink> link = nullptr, std::shared_ptr<UpdateLimiter> limiter = nullptr);
   ~Collection();
 
   // Cluster mode: makes the local replicas follow `placement`: creates those placed here and
@@ -86,7 +87,7 @@ class Collection {
   // before the placement is known, for a shard with no replica anywhere or none reachable that
   // may order its writes, and when fewer than write_consistency_factor replicas applied it
   // (the message says how many did); kInternal for a strong write whose ordering replica is
-  // down (Qdrant answers 500).
+  // down (Qdrant answers 500); kResourceExhausted past update_rate_limit (UpdateLimiter).
   // on_durable(operation_id), when given, runs once every touched shard logged its op (in
   // cluster mode: once the update is done), before the last one is applied (a wait=false caller
   // is answered there); it does not run when the update fails before that or resolved to
@@ -174,7 +175,8 @@ class Collection {
   struct Acks;
 
   Collection(std::string name, std::string dir, CollectionConfig config,
-             std::shared_ptr<PeerLink> link = nullptr);
+             std::shared_ptr<PeerLink> link = nullptr,
+             std::shared_ptr<UpdateLimiter> limiter = nullptr);
   static size_t ShardOf(const segment::PointId& id, size_t shards);
   Result<std::shared_ptr<Slot>> OpenSlot(uint32_t shard) const;
   std::shared_ptr<const Layout> layout() const { return layout_.load(); }
@@ -207,7 +209,8 @@ class Collection {
   std::atomic<std::shared_ptr<const Layout>> layout_;
   std::map<uint32_t, std::weak_ptr<Slot>> closing_;  // left the layout; Protected by placement_mu_
   std::atomic<bool> dropped_{false};
-  const std::shared_ptr<PeerLink> link_;  // cluster mode
+  const std::shared_ptr<PeerLink> link_;           // cluster mode
+  const std::shared_ptr<UpdateLimiter> limiter_;   // cluster mode
   std::mutex acks_mu_;
   std::map<std::pair<uint32_t, segment::OpNum>, std::shared_ptr<Acks>>
       acks_;  // Protected by acks_mu_

@@ -10,10 +10,12 @@
 namespace qd::collection {
 
 Collections::Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db,
-                         bool cluster_mode, std::shared_ptr<PeerLink> link)
+                         bool cluster_mode, std::shared_ptr<PeerLink> link,
+                         std::shared_ptr<UpdateLimiter> limiter)
     : storage_path_(std::move(storage_path)),
       cluster_mode_(cluster_mode),
       link_(std::move(link)),
+      limiter_(std::move(limiter)),
       db_(std::move(db)) {}
 
 Collections::~Collections() {
@@ -23,7 +25,8 @@ Collections::~Collections() {
 
 Result<std::unique_ptr<Collections>> Collections::Open(const std::string& storage_path,
                                                        bool cluster_mode,
-                                                       std::shared_ptr<PeerLink> link) {
+                                                       std::shared_ptr<PeerLink> link,
+                                                       std::shared_ptr<UpdateLimiter> limiter) {
   std::error_code ec;
   std::filesystem::create_directories(storage_path + "/collections", ec);
   if (ec) return Status::Internal("cannot create " + storage_path + "/collections: " + ec.message());
@@ -44,7 +47,8 @@ Result<std::unique_ptr<Collections>> Collections::Open(const std::string& storag
     }
   }
   std::unique_ptr<Collections> c(
-      new Collections(storage_path, std::move(*db), cluster_mode, std::move(link)));
+      new Collections(storage_path, std::move(*db), cluster_mode, std::move(link),
+                                                 std::move(limiter)));
   s = c->Load();
   if (!s.ok()) return s;
   return c;
@@ -63,7 +67,7 @@ Status Collections::Load() {
     if (!config.ok()) return config.status().WithContext("collection " + name);
     std::string dir = storage_path_ + "/collections/" + name;
     Result<std::shared_ptr<Collection>> c =
-        cluster_mode_ ? Collection::OpenPlaced(name, dir, std::move(*config), nullptr, link_)
+        cluster_mode_ ? Collection::OpenPlaced(name, dir, std::move(*config), nullptr, link_, limiter_)
                       : Collection::Open(name, dir, std::move(*config));
     if (!c.ok()) return c.status().WithContext("collection " + name);
     collections_[name] = std::move(*c);
@@ -106,7 +110,7 @@ Status Collections::Create(const std::string& name, CollectionConfig config,
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);  // leftovers of a delete interrupted by a crash
   Result<std::shared_ptr<Collection>> c =
-      placement ? Collection::OpenPlaced(name, dir, config, placement, link_)
+      placement ? Collection::OpenPlaced(name, dir, config, placement, link_, limiter_)
                 : Collection::Open(name, dir, config);
   if (!c.ok()) return c.status();
   Result<sqlite::Stmt> insert = db_->Prepare("INSERT INTO collections(name, config) VALUES(?, ?)");

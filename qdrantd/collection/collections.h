@@ -37,7 +37,8 @@ class Collections {
   // placement (Collection::OpenPlaced) and reach other peers through `link`.
   static Result<std::unique_ptr<Collections>> Open(const std::string& storage_path,
                                                    bool cluster_mode = false,
-                                                   std::shared_ptr<PeerLink> link = nullptr);
+                                                   std::shared_ptr<PeerLink> link = nullptr,
+                                                   std::shared_ptr<UpdateLimiter> limiter = nullptr);
   ~Collections();
 
   // Errors: kUnprocessable (bad name), kAlreadyExists, kInvalidArgument (name is an alias).
@@ -65,7 +66,7 @@ class Collections {
 
  private:
   Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db, bool cluster_mode,
-              std::shared_ptr<PeerLink> link);
+              std::shared_ptr<PeerLink> link, std::shared_ptr<UpdateLimiter> limiter);
   Status Load();
   // Removes `name` from the maps and collections.db and moves its files aside. Holds mu_.
   Status DropLocked(const std::string& name);
@@ -73,6 +74,7 @@ class Collections {
   const std::string storage_path_;
   const bool cluster_mode_;
   const std::shared_ptr<PeerLink> link_;
+  const std::shared_ptr<UpdateLimiter> limiter_;
   mutable std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;                                   // Protected by mu_
   std::map<std::string, std::shared_ptr<Collection>> collections_;  // Protected by mu_

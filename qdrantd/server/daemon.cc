@@ -223,8 +223,17 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     replicate_pool = std::make_unique<WorkerPool>(4);
     read_pool = std::make_unique<WorkerPool>(config.storage.performance.max_search_threads);
   }
+  // storage.performance.update_rate_limit: updates in flight in cluster mode (null: auto, 64 per
+  // core: enough to keep the WAL's group commit full, small enough that a stalled replica cannot
+  // pile up unbounded requests); past it a request waits up to 2 s, then gets 429.
+  std::shared_ptr<collection::UpdateLimiter> limiter;
+  if (config.cluster.enabled) {
+    const size_t limit = config.storage.performance.update_rate_limit.value_or(
+        64 * std::max(1u, std::thread::hardware_concurrency()));
+    limiter = std::make_shared<collection::UpdateLimiter>(limit, std::chrono::seconds(2));
+  }
   auto opened = collection::Collections::Open(config.storage.storage_path, config.cluster.enabled,
-                                              data_client);
+                                              data_client, limiter);
   if (!opened.ok()) return opened.status().WithContext("storage " + config.storage.storage_path);
   collections = std::move(*opened);
 

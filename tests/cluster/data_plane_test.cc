@@ -504,3 +504,34 @@ TEST_CASE(
   CHECK(Result(l.Request("POST", "/collections/l/points/scroll",
                          R"({"limit":100,"with_payload":true,"with_vector":true})")) == before);
 }
+
+TEST_CASE("update_rate_limit: past it, a write waits and then gets 429, and the node goes on", "[cluster]") {
+  auto peers = StartCluster(2, {{"QDRANT__STORAGE__PERFORMANCE__UPDATE_RATE_LIMIT", "1"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 2) != 0);
+  REQUIRE(CreateCollection(*peers[0], "b", 1, 2));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "b"); }, 10s));
+  REQUIRE(peers[0]->Request("PUT", "/collections/b/points?wait=true", Batch(1, 5)).status == 200);
+  // A paused replica holds writes on peer 0 until the replication times out: of four writes
+  // sent at once, one takes the only slot and the others are refused after their wait.
+  peers[1]->Kill(SIGSTOP);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      HttpResponse r = peers[0]->Request("PUT", "/collections/b/points?wait=true", Batch(6 + t, 6 + t), 60s);
+      if (r.status == 429 &&
+          r.body.find("Too many update operations in flight on this peer (1") != std::string::npos) {
+        ++refused;
+      }
+    });
+  }
+  CHECK(PollUntil([&] { return refused.load() == 3; }, 20s));
+  peers[1]->Kill(SIGCONT);
+  for (std::thread& w : writers) w.join();
+  CHECK(refused == 3);
+  // Once the slot is free, writes go through again.
+  CHECK(PollUntil([&] {
+    return peers[0]->Request("PUT", "/collections/b/points?wait=true", Batch(8, 8)).status == 200;
+  }, 30s));
+  CHECK(peers[0]->Running());
+}
