@@ -281,9 +281,8 @@ void LocalReplica::CommitGroup(Writer& w) {
 }
 
 Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
-  // A replicated op must get exactly the number its ordering replica gave it: one already here
-  // (a resent batch) is skipped, one beyond the next number fails alone (this replica missed
-  // ops), and neither is logged.
+  // A replicated op must get exactly the number its ordering replica gave it: one that would
+  // get another number is refused and not logged, and so is every replicated op behind it.
   {
     OpNum next = last_op_ + 1;
     bool refused = false;  // a replicated op was refused: the ones behind it are too
