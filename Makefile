@@ -6,12 +6,13 @@
 #   make bench      benchmarks (they print figures; they are never tests): healthz, then vectors
 #                   against raw hnswlib (settings: see scripts/bench/vectors.sh)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; never part of make test
+#   make package-deb  the qdrantd and qdctl .deb files in build/deb (debian/, debhelper)
 
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: deps compat-deps build run test test-asan test-tsan bench fuzz clean
+.PHONY: deps compat-deps build run test test-asan test-tsan bench fuzz clean package-deb
 
 deps:
 	@bash scripts/install-deps.sh
@@ -68,6 +69,12 @@ fuzz:
 	    -dict=tests/fuzz/json.dict -artifact_prefix=build/fuzz/artifacts/$$t- \
 	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
 	done
+
+# The .deb files land in build/deb (see packaging/build-deb.sh); DEB_BUILD_OPTIONS=nocheck
+# skips building and running the unit tests in the package build.
+DEB_BUILD_OPTIONS ?= parallel=$(JOBS)
+package-deb: deps
+	DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" bash packaging/build-deb.sh build/deb
 
 clean:
 	rm -rf build

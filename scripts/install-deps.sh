@@ -13,6 +13,8 @@ packages=(
   libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev
   # tests and benchmarks
   catch2 wrk procps
+  # packages (make package-deb)
+  debhelper lintian fakeroot
 )
 # npm installs Qdrant's JS clients for the compatibility tests (tests/compat); it pins its own
 # Node.js 22 from npm, so any Node.js that can run npm will do. Machines that already have
