@@ -10,7 +10,7 @@ packages=(
   libuv1-dev libh2o-dev libssl-dev zlib1g-dev
   libgrpc++-dev libabsl-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libyaml-cpp-dev libcli11-dev libtomlplusplus-dev rapidjson-dev
-  libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev
+  libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev prometheus-cpp-dev
   # tests and benchmarks
   catch2 wrk procps
   # packages (make package-deb)
