@@ -13,9 +13,13 @@ packages=(
   libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev prometheus-cpp-dev
   # tests and benchmarks
   catch2 wrk procps
-  # packages (make package-deb)
-  debhelper lintian fakeroot
+  # packages (make package-deb); the deployment examples' tests (tests/package/deploy_test.py)
+  debhelper lintian fakeroot yamllint python3-yaml
 )
+# kubectl (for `kubectl kustomize` on deploy/kubernetes): Debian's kubernetes-client, unless the
+# machine already has a kubectl (e.g. from Google's or Kubernetes' own repositories), which it
+# would conflict with.
+if ! command -v kubectl >/dev/null 2>&1; then packages+=(kubernetes-client); fi
 # npm installs Qdrant's JS clients for the compatibility tests (tests/compat); it pins its own
 # Node.js 22 from npm, so any Node.js that can run npm will do. Machines that already have
 # node and npm (e.g. from NodeSource) keep theirs.
