@@ -1,7 +1,8 @@
 # Entry points for people and CI. Every target installs what it needs first
 # (scripts/install-deps.sh is idempotent and quiet when nothing is missing).
 #   make run        Release build, then a single-node qdrantd with storage in ./storage
-#   make test       build with warnings as errors and run the whole suite through ctest
+#   make test       build with warnings as errors and run the whole suite through ctest, but
+#                   the package tests;  make test-package  only those (builds the .deb files)
 #   make test-asan  the suite under ASan+UBSan;  make test-tsan  under TSan
 #   make bench      benchmarks (they print figures; they are never tests): healthz, then vectors
 #                   against raw hnswlib (settings: see scripts/bench/vectors.sh)
@@ -12,7 +13,7 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: deps compat-deps build run test test-asan test-tsan bench fuzz clean package-deb
+.PHONY: deps compat-deps build run test test-package test-asan test-tsan bench fuzz clean package-deb
 
 deps:
 	@bash scripts/install-deps.sh
@@ -34,11 +35,18 @@ define run_suite
 	$(3) ctest --test-dir build/$(1) --output-on-failure -j $(CTEST_JOBS) $(4) $(CTEST_ARGS)
 endef
 
+# The package tests (label package) build the .deb files: a second compile of the daemon with
+# Debian's hardening flags, which would about double the suite's time, so `make test` leaves
+# them out and says so; `make test-package` runs them on the same build.
 test: compat-deps
-	$(call run_suite,test,)
+	$(call run_suite,test,,,-LE package)
+	@echo "make test: the package tests (ctest -L package) were not run; make test-package runs them"
+
+test-package: deps
+	$(call run_suite,test,,QD_PACKAGE_JOBS=$(JOBS),-L package)
 
 test-asan: compat-deps
-	$(call run_suite,asan,-DQD_SANITIZE=address)
+	$(call run_suite,asan,-DQD_SANITIZE=address,,-LE package)
 
 # Debian's gRPC and abseil are not TSan-instrumented: tests/tsan.supp hides reports from
 # inside them (see the file), and the daemons the tests start inherit TSAN_OPTIONS. The unit
@@ -48,7 +56,7 @@ test-asan: compat-deps
 TSAN_SUPP = suppressions=$(CURDIR)/tests/tsan.supp
 test-tsan: compat-deps
 	$(call run_suite,tsan,-DQD_SANITIZE=thread,TSAN_OPTIONS="$(TSAN_SUPP)",-L unit)
-	TSAN_OPTIONS="$(TSAN_SUPP) detect_deadlocks=0" ctest --test-dir build/tsan --output-on-failure -j $(CTEST_JOBS) -LE unit $(CTEST_ARGS)
+	TSAN_OPTIONS="$(TSAN_SUPP) detect_deadlocks=0" ctest --test-dir build/tsan --output-on-failure -j $(CTEST_JOBS) -LE 'unit|package' $(CTEST_ARGS)
 
 bench: build
 	bash scripts/bench/healthz.sh
