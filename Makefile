@@ -8,12 +8,13 @@
 #                   against raw hnswlib (settings: see scripts/bench/vectors.sh)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each; never part of make test
 #   make package-deb  the qdrantd and qdctl .deb files in build/deb (debian/, debhelper)
+#   make package-rpm  the same as RPMs in build/rpm/RPMS (packaging/rpm/qdrantd.spec, rpmbuild)
 
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: deps compat-deps build run test test-package test-asan test-tsan bench fuzz clean package-deb
+.PHONY: deps compat-deps build run test test-package test-asan test-tsan bench fuzz clean package-deb package-rpm
 
 deps:
 	@bash scripts/install-deps.sh
@@ -83,6 +84,10 @@ fuzz:
 DEB_BUILD_OPTIONS ?= parallel=$(JOBS)
 package-deb: deps
 	DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" bash packaging/build-deb.sh build/deb
+
+# RPM_NOCHECK=1 skips %check (the unit tests).
+package-rpm: deps
+	bash packaging/build-rpm.sh build/rpm
 
 clean:
 	rm -rf build

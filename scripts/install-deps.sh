@@ -13,8 +13,8 @@ packages=(
   libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev prometheus-cpp-dev
   # tests and benchmarks
   catch2 wrk procps
-  # packages (make package-deb) and their tests (tests/package), shellcheck for every script
-  debhelper lintian fakeroot shellcheck yamllint python3-yaml
+  # packages and deployment examples (make package-deb, tests/package)
+  debhelper lintian fakeroot shellcheck yamllint python3-yaml rpm
 )
 # kubectl (for `kubectl kustomize` on deploy/kubernetes): Debian's kubernetes-client, unless the
 # machine already has a kubectl (e.g. from Google's or Kubernetes' own repositories), which it
