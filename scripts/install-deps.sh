@@ -15,6 +15,7 @@ packages=(
   catch2 wrk procps
   # packages and deployment examples (make package-deb, tests/package)
   debhelper lintian fakeroot shellcheck yamllint python3-yaml rpm
+  systemd  # systemd-analyze verify and security --offline on the packaged unit; nothing runs
 )
 # kubectl (for `kubectl kustomize` on deploy/kubernetes): Debian's kubernetes-client, unless the
 # machine already has a kubectl (e.g. from Google's or Kubernetes' own repositories), which it
