@@ -1,7 +1,8 @@
 # Entry points for people and CI. Every target installs what it needs first
 # (scripts/install-deps.sh is idempotent and quiet when nothing is missing).
 #   make run        Release build, then a single-node qdrantd with storage in ./storage
-#   make test       build with warnings as errors and run the whole suite through ctest
+#   make test       build with warnings as errors and run the whole suite through ctest, but
+#                   the package tests;  make test-package  only those (builds the .deb files)
 #   make test-asan  the suite under ASan+UBSan;  make test-tsan  under TSan
 #   make bench      benchmarks (they print figures; they are never tests): healthz, then vectors
 #                   against raw hnswlib (settings: see scripts/bench/vectors.sh)
@@ -9,12 +10,14 @@
 #   make chaos      the fault checker for CHAOS_SECONDS (default 300) on 3 local peers: kill -9,
 #                   pauses and restarts under acknowledged writes; prints its figures (make test
 #                   runs it for 20 s)
+#   make package-deb  the qdrantd and qdctl .deb files in build/deb (debian/, debhelper)
+#   make package-rpm  the same as RPMs in build/rpm/RPMS (packaging/rpm/qdrantd.spec, rpmbuild)
 
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: deps compat-deps build run test test-asan test-tsan bench fuzz chaos clean
+.PHONY: deps compat-deps build run test test-package test-asan test-tsan bench fuzz chaos clean package-deb package-rpm
 
 deps:
 	@bash scripts/install-deps.sh
@@ -36,11 +39,18 @@ define run_suite
 	$(3) ctest --test-dir build/$(1) --output-on-failure -j $(CTEST_JOBS) $(4) $(CTEST_ARGS)
 endef
 
+# The package tests (label package) build the .deb files: a second compile of the daemon with
+# Debian's hardening flags, which would about double the suite's time, so `make test` leaves
+# them out and says so; `make test-package` runs them on the same build.
 test: compat-deps
-	$(call run_suite,test,)
+	$(call run_suite,test,,,-LE package)
+	@echo "make test: the package tests (ctest -L package) were not run; make test-package runs them"
+
+test-package: deps
+	$(call run_suite,test,,QD_PACKAGE_JOBS=$(JOBS),-L package)
 
 test-asan: compat-deps
-	$(call run_suite,asan,-DQD_SANITIZE=address)
+	$(call run_suite,asan,-DQD_SANITIZE=address,,-LE package)
 
 # Debian's gRPC and abseil are not TSan-instrumented: tests/tsan.supp hides reports from
 # inside them (see the file), and the daemons the tests start inherit TSAN_OPTIONS. The unit
@@ -50,7 +60,7 @@ test-asan: compat-deps
 TSAN_SUPP = suppressions=$(CURDIR)/tests/tsan.supp
 test-tsan: compat-deps
 	$(call run_suite,tsan,-DQD_SANITIZE=thread,TSAN_OPTIONS="$(TSAN_SUPP)",-L unit)
-	TSAN_OPTIONS="$(TSAN_SUPP) detect_deadlocks=0" ctest --test-dir build/tsan --output-on-failure -j $(CTEST_JOBS) -LE unit $(CTEST_ARGS)
+	TSAN_OPTIONS="$(TSAN_SUPP) detect_deadlocks=0" ctest --test-dir build/tsan --output-on-failure -j $(CTEST_JOBS) -LE 'unit|package' $(CTEST_ARGS)
 
 bench: build
 	bash scripts/bench/healthz.sh
@@ -77,6 +87,16 @@ chaos: deps
 	cmake -S . -B build/test $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQD_WERROR=ON
 	cmake --build build/test -j $(JOBS) --target qd_cluster_tests qdrantd qdctl
 	QD_CHAOS_SECONDS=$(CHAOS_SECONDS) build/test/tests/qd_cluster_tests "[chaos]" --durations yes
+
+# The .deb files land in build/deb (see packaging/build-deb.sh); DEB_BUILD_OPTIONS=nocheck
+# skips building and running the unit tests in the package build.
+DEB_BUILD_OPTIONS ?= parallel=$(JOBS)
+package-deb: deps
+	DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" bash packaging/build-deb.sh build/deb
+
+# RPM_NOCHECK=1 skips %check (the unit tests).
+package-rpm: deps
+	bash packaging/build-rpm.sh build/rpm
 
 clean:
 	rm -rf build

@@ -10,10 +10,17 @@ packages=(
   libuv1-dev libh2o-dev libssl-dev zlib1g-dev
   libgrpc++-dev libabsl-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libyaml-cpp-dev libcli11-dev libtomlplusplus-dev rapidjson-dev
-  libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev
+  libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev prometheus-cpp-dev
   # tests and benchmarks
   catch2 wrk procps
+  # packages and deployment examples (make package-deb, tests/package)
+  debhelper lintian fakeroot shellcheck yamllint python3-yaml rpm
+  systemd  # systemd-analyze verify and security --offline on the packaged unit; nothing runs
 )
+# kubectl (for `kubectl kustomize` on deploy/kubernetes): Debian's kubernetes-client, unless the
+# machine already has a kubectl (e.g. from Google's or Kubernetes' own repositories), which it
+# would conflict with.
+if ! command -v kubectl >/dev/null 2>&1; then packages+=(kubernetes-client); fi
 # npm installs Qdrant's JS clients for the compatibility tests (tests/compat); it pins its own
 # Node.js 22 from npm, so any Node.js that can run npm will do. Machines that already have
 # node and npm (e.g. from NodeSource) keep theirs.

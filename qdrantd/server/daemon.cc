@@ -8,10 +8,12 @@
 
 #include "libshared/log.h"
 #include "qdrantd/api/grpc/grpc_server.h"
+#include "qdrantd/api/metrics/request_metrics.h"
 #include "qdrantd/api/p2p/p2p_server.h"
 #include "qdrantd/api/rest/cluster_routes.h"
 #include "qdrantd/api/rest/engine_routes.h"
 #include "qdrantd/api/rest/http_server.h"
+#include "qdrantd/api/rest/metrics_routes.h"
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/api/rest/service_routes.h"
 #include "qdrantd/cluster/cluster_node.h"
@@ -37,6 +39,8 @@ struct Daemon::Impl {
   std::unique_ptr<collection::Snapshots> snapshots;
   std::unique_ptr<api::rest::HttpServer> http;
   std::unique_ptr<api::grpc::GrpcServer> grpc;
+  api::metrics::RestMetrics rest_metrics;  // loop only
+  api::metrics::GrpcMetrics grpc_metrics;
   uv_signal_t sigint{}, sigterm{};
   uv_timer_t drain_timer{};
   // Index checkpoints: every kCheckpointInterval the pool saves the graphs that changed and
@@ -67,6 +71,7 @@ struct Daemon::Impl {
   Status Start(OnLoop on_loop);
   Status StartCluster(OnLoop on_loop);
   api::grpc::AdminClusterHooks ClusterHooks();
+  std::function<api::rest::ClusterMetrics()> MetricsOfCluster();
   void BeginShutdown(OnLoop on_loop, int signo);
   void CheckDrained(OnLoop on_loop);
   void CloseHandles();
@@ -93,6 +98,14 @@ struct Daemon::Impl {
 };
 
 namespace {
+
+// A build with -DQD_REQUEST_METRICS=OFF counts no requests: it exists to measure what counting
+// costs (scripts/bench/metrics.sh). /metrics still answers, without request families.
+#ifdef QD_NO_REQUEST_METRICS
+constexpr bool kCountRequests = false;
+#else
+constexpr bool kCountRequests = true;
+#endif
 
 // Alias actions become one MetaOperation, so that they apply all or none.
 cluster::MetaOperation ChangeAliases(const std::vector<collection::AliasAction>& actions) {
@@ -293,13 +306,19 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   snapshots = std::make_unique<collection::Snapshots>(*collections, config.storage.snapshots_path,
                                                       config.storage.storage_path);
   api::rest::AddSnapshotRoutes(router, engine, snapshots.get());
+  api::rest::AddMetricsRoutes(router, {.collections = collections.get(),
+                                       .rest = &rest_metrics,
+                                       .grpc = config.service.grpc_port ? &grpc_metrics : nullptr,
+                                       .cluster = MetricsOfCluster()});
+  rest_metrics.SetRoutes(router.RouteNames());
   http = std::make_unique<api::rest::HttpServer>(
       loop, router,
       api::rest::HttpServerOptions{
           .host = config.service.host,
           .port = config.service.http_port,
           .max_request_size_bytes = config.service.max_request_size_mb << 20,
-          .keep_alive_timeout_ms = config.service.http_keep_alive_timeout_sec * 1000});
+          .keep_alive_timeout_ms = config.service.http_keep_alive_timeout_sec * 1000,
+          .metrics = kCountRequests ? &rest_metrics : nullptr});
   if (Status s = http->Start(on_loop); !s.ok()) return s;
   QD_LOG_INFO("REST listening on " + config.service.host + ":" +
               std::to_string(config.service.http_port));
@@ -316,7 +335,8 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .snapshots = snapshots.get(),
         .propose = engine.propose,
         .peer_id = engine.peer_id,
-        .placement = engine.placement});
+        .placement = engine.placement,
+        .metrics = kCountRequests ? &grpc_metrics : nullptr});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;
     QD_LOG_INFO("gRPC listening on " + config.service.host + ":" +
@@ -458,6 +478,31 @@ api::grpc::AdminClusterHooks Daemon::Impl::ClusterHooks() {
     node->Propose(cluster::MetaOperation::RemovePeer(id, force), timeout, std::move(done));
   };
   return hooks;
+}
+
+// /metrics and /telemetry in cluster mode: consensus figures and the replica placement, read on
+// the loop (the handlers run there).
+std::function<api::rest::ClusterMetrics()> Daemon::Impl::MetricsOfCluster() {
+  if (!cluster_node) return {};
+  return [node = cluster_node.get(), l = &loop] {
+    cluster::ClusterStatus s = node->GetStatus(l->Enter());
+    api::rest::ClusterMetrics m{.peer_id = s.peer_id, .peers = s.peers.size(), .term = s.term,
+                                .commit = s.commit, .pending_operations = s.pending_operations,
+                                .voter = s.is_voter, .role = s.role};
+    std::shared_ptr<const cluster::ClusterState> state = node->State();
+    for (const auto& [name, collection] : state->collections) {
+      for (const auto& [shard, replicas] : collection.shards) {
+        for (const auto& [peer, replica_state] : replicas.replicas) {
+          m.replicas.push_back({name, static_cast<uint32_t>(shard), peer,
+                                std::string(cluster::ReplicaStateName(replica_state))});
+        }
+      }
+    }
+    for (const cluster::Transfer& t : state->transfers) {
+      m.transfers.push_back({t.collection, static_cast<uint32_t>(t.shard), t.from, t.to, t.method});
+    }
+    return m;
+  };
 }
 
 Daemon::Daemon(config::Config config, DaemonFlags flags)

@@ -1,6 +1,7 @@
 #include "qdrantd/api/grpc/grpc_server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "qdrantd/api/grpc/grpc_call.h"
 #include "qdrantd/api/grpc/grpc_codec.h"
 #include "qdrantd/api/grpc/qdrant_services.h"
+#include "qdrantd/api/metrics/request_metrics.h"
 
 namespace qd::api::grpc {
 namespace {
@@ -95,6 +97,41 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
   AdminClusterHooks hooks_;
 };
 
+// Counts every call of every service for /metrics when its status is sent, so the services
+// themselves carry no metrics code. gRPC creates one interceptor per call.
+class MetricsInterceptor final : public ::grpc::experimental::Interceptor {
+ public:
+  MetricsInterceptor(const char* method, metrics::GrpcMetrics* metrics)
+      : method_(method), metrics_(metrics), start_(std::chrono::steady_clock::now()) {}
+
+  void Intercept(::grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            ::grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      metrics_->Record(method_, !methods->GetSendStatus().ok(), start_,
+                       std::chrono::steady_clock::now());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const char* method_;
+  metrics::GrpcMetrics* metrics_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+class MetricsInterceptorFactory final
+    : public ::grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit MetricsInterceptorFactory(metrics::GrpcMetrics* metrics) : metrics_(metrics) {}
+  ::grpc::experimental::Interceptor* CreateServerInterceptor(
+      ::grpc::experimental::ServerRpcInfo* info) override {
+    return new MetricsInterceptor(info->method(), metrics_);
+  }
+
+ private:
+  metrics::GrpcMetrics* metrics_;
+};
+
 }  // namespace
 
 struct GrpcServer::Impl {
@@ -136,6 +173,11 @@ Status GrpcServer::Start() {
   builder.RegisterService(&impl_->qdrant_service);
   builder.RegisterService(&impl_->admin_service);
   for (auto& service : impl_->engine_services) builder.RegisterService(service.get());
+  if (impl_->options.metrics) {
+    std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(std::make_unique<MetricsInterceptorFactory>(impl_->options.metrics));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || bound_port == 0) {
     impl_->server.reset();

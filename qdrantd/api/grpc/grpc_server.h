@@ -23,6 +23,9 @@ namespace qd::collection {
 class Collections;
 class Snapshots;
 }  // namespace qd::collection
+namespace qd::api::metrics {
+class GrpcMetrics;
+}  // namespace qd::api::metrics
 
 namespace qd::api::grpc {
 
@@ -66,6 +69,8 @@ struct GrpcServerOptions {
   // (CollectionClusterInfo).
   uint64_t peer_id = 0;
   collection::PlacementFn placement;
+  // Every finished call is counted here (by method) when set; outlives the server.
+  metrics::GrpcMetrics* metrics = nullptr;
 };
 
 class GrpcServer {

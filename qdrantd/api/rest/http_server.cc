@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "libshared/log.h"
+#include "qdrantd/api/metrics/request_metrics.h"
 #include "qdrantd/api/rest/router.h"
 
 namespace qd::api::rest {
@@ -78,6 +79,7 @@ struct HttpServer::Impl {
     Impl* server;
     bool alive = true;
     bool answered = false;
+    Request request;  // here, not on the stack: its route and start outlive an async handler
   };
 
   // A client connection's handle. h2o uses handle->data itself, so the server is found through
@@ -138,6 +140,10 @@ void HttpServer::Impl::Finish(RequestState& state, Response response) {
                  response.content_type.size());
   req->res.content_length = response.body.size();
   h2o_send_inline(req, response.body.data(), response.body.size());
+  if (metrics::RestMetrics* m = state.server->options.metrics) {
+    m->Record(state.request.route, response.status, state.request.start,
+              std::chrono::steady_clock::now());
+  }
 }
 
 int HttpServer::Impl::OnRequest(h2o_handler_t* self, h2o_req_t* req) noexcept {
@@ -148,7 +154,7 @@ int HttpServer::Impl::OnRequest(h2o_handler_t* self, h2o_req_t* req) noexcept {
       h2o_mem_alloc_shared(&req->pool, sizeof(void*), &Impl::OnRequestDisposed));
   *slot = new std::shared_ptr<RequestState>(state);
 
-  Request request;
+  Request& request = state->request;
   request.method.assign(req->method.base, req->method.len);
   size_t path_len = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
   request.path.assign(req->path.base, path_len);

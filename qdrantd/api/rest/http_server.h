@@ -15,12 +15,19 @@
 namespace qd::api::rest {
 
 class Router;
+}  // namespace qd::api::rest
+namespace qd::api::metrics {
+class RestMetrics;
+}  // namespace qd::api::metrics
+namespace qd::api::rest {
 
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 6333;
   uint64_t max_request_size_bytes = 32ull << 20;
   uint64_t keep_alive_timeout_ms = 5000;
+  // Every answered request is counted here (by route and status) when set; outlives the server.
+  metrics::RestMetrics* metrics = nullptr;
 };
 
 class HttpServer {

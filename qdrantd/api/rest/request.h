@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -24,6 +25,7 @@ struct Request {
   std::map<std::string, std::string> params;  // decoded {placeholders} of the matched route
   std::string_view body;                      // valid until the Reply is sent
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  size_t route = SIZE_MAX;  // index of the matched route (Router::RouteNames); SIZE_MAX: none
 
   const std::string& Param(const std::string& name) const;  // "" when absent
   std::optional<std::string> Query(const std::string& name) const;

@@ -63,7 +63,14 @@ std::map<std::string, std::string> ParseQueryString(std::string_view query) {
 }
 
 void Router::Add(std::string method, std::string pattern, Handler handler) {
-  routes_.push_back(Route{std::move(method), SplitPath(pattern), std::move(handler)});
+  std::vector<std::string> segments = SplitPath(pattern);
+  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
+}
+
+std::vector<std::string> Router::RouteNames() const {
+  std::vector<std::string> names;
+  for (const Route& route : routes_) names.push_back(route.method + " " + route.pattern);
+  return names;
 }
 
 void Router::Dispatch(Request& request, Reply reply) const {
@@ -85,6 +92,7 @@ void Router::Dispatch(Request& request, Reply reply) const {
     path_matched = true;
     if (route.method != request.method) continue;
     request.params = std::move(params);
+    request.route = static_cast<size_t>(&route - routes_.data());
     route.handler(request, std::move(reply));
     return;
   }

@@ -18,12 +18,17 @@ using Handler = std::function<void(Request&, Reply)>;
 class Router {
  public:
   void Add(std::string method, std::string pattern, Handler handler);
-  // Matches the request, fills request.params and calls the handler (or answers 404/405).
+  // Matches the request, fills request.params and request.route and calls the handler (or
+  // answers 404/405).
   void Dispatch(Request& request, Reply reply) const;
+  // "METHOD /pattern" of each route, by the index Dispatch stores in Request::route
+  // (request metrics label responses with them).
+  std::vector<std::string> RouteNames() const;
 
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;  // "{name}" captures
     Handler handler;
   };
