@@ -492,19 +492,28 @@ Result<segment::OpNum> Collection::WriteShard(const Layout& layout, uint32_t sha
       last_error.message());
 }
 
-Result<segment::OpNum> Collection::UpdateAsOrderingReplica(uint32_t shard, UpdateRequest request) {
-  std::shared_ptr<const Layout> layout = this->layout();
-  if (Status known = CheckKnown(*layout); !known.ok()) return known;
+Status Collection::CheckLocalReplica(const Layout& layout, uint32_t shard, bool allowed,
+                                     const char* refused) const {
+  if (Status known = CheckKnown(layout); !known.ok()) return known;
   const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
-  if (shard >= layout->local.size() || !layout->local[shard]) {
-    return Status::NotFound(where + ": peer " + std::to_string(layout->self_peer) +
+  if (shard >= layout.local.size() || !layout.local[shard]) {
+    return Status::NotFound(where + ": peer " + std::to_string(layout.self_peer) +
                             " holds no replica of it");
   }
-  if (!shard::HoldsAllWrites(layout->local_state[shard])) {
-    return Status::Unavailable(
-        where + ": the replica on peer " + std::to_string(layout->self_peer) + " is " +
-        std::string(shard::StateName(layout->local_state[shard])) + " and cannot order writes");
+  if (!allowed) {
+    return Status::Unavailable(where + ": the replica on peer " + std::to_string(layout.self_peer) +
+                               " is " + std::string(shard::StateName(layout.local_state[shard])) +
+                               refused);
   }
+  return Status::Ok();
+}
+
+Result<segment::OpNum> Collection::UpdateAsOrderingReplica(uint32_t shard, UpdateRequest request) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  const bool allowed =
+      shard < layout->local_state.size() && shard::HoldsAllWrites(layout->local_state[shard]);
+  Status s = CheckLocalReplica(*layout, shard, allowed, " and cannot order writes");
+  if (!s.ok()) return s;
   return WriteLocal(*layout, shard, std::move(request), nullptr);
 }
 
@@ -628,17 +637,10 @@ void Collection::OnLogged(uint32_t shard, segment::OpNum op_num, const std::stri
 Result<segment::OpNum> Collection::ApplyReplicated(
     uint32_t shard, uint64_t origin, std::vector<replica::LocalReplica::NumberedOp> ops) {
   std::shared_ptr<const Layout> layout = this->layout();
-  if (Status known = CheckKnown(*layout); !known.ok()) return known;
-  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
-  if (shard >= layout->local.size() || !layout->local[shard]) {
-    return Status::NotFound(where + ": peer " + std::to_string(layout->self_peer) +
-                            " holds no replica of it");
-  }
-  if (!shard::AcceptsWrites(layout->local_state[shard])) {
-    return Status::Unavailable(where + ": the replica on peer " +
-                               std::to_string(layout->self_peer) + " is " +
-                               std::string(shard::StateName(layout->local_state[shard])));
-  }
+  const bool allowed =
+      shard < layout->local_state.size() && shard::AcceptsWrites(layout->local_state[shard]);
+  Status s = CheckLocalReplica(*layout, shard, allowed, " and takes no writes");
+  if (!s.ok()) return s;
   return layout->local[shard]->replica->ApplyReplicated(origin, std::move(ops));
 }
 
@@ -715,20 +717,14 @@ Result<ShardReadResult> Collection::ReadSlot(const Slot& slot, const ShardRead& 
 
 Result<ShardReadResult> Collection::ReadLocal(uint32_t shard, const ShardRead& read) const {
   std::shared_ptr<const Layout> layout = this->layout();
-  if (Status known = CheckKnown(*layout); !known.ok()) return known;
-  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
-  if (shard >= layout->local.size() || !layout->local[shard]) {
-    return Status::NotFound(where + ": peer " + std::to_string(layout->self_peer) +
-                            " holds no replica of it");
-  }
   // A Listener never answers reads; a coordinator that picked this replica as Active while
   // this peer still sees it Listener tries the next one.
-  if (layout->placed && (!shard::HoldsAllWrites(layout->local_state[shard]) ||
-                         layout->local_state[shard] == shard::ReplicaState::kListener)) {
-    return Status::Unavailable(
-        where + ": the replica on peer " + std::to_string(layout->self_peer) + " is " +
-        std::string(shard::StateName(layout->local_state[shard])) + " and answers no reads");
-  }
+  const bool allowed =
+      !layout->placed ||
+      (shard < layout->local_state.size() && shard::HoldsAllWrites(layout->local_state[shard]) &&
+       layout->local_state[shard] != shard::ReplicaState::kListener);
+  Status s = CheckLocalReplica(*layout, shard, allowed, " and answers no reads");
+  if (!s.ok()) return s;
   return ReadSlot(*layout->local[shard], read);
 }
 

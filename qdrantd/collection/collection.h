@@ -182,6 +182,11 @@ class Collection {
   std::shared_ptr<const Layout> layout() const { return layout_.load(); }
   // kUnavailable until a cluster-mode collection knows its placement.
   Status CheckKnown(const Layout& layout) const;
+  // The peer side's check (UpdateAsOrderingReplica, ApplyReplicated, ReadLocal): CheckKnown,
+  // then kNotFound without a local replica of `shard`, then kUnavailable "... is <state>" +
+  // `refused` unless `allowed` (the caller's verdict on the local replica's state).
+  Status CheckLocalReplica(const Layout& layout, uint32_t shard, bool allowed,
+                           const char* refused) const;
   // This shard's part of an update, through its ordering replica (Update's cluster path).
   Result<segment::OpNum> WriteShard(const Layout& layout, uint32_t shard, UpdateRequest request,
                                     const OnDurable& on_durable);
