@@ -29,6 +29,7 @@ void SetDeadline(::grpc::ClientContext& context, std::chrono::milliseconds timeo
 
 }  // namespace
 
+// Lock order: a Stream's mu, then mu.
 struct DataClient::Impl : std::enable_shared_from_this<DataClient::Impl> {
   UriOf uri_of;
   ProposeDead propose_dead;
@@ -180,11 +181,23 @@ void DataClient::Replicate(uint64_t peer, const std::string& collection, uint32_
 }
 
 void DataClient::ResetReplication(uint64_t peer, const std::string& collection, uint32_t shard) {
+  // Lock order: a stream's mutex before impl_->mu (SendNext holds the first and takes the second
+  // in StubFor), so the two are never held here at once the other way round.
+  const Impl::StreamKey key{peer, collection, shard};
+  std::shared_ptr<Impl::Stream> stream;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->streams.find(key);
+    if (it == impl_->streams.end()) return;
+    stream = it->second;
+  }
+  {
+    std::lock_guard<std::mutex> lock(stream->mu);
+    if (stream->failed.ok()) return;
+  }
   std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->streams.find({peer, collection, shard});
-  if (it == impl_->streams.end()) return;
-  std::lock_guard<std::mutex> stream_lock(it->second->mu);
-  if (!it->second->failed.ok()) impl_->streams.erase(it);
+  auto it = impl_->streams.find(key);
+  if (it != impl_->streams.end() && it->second == stream) impl_->streams.erase(it);
 }
 
 std::future<Result<collection::ShardReadResult>> DataClient::Read(
