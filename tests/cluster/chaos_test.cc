@@ -162,6 +162,13 @@ TEST_CASE(
       }
     }
   }
+  // A write whose client gave up may still be on its way to the other replicas: one more write
+  // on every shard (an index, through every shard's ordering replica) is applied everywhere only
+  // after all ops before it, so the replicas are compared at rest.
+  HttpResponse barrier = peers[0]->Request("PUT", "/collections/chaos/index?wait=true",
+                                           R"({"field_name":"w","field_schema":"integer"})", 60s);
+  INFO(barrier.body);
+  CHECK(barrier.status == 200);
   // All readable replicas of each shard hold the same points and versions.
   size_t replicas = 0, diverged = 0;
   for (uint32_t shard = 0; shard < shards; ++shard) {
