@@ -259,6 +259,15 @@ std::optional<double> ParseFraction(std::string_view text) {
   return value;
 }
 
+std::optional<double> ParsePositive(std::string_view text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  if (!std::isfinite(value) || value <= 0) return std::nullopt;
+  return value;
+}
+
 std::optional<NodeType> ParseNodeType(std::string_view text) {
   std::string lower = Lowercase(text);
   if (lower == "normal") return NodeType::kNormal;
@@ -307,6 +316,9 @@ class Reader {
   }
   void Fraction(std::string_view path, double* out) {
     Get(path, out, "a number from 0 to 1", ParseFraction);
+  }
+  void OptionalPositive(std::string_view path, std::optional<double>* out) {
+    GetOptional(path, out, "a number above 0 or null", ParsePositive);
   }
   void NodeTypeValue(std::string_view path, NodeType* out) {
     Get(path, out, "Normal or Listener", ParseNodeType);
@@ -430,6 +442,8 @@ void ReadStorage(Reader& r, StorageConfig* s) {
   r.OptionalUint("storage.performance.update_rate_limit", &p.update_rate_limit);
   r.Uint("storage.performance.incoming_shard_transfers_limit", &p.incoming_shard_transfers_limit);
   r.Uint("storage.performance.outgoing_shard_transfers_limit", &p.outgoing_shard_transfers_limit);
+  r.OptionalPositive("storage.performance.shard_transfer_rate_limit_mb",
+                     &p.shard_transfer_rate_limit_mb);
 
   OptimizersConfig& o = s->optimizers;
   r.Fraction("storage.optimizers.deleted_threshold", &o.deleted_threshold);

@@ -33,6 +33,9 @@ struct PerformanceConfig {
   std::optional<uint64_t> update_rate_limit;
   uint64_t incoming_shard_transfers_limit = 1;
   uint64_t outgoing_shard_transfers_limit = 1;
+  // Bytes of points each shard transfer sends per second, in MB (fractions allowed); null:
+  // unlimited. qdrantd's own key (Elasticsearch's recovery throttle is the model).
+  std::optional<double> shard_transfer_rate_limit_mb;
 };
 
 struct OptimizersConfig {

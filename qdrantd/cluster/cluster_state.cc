@@ -168,6 +168,10 @@ std::string ClusterState::ToJson() const {
     json::Str(w, t.method);
     json::Key(w, "sync");
     w.Bool(t.sync);
+    if (t.automatic) {
+      json::Key(w, "auto");
+      w.Bool(true);
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -242,7 +246,8 @@ Result<ClusterState> ClusterState::FromJson(std::string_view text) {
                                      .from = json::U64(t, "from"),
                                      .to = json::U64(t, "to"),
                                      .method = json::String(t, "method", "stream_records"),
-                                     .sync = json::Bool(t, "sync")});
+                                     .sync = json::Bool(t, "sync"),
+                                     .automatic = json::Bool(t, "auto")});
     }
   }
   if (const auto* rs = json::Member(d, "recent_results"); rs && rs->IsArray()) {

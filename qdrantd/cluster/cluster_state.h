@@ -10,7 +10,7 @@
 //    "collections":[{"name":..,"config":<any JSON>,"shards":[{"id":u32,
 //        "replicas":[{"peer":u64,"state":"Active"|..}]}]}],
 //    "aliases":{"alias":"collection"}, "metadata":{"key":<any JSON>},
-//    "transfers":[{"collection":..,"shard":u32,"from":u64,"to":u64,"method":..,"sync":bool}],
+//    "transfers":[{"collection":..,"shard":u32,"from":u64,"to":u64,"method":..,"sync":bool,"auto":bool}],
 //    "recent_results":[{"request":"<request id>","code":"ok"|"already exists"|..,"message":..}]}
 // recent_results is oldest first; a snapshot without it (older versions) restores an empty one.
 // Thread: any (a value).
@@ -65,7 +65,8 @@ struct Transfer {
   PeerId from = 0;
   PeerId to = 0;
   std::string method = "stream_records";
-  bool sync = false;
+  bool sync = false;       // a replication: the source keeps its replica (Qdrant's `sync`)
+  bool automatic = false;  // started by automatic recovery, within the transfer limits
   friend bool operator==(const Transfer&, const Transfer&) = default;
 };
 

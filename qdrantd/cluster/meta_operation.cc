@@ -43,6 +43,10 @@ void WriteTransfer(json::Writer& w, const Transfer& t) {
   json::Str(w, t.method);
   json::Key(w, "sync");
   w.Bool(t.sync);
+  if (t.automatic) {
+    json::Key(w, "auto");
+    w.Bool(true);
+  }
   w.EndObject();
 }
 
@@ -128,6 +132,13 @@ std::string MetaOperation::Encode() const {
     case Kind::kAbortTransfer:
       json::Key(w, "transfer");
       WriteTransfer(w, transfer);
+      if (transfer.automatic) {
+        json::Key(w, "limits");
+        w.StartArray();
+        w.Uint64(transfer_limits.first);
+        w.Uint64(transfer_limits.second);
+        w.EndArray();
+      }
       break;
     case Kind::kCreateAlias:
       str("alias", alias);
@@ -213,7 +224,12 @@ Result<MetaOperation> MetaOperation::Decode(std::string_view bytes) {
                            .from = json::U64(*t, "from"),
                            .to = json::U64(*t, "to"),
                            .method = json::String(*t, "method", "stream_records"),
-                           .sync = json::Bool(*t, "sync")};
+                           .sync = json::Bool(*t, "sync"),
+                           .automatic = json::Bool(*t, "auto")};
+  }
+  if (const auto* l = json::Member(d, "limits");
+      l && l->IsArray() && l->Size() == 2 && (*l)[0].IsUint64() && (*l)[1].IsUint64()) {
+    op.transfer_limits = {(*l)[0].GetUint64(), (*l)[1].GetUint64()};
   }
   op.alias = json::String(d, "alias");
   if (const auto* actions = json::Member(d, "actions"); actions && actions->IsArray()) {

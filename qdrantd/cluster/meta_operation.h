@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "libshared/status.h"
@@ -27,7 +28,7 @@ struct MetaOperation {
     kDropCollection,    // collection
     kSetReplicaState,   // collection, shard, peer_id, replica_state (adds the replica if absent)
     kRemoveReplica,     // collection, shard, peer_id
-    kStartTransfer,     // transfer
+    kStartTransfer,     // transfer, transfer_limits (automatic ones)
     kFinishTransfer,    // transfer (matched by collection, shard, from, to)
     kAbortTransfer,     // transfer (matched likewise)
     kCreateAlias,       // alias, collection
@@ -56,6 +57,9 @@ struct MetaOperation {
   ShardId shard = 0;
   ReplicaState replica_state = ReplicaState::kActive;
   Transfer transfer;
+  // kStartTransfer of an automatic transfer: the proposer's incoming and outgoing limits; the
+  // FSM refuses it when the receiver or the source already takes part in that many transfers.
+  std::pair<uint64_t, uint64_t> transfer_limits{0, 0};
 
   std::string alias;
   struct AliasChange {

@@ -55,6 +55,9 @@ Status Reconciler::ReconcileNow(collection::Collections& collections, PeerId sel
       for (const auto& [peer, replica_state] : replicas.replicas)
         peers.emplace_back(peer, replica_state);
     }
+    for (const Transfer& t : state.transfers) {
+      if (t.collection == name) placement.transfers[t.shard].emplace_back(t.from, t.to);
+    }
     if (!collections.Exists(name)) {
       Status s = collections.Create(name, std::move(*config), &placement);
       if (!s.ok()) failed(s, "cannot create collection " + name);
@@ -118,6 +121,11 @@ std::vector<Reconciler::StateFix> Reconciler::StateFixes(const ClusterState& sta
       auto it = replicas.replicas.find(self_);
       if (it == replicas.replicas.end() || !(*local)->HasLocalShard(shard)) continue;
       const ReplicaState now = it->second;
+      if ((*local)->LostData(shard)) {
+        // Its files vanished: Dead until a transfer refills it (compat.md §6.6).
+        if (now != ReplicaState::kDead) fixes.push_back({name, shard, ReplicaState::kDead});
+        continue;
+      }
       const ReplicaState settled = listener_ ? ReplicaState::kListener : ReplicaState::kActive;
       if (now == ReplicaState::kInitializing || (now == ReplicaState::kActive && listener_) ||
           (now == ReplicaState::kListener && !listener_)) {
@@ -134,7 +142,16 @@ void Reconciler::ProposeFixes(server::OnLoop on_loop, std::vector<StateFix> fixe
     if (!proposing_.insert(key).second) continue;
     QD_LOG_INFO("collection " + fix.collection + ": proposing the local replica of shard " +
                 std::to_string(fix.shard) + " " + std::string(ReplicaStateName(fix.state)));
-    propose_state_(on_loop, fix.collection, fix.shard, fix.state, [this, key](Status s) {
+    const bool dead = fix.state == ReplicaState::kDead;
+    propose_state_(on_loop, fix.collection, fix.shard, fix.state, [this, key, dead](Status s) {
+      if (dead && s.code() == StatusCode::kFailedPrecondition) {
+        // The last readable replica of its shard: nothing can refill it; it serves, empty.
+        Status submitted = pool_.Submit([this, key] {
+          Result<std::shared_ptr<collection::Collection>> c = collections_.Get(key.first);
+          if (c.ok()) (*c)->AcceptLoss(key.second);
+        });
+        if (!submitted.ok()) QD_LOG_WARN("reconciler: " + submitted.message());
+      }
       if (!s.ok()) {
         QD_LOG_WARN("collection " + key.first +
                     ": changing the state of the local replica of shard " +

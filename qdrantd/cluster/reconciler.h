@@ -49,7 +49,8 @@ class Reconciler {
   // here but whose state says otherwise are proposed into the state this peer's node type gives
   // them: Initializing -> Active (or Listener on a Listener node), Listener -> Active on a node
   // restarted as Normal, Active -> Listener on a node restarted as Listener (compat.md §5.1,
-  // §5.5). One proposal per replica in flight.
+  // §5.5); a replica whose files vanished (Collection::LostData) -> Dead, for a transfer to
+  // refill it (§6.6). One proposal per replica in flight.
   Reconciler(server::Loop& loop, server::WorkerPool& pool, collection::Collections& collections,
              PeerId self, ReconciledFn reconciled, ProposeStateFn propose_state = nullptr,
              bool listener = false);

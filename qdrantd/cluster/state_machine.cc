@@ -12,15 +12,104 @@ using Kind = MetaOperation::Kind;
 
 std::string PeerName(PeerId id) { return std::to_string(id); }
 
+bool SameTransfer(const Transfer& a, const Transfer& b) {
+  return a.collection == b.collection && a.shard == b.shard && a.from == b.from && a.to == b.to;
+}
+
+// Ends `t` as aborted (compat.md §6.5): a replication's receiver is left Dead (a later transfer
+// recovers it), a move's receiver is dropped; the source stays as it was.
+void AbortTransfer(ClusterState& s, const Transfer& t) {
+  std::erase_if(s.transfers, [&](const Transfer& other) { return SameTransfer(other, t); });
+  auto c = s.collections.find(t.collection);
+  if (c == s.collections.end()) return;
+  auto shard = c->second.shards.find(t.shard);
+  if (shard == c->second.shards.end()) return;
+  auto target = shard->second.replicas.find(t.to);
+  if (target == shard->second.replicas.end()) return;
+  if (t.sync) {
+    target->second = ReplicaState::kDead;
+  } else {
+    shard->second.replicas.erase(target);
+  }
+}
+
+// Aborts every transfer of the shard (every shard when `shard` is empty) that `peer` takes part in.
+void AbortTransfersOf(ClusterState& s, PeerId peer, const std::string* collection,
+                      std::optional<ShardId> shard) {
+  std::vector<Transfer> hit;
+  for (const Transfer& t : s.transfers) {
+    if (collection && t.collection != *collection) continue;
+    if (shard && t.shard != *shard) continue;
+    if (t.from == peer || t.to == peer) hit.push_back(t);
+  }
+  for (const Transfer& t : hit) AbortTransfer(s, t);
+}
+
 void DropPeerEverywhere(ClusterState& s, PeerId id) {
+  AbortTransfersOf(s, id, nullptr, std::nullopt);
   for (auto& [name, c] : s.collections) {
     for (auto& [sid, shard] : c.shards) shard.replicas.erase(id);
   }
-  std::erase_if(s.transfers, [id](const Transfer& t) { return t.from == id || t.to == id; });
 }
 
-bool SameTransfer(const Transfer& a, const Transfer& b) {
-  return a.collection == b.collection && a.shard == b.shard && a.from == b.from && a.to == b.to;
+std::string ShardName(const std::string& collection, ShardId shard) {
+  return "shard " + std::to_string(shard) + " of collection `" + collection + "`";
+}
+
+Status ApplyStartTransfer(ClusterState& s, const Transfer& t,
+                          std::pair<uint64_t, uint64_t> limits) {
+  auto c = s.collections.find(t.collection);
+  if (c == s.collections.end())
+    return Status::NotFound("Collection `" + t.collection + "` doesn't exist!");
+  auto shard = c->second.shards.find(t.shard);
+  if (shard == c->second.shards.end()) {
+    return Status::NotFound("Bad request: Shard " + std::to_string(t.shard) + " does not exist");
+  }
+  for (PeerId p : {t.from, t.to}) {
+    if (!s.peers.count(p))
+      return Status::NotFound("Bad request: Peer " + PeerName(p) + " does not exist");
+  }
+  if (t.from == t.to) {
+    return Status::Unprocessable(
+        "Validation error in JSON body: [move_shard.to_peer_id: cannot transfer shard to itself]");
+  }
+  auto& replicas = shard->second.replicas;
+  auto source = replicas.find(t.from);
+  if (source == replicas.end() || source->second != ReplicaState::kActive) {
+    return Status::InvalidArgument("Bad request: " + ShardName(t.collection, t.shard) +
+                                   " has no Active replica on peer " + PeerName(t.from) +
+                                   " to transfer from");
+  }
+  if (!t.sync && replicas.count(t.to)) {
+    return Status::InvalidArgument("Bad request: peer " + PeerName(t.to) +
+                                   " already holds a replica of " +
+                                   ShardName(t.collection, t.shard) + "; cannot move it there");
+  }
+  for (const Transfer& other : s.transfers) {
+    if (other.collection == t.collection && other.shard == t.shard &&
+        (other.to == t.to || other.from == t.from || other.to == t.from || other.from == t.to)) {
+      return Status::InvalidArgument("Bad request: " + ShardName(t.collection, t.shard) +
+                                     " is already involved in a transfer from peer " +
+                                     PeerName(other.from) + " to peer " + PeerName(other.to));
+    }
+  }
+  if (t.automatic) {
+    // Every transfer counts, the user's too (compat.md §6.6).
+    uint64_t incoming = 0, outgoing = 0;
+    for (const Transfer& other : s.transfers) {
+      incoming += other.to == t.to ? 1 : 0;
+      outgoing += other.from == t.from ? 1 : 0;
+    }
+    if (incoming >= limits.first || outgoing >= limits.second) {
+      return Status::FailedPrecondition("automatic transfer of " +
+                                        ShardName(t.collection, t.shard) +
+                                        " not started: the transfer limits are reached");
+    }
+  }
+  // The receiver takes writes from now on and answers no reads until the transfer finishes.
+  replicas[t.to] = ReplicaState::kPartial;
+  s.transfers.push_back(t);
+  return Status::Ok();
 }
 
 Status ApplyUpsertPeer(ClusterState& s, const MetaOperation& op) {
@@ -166,6 +255,11 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
       }
       if (!s.peers.count(op.peer_id)) return Status::NotFound("peer " + PeerName(op.peer_id) + " does not exist");
       auto current = shard->second.replicas.find(op.peer_id);
+      if (op.replica_state == ReplicaState::kDead && current == shard->second.replicas.end()) {
+        // A report about a replica that left meanwhile (a move dropped it): nothing to mark.
+        return Status::NotFound("peer " + PeerName(op.peer_id) + " holds no replica of " +
+                                ShardName(op.collection, op.shard));
+      }
       if (op.replica_state == ReplicaState::kDead && current != shard->second.replicas.end() &&
           shard::AcceptsReads(current->second)) {
         // As Qdrant: a shard keeps its last readable replica, or no read or write could reach its
@@ -181,39 +275,58 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
         }
       }
       shard->second.replicas[op.peer_id] = op.replica_state;
+      // A transfer cannot go on without its source or its receiver.
+      if (op.replica_state == ReplicaState::kDead) {
+        AbortTransfersOf(s, op.peer_id, &op.collection, op.shard);
+      }
       return Status::Ok();
     }
     case Kind::kRemoveReplica: {
       auto c = FindCollection(s, op.collection);
       if (!c.ok()) return c.status();
       auto shard = (*c)->shards.find(op.shard);
-      if (shard == (*c)->shards.end() || !shard->second.replicas.erase(op.peer_id)) {
-        return Status::NotFound("peer " + PeerName(op.peer_id) + " holds no replica of shard " +
-                                std::to_string(op.shard) + " of " + op.collection);
+      if (shard == (*c)->shards.end() || !shard->second.replicas.count(op.peer_id)) {
+        return Status::NotFound("Bad request: peer " + PeerName(op.peer_id) +
+                                " holds no replica of " + ShardName(op.collection, op.shard));
       }
-      return Status::Ok();
-    }
-    case Kind::kStartTransfer: {
-      const Transfer& t = op.transfer;
-      auto c = FindCollection(s, t.collection);
-      if (!c.ok()) return c.status();
-      if (!(*c)->shards.count(t.shard)) return Status::NotFound("shard " + std::to_string(t.shard) + " does not exist");
-      if (!s.peers.count(t.from) || !s.peers.count(t.to)) return Status::NotFound("transfer peer does not exist");
-      if (t.from == t.to) return Status::InvalidArgument("cannot transfer shard to itself");
-      for (const Transfer& other : s.transfers) {
-        if (other.collection == t.collection && other.shard == t.shard && (other.to == t.to || other.from == t.from)) {
-          return Status::AlreadyExists("a transfer of shard " + std::to_string(t.shard) + " is already running");
+      if (shard::AcceptsReads(shard->second.replicas[op.peer_id])) {
+        bool another = false;
+        for (const auto& [peer, state] : shard->second.replicas) {
+          if (peer != op.peer_id && shard::AcceptsReads(state)) another = true;
+        }
+        if (!another) {
+          return Status::InvalidArgument("Bad request: cannot drop the last Active replica of " +
+                                         ShardName(op.collection, op.shard) + " (peer " +
+                                         PeerName(op.peer_id) + ")");
         }
       }
-      s.transfers.push_back(t);
+      AbortTransfersOf(s, op.peer_id, &op.collection, op.shard);
+      shard->second.replicas.erase(op.peer_id);
       return Status::Ok();
     }
+    case Kind::kStartTransfer:
+      return ApplyStartTransfer(s, op.transfer, op.transfer_limits);
     case Kind::kFinishTransfer:
     case Kind::kAbortTransfer: {
       auto it = std::find_if(s.transfers.begin(), s.transfers.end(),
                              [&](const Transfer& t) { return SameTransfer(t, op.transfer); });
-      if (it == s.transfers.end()) return Status::NotFound("no such transfer");
+      if (it == s.transfers.end()) {
+        return Status::NotFound("Bad request: there is no transfer of " +
+                                ShardName(op.transfer.collection, op.transfer.shard) +
+                                " from peer " + PeerName(op.transfer.from) + " to peer " +
+                                PeerName(op.transfer.to) + "; it does not exist");
+      }
+      const Transfer t = *it;
+      if (op.kind == Kind::kAbortTransfer) {
+        AbortTransfer(s, t);
+        return Status::Ok();
+      }
       s.transfers.erase(it);
+      auto c = s.collections.find(t.collection);
+      if (c == s.collections.end() || !c->second.shards.count(t.shard)) return Status::Ok();
+      auto& replicas = c->second.shards[t.shard].replicas;
+      if (replicas.count(t.to)) replicas[t.to] = ReplicaState::kActive;
+      if (!t.sync) replicas.erase(t.from);
       return Status::Ok();
     }
     case Kind::kCreateAlias:

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <shared_mutex>
 #include <thread>
 
 #include "libshared/log.h"
@@ -93,6 +94,8 @@ Result<std::shared_ptr<Collection>> Collection::Open(std::string name, std::stri
   std::shared_ptr<Collection> c(new Collection(std::move(name), std::move(dir), config));
   auto layout = std::make_shared<Layout>();
   layout->others.resize(config.shard_number);
+  layout->transfers.resize(config.shard_number);
+  layout->lost.resize(config.shard_number, false);
   layout->local_state.resize(config.shard_number, shard::ReplicaState::kActive);
   for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
     Result<std::shared_ptr<Slot>> slot = c->OpenSlot(shard);
@@ -128,6 +131,8 @@ Result<std::shared_ptr<Collection>> Collection::OpenPlaced(std::string name, std
   layout->local.resize(config.shard_number);
   layout->local_state.resize(config.shard_number, shard::ReplicaState::kDead);
   layout->others.resize(config.shard_number);
+  layout->transfers.resize(config.shard_number);
+  layout->lost.resize(config.shard_number, false);
   for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
     if (!std::filesystem::exists(c->ShardDir(shard) + "/points.db", ec)) continue;
     Result<std::shared_ptr<Slot>> slot = c->OpenSlot(shard);
@@ -148,6 +153,11 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
   next->local.resize(shards);
   next->local_state.resize(shards, shard::ReplicaState::kDead);
   next->others.resize(shards);
+  next->transfers.resize(shards);
+  next->lost.resize(shards, false);
+  for (const auto& [shard, transfers] : placement.transfers) {
+    if (shard < shards) next->transfers[shard] = transfers;
+  }
   std::vector<uint32_t> to_open;
   for (uint32_t shard = 0; shard < shards; ++shard) {
     bool here = false;
@@ -161,14 +171,16 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
         }
       }
       std::sort(next->others[shard].begin(), next->others[shard].end());
-      // A remote replica that (again) accepts writes gets a fresh replication stream: the one
-      // that failed when it went Dead must not fail its new ops.
+      // A remote replica that (again) takes this peer's ordered writes gets a fresh replication
+      // stream: the one that failed when it went Dead must not fail its new ops. (A transfer's
+      // receiver is fed by the transfer's source, which resets the stream itself.)
       for (const auto& [peer, state] : next->others[shard]) {
-        if (!link_ || !shard::AcceptsWrites(state)) continue;
+        if (!link_ || !shard::AcceptsWrites(state) || next->IsTransferTarget(shard, peer)) continue;
         bool was_writable = false;
         if (shard < old->others.size()) {
           for (const auto& [old_peer, old_state] : old->others[shard]) {
-            if (old_peer == peer) was_writable = shard::AcceptsWrites(old_state);
+            if (old_peer == peer)
+              was_writable = shard::AcceptsWrites(old_state) && !old->IsTransferTarget(shard, peer);
           }
         }
         if (!was_writable) link_->ResetReplication(peer, name_, shard);
@@ -191,6 +203,21 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
                   " local replica of shard " + std::to_string(shard));
     }
     if (here && !slot) to_open.push_back(shard);
+    if (OrdererOf(*next, shard) != placement.self_peer) {
+      // Should it order again later, it takes over again (Handover).
+      std::lock_guard<std::mutex> fenced(handover_mu_);
+      fenced_.erase(shard);
+    }
+    {
+      // A replica created now while consensus says it holds data lost its files; it stays lost
+      // until consensus says otherwise (Dead, then refilled).
+      const shard::ReplicaState st = next->local_state[shard];
+      const bool holds_data = st == shard::ReplicaState::kActive ||
+                              st == shard::ReplicaState::kActiveRead ||
+                              st == shard::ReplicaState::kListener;
+      const bool was_lost = shard < old->lost.size() && old->lost[shard];
+      next->lost[shard] = here && holds_data && (!slot || was_lost);
+    }
     if (slot) ListenToLog(*slot, shard, placement.self_peer);
     next->local[shard] = std::move(slot);
   }
@@ -201,22 +228,9 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
   Status first_error;
   auto complete = std::make_shared<Layout>(*next);
   for (uint32_t shard : to_open) {
-    // SQLite deletes a WAL file by its path when the last connection closes it: a replica that
-    // left this path must be closed (no request holds it any more) before a new one opens here.
-    auto closing = closing_.find(shard);
-    if (closing != closing_.end()) {
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (!closing->second.expired() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      if (!closing->second.expired()) {
-        if (first_error.ok()) {
-          first_error = Status::Unavailable("collection " + name_ + ": the old replica of shard " +
-                                            std::to_string(shard) + " is still in use; retry");
-        }
-        continue;
-      }
-      closing_.erase(closing);
+    if (Status closed = WaitClosed(shard); !closed.ok()) {
+      if (first_error.ok()) first_error = closed;
+      continue;
     }
     Result<std::shared_ptr<Slot>> opened = OpenSlot(shard);
     if (!opened.ok()) {
@@ -232,11 +246,62 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
   return first_error;
 }
 
+Status Collection::WaitClosed(uint32_t shard) {
+  // SQLite deletes a WAL file by its path when the last connection closes it: a replica that
+  // left this path must be closed (no request holds it any more) before a new one opens here.
+  auto closing = closing_.find(shard);
+  if (closing == closing_.end()) return Status::Ok();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!closing->second.expired() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!closing->second.expired()) {
+    return Status::Unavailable("collection " + name_ + ": the old replica of shard " +
+                               std::to_string(shard) + " is still in use; retry");
+  }
+  closing_.erase(closing);
+  return Status::Ok();
+}
+
+void Collection::AcceptLoss(uint32_t shard) {
+  std::lock_guard<std::mutex> lock(placement_mu_);
+  std::shared_ptr<const Layout> old = layout();
+  if (shard >= old->lost.size() || !old->lost[shard]) return;
+  auto next = std::make_shared<Layout>(*old);
+  next->lost[shard] = false;
+  layout_.store(std::move(next));
+  QD_LOG_ERROR("collection " + name_ + ": the files of the local replica of shard " +
+               std::to_string(shard) +
+               " vanished and no other replica can refill it: it serves again, empty");
+}
+
+bool Collection::LostData(uint32_t shard) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  return shard < layout->lost.size() && layout->lost[shard];
+}
+
+bool Collection::Layout::IsTransferTarget(uint32_t shard, uint64_t peer) const {
+  if (shard >= transfers.size()) return false;
+  for (const auto& [from, to] : transfers[shard]) {
+    if (to == peer) return true;
+  }
+  return false;
+}
+
+bool Collection::Layout::HasTransfer(uint32_t shard, uint64_t from, uint64_t to) const {
+  if (shard >= transfers.size()) return false;
+  for (const auto& t : transfers[shard]) {
+    if (t.first == from && t.second == to) return true;
+  }
+  return false;
+}
+
 void Collection::ListenToLog(const Slot& slot, uint32_t shard, uint64_t self_peer) {
   if (!link_) return;
-  slot.replica->SetLogListener(self_peer, [this, shard](segment::OpNum n, const std::string& body) {
-    OnLogged(shard, n, body);
-  });
+  slot.replica->SetLogListener(
+      self_peer, [this, shard](segment::OpNum n, const std::string& body, bool ordered_here) {
+        OnLogged(shard, n, body, ordered_here);
+      });
 }
 
 Status Collection::CheckKnown(const Layout& layout) const {
@@ -345,6 +410,24 @@ std::string StatesText(const std::vector<std::pair<uint64_t, shard::ReplicaState
 constexpr std::chrono::seconds kAckWait{120};
 // How long a write waits for consensus to mark a replica that missed it Dead.
 constexpr std::chrono::seconds kDeadReportWait{15};
+// How long a replica that finds a gap in its stream waits for another stream to fill it before
+// it fetches the missing ops from the sender's WAL.
+constexpr std::chrono::milliseconds kGapFillAfter{300};
+// How long a replica asked to stop ordering waits for its view (and its writes in flight).
+constexpr std::chrono::seconds kFenceWait{5};
+// How long a coordinator retries a write its stale view of the shard sent to a replica that no
+// longer orders it.
+constexpr std::chrono::seconds kStaleViewWait{5};
+
+// The answer of a replica that was picked from an outdated view of the shard and wrote nothing
+// (Collection::CheckLocalReplica's words): it left the shard, or may not order its writes.
+bool IsStaleView(const Status& s) {
+  if (s.code() == StatusCode::kNotFound) {
+    return s.message().find(" holds no replica of it") != std::string::npos;
+  }
+  return s.code() == StatusCode::kUnavailable && !IsUnreachable(s) &&
+         s.message().find(" and cannot order writes") != std::string::npos;
+}
 
 }  // namespace
 
@@ -410,8 +493,19 @@ Result<UpdateResult> Collection::Update(UpdateRequest request, const OnDurable& 
     if (on_durable && s == last_touched) {
       durable = [&](segment::OpNum n) { on_durable(std::max(result.operation_id, n)); };
     }
-    Result<segment::OpNum> n =
-        WriteShard(*layout, static_cast<uint32_t>(s), std::move(part), durable);
+    // A coordinator whose view of the shard is behind (the replica it picked moved away or
+    // stopped ordering) hears so before anything is written: it tries again with a newer view.
+    Result<segment::OpNum> n = Status::Unavailable("unwritten");
+    const auto give_up = std::chrono::steady_clock::now() + kStaleViewWait;
+    for (;;) {
+      // Standalone (and the last try) hands the request over; a retry needs it again.
+      const bool last_try = !layout->placed || std::chrono::steady_clock::now() > give_up;
+      n = WriteShard(*layout, static_cast<uint32_t>(s),
+                     last_try ? std::move(part) : UpdateRequest(part), durable);
+      if (last_try || n.ok() || !IsStaleView(n.status())) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      layout = this->layout();
+    }
     if (!n.ok()) return n.status();
     result.operation_id = std::max(result.operation_id, *n);
   }
@@ -479,7 +573,7 @@ Result<segment::OpNum> Collection::WriteShard(const Layout& layout, uint32_t sha
     Status marked = report.wait_for(kDeadReportWait) == std::future_status::ready
                         ? report.get()
                         : Status::DeadlineExceeded("no answer from consensus in time");
-    if (!marked.ok()) {
+    if (!marked.ok() && marked.code() != StatusCode::kNotFound) {
       return Status::Unavailable(where + ": its ordering replica on peer " + std::to_string(peer) +
                                  " cannot be reached (" + n.status().message() +
                                  ") and could not be marked Dead: " + marked.message() +
@@ -493,7 +587,7 @@ Result<segment::OpNum> Collection::WriteShard(const Layout& layout, uint32_t sha
 }
 
 Status Collection::CheckLocalReplica(const Layout& layout, uint32_t shard, bool allowed,
-                                     const char* refused) const {
+                                     const std::string& refused) const {
   if (Status known = CheckKnown(layout); !known.ok()) return known;
   const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
   if (shard >= layout.local.size() || !layout.local[shard]) {
@@ -560,32 +654,37 @@ Result<segment::OpNum> Collection::WriteLocal(const Layout& layout, uint32_t sha
   const bool replicated = cluster && link_ != nullptr;
   const size_t wcf = replicated ? std::max<size_t>(1, config().write_consistency_factor) : 1;
   // With write_consistency_factor 1 the local WAL is enough to tell a wait=false caller.
+  // Only the shard's ordering replica numbers its writes, and only once it took over from the
+  // one before it (Handover); Fence waits for the writes that passed this check.
+  std::shared_lock<std::shared_timed_mutex> ordering(ordering_mu_, std::defer_lock);
+  if (replicated) {
+    auto not_orderer = [&](const Layout& now) -> Status {
+      if (OrdererOf(now, shard) == now.self_peer) return Status::Ok();
+      return Status::Unavailable(
+          "Collection `" + name_ + "`, shard " + std::to_string(shard) + ": the replica on peer " +
+          std::to_string(now.self_peer) + " is not its ordering replica (peer " +
+          std::to_string(OrdererOf(now, shard)) + " is) and cannot order writes");
+    };
+    // Checked before the lock too: once the view moved on, writes never touch it, so Fence's
+    // exclusive lock is not starved by writes that are refused anyway.
+    if (Status s = not_orderer(*this->layout()); !s.ok()) return s;
+    ordering.lock();
+    std::shared_ptr<const Layout> now = this->layout();
+    if (Status s = not_orderer(*now); !s.ok()) return s;
+    if (Status s = Handover(*now, shard); !s.ok()) return s;
+  }
   Result<segment::OpNum> n = slot->replica->Update(resolve, pure, wcf <= 1 ? on_durable : nullptr);
   if (!n.ok() || *n == 0 || !replicated) return n;
 
-  std::shared_ptr<Acks> acks;
-  {
-    std::lock_guard<std::mutex> lock(acks_mu_);
-    auto it = acks_.find({shard, *n});
-    if (it != acks_.end()) {
-      acks = std::move(it->second);
-      acks_.erase(it);
-    }
-  }
-  size_t applied = 1;
-  size_t replicas = 1;
+  AckOutcome acks = WaitAcks(shard, *n);
+  size_t applied = 1 + acks.applied;
+  size_t replicas = 1 + acks.replicas;
   std::string first_failure;
   std::vector<std::pair<uint64_t, std::shared_future<Status>>> reports;
-  if (acks) {
-    std::unique_lock<std::mutex> lock(acks->mu);
-    acks->cv.wait_for(lock, kAckWait, [&] { return acks->pending == 0; });
-    applied += acks->applied;
-    replicas += acks->applied + acks->failures.size() + acks->pending;
-    for (const auto& [peer, failure] : acks->failures) {
-      reports.emplace_back(peer, link_->ReportDead(name_, shard, peer, failure.message()));
-      if (first_failure.empty())
-        first_failure = "peer " + std::to_string(peer) + ": " + failure.message();
-    }
+  for (const auto& [peer, failure] : acks.failures) {
+    reports.emplace_back(peer, link_->ReportDead(name_, shard, peer, failure.message()));
+    if (first_failure.empty())
+      first_failure = "peer " + std::to_string(peer) + ": " + failure.message();
   }
   // A replica that missed the write must be Dead in the cluster state before the write is
   // acknowledged: otherwise it could order or answer later requests without it (Qdrant waits
@@ -594,7 +693,8 @@ Result<segment::OpNum> Collection::WriteLocal(const Layout& layout, uint32_t sha
     Status marked = report.wait_for(kDeadReportWait) == std::future_status::ready
                         ? report.get()
                         : Status::DeadlineExceeded("no answer from consensus in time");
-    if (!marked.ok()) {
+    // kNotFound: the replica left the shard meanwhile (a move dropped it); it serves nothing.
+    if (!marked.ok() && marked.code() != StatusCode::kNotFound) {
       return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(shard) +
                                  ": the write was applied by " + std::to_string(applied) + " of " +
                                  std::to_string(replicas) + " replicas, but the replica on peer " +
@@ -614,12 +714,44 @@ Result<segment::OpNum> Collection::WriteLocal(const Layout& layout, uint32_t sha
   return n;
 }
 
-void Collection::OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body) {
+Collection::AckOutcome Collection::WaitAcks(uint32_t shard, segment::OpNum op_num) {
+  std::shared_ptr<Acks> acks;
+  {
+    std::lock_guard<std::mutex> lock(acks_mu_);
+    auto it = acks_.find({shard, op_num});
+    if (it == acks_.end()) return {};
+    acks = std::move(it->second);
+    acks_.erase(it);
+  }
+  std::unique_lock<std::mutex> lock(acks->mu);
+  acks->cv.wait_for(lock, kAckWait, [&] { return acks->pending == 0; });
+  AckOutcome out;
+  out.applied = acks->applied;
+  out.replicas = acks->applied + acks->failures.size() + acks->pending;
+  out.failures = acks->failures;
+  return out;
+}
+
+void Collection::OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body,
+                          bool ordered_here) {
   std::shared_ptr<const Layout> layout = this->layout();
   if (!link_ || shard >= layout->others.size()) return;
   std::vector<uint64_t> targets;
-  for (const auto& [peer, state] : layout->others[shard]) {
-    if (shard::AcceptsWrites(state)) targets.push_back(peer);
+  if (ordered_here) {
+    for (const auto& [peer, state] : layout->others[shard]) {
+      if (shard::AcceptsWrites(state) && !layout->IsTransferTarget(shard, peer))
+        targets.push_back(peer);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(forwards_mu_);
+    auto it = forwards_.find(shard);
+    if (it != forwards_.end()) {
+      for (uint64_t peer : it->second) {
+        if (std::find(targets.begin(), targets.end(), peer) == targets.end())
+          targets.push_back(peer);
+      }
+    }
   }
   if (targets.empty()) return;
   auto acks = std::make_shared<Acks>();
@@ -629,19 +761,314 @@ void Collection::OnLogged(uint32_t shard, segment::OpNum op_num, const std::stri
     acks_[{shard, op_num}] = acks;
   }
   for (uint64_t peer : targets) {
-    link_->Replicate(peer, name_, shard, layout->self_peer, op_num, body,
+    StreamItem item;
+    item.op_num = op_num;
+    item.body = body;
+    link_->Replicate(peer, name_, shard, layout->self_peer, std::move(item),
                      [acks, peer](Status s) { acks->Done(peer, s); });
   }
 }
 
-Result<segment::OpNum> Collection::ApplyReplicated(
-    uint32_t shard, uint64_t origin, std::vector<replica::LocalReplica::NumberedOp> ops) {
+Result<segment::OpNum> Collection::ApplyReplicated(uint32_t shard, uint64_t origin,
+                                                   std::vector<StreamItem> items) {
+  segment::OpNum last = 0;
+  for (size_t i = 0; i < items.size();) {
+    std::shared_ptr<const Layout> layout = this->layout();
+    const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
+    if (items[i].kind == StreamItem::Kind::kOp) {
+      std::vector<replica::LocalReplica::NumberedOp> ops;
+      for (; i < items.size() && items[i].kind == StreamItem::Kind::kOp; ++i) {
+        ops.push_back({items[i].op_num, std::move(items[i].body)});
+      }
+      const bool allowed =
+          shard < layout->local_state.size() && shard::AcceptsWrites(layout->local_state[shard]);
+      Status s = CheckLocalReplica(*layout, shard, allowed, " and takes no writes");
+      if (!s.ok()) return s;
+      const segment::OpNum first = ops.front().op_num;
+      const segment::OpNum end = ops.back().op_num;
+      replica::LocalReplica& replica = *layout->local[shard]->replica;
+      if (segment::OpNum have = replica.last_op(); first > have + 1) {
+        // A gap: the missing ops may still come through another stream (a transfer's source
+        // forwards until it sees the transfer end), or went nowhere (it stopped before the
+        // ordering replica started sending here): then the sender's WAL has them.
+        have = replica.WaitLogged(first - 1, kGapFillAfter);
+        if (first > have + 1 && link_) {
+          Result<std::vector<StreamItem>> missing =
+              link_->ReadOps(origin, name_, shard, have + 1, first - 1);
+          if (missing.ok()) {
+            std::vector<replica::LocalReplica::NumberedOp> filled;
+            for (StreamItem& m : *missing) filled.push_back({m.op_num, std::move(m.body)});
+            QD_LOG_INFO(where + ": fetched ops " + std::to_string(have + 1) + ".." +
+                        std::to_string(first - 1) + " this replica missed from peer " +
+                        std::to_string(origin));
+            std::move(ops.begin(), ops.end(), std::back_inserter(filled));
+            ops = std::move(filled);
+          }
+        }
+      }
+      Result<segment::OpNum> n = replica.ApplyReplicated(origin, std::move(ops));
+      // The receivers of a transfer this peer sends got these ops too (OnLogged): answer once
+      // they applied them, so that the writer's wait covers the transfer's receiver.
+      for (segment::OpNum op = first; op <= end; ++op) {
+        AckOutcome acks = WaitAcks(shard, op);
+        for (const auto& [peer, failure] : acks.failures) {
+          link_->ReportDead(name_, shard, peer, failure.message());
+        }
+      }
+      if (!n.ok()) return n.status();
+      last = *n;
+      continue;
+    }
+    StreamItem item = std::move(items[i++]);
+    Status s =
+        CheckLocalReplica(*layout, shard, layout->HasTransfer(shard, origin, layout->self_peer),
+                          " and receives no transfer from that peer");
+    if (!s.ok()) return s;
+    if (item.kind == StreamItem::Kind::kTransferReset) {
+      s = ResetForTransfer(shard, item.op_num, item.indexes);
+      if (!s.ok()) return s.WithContext(where + ": transfer from peer " + std::to_string(origin));
+      last = item.op_num;
+      continue;
+    }
+    if (item.kind != StreamItem::Kind::kTransferPoints) {
+      return Status::InvalidArgument(where + ": unknown stream item kind");
+    }
+    Result<Operation> op = segment::Decode(item.body);
+    if (!op.ok()) return op.status();
+    s = layout->local[shard]->replica->ApplyTransferred(*op, item.versions);
+    if (!s.ok()) return s.WithContext(where + ": transfer from peer " + std::to_string(origin));
+  }
   std::shared_ptr<const Layout> layout = this->layout();
-  const bool allowed =
-      shard < layout->local_state.size() && shard::AcceptsWrites(layout->local_state[shard]);
-  Status s = CheckLocalReplica(*layout, shard, allowed, " and takes no writes");
+  if (last == 0 && shard < layout->local.size() && layout->local[shard]) {
+    last = layout->local[shard]->replica->last_op();
+  }
+  return last;
+}
+
+uint64_t Collection::OrdererOf(const Layout& layout, uint32_t shard) {
+  uint64_t active = 0, initializing = 0;
+  auto consider = [&](uint64_t peer, shard::ReplicaState state) {
+    if (shard::MayOrder(state)) active = std::max(active, peer);
+    if (state == shard::ReplicaState::kInitializing) initializing = std::max(initializing, peer);
+  };
+  if (shard < layout.local.size() && layout.local[shard] && !layout.lost[shard]) {
+    consider(layout.self_peer, layout.local_state[shard]);
+  }
+  if (shard < layout.others.size()) {
+    for (const auto& [peer, state] : layout.others[shard]) consider(peer, state);
+  }
+  return active != 0 ? active : initializing;
+}
+
+Status Collection::Handover(const Layout& layout, uint32_t shard) {
+  {
+    std::lock_guard<std::mutex> lock(handover_mu_);
+    if (fenced_.count(shard)) return Status::Ok();
+  }
+  std::lock_guard<std::mutex> one_at_a_time(handover_run_mu_);
+  {
+    std::lock_guard<std::mutex> lock(handover_mu_);
+    if (fenced_.count(shard)) return Status::Ok();
+  }
+  const std::string where = "Collection `" + name_ + "`, shard " + std::to_string(shard);
+  replica::LocalReplica& replica = *layout.local[shard]->replica;
+  segment::OpNum mine = replica.last_op();
+  segment::OpNum newest = mine;
+  uint64_t newest_peer = 0;
+  for (const auto& [peer, state] : layout.others[shard]) {
+    if (!shard::MayOrder(state) && state != shard::ReplicaState::kInitializing) continue;
+    if (layout.IsTransferTarget(shard, peer)) continue;
+    Result<segment::OpNum> last = link_->Fence(peer, name_, shard, layout.self_peer);
+    if (!last.ok()) {
+      // Down (or paused): writes report it Dead; nothing else can be done about it here.
+      if (IsUnreachable(last.status())) continue;
+      return Status::Unavailable(where + ": taking over its ordering from peer " +
+                                 std::to_string(peer) + " failed: " + last.status().message());
+    }
+    if (*last > newest) {
+      newest = *last;
+      newest_peer = peer;
+    }
+  }
+  if (newest > mine) {
+    Result<std::vector<StreamItem>> missing =
+        link_->ReadOps(newest_peer, name_, shard, mine + 1, newest);
+    if (!missing.ok()) {
+      return Status::Unavailable(where + ": taking over its ordering needs ops " +
+                                 std::to_string(mine + 1) + ".." + std::to_string(newest) +
+                                 " from peer " + std::to_string(newest_peer) + ": " +
+                                 missing.status().message());
+    }
+    std::vector<replica::LocalReplica::NumberedOp> ops;
+    for (StreamItem& m : *missing) ops.push_back({m.op_num, std::move(m.body)});
+    Result<segment::OpNum> n = replica.ApplyReplicated(newest_peer, std::move(ops));
+    if (!n.ok()) return n.status().WithContext(where + ": taking over its ordering");
+  }
+  QD_LOG_INFO(where + ": this peer orders its writes from op " + std::to_string(newest + 1));
+  std::lock_guard<std::mutex> lock(handover_mu_);
+  fenced_.insert(shard);
+  return Status::Ok();
+}
+
+Result<segment::OpNum> Collection::Fence(uint32_t shard, uint64_t orderer) {
+  const auto deadline = std::chrono::steady_clock::now() + kFenceWait;
+  for (;;) {
+    std::shared_ptr<const Layout> layout = this->layout();
+    Status s = CheckLocalReplica(*layout, shard, true, "");
+    if (!s.ok()) return s;
+    if (OrdererOf(*layout, shard) == orderer) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(shard) +
+                                 ": peer " + std::to_string(layout->self_peer) +
+                                 " does not see peer " + std::to_string(orderer) +
+                                 " as its ordering replica yet");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Writes that passed the ordering check before this view arrived end first.
+  std::unique_lock<std::shared_timed_mutex> ordering(ordering_mu_, std::defer_lock);
+  if (!ordering.try_lock_for(kFenceWait)) {
+    return Status::Unavailable("Collection `" + name_ + "`: writes in flight did not end in time");
+  }
+  {
+    std::lock_guard<std::mutex> lock(handover_mu_);
+    fenced_.erase(shard);
+  }
+  std::shared_ptr<const Layout> layout = this->layout();
+  if (shard >= layout->local.size() || !layout->local[shard]) return segment::OpNum{0};
+  return layout->local[shard]->replica->last_op();
+}
+
+Result<std::vector<replica::LocalReplica::NumberedOp>> Collection::ReadOps(
+    uint32_t shard, segment::OpNum from, segment::OpNum to) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  Status s = CheckLocalReplica(*layout, shard, true, "");
   if (!s.ok()) return s;
-  return layout->local[shard]->replica->ApplyReplicated(origin, std::move(ops));
+  return layout->local[shard]->replica->ReadOps(from, to);
+}
+
+Status Collection::TransferReady(uint32_t shard, uint64_t from) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  const bool ready = layout->HasTransfer(shard, from, layout->self_peer);
+  return CheckLocalReplica(
+      *layout, shard, ready,
+      " and has not applied the start of the transfer from peer " + std::to_string(from) + " yet");
+}
+
+Status Collection::ResetForTransfer(uint32_t shard, segment::OpNum base,
+                                    const std::vector<std::string>& indexes) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  if (shard >= layout->local.size() || !layout->local[shard]) {
+    return Status::NotFound("peer " + std::to_string(layout->self_peer) +
+                            " holds no replica of it");
+  }
+  replica::LocalReplica& replica = *layout->local[shard]->replica;
+  // Whatever it held (a Dead replica's old data) goes: the transfer brings everything.
+  if (Status s = replica.ResetTo(base); !s.ok()) return s;
+  for (const std::string& body : indexes) {
+    Result<Operation> op = segment::Decode(body);
+    if (!op.ok()) return op.status();
+    if (Status s = replica.ApplyTransferred(*op, {}); !s.ok()) return s;
+  }
+  QD_LOG_INFO("collection " + name_ + ": the local replica of shard " + std::to_string(shard) +
+              " receives a transfer from op " + std::to_string(base));
+  return Status::Ok();
+}
+
+bool Collection::SendsTransfer(uint32_t shard, uint64_t to) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  return layout->HasTransfer(shard, layout->self_peer, to);
+}
+
+Result<size_t> Collection::BeginTransfer(uint32_t shard, uint64_t to, PeerLink::Done done) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  Status s = CheckLocalReplica(*layout, shard, layout->HasTransfer(shard, layout->self_peer, to),
+                               " and sends no transfer to that peer");
+  if (!s.ok()) return s;
+  // A stream that failed in an earlier attempt must not fail this one.
+  link_->ResetReplication(to, name_, shard);
+  size_t total = 0;
+  s = layout->local[shard]->replica->WithQuiescedLog(
+      [&](segment::OpNum last, const segment::Segment& seg) {
+        {
+          std::lock_guard<std::mutex> lock(forwards_mu_);
+          std::vector<uint64_t>& receivers = forwards_[shard];
+          if (std::find(receivers.begin(), receivers.end(), to) == receivers.end())
+            receivers.push_back(to);
+        }
+        StreamItem reset;
+        reset.kind = StreamItem::Kind::kTransferReset;
+        reset.op_num = last;
+        for (const segment::Segment::FieldIndexInfo& info : seg.FieldIndexes()) {
+          Operation op;
+          op.kind = OpKind::kCreateFieldIndex;
+          op.field_name = info.field;
+          op.field_schema_json = info.SchemaJson();
+          reset.indexes.push_back(segment::Encode(op));
+        }
+        total = seg.points_count();
+        link_->Replicate(to, name_, shard, layout->self_peer, std::move(reset), std::move(done));
+        return Status::Ok();
+      });
+  if (!s.ok()) return s;
+  return total;
+}
+
+Result<bool> Collection::SendTransferBatch(uint32_t shard, uint64_t to, size_t limit,
+                                           TransferCursor& cursor, PeerLink::Done done) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  Status s = CheckLocalReplica(*layout, shard, layout->HasTransfer(shard, layout->self_peer, to),
+                               " and sends no transfer to that peer");
+  if (!s.ok()) return s;
+  segment::Projection all;
+  all.all_vectors = true;
+  all.payload = [](const rapidjson::Value& in, rapidjson::Value& o,
+                   rapidjson::Document::AllocatorType& a) { o.CopyFrom(in, a); };
+  bool sent = false;
+  s = layout->local[shard]->replica->WithQuiescedLog(
+      [&](segment::OpNum, const segment::Segment& seg) {
+        RecordBatch batch = seg.Scroll(cursor.next, limit + 1, nullptr, all);
+        cursor.next.reset();
+        if (batch.points.size() > limit) {
+          cursor.next = batch.points[limit].id;
+          batch.points.resize(limit);
+        }
+        cursor.done = !cursor.next;
+        if (batch.points.empty()) return Status::Ok();
+        StreamItem item;
+        item.kind = StreamItem::Kind::kTransferPoints;
+        Operation op;
+        op.kind = OpKind::kUpsert;
+        for (segment::PointRecord& r : batch.points) {
+          segment::PointStruct p;
+          p.id = r.id;
+          p.vectors = std::move(r.vectors);
+          rapidjson::StringBuffer text;
+          rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+          if (r.has_payload && r.payload.IsObject()) {
+            r.payload.Accept(writer);
+            p.payload_json.assign(text.GetString(), text.GetSize());
+          }
+          op.points.push_back(std::move(p));
+          item.versions.push_back(r.version);
+        }
+        item.body = segment::Encode(op);
+        cursor.points += op.points.size();
+        cursor.bytes += item.body.size();
+        sent = true;
+        link_->Replicate(to, name_, shard, layout->self_peer, std::move(item), std::move(done));
+        return Status::Ok();
+      });
+  if (!s.ok()) return s;
+  return sent;
+}
+
+void Collection::EndTransfer(uint32_t shard, uint64_t to) {
+  std::lock_guard<std::mutex> lock(forwards_mu_);
+  auto it = forwards_.find(shard);
+  if (it == forwards_.end()) return;
+  std::erase(it->second, to);
+  if (it->second.empty()) forwards_.erase(it);
 }
 
 size_t Collection::Count(const segment::PointFilter* filter) const {
@@ -722,7 +1149,7 @@ Result<ShardReadResult> Collection::ReadLocal(uint32_t shard, const ShardRead& r
   const bool allowed =
       !layout->placed ||
       (shard < layout->local_state.size() && shard::HoldsAllWrites(layout->local_state[shard]) &&
-       layout->local_state[shard] != shard::ReplicaState::kListener);
+       layout->local_state[shard] != shard::ReplicaState::kListener && !layout->lost[shard]);
   Status s = CheckLocalReplica(*layout, shard, allowed, " and answers no reads");
   if (!s.ok()) return s;
   return ReadSlot(*layout->local[shard], read);
@@ -750,7 +1177,7 @@ Result<std::vector<ShardReadResult>> Collection::ReadShards(
       auto eligible = [fallback](shard::ReplicaState st) {
         return fallback ? st == shard::ReplicaState::kInitializing : shard::AcceptsReads(st);
       };
-      if (layout.local[s] && eligible(layout.local_state[s]))
+      if (layout.local[s] && eligible(layout.local_state[s]) && !layout.lost[s])
         candidates[i].push_back(layout.self_peer);
       for (const auto& [peer, state] : layout.others[s]) {
         if (eligible(state)) candidates[i].push_back(peer);

@@ -26,6 +26,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,8 @@ struct UpdateResult {
 struct ShardPlacement {
   uint64_t self_peer = 0;
   std::map<uint32_t, std::vector<std::pair<uint64_t, shard::ReplicaState>>> replicas;
+  // Shard transfers in progress: shard id -> (from, to) peers.
+  std::map<uint32_t, std::vector<std::pair<uint64_t, uint64_t>>> transfers;
 };
 
 class Collection {
@@ -73,6 +77,14 @@ class Collection {
   // kUnavailable when a replica to re-create stays in use by requests for 10 s.
   // Thread: any; calls are serialised.
   Status ApplyPlacement(const ShardPlacement& placement, bool recreate_missing);
+
+  // Whether this peer's replica of `shard` was created empty although consensus says it holds
+  // data (Active or Listener): its files vanished. The Reconciler reports it Dead, so that a
+  // transfer refills it; it is never served as healthy. Cleared once its state says otherwise.
+  bool LostData(uint32_t shard) const;
+  // Consensus refused to mark it Dead (it is the shard's last readable replica, so nothing can
+  // refill it): it serves again, empty. Logs the loss.
+  void AcceptLoss(uint32_t shard);
 
   const std::string& name() const { return name_; }
   CollectionConfig config() const;
@@ -131,9 +143,43 @@ class Collection {
   // UpdateAsOrderingReplica: `request` is this shard's part of an update; runs it as the
   // shard's ordering replica (see the class comment) and returns its op number.
   Result<segment::OpNum> UpdateAsOrderingReplica(uint32_t shard, UpdateRequest request);
-  // The ordering replica's numbered ops for this peer's replica (LocalReplica::ApplyReplicated).
+  // A replication stream's items for this peer's replica, in order: ops numbered by the
+  // ordering replica (LocalReplica::ApplyReplicated), and a transfer's reset and points from
+  // its source `origin` (allowed only while the placement has that transfer to this peer).
+  // When this peer is itself a transfer's source, answers once the receiver applied the ops
+  // too. Returns the replica's last op.
   Result<segment::OpNum> ApplyReplicated(uint32_t shard, uint64_t origin,
-                                         std::vector<replica::LocalReplica::NumberedOp> ops);
+                                         std::vector<StreamItem> items);
+
+  // PeerLink::Fence's peer side: once this peer's view has `orderer` as the shard's ordering
+  // replica and its ordered writes in flight ended, this replica's last op. Errors:
+  // kUnavailable when that does not happen within a few seconds.
+  Result<segment::OpNum> Fence(uint32_t shard, uint64_t orderer);
+  // Ops `from`..`to` from this peer's replica's WAL (PeerLink::ReadOps).
+  Result<std::vector<replica::LocalReplica::NumberedOp>> ReadOps(uint32_t shard,
+                                                                 segment::OpNum from,
+                                                                 segment::OpNum to) const;
+
+  // ---- Shard transfers (docs/cluster.md "Shard transfers"; TransferDriver runs them) ----
+  // Receiver: Ok once this peer applied the start of the transfer of `shard` from `from` (its
+  // replica is Partial for it); kUnavailable before, kNotFound without the collection's shard.
+  Status TransferReady(uint32_t shard, uint64_t from) const;
+  // Source. BeginTransfer: from now on every op this peer's replica of `shard` logs is also
+  // streamed to `to`, behind a reset to the replica's current op and payload indexes (`done`
+  // runs when the receiver applied the reset). Returns the points the replica holds.
+  // SendTransferBatch: queues the next `limit` points from `cursor` as they are now; false when
+  // none were left. EndTransfer: stops streaming to `to` (the transfer ended in consensus).
+  struct TransferCursor {
+    std::optional<segment::PointId> next;
+    bool done = false;
+    size_t points = 0;  // sent so far
+    size_t bytes = 0;
+  };
+  bool SendsTransfer(uint32_t shard, uint64_t to) const;  // the placement applied here has it
+  Result<size_t> BeginTransfer(uint32_t shard, uint64_t to, PeerLink::Done done);
+  Result<bool> SendTransferBatch(uint32_t shard, uint64_t to, size_t limit, TransferCursor& cursor,
+                                 PeerLink::Done done);
+  void EndTransfer(uint32_t shard, uint64_t to);
   // Runs `read` on this peer's replica of the shard (payloads projected by read.projection).
   Result<ShardReadResult> ReadLocal(uint32_t shard, const ShardRead& read) const;
 
@@ -168,7 +214,14 @@ class Collection {
     uint64_t self_peer = 0;
     std::vector<std::shared_ptr<Slot>> local;      // by shard id; null: no replica here
     std::vector<shard::ReplicaState> local_state;  // by shard id, when local
+    // By shard id: the local replica was created empty while consensus says it holds data
+    // (LostData): it neither answers reads nor orders writes.
+    std::vector<bool> lost;
     std::vector<Replicas> others;  // by shard id: other peers holding a replica, by peer id
+    // By shard id: transfers in progress, (from, to).
+    std::vector<std::vector<std::pair<uint64_t, uint64_t>>> transfers;
+    bool IsTransferTarget(uint32_t shard, uint64_t peer) const;
+    bool HasTransfer(uint32_t shard, uint64_t from, uint64_t to) const;
   };
   // What the ordering replica waits for after it logged an op: the answers of the replicas it
   // streamed the op to.
@@ -186,7 +239,7 @@ class Collection {
   // then kNotFound without a local replica of `shard`, then kUnavailable "... is <state>" +
   // `refused` unless `allowed` (the caller's verdict on the local replica's state).
   Status CheckLocalReplica(const Layout& layout, uint32_t shard, bool allowed,
-                           const char* refused) const;
+                           const std::string& refused) const;
   // This shard's part of an update, through its ordering replica (Update's cluster path).
   Result<segment::OpNum> WriteShard(const Layout& layout, uint32_t shard, UpdateRequest request,
                                     const OnDurable& on_durable);
@@ -194,10 +247,34 @@ class Collection {
   // the other replicas and waits for them (UpdateAsOrderingReplica's body).
   Result<segment::OpNum> WriteLocal(const Layout& layout, uint32_t shard, UpdateRequest request,
                                     const OnDurable& on_durable);
-  // Called under the local replica's WAL lock for each op it numbered: queues it for the other
-  // replicas that accept writes. ListenToLog attaches it to a local replica (cluster mode).
-  void OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body);
+  // Called under the local replica's WAL lock for each op it logs: queues it for the other
+  // replicas that accept writes (ops numbered here, except to transfer targets, which their
+  // transfer's source feeds) and for the receivers of transfers this peer sends (every op).
+  // ListenToLog attaches it to a local replica (cluster mode).
+  void OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body, bool ordered_here);
   void ListenToLog(const Slot& slot, uint32_t shard, uint64_t self_peer);
+  // The peer that orders the shard's writes in this view: the Active replica with the highest
+  // peer id, else the Initializing one with the highest (right after a create); 0: none.
+  static uint64_t OrdererOf(const Layout& layout, uint32_t shard);
+  // Before this peer numbers its first write as the shard's ordering replica: every other
+  // replica that may have ordered confirms it stopped (PeerLink::Fence), and the ops it numbered
+  // that this replica lacks are fetched and applied, so that no op number is used twice.
+  Status Handover(const Layout& layout, uint32_t shard);
+  // Waits for the other replicas' answers to op `op_num` of `shard` (registered by OnLogged):
+  // how many applied it, and the failures.
+  struct AckOutcome {
+    size_t applied = 0;
+    size_t replicas = 0;
+    std::vector<std::pair<uint64_t, Status>> failures;
+  };
+  AckOutcome WaitAcks(uint32_t shard, segment::OpNum op_num);
+  // Receiver: empties this peer's replica of `shard` in place and makes it continue from
+  // `base` with the given payload indexes (a transfer's reset).
+  Status ResetForTransfer(uint32_t shard, segment::OpNum base,
+                          const std::vector<std::string>& indexes);
+  // Waits until the replica that left `shard`'s slot is closed (no request holds it), so that
+  // a new one may open its files. Holds placement_mu_.
+  Status WaitClosed(uint32_t shard);
   // Runs `read` on every shard in `shards` (one replica each, see the class comment).
   Result<std::vector<ShardReadResult>> ReadShards(const Layout& layout,
                                                   const std::vector<uint32_t>& shards,
@@ -216,6 +293,15 @@ class Collection {
   std::atomic<bool> dropped_{false};
   const std::shared_ptr<PeerLink> link_;           // cluster mode
   const std::shared_ptr<UpdateLimiter> limiter_;   // cluster mode
+  // Ordered writes hold it shared from their ordering check to their end; Fence takes it
+  // exclusively, so that its answer comes after them.
+  std::shared_timed_mutex ordering_mu_;
+  std::mutex handover_mu_;
+  std::mutex handover_run_mu_;  // one Handover at a time
+  std::set<uint32_t> fenced_;   // shards this peer took the ordering of; Protected by handover_mu_
+  std::mutex forwards_mu_;      // a leaf: taken under a replica's WAL lock
+  std::map<uint32_t, std::vector<uint64_t>>
+      forwards_;  // shard -> receivers; Protected by forwards_mu_
   std::mutex acks_mu_;
   std::map<std::pair<uint32_t, segment::OpNum>, std::shared_ptr<Acks>>
       acks_;  // Protected by acks_mu_

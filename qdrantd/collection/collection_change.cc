@@ -46,6 +46,83 @@ Result<CollectionChange> UpdateChange(const Collections& collections, const std:
   return change;
 }
 
+Result<CollectionChange> ShardOperationChange(const std::string& name,
+                                              const rapidjson::Value& body) {
+  auto bad = [](const std::string& what) {
+    return Status::InvalidArgument("Json deserialize error: " + what);
+  };
+  if (!body.IsObject()) return bad("expected a cluster operation object");
+  struct Known {
+    const char* key;
+    ShardOperation::Kind kind;
+  };
+  static constexpr Known kKnown[] = {{"move_shard", ShardOperation::Kind::kMoveShard},
+                                     {"replicate_shard", ShardOperation::Kind::kReplicateShard},
+                                     {"abort_transfer", ShardOperation::Kind::kAbortTransfer},
+                                     {"drop_replica", ShardOperation::Kind::kDropReplica}};
+  for (const char* unsupported : {"restart_transfer", "create_sharding_key", "drop_sharding_key",
+                                  "start_resharding", "abort_resharding"}) {
+    if (Given(body, unsupported)) {
+      return Status::Unimplemented(std::string("the `") + unsupported +
+                                   "` cluster operation is not supported by qdrantd yet");
+    }
+  }
+  const Known* found = nullptr;
+  for (const Known& k : kKnown) {
+    if (!Given(body, k.key)) continue;
+    if (found) return bad("expected exactly one cluster operation, got several");
+    found = &k;
+  }
+  if (!found) {
+    return bad(
+        "unknown variant: expected one of `move_shard`, `replicate_shard`, `abort_transfer`, "
+        "`drop_replica`");
+  }
+  const rapidjson::Value& op = body[found->key];
+  if (!op.IsObject()) return bad(std::string(found->key) + ": expected an object");
+  auto u64 = [&](const char* field, uint64_t& out) -> Status {
+    if (!op.HasMember(field)) {
+      return bad(std::string(found->key) + ": missing field `" + field + "`");
+    }
+    if (!op[field].IsUint64()) {
+      return bad(std::string(found->key) + "." + field + ": expected an unsigned integer");
+    }
+    out = op[field].GetUint64();
+    return Status::Ok();
+  };
+  ShardOperation s;
+  s.kind = found->kind;
+  uint64_t shard = 0;
+  if (Status st = u64("shard_id", shard); !st.ok()) return st;
+  if (shard > UINT32_MAX) return bad(std::string(found->key) + ".shard_id: out of range");
+  s.shard = static_cast<uint32_t>(shard);
+  if (s.kind == ShardOperation::Kind::kDropReplica) {
+    if (Status st = u64("peer_id", s.peer); !st.ok()) return st;
+  } else {
+    if (Status st = u64("from_peer_id", s.from); !st.ok()) return st;
+    if (Status st = u64("to_peer_id", s.to); !st.ok()) return st;
+    if (s.from == s.to && s.kind != ShardOperation::Kind::kAbortTransfer) {
+      return Status::Unprocessable("Validation error in JSON body: [" + std::string(found->key) +
+                                   ".to_peer_id: cannot transfer shard to itself]");
+    }
+    if (Given(op, "method")) {
+      if (!op["method"].IsString())
+        return bad(std::string(found->key) + ".method: expected a string");
+      std::string method = op["method"].GetString();
+      if (method != "stream_records" && method != "snapshot" && method != "wal_delta") {
+        return bad(std::string(found->key) + ".method: unknown variant `" + method +
+                   "`, expected one of `stream_records`, `snapshot`, `wal_delta`");
+      }
+      s.method = method;
+    }
+  }
+  CollectionChange change;
+  change.kind = CollectionChange::Kind::kShardOperation;
+  change.name = name;
+  change.shard_operation = s;
+  return change;
+}
+
 CollectionChange DeleteChange(std::string name) {
   CollectionChange change;
   change.kind = CollectionChange::Kind::kDelete;

@@ -21,14 +21,27 @@
 
 namespace qd::collection {
 
+// POST /collections/{name}/cluster and qdrant.Collections/UpdateCollectionClusterSetup: one
+// shard operation (compat.md §6.5).
+struct ShardOperation {
+  enum class Kind { kMoveShard, kReplicateShard, kAbortTransfer, kDropReplica };
+  Kind kind = Kind::kReplicateShard;
+  uint32_t shard = 0;
+  uint64_t from = 0;  // moves, replications, aborts
+  uint64_t to = 0;
+  uint64_t peer = 0;                  // kDropReplica
+  std::optional<std::string> method;  // stream_records | snapshot | wal_delta, as requested
+};
+
 struct CollectionChange {
-  enum class Kind { kCreate, kUpdate, kDelete, kAliases };
+  enum class Kind { kCreate, kUpdate, kDelete, kAliases, kShardOperation };
   Kind kind = Kind::kCreate;
   std::string name;
   std::string config_json;               // kCreate, kUpdate: the whole resulting config
   std::optional<uint32_t> shard_number;  // kCreate, when the request gave one
   uint32_t replication_factor = 1;       // kCreate
   std::vector<AliasAction> aliases;      // kAliases
+  ShardOperation shard_operation;        // kShardOperation
 };
 
 // Proposes `change` through consensus; `done` runs exactly once, on any thread, once this node
@@ -55,6 +68,23 @@ Result<CollectionChange> CreateChange(const std::string& name, const rapidjson::
 // collection, and the body's validation errors.
 Result<CollectionChange> UpdateChange(const Collections& collections, const std::string& name,
                                       const rapidjson::Value& body);
+// POST /collections/{name}/cluster: `body` is Qdrant's ClusterOperations JSON (one of
+// move_shard, replicate_shard, abort_transfer, drop_replica). Errors: kInvalidArgument (400)
+// for a body that does not deserialise, kUnprocessable (422) for a transfer to its own source,
+// kUnimplemented for restart_transfer and the resharding operations.
+Result<CollectionChange> ShardOperationChange(const std::string& name,
+                                              const rapidjson::Value& body);
+// A shard transfer as GET /collections/{name}/cluster lists it (`comment`: progress, on the
+// source only).
+struct TransferView {
+  uint32_t shard = 0;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  bool sync = false;
+  std::string method;
+  std::optional<std::string> comment;
+};
+using TransfersFn = std::function<std::vector<TransferView>(const std::string& collection)>;
 CollectionChange DeleteChange(std::string name);
 CollectionChange AliasesChange(std::vector<AliasAction> actions);
 

@@ -65,6 +65,22 @@ struct ShardReadResult {
   size_t count = 0;  // kCount
 };
 
+// One entry of a replication stream (proto/p2p.proto's ReplicatedOp): an op numbered by the
+// shard's ordering replica, or an item of a shard transfer its source puts between the ops it
+// forwards (docs/cluster.md "Shard transfers").
+struct StreamItem {
+  enum class Kind : uint8_t {
+    kOp = 0,
+    kTransferReset = 1,   // op_num: the base the receiver's emptied replica continues from
+    kTransferPoints = 2,  // body: a kUpsert Operation; versions: its points' versions
+  };
+  Kind kind = Kind::kOp;
+  segment::OpNum op_num = 0;
+  std::string body;                      // kOp, kTransferPoints: segment::Encode(op)
+  std::vector<segment::OpNum> versions;  // kTransferPoints
+  std::vector<std::string> indexes;      // kTransferReset: kCreateFieldIndex encodings
+};
+
 // PeerLink's calls fail with kUnavailable and a message that starts with this when the call did
 // not reach a working peer (refused, reset, deadline). Any other error is the peer's own answer.
 inline constexpr std::string_view kUnreachable = "peer unreachable: ";
@@ -83,16 +99,33 @@ class PeerLink {
   virtual Result<segment::OpNum> Forward(uint64_t peer, const std::string& collection,
                                          uint32_t shard, const UpdateRequest& request) = 0;
 
-  // Queues the numbered op for `peer`'s replica of the shard. Calls for one (peer, collection,
-  // shard) must come in op order (the ordering replica calls it under its WAL lock); they are
-  // sent in that order, batched, one batch in flight. Never blocks. `done` runs once the peer
-  // applied it, or with the failure (after which every later op for that replica fails too,
-  // until `Reset`).
+  // Queues `item` for `peer`'s replica of the shard. Calls for one (peer, collection, shard)
+  // must come in op order (the sender calls it under its WAL lock); they are sent in that
+  // order, batched, one batch in flight. Never blocks. `done` runs once the peer applied it, or
+  // with the failure (after which every later item for that replica fails too, until
+  // `ResetReplication`).
   using Done = std::function<void(Status)>;
   virtual void Replicate(uint64_t peer, const std::string& collection, uint32_t shard,
-                         uint64_t origin, segment::OpNum op_num, std::string body, Done done) = 0;
+                         uint64_t origin, StreamItem item, Done done) = 0;
   // Forgets a failed replication stream, so that later ops are sent again (a recovered replica).
   virtual void ResetReplication(uint64_t peer, const std::string& collection, uint32_t shard) = 0;
+
+  // Asks `peer` whether its replica of the shard is ready to receive the transfer from `from`
+  // (it applied the transfer's start); an empty `collection` asks only whether the peer is up.
+  // Errors as Forward's.
+  virtual Status TransferReady(uint64_t peer, const std::string& collection, uint32_t shard,
+                               uint64_t from) = 0;
+
+  // Ops `from`..`to` from `peer`'s WAL of the shard, as kOp items. Errors: kNotFound when its
+  // WAL no longer holds them all; as Forward's.
+  virtual Result<std::vector<StreamItem>> ReadOps(uint64_t peer, const std::string& collection,
+                                                  uint32_t shard, segment::OpNum from,
+                                                  segment::OpNum to) = 0;
+
+  // Asks `peer` to confirm that its replica of the shard no longer orders writes because
+  // `orderer` does (proto/p2p.proto, Fence); returns its last op. Errors as Forward's.
+  virtual Result<segment::OpNum> Fence(uint64_t peer, const std::string& collection, uint32_t shard,
+                                       uint64_t orderer) = 0;
 
   // Runs `read` on `peer`'s replica of the shard. Errors as Forward's.
   virtual std::future<Result<ShardReadResult>> Read(uint64_t peer, const std::string& collection,

@@ -42,9 +42,9 @@ struct DataClient::Impl : std::enable_shared_from_this<DataClient::Impl> {
 
   struct Entry {
     uint64_t origin = 0;
-    segment::OpNum op_num = 0;
-    std::string body;
+    collection::StreamItem item;
     Done done;
+    size_t bytes() const { return item.body.size() + item.versions.size() * 8; }
   };
   struct Stream {
     std::mutex mu;
@@ -98,15 +98,19 @@ struct DataClient::Impl : std::enable_shared_from_this<DataClient::Impl> {
     call->request.set_shard(shard);
     size_t bytes = 0;
     call->request.set_origin(stream->queue.front().origin);
-    while (!stream->queue.empty() && stream->queue.front().origin == call->request.origin() &&
-           (call->batch.empty() ||
-            bytes + stream->queue.front().body.size() <= options.max_batch_bytes)) {
+    while (
+        !stream->queue.empty() && stream->queue.front().origin == call->request.origin() &&
+        (call->batch.empty() || bytes + stream->queue.front().bytes() <= options.max_batch_bytes)) {
       Entry e = std::move(stream->queue.front());
       stream->queue.pop_front();
-      bytes += e.body.size();
+      bytes += e.bytes();
       pb::ReplicatedOp* op = call->request.add_ops();
-      op->set_op_num(e.op_num);
-      op->set_op(std::move(e.body));
+      op->set_op_num(e.item.op_num);
+      op->set_kind(static_cast<uint32_t>(e.item.kind));
+      op->set_op(std::move(e.item.body));
+      for (segment::OpNum v : e.item.versions) op->add_versions(v);
+      for (std::string& index : e.item.indexes) op->add_indexes(std::move(index));
+      e.item = {};
       call->batch.push_back(std::move(e));
     }
     stream->in_flight = true;
@@ -166,7 +170,7 @@ Result<segment::OpNum> DataClient::Forward(uint64_t peer, const std::string& col
 }
 
 void DataClient::Replicate(uint64_t peer, const std::string& collection, uint32_t shard,
-                           uint64_t origin, segment::OpNum op_num, std::string body, Done done) {
+                           uint64_t origin, collection::StreamItem item, Done done) {
   Impl::StreamKey key{peer, collection, shard};
   std::shared_ptr<Impl::Stream> stream = impl_->StreamFor(key);
   std::unique_lock<std::mutex> lock(stream->mu);
@@ -176,7 +180,7 @@ void DataClient::Replicate(uint64_t peer, const std::string& collection, uint32_
     done(failed);
     return;
   }
-  stream->queue.push_back(Impl::Entry{origin, op_num, std::move(body), std::move(done)});
+  stream->queue.push_back(Impl::Entry{origin, std::move(item), std::move(done)});
   impl_->SendNext(key, stream);
 }
 
@@ -198,6 +202,68 @@ void DataClient::ResetReplication(uint64_t peer, const std::string& collection, 
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->streams.find(key);
   if (it != impl_->streams.end() && it->second == stream) impl_->streams.erase(it);
+}
+
+Status DataClient::TransferReady(uint64_t peer, const std::string& collection, uint32_t shard,
+                                 uint64_t from) {
+  Result<std::shared_ptr<pb::P2pData::Stub>> stub = impl_->StubFor(peer);
+  if (!stub.ok()) return stub.status();
+  pb::TransferReadyRequest req;
+  req.set_collection(collection);
+  req.set_shard(shard);
+  req.set_from(from);
+  pb::TransferReadyReply reply;
+  ::grpc::ClientContext context;
+  SetDeadline(context, impl_->options.probe_timeout);
+  ::grpc::Status status = (*stub)->TransferReady(&context, req, &reply);
+  if (!status.ok()) return Unreachable(peer, "asking about a transfer", status);
+  return StatusFromWire(reply.code(), reply.message());
+}
+
+Result<segment::OpNum> DataClient::Fence(uint64_t peer, const std::string& collection,
+                                         uint32_t shard, uint64_t orderer) {
+  Result<std::shared_ptr<pb::P2pData::Stub>> stub = impl_->StubFor(peer);
+  if (!stub.ok()) return stub.status();
+  pb::FenceRequest req;
+  req.set_collection(collection);
+  req.set_shard(shard);
+  req.set_orderer(orderer);
+  pb::FenceReply reply;
+  ::grpc::ClientContext context;
+  SetDeadline(context, impl_->options.read_timeout);
+  ::grpc::Status status = (*stub)->Fence(&context, req, &reply);
+  if (!status.ok()) return Unreachable(peer, "fencing the ordering of a shard", status);
+  Status s = StatusFromWire(reply.code(), reply.message());
+  if (!s.ok()) return s;
+  return reply.last_op();
+}
+
+Result<std::vector<collection::StreamItem>> DataClient::ReadOps(uint64_t peer,
+                                                                const std::string& collection,
+                                                                uint32_t shard, segment::OpNum from,
+                                                                segment::OpNum to) {
+  Result<std::shared_ptr<pb::P2pData::Stub>> stub = impl_->StubFor(peer);
+  if (!stub.ok()) return stub.status();
+  pb::ReadOpsRequest req;
+  req.set_collection(collection);
+  req.set_shard(shard);
+  req.set_from(from);
+  req.set_to(to);
+  pb::ReadOpsReply reply;
+  ::grpc::ClientContext context;
+  SetDeadline(context, impl_->options.read_timeout);
+  ::grpc::Status status = (*stub)->ReadOps(&context, req, &reply);
+  if (!status.ok()) return Unreachable(peer, "reading ops", status);
+  Status s = StatusFromWire(reply.code(), reply.message());
+  if (!s.ok()) return s;
+  std::vector<collection::StreamItem> out;
+  for (const pb::ReplicatedOp& op : reply.ops()) {
+    collection::StreamItem item;
+    item.op_num = op.op_num();
+    item.body = op.op();
+    out.push_back(std::move(item));
+  }
+  return out;
 }
 
 std::future<Result<collection::ShardReadResult>> DataClient::Read(

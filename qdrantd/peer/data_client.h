@@ -29,6 +29,7 @@ struct DataClientOptions {
   std::chrono::milliseconds forward_timeout{30000};    // a forwarded write, replication included
   std::chrono::milliseconds replicate_timeout{20000};  // one replicated batch
   std::chrono::milliseconds read_timeout{20000};
+  std::chrono::milliseconds probe_timeout{2000};  // TransferReady
   size_t max_batch_bytes = size_t{8} << 20;
 };
 
@@ -48,7 +49,14 @@ class DataClient : public collection::PeerLink {
   Result<segment::OpNum> Forward(uint64_t peer, const std::string& collection, uint32_t shard,
                                  const collection::UpdateRequest& request) override;
   void Replicate(uint64_t peer, const std::string& collection, uint32_t shard, uint64_t origin,
-                 segment::OpNum op_num, std::string body, Done done) override;
+                 collection::StreamItem item, Done done) override;
+  Status TransferReady(uint64_t peer, const std::string& collection, uint32_t shard,
+                       uint64_t from) override;
+  Result<segment::OpNum> Fence(uint64_t peer, const std::string& collection, uint32_t shard,
+                               uint64_t orderer) override;
+  Result<std::vector<collection::StreamItem>> ReadOps(uint64_t peer, const std::string& collection,
+                                                      uint32_t shard, segment::OpNum from,
+                                                      segment::OpNum to) override;
   void ResetReplication(uint64_t peer, const std::string& collection, uint32_t shard) override;
   std::future<Result<collection::ShardReadResult>> Read(uint64_t peer,
                                                         const std::string& collection,

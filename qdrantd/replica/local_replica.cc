@@ -137,9 +137,10 @@ struct LocalReplica::Writer {
   Operation op;
   std::string body;                  // op encoded; empty: nothing to log
   // ApplyReplicated's: the op number the ordering replica gave it (0: number it here), and
-  // that peer. Replicated ops are not passed to the log listener.
+  // that peer. `skipped`: already logged under that number with the same body.
   OpNum expected = 0;
   uint64_t origin = 0;
+  bool skipped = false;
   // The outcome, written before `done` under queue_mu_ (by the front, when it is another).
   Status status;
   OpNum op_num = 0;
@@ -156,6 +157,12 @@ Result<OpNum> LocalReplica::ApplyReplicated(uint64_t origin, std::vector<Numbere
   // transaction, one fsync) as far as kMaxGroupBytes allows; this thread then commits the rest
   // of them as each reaches the front.
   std::vector<std::unique_ptr<Writer>> writers;
+  if (!ops.empty()) {
+    // The op before these may still travel through another stream (a transfer's source and
+    // the ordering replica both send while the transfer hands over).
+    std::unique_lock<std::mutex> log(log_mu_);
+    logged_cv_.wait_for(log, kGapWait, [&] { return last_op_ + 1 >= ops.front().op_num; });
+  }
   for (NumberedOp& n : ops) {
     Result<Operation> op = segment::Decode(n.body);
     if (!op.ok()) return op.status().WithContext("replicated op " + std::to_string(n.op_num));
@@ -194,6 +201,13 @@ Result<OpNum> LocalReplica::ApplyReplicated(uint64_t origin, std::vector<Numbere
   for (auto& w : writers) {
     if (!w->status.ok()) {
       if (first_error.ok()) first_error = w->status;
+      continue;
+    }
+    if (w->skipped) {
+      // Whoever logged it applies it; answer once it did.
+      std::unique_lock<std::mutex> turn(turn_mu_);
+      TurnCv(w->expected + 1).wait(turn, [&] { return applied_ >= w->expected || !broken_.ok(); });
+      if (!broken_.ok()) return broken_;
       continue;
     }
     Status s = Apply(Logged{w->op_num, std::move(w->op)});
@@ -298,6 +312,11 @@ Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
         continue;
       }
       if (x->body.empty()) continue;
+      if (x->expected != 0 && x->expected < next && HasLogged(x->expected, x->body)) {
+        x->skipped = true;
+        x->body.clear();
+        continue;
+      }
       if (x->expected != 0 && x->expected != next) {
         refused = true;
         // Below: another peer numbered that op already (two ordering replicas at once, one of
@@ -346,10 +365,94 @@ Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
   for (Writer* x : group) {
     if (x->body.empty()) continue;
     x->op_num = ++last_op_;
-    if (listener_ && x->expected == 0) listener_(x->op_num, x->body);
+    if (listener_) listener_(x->op_num, x->body, x->expected == 0);
   }
   wal_commits_.fetch_add(1, std::memory_order_relaxed);
+  logged_cv_.notify_all();
   return Status::Ok();
+}
+
+bool LocalReplica::HasLogged(OpNum op_num, const std::string& body) {
+  Result<sqlite::Stmt> stmt = wal_->Prepare("SELECT body FROM ops WHERE op = ?");
+  if (!stmt.ok()) return false;
+  stmt->Bind(1, static_cast<int64_t>(op_num));
+  Result<bool> row = stmt->Step();
+  return row.ok() && *row && stmt->Blob(0) == body;
+}
+
+Status LocalReplica::WaitAllApplied(std::unique_lock<std::mutex>& log) {
+  (void)log;  // held by the caller: nothing new is logged meanwhile
+  std::unique_lock<std::mutex> turn(turn_mu_);
+  TurnCv(last_op_ + 1).wait(turn, [&] { return applied_ == last_op_ || !broken_.ok(); });
+  return broken_;
+}
+
+Status LocalReplica::WithQuiescedLog(
+    const std::function<Status(OpNum, const segment::Segment&)>& fn) {
+  std::unique_lock<std::mutex> log(log_mu_);
+  if (abandoned_) return Status::Unavailable("replica " + dir_ + " was dropped");
+  if (Status s = WaitAllApplied(log); !s.ok()) return s;
+  return fn(last_op_, *segment_);
+}
+
+Result<std::vector<LocalReplica::NumberedOp>> LocalReplica::ReadOps(OpNum from, OpNum to) {
+  std::lock_guard<std::mutex> log(log_mu_);
+  Result<sqlite::Stmt> stmt =
+      wal_->Prepare("SELECT op, body FROM ops WHERE op >= ? AND op <= ? ORDER BY op");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, static_cast<int64_t>(from)).Bind(2, static_cast<int64_t>(to));
+  std::vector<NumberedOp> out;
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({static_cast<OpNum>(stmt->Int(0)), std::string(stmt->Blob(1))});
+  }
+  if (to < from || out.size() != to - from + 1) {
+    return Status::NotFound("replica " + dir_ + " no longer holds ops " + std::to_string(from) +
+                            ".." + std::to_string(to) + " in its WAL");
+  }
+  return out;
+}
+
+OpNum LocalReplica::WaitLogged(OpNum op_num, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> log(log_mu_);
+  logged_cv_.wait_for(log, timeout, [&] { return last_op_ >= op_num; });
+  return last_op_;
+}
+
+Status LocalReplica::ResetTo(OpNum base) {
+  std::unique_lock<std::mutex> log(log_mu_);
+  if (Status s = WaitAllApplied(log); !s.ok()) return s;
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  std::lock_guard<std::mutex> store(store_mu_);
+  Operation clear;
+  clear.kind = segment::OpKind::kDeletePoints;
+  segment::RecordBatch all = segment_->Scroll(std::nullopt, SIZE_MAX, nullptr, {});
+  for (const segment::PointRecord& r : all.points) clear.ids.push_back(r.id);
+  if (Status s = segment_->ApplyTransferred(clear, {}); !s.ok())
+    return MarkBroken("failed to reset", s);
+  for (const segment::Segment::FieldIndexInfo& info : segment_->FieldIndexes()) {
+    Operation drop;
+    drop.kind = segment::OpKind::kDeleteFieldIndex;
+    drop.field_name = info.field;
+    if (Status s = segment_->ApplyTransferred(drop, {}); !s.ok())
+      return MarkBroken("failed to reset", s);
+  }
+  if (Status s = wal_->Exec("DELETE FROM ops"); !s.ok()) return MarkBroken("failed to reset", s);
+  if (Status s = segment_->SetBase(base); !s.ok()) return MarkBroken("failed to reset", s);
+  last_op_ = base;
+  std::lock_guard<std::mutex> turn(turn_mu_);
+  applied_in_memory_ = applied_ = base;
+  return Status::Ok();
+}
+
+Status LocalReplica::ApplyTransferred(const Operation& op, const std::vector<OpNum>& versions) {
+  std::unique_lock<std::mutex> log(log_mu_);
+  if (Status s = WaitAllApplied(log); !s.ok()) return s;
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  std::lock_guard<std::mutex> store(store_mu_);
+  return segment_->ApplyTransferred(op, versions);
 }
 
 Status LocalReplica::MarkBroken(const std::string& failure, const Status& cause) {

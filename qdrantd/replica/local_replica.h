@@ -31,14 +31,15 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <atomic>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "libshared/status.h"
@@ -70,23 +71,48 @@ class LocalReplica {
   Result<segment::OpNum> Update(const Resolve& resolve, bool pure,
                                 const std::function<void(segment::OpNum)>& on_durable);
 
-  // Cluster mode, the shard's ordering replica: `listener` is called for every op Update logs,
-  // in op order, under the WAL lock, with the op's encoding (it must only queue work, e.g. the
-  // op for the other replicas); `origin` (this peer) is recorded with those ops in the WAL.
-  // Call before the first Update.
-  using LogListener = std::function<void(segment::OpNum, const std::string& body)>;
+  // Cluster mode: `listener` is called for every op this replica logs, in op order, under the
+  // WAL lock, with the op's encoding and whether Update numbered it here (this replica orders
+  // the shard's writes) or ApplyReplicated logged another's; it must only queue work (the op
+  // for the other replicas, or for a transfer's receiver). `origin` (this peer) is recorded
+  // with the ops Update logs. Call before the first Update.
+  using LogListener =
+      std::function<void(segment::OpNum, const std::string& body, bool ordered_here)>;
   void SetLogListener(uint64_t origin, LogListener listener);
   // Cluster mode, a replica that follows another's order: logs `ops` (numbered by the ordering
   // replica `origin`, consecutive) in one WAL transaction and applies them in order. Returns
-  // last_op() after them. Errors: kFailedPrecondition for an op that is not last_op() + 1
-  // (neither it nor the ops after it are logged: this replica missed ops, or holds another op
-  // under that number, and must be recovered by a transfer); kInternal for an op that does not
-  // decode; the pipeline's errors.
+  // last_op() after them. An op this replica already logged with the same body is skipped (it
+  // came through two streams while a transfer handed over); when the first op is ahead of
+  // last_op() + 1, the call waits up to kGapWait for the missing ops to arrive by another
+  // stream. Errors: kFailedPrecondition for an op that is not last_op() + 1 then (neither it
+  // nor the ops after it are logged: this replica missed ops, or holds another op under that
+  // number, and must be recovered by a transfer); kInternal for an op that does not decode;
+  // the pipeline's errors.
+  static constexpr std::chrono::milliseconds kGapWait{3000};
   struct NumberedOp {
     segment::OpNum op_num = 0;
     std::string body;  // segment::Encode(op)
   };
   Result<segment::OpNum> ApplyReplicated(uint64_t origin, std::vector<NumberedOp> ops);
+
+  // Shard transfers. Source: runs `fn` with last_op() and the segment while no op is being
+  // logged or applied (the WAL lock held, every logged op applied), so what it reads of the
+  // segment is exactly the state at that op and what it queues lands between two ops in the
+  // log listener's order. Keep `fn` short: writes wait meanwhile.
+  Status WithQuiescedLog(const std::function<Status(segment::OpNum, const segment::Segment&)>& fn);
+  // Receiver: ResetTo empties the replica in place (points, payload indexes, WAL) and makes it
+  // continue from op `base`; then ApplyTransferred writes the source's points with their
+  // versions (or its payload indexes), between two ops, without logging them: a replica filled
+  // this way is complete only when its transfer finishes (Segment::ApplyTransferred). In place,
+  // so that requests holding the replica never make a transfer wait for them.
+  Status ResetTo(segment::OpNum base);
+  // Ops `from`..`to` from the WAL. Errors: kNotFound unless it holds them all (a checkpoint
+  // trimmed them, or they were never logged here).
+  Result<std::vector<NumberedOp>> ReadOps(segment::OpNum from, segment::OpNum to);
+  // Waits up to `timeout` until last_op() >= op_num; returns last_op().
+  segment::OpNum WaitLogged(segment::OpNum op_num, std::chrono::milliseconds timeout);
+  Status ApplyTransferred(const segment::Operation& op,
+                          const std::vector<segment::OpNum>& versions);
 
   const segment::Segment& segment() const { return *segment_; }
   // Saves index checkpoints and drops WAL records every checkpoint covers. A no-op once
@@ -140,6 +166,11 @@ class LocalReplica {
   std::mutex log_mu_;                              // held by the front's WAL transaction
   std::unique_ptr<sqlite::Db> wal_;                // Protected by log_mu_
   segment::OpNum last_op_ = 0;                     // logged; protected by log_mu_
+  std::condition_variable logged_cv_;              // with log_mu_: last_op_ advanced
+  // Whether the WAL holds op `op_num` with this body. Holds log_mu_.
+  bool HasLogged(segment::OpNum op_num, const std::string& body);
+  // Waits, holding `log` (on log_mu_), until every logged op went through stage 3.
+  Status WaitAllApplied(std::unique_lock<std::mutex>& log);
   std::atomic<uint64_t> wal_commits_{0};
   std::mutex apply_mu_;                            // held through stage 2 (and by the optimizer)
   std::mutex store_mu_;                            // held through stage 3

@@ -462,6 +462,45 @@ Status Segment::Apply(OpNum op_num, const Operation& op) {
 
 Result<Segment::PendingStore> Segment::ApplyInMemory(OpNum op_num, const Operation& op) {
   if (op_num <= applied_op_) return PendingStore{};
+  return ApplyChanges(op_num, op, nullptr);
+}
+
+Status Segment::SetBase(OpNum base) {
+  if (points_count() != 0) {
+    return Status::FailedPrecondition("segment " + dir_ + " is not empty and cannot be rebased");
+  }
+  // The graph checkpoint on disk (if any) no longer describes these points: index_op 0 makes
+  // the next open rebuild the graphs from points.db.
+  sqlite::Transaction txn(*db_);
+  Status s = txn.Begin();
+  for (const char* key : {"applied_op", "index_op"}) {
+    if (!s.ok()) break;
+    Result<sqlite::Stmt> meta = db_->Prepare("INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)");
+    s = meta.ok()
+            ? meta->Bind(1, std::string(key))
+                  .Bind(2, static_cast<int64_t>(std::string_view(key) == "applied_op" ? base : 0))
+                  .Run()
+            : meta.status();
+  }
+  if (s.ok()) s = txn.Commit();
+  if (!s.ok()) return s.WithContext("segment " + dir_);
+  applied_op_ = base;
+  index_op_ = 0;
+  return Status::Ok();
+}
+
+Status Segment::ApplyTransferred(const Operation& op, const std::vector<OpNum>& versions) {
+  if (op.kind == OpKind::kUpsert && versions.size() != op.points.size()) {
+    return Status::InvalidArgument("transferred points and versions differ in number");
+  }
+  Result<PendingStore> pending = ApplyChanges(applied_op_, op, &versions);
+  if (!pending.ok()) return pending.status();
+  pending->op_num = applied_op_;  // rows written, applied_op unchanged
+  return Store(*pending);
+}
+
+Result<Segment::PendingStore> Segment::ApplyChanges(OpNum op_num, const Operation& op,
+                                                    const std::vector<OpNum>* versions) {
   std::vector<uint32_t> touched;       // offsets to store
   std::vector<PointId> erased;         // ids to delete from points.db
   // Dense vectors to (re)index per spec, added outside the exclusive lock.
@@ -499,7 +538,8 @@ Result<Segment::PendingStore> Segment::ApplyInMemory(OpNum op_num, const Operati
     std::unique_lock<std::shared_mutex> lock(mu_);
     switch (op.kind) {
       case OpKind::kUpsert:
-        for (const PointStruct& p : op.points) {
+        for (size_t i = 0; i < op.points.size(); ++i) {
+          const PointStruct& p = op.points[i];
           std::optional<uint32_t> found = offset_of_->Find(p.id);
           uint32_t offset;
           if (!found) {
@@ -513,7 +553,7 @@ Result<Segment::PendingStore> Segment::ApplyInMemory(OpNum op_num, const Operati
             offset = *found;
           }
           Slot& slot = slots_[offset];
-          slot.version = op_num;
+          slot.version = versions != nullptr ? (*versions)[i] : op_num;
           slot.SetPayload(p.payload_json);
           payload_indexes_.Add(offset, slot.payload());
           update_vectors(slot, offset, p.vectors, /*replace_all=*/true);
@@ -646,7 +686,10 @@ Result<Segment::PendingStore> Segment::ApplyInMemory(OpNum op_num, const Operati
 }
 
 Status Segment::Store(const PendingStore& pending) {
-  if (pending.op_num == 0) return Status::Ok();
+  if (pending.op_num == 0 && pending.rows.empty() && pending.erased.empty() &&
+      !pending.field_change) {
+    return Status::Ok();
+  }
   // One transaction with the op number it reaches.
   sqlite::Transaction txn(*db_);
   Status s = txn.Begin();

@@ -195,6 +195,13 @@ class Segment {
   Result<PendingStore> ApplyInMemory(OpNum op_num, const Operation& op);
   // The points.db half, in op order; then applied_op() is its op. Touches only points.db.
   Status Store(const PendingStore& pending);
+  // Shard transfers (the receiving replica). SetBase: an empty segment continues from op
+  // `base` (the source's last op when the transfer started), its graphs to be rebuilt from
+  // points.db at the next open; kFailedPrecondition unless empty.
+  // ApplyTransferred: `op` (kUpsert: the source's points as they are, `versions` theirs, in
+  // order; kCreateFieldIndex) applied to memory and points.db without advancing applied_op().
+  Status SetBase(OpNum base);
+  Status ApplyTransferred(const Operation& op, const std::vector<OpNum>& versions);
   // Writes every index file and records the op they cover.
   Status SaveIndexes();
   OpNum applied_op() const { return applied_op_.load(); }
@@ -245,6 +252,8 @@ class Segment {
     std::string data_type;
     size_t points = 0;
     std::optional<std::string> params_json;
+    // The schema as a create-index request gives it (what kCreateFieldIndex carries).
+    std::string SchemaJson() const { return params_json ? *params_json : "\"" + data_type + "\""; }
   };
   std::vector<FieldIndexInfo> FieldIndexes() const;
 
@@ -252,6 +261,9 @@ class Segment {
   size_t points_count() const;
 
  private:
+  // ApplyInMemory's body: `versions` (kUpsert, when given) replace op_num as point versions.
+  Result<PendingStore> ApplyChanges(OpNum op_num, const Operation& op,
+                                    const std::vector<OpNum>* versions);
   // What memory holds per point, by offset: id and version (48 bytes); a payload and sparse
   // vectors only when the point has them (Extra). Points.db holds the rest.
   struct Extra;

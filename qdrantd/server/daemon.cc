@@ -18,6 +18,7 @@
 #include "qdrantd/api/rest/service_routes.h"
 #include "qdrantd/cluster/cluster_node.h"
 #include "qdrantd/cluster/reconciler.h"
+#include "qdrantd/cluster/transfer_manager.h"
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/collection/snapshots.h"
 #include "qdrantd/peer/data_client.h"
@@ -52,7 +53,9 @@ struct Daemon::Impl {
   std::atomic<bool> grpc_stopped{true};
   std::chrono::steady_clock::time_point shutdown_started;
   bool stopping = false;
-  // Cluster mode (issue #5).
+  // Cluster mode (issue #5). The transfer manager outlives the node, whose proposals' callbacks
+  // reach it.
+  std::unique_ptr<cluster::TransferManager> transfers;
   std::unique_ptr<cluster::ClusterNode> cluster_node;
   std::unique_ptr<cluster::Reconciler> reconciler;
   std::unique_ptr<api::p2p::P2pServer> p2p;
@@ -72,6 +75,10 @@ struct Daemon::Impl {
   Status StartCluster(OnLoop on_loop);
   api::grpc::AdminClusterHooks ClusterHooks();
   std::function<api::rest::ClusterMetrics()> MetricsOfCluster();
+  // POST /cluster/recover before this peer caught up: checks every 100 ms, then recovers.
+  void RecoverWhenCaughtUp(OnLoop on_loop);
+  uv_timer_t recover_timer{};
+  bool recover_waiting = false;
   void BeginShutdown(OnLoop on_loop, int signo);
   void CheckDrained(OnLoop on_loop);
   void CloseHandles();
@@ -204,6 +211,35 @@ collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
         return node->Propose(cluster::MetaOperation::DropCollection(change.name), timeout, std::move(done));
       case Kind::kAliases:
         return node->Propose(ChangeAliases(change.aliases), timeout, std::move(done));
+      case Kind::kShardOperation: {
+        using Shard = collection::ShardOperation::Kind;
+        const collection::ShardOperation& s = change.shard_operation;
+        cluster::MetaOperation op;
+        op.collection = change.name;
+        op.shard = s.shard;
+        op.peer_id = s.peer;
+        // Every method runs as stream_records for now (docs/cluster.md "Shard transfers"); the
+        // transfer's `method` says what runs.
+        op.transfer = cluster::Transfer{.collection = change.name,
+                                        .shard = s.shard,
+                                        .from = s.from,
+                                        .to = s.to,
+                                        .method = "stream_records",
+                                        .sync = s.kind == Shard::kReplicateShard};
+        switch (s.kind) {
+          case Shard::kMoveShard:
+          case Shard::kReplicateShard:
+            op.kind = cluster::MetaOperation::Kind::kStartTransfer;
+            break;
+          case Shard::kAbortTransfer:
+            op.kind = cluster::MetaOperation::Kind::kAbortTransfer;
+            break;
+          case Shard::kDropReplica:
+            op.kind = cluster::MetaOperation::Kind::kRemoveReplica;
+            break;
+        }
+        return node->Propose(std::move(op), timeout, std::move(done));
+      }
     }
   };
 }
@@ -252,12 +288,18 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
 
   if (config.cluster.enabled) {
     if (Status s = StartCluster(on_loop); !s.ok()) return s;
-    api::rest::AddClusterRoutes(router, loop, *cluster_node, [this](OnLoop l, std::function<void(Status)> done) {
-      if (!reconciler || !cluster_node->CaughtUp(l)) {
-        return done(Status::Unavailable("this peer has not caught up with the cluster yet; retry shortly"));
-      }
-      reconciler->Recover(l, cluster_node->State(), [done = std::move(done)](OnLoop, Status s) { done(s); });
-    });
+    api::rest::AddClusterRoutes(
+        router, loop, *cluster_node, [this](OnLoop l, std::function<void(Status)> done) {
+          if (!reconciler) return done(Status::Unavailable("qdrantd is shutting down"));
+          if (!cluster_node->CaughtUp(l)) {
+            // compat.md §6.6: accepted at once; the refresh runs once this peer has caught up.
+            done(Status::Ok());
+            RecoverWhenCaughtUp(l);
+            return;
+          }
+          reconciler->Recover(l, cluster_node->State(),
+                              [done = std::move(done)](OnLoop, Status s) { done(s); });
+        });
   }
 
   pool = std::make_unique<WorkerPool>(config.storage.performance.max_search_threads);
@@ -286,6 +328,42 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     member->AttachReconciler(on_loop, [r = reconciler.get()](OnLoop l, const std::shared_ptr<const cluster::ClusterState>& st) {
       r->Reconcile(l, st);
     });
+    cluster::TransferManager::Options transfer_options;
+    transfer_options.incoming_limit = config.storage.performance.incoming_shard_transfers_limit;
+    transfer_options.outgoing_limit = config.storage.performance.outgoing_shard_transfers_limit;
+    if (auto mb = config.storage.performance.shard_transfer_rate_limit_mb) {
+      transfer_options.rate_limit_bytes = static_cast<uint64_t>(std::max(1.0, *mb * 1e6));
+    }
+    transfers = std::make_unique<cluster::TransferManager>(
+        *collections, data_client, member->peer_id(), transfer_options,
+        [member](cluster::MetaOperation op, std::function<void(Status)> done) {
+          member->Propose(std::move(op), std::chrono::seconds(10), std::move(done));
+        },
+        [member] { return member->State(); });
+    transfers->Start();
+    engine.transfers = [member, manager = transfers.get()](const std::string& name) {
+      std::vector<collection::TransferView> out;
+      for (const cluster::Transfer& t : member->State()->transfers) {
+        if (t.collection != name) continue;
+        collection::TransferView v{.shard = t.shard,
+                                   .from = t.from,
+                                   .to = t.to,
+                                   .sync = t.sync,
+                                   .method = t.method,
+                                   .comment = std::nullopt};
+        if (std::optional<collection::TransferProgress> p = manager->Progress(t)) {
+          // Qdrant's words, which scripts match on (compat.md §6.5).
+          v.comment = "Transferring records (" + std::to_string(p->points_done) + "/" +
+                      std::to_string(p->points_total) + "), started " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::steady_clock::now() - p->started)
+                                         .count()) +
+                      "s ago";
+        }
+        out.push_back(std::move(v));
+      }
+      return out;
+    };
     engine.propose = MakeProposer(loop, cluster_node.get());
     engine.peer_id = cluster_node->peer_id();
     engine.placement = [node = cluster_node.get()](const std::string& name) -> std::optional<api::rest::Placement> {
@@ -385,6 +463,7 @@ void Daemon::Impl::BeginShutdown(OnLoop on_loop, int signo) {
     grpc_stopped = false;
     auto deadline = std::chrono::system_clock::now() + kShutdownGrace - std::chrono::seconds(1);
     grpc_stopper = std::thread([this, deadline] {
+      if (transfers) transfers->Stop();  // joins its threads: never on the loop
       if (grpc) grpc->Shutdown(deadline);
       if (p2p) p2p->Shutdown(deadline);
       grpc_stopped = true;
@@ -392,6 +471,33 @@ void Daemon::Impl::BeginShutdown(OnLoop on_loop, int signo) {
   }
   uv_timer_stop(&checkpoint_timer);
   uv_timer_start(&drain_timer, &Impl::OnDrainTimer, 0, 10);
+}
+
+void Daemon::Impl::RecoverWhenCaughtUp(OnLoop) {
+  if (recover_waiting) return;
+  recover_waiting = true;
+  if (recover_timer.loop == nullptr) {
+    uv_timer_init(loop.raw(), &recover_timer);
+    recover_timer.data = this;
+  }
+  uv_timer_start(
+      &recover_timer,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Impl*>(t->data);
+        OnLoop l = self->loop.Enter();
+        if (self->stopping || !self->reconciler) {
+          uv_timer_stop(t);
+          return;
+        }
+        if (!self->cluster_node->CaughtUp(l)) return;
+        uv_timer_stop(t);
+        self->recover_waiting = false;
+        QD_LOG_INFO("caught up: running the recover asked for earlier");
+        self->reconciler->Recover(l, self->cluster_node->State(), [](OnLoop, Status s) {
+          if (!s.ok()) QD_LOG_WARN("recover: " + s.message());
+        });
+      },
+      100, 100);
 }
 
 void Daemon::Impl::CheckDrained(OnLoop on_loop) {
@@ -403,10 +509,11 @@ void Daemon::Impl::CheckDrained(OnLoop on_loop) {
 }
 
 void Daemon::Impl::CloseHandles() {
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&sigint),
-                         reinterpret_cast<uv_handle_t*>(&sigterm),
-                         reinterpret_cast<uv_handle_t*>(&drain_timer),
-                         reinterpret_cast<uv_handle_t*>(&checkpoint_timer)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&sigint), reinterpret_cast<uv_handle_t*>(&sigterm),
+        reinterpret_cast<uv_handle_t*>(&drain_timer),
+        reinterpret_cast<uv_handle_t*>(&checkpoint_timer),
+        reinterpret_cast<uv_handle_t*>(&recover_timer)}) {
     if (h->loop != nullptr && !uv_is_closing(h)) uv_close(h, nullptr);
   }
 }

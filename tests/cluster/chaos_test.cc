@@ -1,7 +1,8 @@
 // The fault checker (issue #16): acknowledged upserts and deletes through all three peers while
 // a driver kills (SIGKILL, then restart), pauses (SIGSTOP/SIGCONT) and restarts peers. At the end
-// every acknowledged write is readable through every peer (an acknowledged upsert is there, an
-// acknowledged delete is gone) and all readable replicas of each shard are identical.
+// every replica is Active again (automatic recovery, issue #17), every acknowledged write is
+// readable through every peer (an acknowledged upsert is there, an acknowledged delete is gone)
+// and all replicas of each shard are identical.
 //
 // Writers use ids of their own (writer * 1,000,000 + n), so the expected final state of each id
 // is known from the client's side alone; an operation that failed or timed out has an unknown
@@ -20,6 +21,7 @@
 #include <thread>
 
 #include "tests/cluster/cluster_harness.h"
+#include "tests/cluster/points_helpers.h"
 #include "tests/support/json.h"
 
 using namespace qd::test;
@@ -134,12 +136,18 @@ TEST_CASE(
   }
   stop = true;
   for (std::thread& w : writers) w.join();
-  // Every peer serves the collection again (a restarted one once it applied the placement).
+  // Every peer serves the collection again (a restarted one once it applied the placement),
+  // and automatic recovery (issue #17) brings every Dead replica back.
   for (const auto& p : peers) {
     REQUIRE(PollUntil(
         [&] { return p->Request("POST", "/collections/chaos/points/count", "{}").status == 200; },
         30s));
   }
+  const auto recovery_started = std::chrono::steady_clock::now();
+  CHECK(PollUntil([&] { return AllActive(Ptrs(peers), "chaos"); }, 90s));
+  const auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - recovery_started)
+                               .count();
 
   // Every acknowledged write, through every peer.
   uint64_t lost = 0, checked = 0;
@@ -187,11 +195,12 @@ TEST_CASE(
   std::cout << "fault checker: " << seconds << " s, operations acknowledged " << acknowledged
             << ", failed or unknown " << failed << ", faults injected " << kills + pauses << " ("
             << kills << " kill -9 + restart, " << pauses << " pauses), checks " << checked
-            << ", lost writes " << lost << ", readable replicas " << replicas << ", diverged "
-            << diverged << std::endl;
+            << ", lost writes " << lost << ", readable replicas " << replicas << " of "
+            << shards * peers.size() << " (all Active " << recovery_ms
+            << " ms after the last fault), diverged " << diverged << std::endl;
   CHECK(acknowledged > 0);
   CHECK(kills + pauses > 0);
   CHECK(lost == 0);
   CHECK(diverged == 0);
-  CHECK(replicas >= shards);
+  CHECK(replicas == shards * peers.size());
 }

@@ -243,8 +243,14 @@ TEST_CASE("POST /cluster/recover re-creates local replicas whose files were dele
   CHECK(recovered.body.find("\"result\":true") != std::string::npos);
   CHECK(std::filesystem::exists(ShardDir(p, "c", 0) + "/points.db"));
   CHECK(std::filesystem::exists(ShardDir(p, "c", 1) + "/points.db"));
-  // Back, empty (refilling is the data plane's job), and writable.
-  CHECK(p.Request("POST", "/collections/c/points/count", "{}").body.find("\"count\":0") != std::string::npos);
+  // Its replicas are the only ones, so nothing can refill them: once consensus refused to mark
+  // them Dead (the last readable replicas), they serve again, empty, and take writes.
+  CHECK(PollUntil(
+      [&] {
+        return p.Request("POST", "/collections/c/points/count", "{}").body.find("\"count\":0") !=
+               std::string::npos;
+      },
+      10s));
   REQUIRE(p.Request("PUT", "/collections/c/points?wait=true", R"({"points":[)" + Point(4) + "]}").status == 200);
   // What it writes now survives a restart.
   REQUIRE(p.Stop() == 0);

@@ -15,6 +15,28 @@ ClusterState ThreePeers() {
   return s;
 }
 
+// Collection "c" with one shard (0) whose replicas are on `peers`, all Active.
+ClusterState OneShardOn(std::vector<PeerId> peers) {
+  ClusterState s = ThreePeers();
+  MetaOperation create = MetaOperation::CreateCollection("c", "{}", 1, 1);
+  create.placement[0] = peers;
+  REQUIRE(ApplyOperation(s, create).ok());
+  for (PeerId p : peers) {
+    REQUIRE(
+        ApplyOperation(s, MetaOperation::SetReplicaState("c", 0, p, ReplicaState::kActive)).ok());
+  }
+  return s;
+}
+
+MetaOperation TransferOp(MetaOperation::Kind kind, PeerId from, PeerId to, bool sync) {
+  MetaOperation op;
+  op.kind = kind;
+  op.transfer = Transfer{.collection = "c", .shard = 0, .from = from, .to = to, .sync = sync};
+  return op;
+}
+
+using K = MetaOperation::Kind;
+
 }  // namespace
 
 TEST_CASE("placement spreads replication_factor distinct peers per shard evenly", "[consensus]") {
@@ -38,12 +60,8 @@ TEST_CASE("shard_number defaults to the number of peers", "[consensus]") {
 }
 
 TEST_CASE("peer removal without force is refused while it holds replicas", "[consensus]") {
-  ClusterState s = ThreePeers();
-  REQUIRE(ApplyOperation(s, MetaOperation::CreateCollection("c", "{}", 3, 1)).ok());
-  MetaOperation start;
-  start.kind = MetaOperation::Kind::kStartTransfer;
-  start.transfer = Transfer{.collection = "c", .shard = 0, .from = 10, .to = 20};
-  REQUIRE(ApplyOperation(s, start).ok());
+  ClusterState s = OneShardOn({10});
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 20, false)).ok());
   CHECK(ApplyOperation(s, MetaOperation::RemovePeer(10, false)).code() == qd::StatusCode::kFailedPrecondition);
   REQUIRE(ApplyOperation(s, MetaOperation::RemovePeer(10, true)).ok());
   CHECK_FALSE(s.peers.count(10));
@@ -73,13 +91,26 @@ TEST_CASE("a newcomer with a registered URI replaces an empty peer and is refuse
 TEST_CASE("the cluster state and every operation kind round-trip through their encodings",
           "[consensus]") {
   ClusterState s = ThreePeers();
-  REQUIRE(ApplyOperation(s, MetaOperation::CreateCollection("c", R"({"a":[1,2,{"b":null}]})", 2, 2)).ok());
-  REQUIRE(ApplyOperation(s, MetaOperation::SetReplicaState("c", 1, 30, ReplicaState::kDead)).ok());
+  REQUIRE(ApplyOperation(s, MetaOperation::CreateCollection("c", R"({"a":[1,2,{"b":null}]})", 2, 2))
+              .ok());
   REQUIRE(ApplyOperation(s, MetaOperation::CreateAlias("al", "c")).ok());
   REQUIRE(ApplyOperation(s, MetaOperation::SetMetadata("k", R"({"x":1.5})")).ok());
+  // A replica of shard 1, Active, and an automatic transfer to a peer that has none.
+  PeerId holder = s.collections.at("c").shards.at(1).replicas.begin()->first;
+  PeerId other = 10;
+  while (s.collections.at("c").shards.at(1).replicas.count(other)) other += 10;
+  REQUIRE(ApplyOperation(s, MetaOperation::SetReplicaState("c", 1, holder, ReplicaState::kActive))
+              .ok());
   MetaOperation start;
   start.kind = MetaOperation::Kind::kStartTransfer;
-  start.transfer = Transfer{.collection = "c", .shard = 1, .from = 10, .to = 30, .method = "snapshot", .sync = true};
+  start.transfer = Transfer{.collection = "c",
+                            .shard = 1,
+                            .from = holder,
+                            .to = other,
+                            .method = "snapshot",
+                            .sync = true,
+                            .automatic = true};
+  start.transfer_limits = {1, 2};
   REQUIRE(ApplyOperation(s, start).ok());
   s.applied_index = 77;
   auto back = ClusterState::FromJson(s.ToJson());
@@ -218,4 +249,106 @@ TEST_CASE("a restore reports the verdicts the snapshot carries to the proposers"
   CHECK(heard.at("10-7-1").ok());
   CHECK(heard.at("10-7-2").code() == qd::StatusCode::kAlreadyExists);
   CHECK(heard.at("10-7-2").message() == "Wrong input: Collection `c` already exists!");
+}
+
+TEST_CASE("a transfer's receiver is Partial, then Active, and a move drops its source",
+          "[consensus]") {
+  ClusterState s = OneShardOn({10});
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 20, true)).ok());
+  CHECK(s.collections.at("c").shards.at(0).replicas.at(20) == ReplicaState::kPartial);
+  CHECK(s.transfers.size() == 1);
+  // One transfer of a shard per peer at a time.
+  CHECK(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 30, true)).code() ==
+        qd::StatusCode::kInvalidArgument);
+  REQUIRE(ApplyOperation(s, TransferOp(K::kFinishTransfer, 10, 20, true)).ok());
+  CHECK(s.collections.at("c").shards.at(0).replicas ==
+        std::map<PeerId, ReplicaState>{{10, ReplicaState::kActive}, {20, ReplicaState::kActive}});
+  CHECK(s.transfers.empty());
+
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 20, 30, false)).ok());
+  REQUIRE(ApplyOperation(s, TransferOp(K::kFinishTransfer, 20, 30, false)).ok());
+  CHECK(s.collections.at("c").shards.at(0).replicas ==
+        std::map<PeerId, ReplicaState>{{10, ReplicaState::kActive}, {30, ReplicaState::kActive}});
+}
+
+TEST_CASE("transfers are refused from a replica that is not Active, to the source, and twice",
+          "[consensus]") {
+  ClusterState s = OneShardOn({10, 20});
+  REQUIRE(ApplyOperation(s, MetaOperation::SetReplicaState("c", 0, 20, ReplicaState::kDead)).ok());
+  qd::Status st = ApplyOperation(s, TransferOp(K::kStartTransfer, 20, 30, true));
+  CHECK(st.code() == qd::StatusCode::kInvalidArgument);
+  CHECK(st.message().find("no Active replica on peer 20") != std::string::npos);
+  st = ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 10, false));
+  CHECK(st.code() == qd::StatusCode::kUnprocessable);
+  CHECK(st.message().find("cannot transfer shard to itself") != std::string::npos);
+  // Moving onto a peer that holds a replica is refused; replicating onto it recovers it.
+  CHECK(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 20, false)).code() ==
+        qd::StatusCode::kInvalidArgument);
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 20, true)).ok());
+  CHECK(s.collections.at("c").shards.at(0).replicas.at(20) == ReplicaState::kPartial);
+}
+
+TEST_CASE("an aborted replication leaves its receiver Dead, an aborted move leaves no trace",
+          "[consensus]") {
+  ClusterState s = OneShardOn({10});
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 20, true)).ok());
+  REQUIRE(ApplyOperation(s, TransferOp(K::kAbortTransfer, 10, 20, true)).ok());
+  CHECK(s.collections.at("c").shards.at(0).replicas.at(20) == ReplicaState::kDead);
+  CHECK(s.transfers.empty());
+  qd::Status gone = ApplyOperation(s, TransferOp(K::kAbortTransfer, 10, 20, true));
+  CHECK(gone.code() == qd::StatusCode::kNotFound);
+  CHECK(gone.message().find("does not exist") != std::string::npos);
+
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 30, false)).ok());
+  REQUIRE(ApplyOperation(s, TransferOp(K::kAbortTransfer, 10, 30, false)).ok());
+  CHECK_FALSE(s.collections.at("c").shards.at(0).replicas.count(30));
+  CHECK(s.collections.at("c").shards.at(0).replicas.at(10) == ReplicaState::kActive);
+}
+
+TEST_CASE("a transfer whose source or receiver goes Dead or away is aborted", "[consensus]") {
+  ClusterState s = OneShardOn({10, 20});
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 30, true)).ok());
+  REQUIRE(ApplyOperation(s, MetaOperation::SetReplicaState("c", 0, 10, ReplicaState::kDead)).ok());
+  CHECK(s.transfers.empty());
+  CHECK(s.collections.at("c").shards.at(0).replicas.at(30) == ReplicaState::kDead);
+
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 20, 10, true)).ok());
+  REQUIRE(ApplyOperation(s, MetaOperation::RemovePeer(20, true)).ok());
+  CHECK(s.transfers.empty());
+  // The receiver of the aborted replication stays Dead; the last Active replica went with
+  // peer 20 (forced removal is the operator's call).
+  CHECK(s.collections.at("c").shards.at(0).replicas.at(10) == ReplicaState::kDead);
+}
+
+TEST_CASE("drop_replica keeps a shard's last Active replica", "[consensus]") {
+  ClusterState s = OneShardOn({10, 20});
+  MetaOperation drop;
+  drop.kind = K::kRemoveReplica;
+  drop.collection = "c";
+  drop.shard = 0;
+  drop.peer_id = 20;
+  REQUIRE(ApplyOperation(s, drop).ok());
+  drop.peer_id = 10;
+  CHECK(ApplyOperation(s, drop).code() == qd::StatusCode::kInvalidArgument);
+  drop.peer_id = 30;
+  CHECK(ApplyOperation(s, drop).code() == qd::StatusCode::kNotFound);
+}
+
+TEST_CASE("automatic transfers stay within the limits, counting every transfer", "[consensus]") {
+  ClusterState s = OneShardOn({10});
+  MetaOperation create = MetaOperation::CreateCollection("d", "{}", 1, 1);
+  create.placement[0] = {10};
+  REQUIRE(ApplyOperation(s, create).ok());
+  REQUIRE(
+      ApplyOperation(s, MetaOperation::SetReplicaState("d", 0, 10, ReplicaState::kActive)).ok());
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 20, true)).ok());  // the user's
+  MetaOperation automatic;
+  automatic.kind = K::kStartTransfer;
+  automatic.transfer = Transfer{
+      .collection = "d", .shard = 0, .from = 10, .to = 30, .sync = true, .automatic = true};
+  automatic.transfer_limits = {1, 1};
+  CHECK(ApplyOperation(s, automatic).code() == qd::StatusCode::kFailedPrecondition);
+  automatic.transfer_limits = {1, 2};
+  REQUIRE(ApplyOperation(s, automatic).ok());
+  CHECK(s.transfers.size() == 2);
 }

@@ -131,11 +131,20 @@ class DataService final : public pb::P2pData::CallbackService {
       Result<std::shared_ptr<collection::Collection>> c =
           data_.collections->Get(request->collection());
       if (!c.ok()) return c.status();
-      std::vector<replica::LocalReplica::NumberedOp> ops;
-      ops.reserve(request->ops_size());
-      for (const pb::ReplicatedOp& op : request->ops()) ops.push_back({op.op_num(), op.op()});
+      std::vector<collection::StreamItem> items;
+      items.reserve(request->ops_size());
+      for (const pb::ReplicatedOp& op : request->ops()) {
+        if (op.kind() > 2) return Status::InvalidArgument("unknown replicated item kind");
+        collection::StreamItem item;
+        item.kind = static_cast<collection::StreamItem::Kind>(op.kind());
+        item.op_num = op.op_num();
+        item.body = op.op();
+        item.versions.assign(op.versions().begin(), op.versions().end());
+        item.indexes.assign(op.indexes().begin(), op.indexes().end());
+        items.push_back(std::move(item));
+      }
       Result<segment::OpNum> last =
-          (*c)->ApplyReplicated(request->shard(), request->origin(), std::move(ops));
+          (*c)->ApplyReplicated(request->shard(), request->origin(), std::move(items));
       if (!last.ok()) {
         QD_LOG_WARN("collection " + request->collection() + ", shard " +
                     std::to_string(request->shard()) + ": refused ops from peer " +
@@ -143,6 +152,49 @@ class DataService final : public pb::P2pData::CallbackService {
         return last.status();
       }
       reply->set_last_op(*last);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* TransferReady(CallbackServerContext* context,
+                                    const pb::TransferReadyRequest* request,
+                                    pb::TransferReadyReply* reply) override {
+    return OnPool(data_.read_pool, context, reply, [this, request]() -> Status {
+      if (request->collection().empty()) return Status::Ok();  // a probe: this peer is up
+      Result<std::shared_ptr<collection::Collection>> c =
+          data_.collections->Get(request->collection());
+      if (!c.ok()) return Status::Unavailable(c.status().message());
+      return (*c)->TransferReady(request->shard(), request->from());
+    });
+  }
+
+  ServerUnaryReactor* Fence(CallbackServerContext* context, const pb::FenceRequest* request,
+                            pb::FenceReply* reply) override {
+    return OnPool(data_.read_pool, context, reply, [this, request, reply]() -> Status {
+      Result<std::shared_ptr<collection::Collection>> c =
+          data_.collections->Get(request->collection());
+      if (!c.ok()) return c.status();
+      Result<segment::OpNum> last = (*c)->Fence(request->shard(), request->orderer());
+      if (!last.ok()) return last.status();
+      reply->set_last_op(*last);
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* ReadOps(CallbackServerContext* context, const pb::ReadOpsRequest* request,
+                              pb::ReadOpsReply* reply) override {
+    return OnPool(data_.read_pool, context, reply, [this, request, reply]() -> Status {
+      Result<std::shared_ptr<collection::Collection>> c =
+          data_.collections->Get(request->collection());
+      if (!c.ok()) return c.status();
+      Result<std::vector<replica::LocalReplica::NumberedOp>> ops =
+          (*c)->ReadOps(request->shard(), request->from(), request->to());
+      if (!ops.ok()) return ops.status();
+      for (replica::LocalReplica::NumberedOp& op : *ops) {
+        pb::ReplicatedOp* out = reply->add_ops();
+        out->set_op_num(op.op_num);
+        out->set_op(std::move(op.body));
+      }
       return Status::Ok();
     });
   }

@@ -85,6 +85,21 @@ void ClusterUpdate(const EngineContext& context, const Request& request, Answer 
   Propose(context, request, std::move(*change), *timeout, std::move(answer));
 }
 
+// POST /collections/{name}/cluster (compat.md §6.5): answers once the operation is applied
+// here (a transfer is then registered; it runs on its own).
+void ClusterOperation(const EngineContext& context, const Request& request, Answer answer) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return answer(timeout.status());
+  Result<std::shared_ptr<collection::Collection>> c =
+      context.collections->Get(request.Param("collection_name"));
+  if (!c.ok()) return answer(c.status());
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return answer(body.status());
+  Result<CollectionChange> change = collection::ShardOperationChange((*c)->name(), *body);
+  if (!change.ok()) return answer(change.status());
+  Propose(context, request, std::move(*change), *timeout, std::move(answer));
+}
+
 void ClusterDelete(const EngineContext& context, const Request& request, Answer answer) {
   Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
   if (!timeout.ok()) return answer(timeout.status());
@@ -259,6 +274,26 @@ Result<Response> CollectionClusterInfo(const EngineContext& context, const Reque
   w.EndArray();
   w.Key("shard_transfers");
   w.StartArray();
+  if (context.transfers) {
+    for (const collection::TransferView& t : context.transfers((*c)->name())) {
+      w.StartObject();
+      w.Key("shard_id");
+      w.Uint(t.shard);
+      w.Key("from");
+      w.Uint64(t.from);
+      w.Key("to");
+      w.Uint64(t.to);
+      w.Key("sync");
+      w.Bool(t.sync);
+      w.Key("method");
+      w.String(t.method.c_str());
+      if (t.comment) {
+        w.Key("comment");
+        w.String(t.comment->c_str());
+      }
+      w.EndObject();
+    }
+  }
   w.EndArray();
   w.EndObject();
   return JsonResult(request, Take(buffer));
@@ -301,7 +336,13 @@ void AddCollectionRoutes(Router& router, EngineContext context) {
     add_cluster("PUT", "/collections/{collection_name}", &ClusterCreate);
     add_cluster("PATCH", "/collections/{collection_name}", &ClusterUpdate);
     add_cluster("DELETE", "/collections/{collection_name}", &ClusterDelete);
+    add_cluster("POST", "/collections/{collection_name}/cluster", &ClusterOperation);
   } else {
+    router.Add("POST", "/collections/{collection_name}/cluster", [](Request& request, Reply reply) {
+      reply.Send(JsonError(
+          request, Status::MethodNotAllowed("Cluster operations are not available in standalone "
+                                            "mode: start qdrantd with cluster.enabled=true")));
+    });
     add("POST", "/collections/aliases", &ChangeAliases);
     add("PUT", "/collections/{collection_name}", &CreateCollection);
     add("PATCH", "/collections/{collection_name}", &UpdateCollection);

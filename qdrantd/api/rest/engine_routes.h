@@ -39,6 +39,7 @@ struct EngineContext {
   ProposeFn propose;      // empty in standalone mode: changes apply locally
   uint64_t peer_id = 0;   // this node's id in cluster mode
   PlacementFn placement;  // empty in standalone mode: every shard is local and Active
+  collection::TransfersFn transfers;  // cluster mode: shard transfers in progress
 };
 
 void AddCollectionRoutes(Router& router, EngineContext context);

@@ -308,15 +308,16 @@ std::vector<LocalReplica::NumberedOp> Numbered(OpNum first, std::vector<uint64_t
   return out;
 }
 
-TEST_CASE("the log listener sees every op Update logs, in op order, and replicated ops not at all",
+TEST_CASE("the log listener sees every op logged, in op order, and which were numbered here",
           "[unit][replica]") {
   TempDir dir;
   auto replica = OpenReplica(dir.path());
   std::mutex mu;
   std::vector<OpNum> seen;
-  replica->SetLogListener(7, [&](OpNum n, const std::string& body) {
+  std::vector<OpNum> replicated;
+  replica->SetLogListener(7, [&](OpNum n, const std::string& body, bool ordered_here) {
     std::lock_guard<std::mutex> lock(mu);
-    seen.push_back(n);
+    (ordered_here ? seen : replicated).push_back(n);
     CHECK(segment::Decode(body).ok());
   });
   std::vector<std::thread> writers;
@@ -330,6 +331,7 @@ TEST_CASE("the log listener sees every op Update logs, in op order, and replicat
   for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == i + 1);
   REQUIRE(replica->ApplyReplicated(9, Numbered(101, {1000, 1001})).ok());
   CHECK(seen.size() == 100);
+  CHECK(replicated == std::vector<OpNum>{101, 102});
 }
 
 TEST_CASE(
@@ -339,7 +341,9 @@ TEST_CASE(
   auto leader = OpenReplica(leader_dir.path());
   auto follower = OpenReplica(follower_dir.path());
   std::vector<LocalReplica::NumberedOp> stream;
-  leader->SetLogListener(1, [&](OpNum n, const std::string& body) { stream.push_back({n, body}); });
+  leader->SetLogListener(1, [&](OpNum n, const std::string& body, bool) {
+    stream.push_back({n, body});
+  });
   for (uint64_t id = 1; id <= 5; ++id) REQUIRE(Write(*leader, id).ok());
   REQUIRE(stream.size() == 5);
 
@@ -347,13 +351,16 @@ TEST_CASE(
   Result<OpNum> last = follower->ApplyReplicated(1, {stream.begin(), stream.begin() + 3});
   REQUIRE(last.ok());
   CHECK(*last == 3);
-  // An op under a number the follower already holds is refused (another ordering replica's),
-  // and so is what comes behind it in the batch.
-  last = follower->ApplyReplicated(2, {stream.begin() + 2, stream.end()});
+  // Another op under a number the follower already holds is refused (another ordering
+  // replica's), and so is what comes behind it in the batch.
+  std::vector<LocalReplica::NumberedOp> other = Numbered(3, {33});
+  other.push_back(stream[3]);
+  last = follower->ApplyReplicated(2, other);
   REQUIRE_FALSE(last.ok());
   CHECK(last.status().message().find("holds another op under that number") != std::string::npos);
   CHECK(follower->last_op() == 3);
-  last = follower->ApplyReplicated(1, {stream.begin() + 3, stream.end()});
+  // The same op again (it came through two streams while a transfer handed over) is skipped.
+  last = follower->ApplyReplicated(1, {stream.begin() + 2, stream.end()});
   REQUIRE(last.ok());
   CHECK(*last == 5);
   CHECK(follower->segment().points_count() == 5);
@@ -363,7 +370,8 @@ TEST_CASE(
   REQUIRE(b.points.size() == 1);
   CHECK(a.points[0].version == b.points[0].version);
 
-  // A gap: op 7 when the follower is at 5. Nothing of it is logged.
+  // A gap: op 7 when the follower is at 5 (and op 6 does not come within kGapWait). Nothing
+  // of it is logged.
   Result<OpNum> gap = follower->ApplyReplicated(1, Numbered(7, {70}));
   REQUIRE_FALSE(gap.ok());
   CHECK(gap.status().code() == StatusCode::kFailedPrecondition);
@@ -385,6 +393,55 @@ TEST_CASE(
   follower = OpenReplica(follower_dir.path());
   CHECK(follower->last_op() == 5);
   CHECK(follower->segment().points_count() == 5);
+}
+
+TEST_CASE("a transfer's receiver continues from the source's op with its points and versions",
+          "[unit][replica]") {
+  TempDir source_dir, receiver_dir;
+  auto source = OpenReplica(source_dir.path());
+  for (uint64_t id = 1; id <= 6; ++id) REQUIRE(Write(*source, id).ok());
+  REQUIRE(Write(*source, 2).ok());  // point 2 now has version 7
+
+  // What the source sends: its state at its last op, read while nothing is logged.
+  Operation points;
+  std::vector<OpNum> versions;
+  OpNum base = 0;
+  REQUIRE(source
+              ->WithQuiescedLog([&](OpNum last, const Segment& seg) {
+                base = last;
+                segment::RecordBatch all = seg.Scroll(std::nullopt, 100, nullptr, {});
+                for (const segment::PointRecord& r : all.points) {
+                  points.points.push_back(segment::PointStruct{r.id, {}, "{}"});
+                  versions.push_back(r.version);
+                }
+                return Status::Ok();
+              })
+              .ok());
+  CHECK(base == 7);
+
+  // The receiver held other data (a Dead replica's): the reset drops it.
+  auto receiver = OpenReplica(receiver_dir.path());
+  for (uint64_t id = 50; id <= 60; ++id) REQUIRE(Write(*receiver, id).ok());
+  REQUIRE(receiver->ResetTo(base).ok());
+  CHECK(receiver->segment().points_count() == 0);
+  REQUIRE(receiver->ApplyTransferred(points, versions).ok());
+  CHECK(receiver->last_op() == 7);
+  CHECK(receiver->segment().points_count() == 6);
+  segment::RecordBatch two = receiver->segment().Retrieve({PointId::Num(2)}, {});
+  REQUIRE(two.points.size() == 1);
+  CHECK(two.points[0].version == 7);
+
+  // The source's next op follows on the receiver, and all of it survives a restart.
+  std::vector<LocalReplica::NumberedOp> next = Numbered(8, {100});
+  REQUIRE(receiver->ApplyReplicated(1, next).ok());
+  receiver.reset();
+  receiver = OpenReplica(receiver_dir.path());
+  CHECK(receiver->last_op() == 8);
+  CHECK(receiver->segment().points_count() == 7);
+  CHECK_FALSE(receiver->segment().Exists(PointId::Num(55)));
+  two = receiver->segment().Retrieve({PointId::Num(2)}, {});
+  REQUIRE(two.points.size() == 1);
+  CHECK(two.points[0].version == 7);
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+// TransferManager: this peer's part in the shard transfers consensus registered, and automatic
+// recovery (compat.md §6.5, §6.6; docs/cluster.md "Shard transfers").
+//  * For every transfer whose source is this peer it runs a collection::TransferDriver, and
+//    proposes the transfer's end (finish, or abort when the driver failed) through consensus.
+//    A transfer that left the state (finished, aborted, its peers removed) has its driver
+//    cancelled and its forwarding stopped.
+//  * Automatic recovery: for each shard whose Active replica with the highest peer id is here,
+//    every Dead replica on a peer that answers a probe gets a replication from here, within the
+//    transfer limits (the FSM checks them, counting every transfer); limits 0/0 turn it off.
+//    A probe or proposal that failed waits kRetryDelay before the next try of that replica.
+// It works on its own thread, ticking every kTick: probes and proposals may block there,
+// never on the loop.
+// Thread: any for the public methods.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include "libshared/status.h"
+#include "qdrantd/cluster/cluster_state.h"
+#include "qdrantd/cluster/meta_operation.h"
+#include "qdrantd/collection/collections.h"
+#include "qdrantd/collection/transfer_driver.h"
+
+namespace qd::cluster {
+
+class TransferManager {
+ public:
+  struct Options {
+    uint64_t incoming_limit = 1;
+    uint64_t outgoing_limit = 1;
+    uint64_t rate_limit_bytes = 0;  // per second and transfer; 0: unlimited
+    size_t batch_points = 256;
+  };
+  static constexpr std::chrono::milliseconds kTick{200};
+  static constexpr std::chrono::milliseconds kRetryDelay{1000};
+  // Proposes `op`; `done` runs once it was applied here or failed (any thread).
+  using ProposeFn = std::function<void(MetaOperation op, std::function<void(Status)> done)>;
+  using StateFn = std::function<std::shared_ptr<const ClusterState>()>;
+
+  TransferManager(collection::Collections& collections, std::shared_ptr<collection::PeerLink> link,
+                  PeerId self, Options options, ProposeFn propose, StateFn state);
+  ~TransferManager();  // stops the thread and every driver
+  TransferManager(const TransferManager&) = delete;
+  TransferManager& operator=(const TransferManager&) = delete;
+
+  void Start();
+  // Stops the thread and every driver (joins them). Idempotent; Progress still answers.
+  void Stop();
+  // The progress of a transfer this peer sends, if it runs here.
+  std::optional<collection::TransferProgress> Progress(const Transfer& t) const;
+
+ private:
+  using Key = std::tuple<std::string, ShardId, PeerId>;  // collection, shard, to
+  // The driver's outcome, set on its thread once it ended: what to propose.
+  struct Outcome {
+    std::mutex mu;
+    std::optional<Status> status;  // Protected by mu
+  };
+  struct Running {
+    Transfer transfer;
+    std::unique_ptr<collection::TransferDriver> driver;
+    std::shared_ptr<collection::Collection> collection;
+    std::shared_ptr<Outcome> outcome;
+    bool proposing = false;                          // Protected by mu_
+    std::chrono::steady_clock::time_point retry_at;  // Protected by mu_
+  };
+  void Run();
+  void Tick(const ClusterState& state);
+  void SyncDrivers(const ClusterState& state);
+  void PlanRecovery(const ClusterState& state);
+
+  collection::Collections& collections_;
+  const std::shared_ptr<collection::PeerLink> link_;
+  const PeerId self_;
+  const Options options_;
+  ProposeFn propose_;
+  StateFn state_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                            // Protected by mu_
+  std::map<Key, std::unique_ptr<Running>> running_;  // Protected by mu_
+  std::set<Key> recovering_;  // recovery proposals in flight; Protected by mu_
+  std::map<Key, std::chrono::steady_clock::time_point> backoff_;  // thread only
+  std::thread thread_;
+};
+
+}  // namespace qd::cluster

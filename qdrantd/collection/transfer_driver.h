@@ -1,0 +1,85 @@
+// TransferDriver: the source's side of one shard transfer (stream_records), on its own thread.
+// Happy path (docs/cluster.md "Shard transfers"): wait until the receiver applied the transfer's
+// start (its replica is Partial for it) -> Collection::BeginTransfer (from then on every op the
+// source logs is forwarded to the receiver, behind a reset to the source's current op) -> send
+// the points in id order, batch by batch, each read while no write is being applied, so that
+// in the one stream every batch lands exactly between the ops it reflects -> once the receiver
+// applied everything, `finished(Ok)` (the owner proposes the transfer's end through consensus;
+// the forwarding stops when the transfer leaves the placement, Collection::EndTransfer).
+// Failure modes: the receiver never ready, a batch or forwarded op refused, the receiver
+// unreachable -> `finished(error)` (the owner proposes the abort). Cancel() (the transfer left
+// consensus) stops it without calling `finished`.
+// Throttles: at most kMaxInFlight batches unanswered; `rate_limit_bytes` per second (0: none).
+// Thread: any; `finished` runs on the driver's thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "libshared/status.h"
+#include "qdrantd/collection/collection.h"
+
+namespace qd::collection {
+
+struct TransferProgress {
+  size_t points_total = 0;
+  size_t points_done = 0;  // applied by the receiver
+  size_t bytes_done = 0;
+  std::chrono::steady_clock::time_point started;
+};
+
+class TransferDriver {
+ public:
+  struct Options {
+    size_t batch_points = 256;
+    uint64_t rate_limit_bytes = 0;  // per second; 0: unlimited
+    std::chrono::milliseconds ready_wait{30000};
+  };
+  static constexpr size_t kMaxInFlight = 4;
+  using Finished = std::function<void(Status)>;
+
+  TransferDriver(std::shared_ptr<Collection> collection, std::shared_ptr<PeerLink> link,
+                 uint32_t shard, uint64_t self, uint64_t to, Options options, Finished finished);
+  ~TransferDriver();  // cancels and joins
+  TransferDriver(const TransferDriver&) = delete;
+  TransferDriver& operator=(const TransferDriver&) = delete;
+
+  void Cancel();
+  TransferProgress progress() const;
+
+ private:
+  void Run();
+  Status Transfer();
+  // One item in flight: its size is known once it was read, which may be after its answer.
+  struct Item {
+    size_t points = 0, bytes = 0;
+    bool sized = false, answered = false;  // Protected by mu_
+  };
+  // Registers one more item in flight; its Done records the outcome.
+  PeerLink::Done Track(std::shared_ptr<Item> item);
+  void Sized(const std::shared_ptr<Item>& item, size_t points, size_t bytes);
+  // Waits until at most `in_flight` items are unanswered, a failure, or Cancel.
+  Status WaitInFlight(size_t in_flight);
+
+  const std::shared_ptr<Collection> collection_;
+  const std::shared_ptr<PeerLink> link_;
+  const uint32_t shard_;
+  const uint64_t self_;
+  const uint64_t to_;
+  const Options options_;
+  Finished finished_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;     // Protected by mu_
+  size_t in_flight_ = 0;       // Protected by mu_
+  Status failure_;             // Protected by mu_
+  TransferProgress progress_;  // Protected by mu_
+  std::thread thread_;
+};
+
+}  // namespace qd::collection

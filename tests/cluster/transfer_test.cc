@@ -1,0 +1,438 @@
+// Shard transfers and automatic recovery (issue #17, compat.md §6.5, §6.6): replicate_shard,
+// move_shard, abort_transfer and drop_replica over REST while writers go on through every peer,
+// and Dead replicas recovered by themselves within the transfer limits. Three qdrantd processes
+// on 127.0.0.1 with ephemeral ports; every wait polls with a deadline; the harness kills every
+// process it started. A small `shard_transfer_rate_limit_mb` makes a transfer of a few
+// thousand points last long enough to be seen in progress and aborted.
+#include <signal.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "tests/cluster/cluster_harness.h"
+#include "tests/cluster/points_helpers.h"
+#include "tests/support/json.h"
+
+using namespace qd::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kRateLimit = "QDRANT__STORAGE__PERFORMANCE__SHARD_TRANSFER_RATE_LIMIT_MB";
+
+struct Replica {
+  uint64_t peer = 0;
+  std::string state;
+};
+
+// The replicas of `shard` as `via` reports them (local and remote).
+std::vector<Replica> Replicas(const ClusterPeer& via, const std::string& name, uint32_t shard) {
+  std::vector<Replica> out;
+  HttpResponse r = via.Request("GET", "/collections/" + name + "/cluster");
+  if (r.status != 200) return out;
+  rapidjson::Document d = Json(r);
+  const uint64_t self = d["result"]["peer_id"].GetUint64();
+  for (const auto& s : d["result"]["local_shards"].GetArray()) {
+    if (s["shard_id"].GetUint() == shard) out.push_back({self, s["state"].GetString()});
+  }
+  for (const auto& s : d["result"]["remote_shards"].GetArray()) {
+    if (s["shard_id"].GetUint() == shard)
+      out.push_back({s["peer_id"].GetUint64(), s["state"].GetString()});
+  }
+  return out;
+}
+
+size_t Transfers(const ClusterPeer& via, const std::string& name) {
+  HttpResponse r = via.Request("GET", "/collections/" + name + "/cluster");
+  if (r.status != 200) return 0;
+  return Json(r)["result"]["shard_transfers"].Size();
+}
+
+HttpResponse Operate(const ClusterPeer& via, const std::string& name, const std::string& body) {
+  return via.Request("POST", "/collections/" + name + "/cluster", body);
+}
+
+std::string TransferBody(const char* op, uint64_t from, uint64_t to) {
+  return std::string(R"({")") + op + R"(":{"shard_id":0,"from_peer_id":)" + std::to_string(from) +
+         R"(,"to_peer_id":)" + std::to_string(to) + "}}";
+}
+
+void Preload(const ClusterPeer& via, const std::string& name, uint64_t points) {
+  for (uint64_t first = 1; first <= points; first += 1000) {
+    HttpResponse r = via.Request("PUT", "/collections/" + name + "/points?wait=true",
+                                 Batch(first, std::min(points, first + 999)));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+  }
+}
+
+// Writers through every peer, each on ids of its own, recording what was acknowledged.
+class Writers {
+ public:
+  Writers(const std::vector<ClusterPeer*>& peers, std::string name) : name_(std::move(name)) {
+    for (size_t w = 0; w < 3; ++w) {
+      threads_.emplace_back([this, peers, w] {
+        uint64_t next = 1'000'000 * (w + 1);
+        while (!stop_) {
+          const ClusterPeer& via = *peers[(w + next) % peers.size()];
+          const uint64_t id = next++;
+          HttpResponse r = via.Request("PUT", "/collections/" + name_ + "/points?wait=true",
+                                       Batch(id, id, "w"), 10s);
+          std::lock_guard<std::mutex> lock(mu_);
+          (r.status == 200 ? acked_ : unknown_).insert(id);
+        }
+      });
+    }
+  }
+  ~Writers() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  std::set<uint64_t> acked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  size_t unknown() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unknown_.size();
+  }
+
+ private:
+  std::string name_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::set<uint64_t> acked_, unknown_;
+};
+
+// Ids a scroll through `via` returns.
+std::set<uint64_t> Ids(const ClusterPeer& via, const std::string& name) {
+  HttpResponse r = via.Request("POST", "/collections/" + name + "/points/scroll",
+                               R"({"limit":1000000,"with_payload":false})", 30s);
+  REQUIRE(r.status == 200);
+  std::set<uint64_t> out;
+  rapidjson::Document d = Json(r);
+  for (const auto& p : d["result"]["points"].GetArray()) out.insert(p["id"].GetUint64());
+  CHECK(d["result"]["next_page_offset"].IsNull());
+  return out;
+}
+
+// The peer of `peers` holding no replica of shard 0 and one that holds it.
+ClusterPeer* HolderOf(const std::vector<ClusterPeer*>& peers, const std::string& name, bool holds) {
+  std::vector<Replica> replicas = Replicas(*peers[0], name, 0);
+  for (ClusterPeer* p : peers) {
+    const uint64_t id = PeerId(*p);
+    bool has = false;
+    for (const Replica& r : replicas) has = has || r.peer == id;
+    if (has == holds) return p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "replicate_shard then move_shard under writes through every peer: progress is shown, replicas "
+    "end identical and no acknowledged write is lost",
+    "[cluster]") {
+  auto peers = StartCluster(3, {{kRateLimit, "0.5"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "t", 1, 1));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "t"); }, 10s));
+  Preload(*peers[1], "t", 8000);
+  ClusterPeer* source = HolderOf(Ptrs(peers), "t", true);
+  ClusterPeer* target = HolderOf(Ptrs(peers), "t", false);
+  REQUIRE(source);
+  REQUIRE(target);
+  ClusterPeer* third = nullptr;
+  for (ClusterPeer* p : Ptrs(peers)) {
+    if (p != source && p != target) third = p;
+  }
+  const uint64_t source_id = PeerId(*source), target_id = PeerId(*target),
+                 third_id = PeerId(*third);
+
+  Writers writers(Ptrs(peers), "t");
+  HttpResponse started =
+      Operate(*third, "t", TransferBody("replicate_shard", source_id, target_id));
+  INFO(started.body);
+  REQUIRE(started.status == 200);
+  // Listed on every peer with its method; the source shows its progress.
+  for (const auto& p : peers) CHECK(PollUntil([&] { return Transfers(*p, "t") == 1; }, 5s));
+  bool progress_seen = false;
+  std::string last;
+  REQUIRE(PollUntil(
+      [&] {
+        HttpResponse r = source->Request("GET", "/collections/t/cluster");
+        last = r.body;
+        if (r.body.find("Transferring records (") != std::string::npos) progress_seen = true;
+        if (r.body.find("\"method\":\"stream_records\"") == std::string::npos &&
+            Json(r)["result"]["shard_transfers"].Size() > 0) {
+          return false;
+        }
+        // The receiver answers no reads while it is filled.
+        for (const Replica& rep : Replicas(*source, "t", 0)) {
+          if (rep.peer == target_id) CHECK((rep.state == "Partial" || rep.state == "Active"));
+        }
+        return Json(r)["result"]["shard_transfers"].Size() == 0;
+      },
+      60s));
+  INFO(last);
+  CHECK(progress_seen);
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "t"); }, 10s));
+  CHECK(Replicas(*third, "t", 0).size() == 2);
+
+  // Now move the original replica to the third peer.
+  HttpResponse moved = Operate(*target, "t", TransferBody("move_shard", source_id, third_id));
+  INFO(moved.body);
+  REQUIRE(moved.status == 200);
+  REQUIRE(PollUntil(
+      [&] {
+        for (const auto& p : peers) {
+          if (Transfers(*p, "t") != 0) return false;
+        }
+        std::vector<Replica> replicas = Replicas(*source, "t", 0);
+        if (replicas.size() != 2) return false;
+        for (const Replica& r : replicas) {
+          if (r.peer == source_id || r.state != "Active") return false;
+        }
+        return true;
+      },
+      60s));
+  writers.Stop();
+  // One more write through every peer: applied everywhere after everything before it.
+  for (const auto& p : peers) {
+    REQUIRE(p->Request("PUT", "/collections/t/points?wait=true", Batch(1, 1)).status == 200);
+  }
+  const std::set<uint64_t> acked = writers.acked();
+  CHECK(acked.size() > 20);
+  INFO("unknown outcomes: " << writers.unknown());
+  for (const auto& p : peers) {
+    std::set<uint64_t> ids = Ids(*p, "t");
+    size_t missing = 0;
+    for (uint64_t id : acked) missing += ids.count(id) ? 0 : 1;
+    CHECK(missing == 0);
+    CHECK(Count(*p, "t") == ids.size());
+    CHECK(ids.size() >= 8000 + acked.size());
+  }
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "t", 1, 2) == 2);
+}
+
+TEST_CASE(
+    "abort_transfer under load: gone from every peer within 3 s, the receiver Dead, a later "
+    "transfer recovers it, and mistakes get clear errors",
+    "[cluster]") {
+  // Limits 0/0: no automatic recovery, so what happens is only what the test asks for.
+  auto peers =
+      StartCluster(3, {{kRateLimit, "0.2"},
+                       {"QDRANT__STORAGE__PERFORMANCE__INCOMING_SHARD_TRANSFERS_LIMIT", "0"},
+                       {"QDRANT__STORAGE__PERFORMANCE__OUTGOING_SHARD_TRANSFERS_LIMIT", "0"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "a", 1, 1));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "a"); }, 10s));
+  Preload(*peers[0], "a", 6000);
+  ClusterPeer* source = HolderOf(Ptrs(peers), "a", true);
+  ClusterPeer* target = HolderOf(Ptrs(peers), "a", false);
+  const uint64_t source_id = PeerId(*source), target_id = PeerId(*target);
+
+  // Mistakes: to itself (422), unknown method (400), unknown collection (404), nothing to abort.
+  HttpResponse self = Operate(*source, "a", TransferBody("move_shard", source_id, source_id));
+  CHECK(self.status == 422);
+  CHECK(self.body.find("cannot transfer shard to itself") != std::string::npos);
+  CHECK(Operate(
+            *source, "a",
+            R"({"replicate_shard":{"shard_id":0,"from_peer_id":1,"to_peer_id":2,"method":"fax"}})")
+            .status == 400);
+  CHECK(Operate(*source, "missing", TransferBody("replicate_shard", source_id, target_id)).status ==
+        404);
+  HttpResponse none = Operate(*source, "a", TransferBody("abort_transfer", source_id, target_id));
+  CHECK((none.status == 404 || none.status == 400));
+  CHECK(none.body.find("does not exist") != std::string::npos);
+  HttpResponse from_nowhere =
+      Operate(*source, "a", TransferBody("replicate_shard", target_id, source_id));
+  CHECK(from_nowhere.status == 400);
+
+  Writers writers(Ptrs(peers), "a");
+  REQUIRE(Operate(*target, "a", TransferBody("replicate_shard", source_id, target_id)).status ==
+          200);
+  REQUIRE(PollUntil(
+      [&] {
+        return source->Request("GET", "/collections/a/cluster")
+                   .body.find("Transferring records (") != std::string::npos;
+      },
+      20s));
+  HttpResponse aborted =
+      Operate(*peers[2], "a", TransferBody("abort_transfer", source_id, target_id));
+  INFO(aborted.body);
+  REQUIRE(aborted.status == 200);
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  for (const auto& p : peers) {
+    CHECK(PollUntil([&] { return Transfers(*p, "a") == 0; },
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())));
+  }
+  for (const Replica& r : Replicas(*source, "a", 0)) {
+    if (r.peer == target_id) CHECK(r.state == "Dead");
+  }
+  // The Dead replica takes no reads; a new transfer recovers it.
+  std::this_thread::sleep_for(1s);
+  CHECK(Transfers(*source, "a") == 0);  // automatic recovery is off
+  REQUIRE(Operate(*source, "a", TransferBody("replicate_shard", source_id, target_id)).status ==
+          200);
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "a"); }, 60s));
+  writers.Stop();
+  for (const auto& p : peers) {
+    REQUIRE(p->Request("PUT", "/collections/a/points?wait=true", Batch(1, 1)).status == 200);
+  }
+  const std::set<uint64_t> acked = writers.acked();
+  std::set<uint64_t> ids = Ids(*target, "a");
+  size_t missing = 0;
+  for (uint64_t id : acked) missing += ids.count(id) ? 0 : 1;
+  CHECK(missing == 0);
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "a", 1, 2) == 2);
+
+  // drop_replica: the receiver's replica goes; the last Active one stays.
+  REQUIRE(Operate(*source, "a",
+                  R"({"drop_replica":{"shard_id":0,"peer_id":)" + std::to_string(target_id) + "}}")
+              .status == 200);
+  CHECK(Replicas(*source, "a", 0).size() == 1);
+  HttpResponse last =
+      Operate(*source, "a",
+              R"({"drop_replica":{"shard_id":0,"peer_id":)" + std::to_string(source_id) + "}}");
+  CHECK(last.status == 400);
+  CHECK(Count(*target, "a") == ids.size());
+}
+
+TEST_CASE(
+    "a peer killed under writes and restarted gets its Dead replicas back by itself, within the "
+    "transfer limits, with identical data",
+    "[cluster]") {
+  auto peers = StartCluster(3);
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "r", 4, 2));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "r"); }, 10s));
+  Preload(*peers[0], "r", 2000);
+  ClusterPeer& victim = *peers[2];
+  std::vector<ClusterPeer*> survivors{peers[0].get(), peers[1].get()};
+  {
+    Writers writers(survivors, "r");
+    std::this_thread::sleep_for(500ms);
+    victim.Kill(SIGKILL);
+    REQUIRE(victim.WaitExit(10s));
+    // Its replicas go Dead as writes miss them.
+    REQUIRE(PollUntil(
+        [&] {
+          return peers[0]->Request("GET", "/collections/r/cluster").body.find("\"Dead\"") !=
+                 std::string::npos;
+        },
+        20s));
+    std::this_thread::sleep_for(500ms);
+    writers.Stop();
+    victim.Start();
+    // Recovered by themselves; at no observation more transfers than the limits allow (1 into
+    // the one receiver).
+    size_t most = 0;
+    REQUIRE(PollUntil(
+        [&] {
+          for (const auto& p : peers) {
+            if (p->Running()) most = std::max(most, Transfers(*p, "r"));
+          }
+          return AllActive(Ptrs(peers), "r");
+        },
+        60s));
+    CHECK(most <= 1);
+    CHECK(victim.WaitReady(30s));
+    for (const auto& p : peers) {
+      REQUIRE(p->Request("PUT", "/collections/r/index?wait=true",
+                         R"({"field_name":"n","field_schema":"integer"})")
+                  .status == 200);
+    }
+    const std::set<uint64_t> acked = writers.acked();
+    CHECK(acked.size() > 10);
+    for (const auto& p : peers) {
+      std::set<uint64_t> ids = Ids(*p, "r");
+      size_t missing = 0;
+      for (uint64_t id : acked) {
+        if (!ids.count(id)) {
+          ++missing;
+          UNSCOPED_INFO("acknowledged id "
+                        << id << " is missing; retrieving it gives "
+                        << p->Request("GET", "/collections/r/points/" + std::to_string(id)).body);
+        }
+      }
+      CHECK(missing == 0);
+    }
+  }
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "r", 4, 2) == 8);
+}
+
+TEST_CASE(
+    "with both transfer limits at 0 nothing is recovered automatically but a manual "
+    "replicate_shard works",
+    "[cluster]") {
+  auto peers =
+      StartCluster(3, {{"QDRANT__STORAGE__PERFORMANCE__INCOMING_SHARD_TRANSFERS_LIMIT", "0"},
+                       {"QDRANT__STORAGE__PERFORMANCE__OUTGOING_SHARD_TRANSFERS_LIMIT", "0"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "z", 1, 3));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "z"); }, 10s));
+  ClusterPeer& victim = *peers[1];
+  const uint64_t victim_id = PeerId(victim);
+  victim.Kill(SIGKILL);
+  REQUIRE(victim.WaitExit(10s));
+  REQUIRE(peers[0]->Request("PUT", "/collections/z/points?wait=true", Batch(1, 50)).status == 200);
+  victim.Start();
+  REQUIRE(PollUntil([&] { return victim.Request("GET", "/healthz").status == 200; }, 30s));
+  auto victim_state = [&] {
+    for (const Replica& r : Replicas(*peers[0], "z", 0)) {
+      if (r.peer == victim_id) return r.state;
+    }
+    return std::string("none");
+  };
+  REQUIRE(PollUntil([&] { return victim_state() == "Dead"; }, 10s));
+  std::this_thread::sleep_for(2s);
+  CHECK(victim_state() == "Dead");
+  CHECK(Transfers(*peers[0], "z") == 0);
+  const uint64_t from = PeerId(*peers[0]);
+  REQUIRE(Operate(*peers[2], "z", TransferBody("replicate_shard", from, victim_id)).status == 200);
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "z"); }, 30s));
+  CHECK(Count(victim, "z") == 50);
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "z", 1, 3) == 3);
+}
+
+TEST_CASE(
+    "replicas whose files vanished come back empty, are reported Dead and refilled by a transfer, "
+    "never served as healthy",
+    "[cluster]") {
+  auto peers = StartCluster(3);
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "v", 2, 3));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "v"); }, 10s));
+  Preload(*peers[0], "v", 1500);
+  ClusterPeer& lost = *peers[1];
+  const uint64_t lost_id = PeerId(lost);
+  std::filesystem::remove_all(lost.dir() + "/storage/collections/v");
+  HttpResponse recovered = lost.Request("POST", "/cluster/recover");
+  INFO(recovered.body);
+  REQUIRE(recovered.status == 200);
+  // Proposed Dead, refilled, Active again; meanwhile every read through it is complete (the
+  // emptied replica answers none).
+  bool dead_seen = false;
+  REQUIRE(PollUntil(
+      [&] {
+        for (const Replica& r : Replicas(*peers[0], "v", 0)) {
+          if (r.peer == lost_id && r.state != "Active") dead_seen = true;
+        }
+        CHECK(Count(lost, "v") == 1500);
+        return dead_seen && AllActive(Ptrs(peers), "v");
+      },
+      30s));
+  CHECK(Count(lost, "v") == 1500);
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "v", 2, 3) == 6);
+}
