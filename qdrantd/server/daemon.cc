@@ -414,6 +414,7 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .propose = engine.propose,
         .peer_id = engine.peer_id,
         .placement = engine.placement,
+        .transfers = engine.transfers,
         .metrics = kCountRequests ? &grpc_metrics : nullptr});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;

@@ -4,6 +4,7 @@
 // on 127.0.0.1 with ephemeral ports; every wait polls with a deadline; the harness kills every
 // process it started. A small `shard_transfer_rate_limit_mb` makes a transfer of a few
 // thousand points last long enough to be seen in progress and aborted.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "collections_service.grpc.pb.h"
 #include "tests/cluster/cluster_harness.h"
 #include "tests/cluster/points_helpers.h"
 #include "tests/support/json.h"
@@ -435,4 +437,52 @@ TEST_CASE(
       30s));
   CHECK(Count(lost, "v") == 1500);
   CHECK(CheckReplicasIdentical(Ptrs(peers), "v", 2, 3) == 6);
+}
+
+TEST_CASE("gRPC UpdateCollectionClusterSetup replicates and drops replicas as REST does",
+          "[cluster]") {
+  auto peers = StartCluster(2);
+  REQUIRE(WaitConverged(Ptrs(peers), 2) != 0);
+  REQUIRE(CreateCollection(*peers[0], "g", 1, 1));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "g"); }, 10s));
+  Preload(*peers[0], "g", 500);
+  ClusterPeer* source = HolderOf(Ptrs(peers), "g", true);
+  ClusterPeer* target = HolderOf(Ptrs(peers), "g", false);
+  const uint64_t source_id = PeerId(*source), target_id = PeerId(*target);
+  auto stub = qdrant::Collections::NewStub(::grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(target->grpc_port()), ::grpc::InsecureChannelCredentials()));
+  auto call = [&](const qdrant::UpdateCollectionClusterSetupRequest& request) {
+    ::grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    qdrant::UpdateCollectionClusterSetupResponse response;
+    ::grpc::Status status = stub->UpdateCollectionClusterSetup(&context, request, &response);
+    INFO(status.error_message());
+    return std::make_pair(status, response.result());
+  };
+  qdrant::UpdateCollectionClusterSetupRequest self;
+  self.set_collection_name("g");
+  self.mutable_move_shard()->set_from_peer_id(source_id);
+  self.mutable_move_shard()->set_to_peer_id(source_id);
+  auto [self_status, self_result] = call(self);
+  CHECK(self_status.error_code() == ::grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(self_status.error_message().find("cannot transfer shard to itself") != std::string::npos);
+
+  qdrant::UpdateCollectionClusterSetupRequest replicate;
+  replicate.set_collection_name("g");
+  replicate.mutable_replicate_shard()->set_from_peer_id(source_id);
+  replicate.mutable_replicate_shard()->set_to_peer_id(target_id);
+  replicate.mutable_replicate_shard()->set_method(qdrant::StreamRecords);
+  auto [status, result] = call(replicate);
+  REQUIRE(status.ok());
+  CHECK(result);
+  REQUIRE(PollUntil(
+      [&] { return AllActive(Ptrs(peers), "g") && Replicas(*source, "g", 0).size() == 2; }, 30s));
+  CHECK(Count(*target, "g") == 500);
+
+  qdrant::UpdateCollectionClusterSetupRequest drop;
+  drop.set_collection_name("g");
+  drop.mutable_drop_replica()->set_peer_id(source_id);
+  REQUIRE(call(drop).first.ok());
+  CHECK(Replicas(*target, "g", 0).size() == 1);
+  CHECK(Count(*source, "g") == 500);  // read from the remaining replica
 }

@@ -238,6 +238,15 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
           }
         }
       }
+      if (c_.transfers) {
+        for (const collection::TransferView& t : c_.transfers((*c)->name())) {
+          qdrant::ShardTransferInfo* info = response->add_shard_transfers();
+          info->set_shard_id(t.shard);
+          info->set_from(t.from);
+          info->set_to(t.to);
+          info->set_sync(t.sync);
+        }
+      }
       return Status::Ok();
     });
   }
@@ -251,15 +260,35 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
     });
   }
 
+  // POST /collections/{name}/cluster's twin (compat.md §6.5), proposed the same way.
   ServerUnaryReactor* UpdateCollectionClusterSetup(
-      CallbackServerContext* context, const qdrant::UpdateCollectionClusterSetupRequest*,
-      qdrant::UpdateCollectionClusterSetupResponse*) override {
+      CallbackServerContext* context, const qdrant::UpdateCollectionClusterSetupRequest* request,
+      qdrant::UpdateCollectionClusterSetupResponse* response) override {
     if (!c_.cluster_enabled) {
       return Answer(context,
                     ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION, kStandaloneMessage));
     }
-    // TODO(#5): shard moves and replication through consensus.
-    return Unimplemented(context, "qdrant.Collections/UpdateCollectionClusterSetup");
+    using Op = qdrant::UpdateCollectionClusterSetupRequest;
+    switch (request->operation_case()) {
+      case Op::kMoveShard:
+      case Op::kReplicateShard:
+      case Op::kAbortTransfer:
+      case Op::kDropReplica:
+        break;
+      case Op::OPERATION_NOT_SET:
+        return Answer(context, ::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT,
+                                              "no cluster operation given"));
+      default:
+        return Unimplemented(context,
+                             "qdrant.Collections/UpdateCollectionClusterSetup: this operation");
+    }
+    return Propose(context, request->has_timeout(), request->timeout(), response,
+                   [this, request]() -> Result<CollectionChange> {
+                     Result<std::shared_ptr<collection::Collection>> c =
+                         c_.collections->Get(request->collection_name());
+                     if (!c.ok()) return c.status();
+                     return ShardOperationOf(*request, (*c)->name());
+                   });
   }
 
   ServerUnaryReactor* CreateShardKey(CallbackServerContext* context,
@@ -284,9 +313,90 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   // through consensus, and the call is finished once this node applied it (or with the timeout
   // or unavailability error). The reactor is never touched by this gRPC thread again: the
   // Completion finishes it once, from the pool (validation errors) or the loop (consensus).
-  template <typename Build>
+  // The gRPC form of a shard operation, checked as REST checks its JSON
+  // (collection::ShardOperationChange).
+  static Result<CollectionChange> ShardOperationOf(
+      const qdrant::UpdateCollectionClusterSetupRequest& request, const std::string& name) {
+    using Op = qdrant::UpdateCollectionClusterSetupRequest;
+    collection::ShardOperation s;
+    const char* key = "";
+    auto method = [&](bool has, qdrant::ShardTransferMethod m) {
+      if (!has) return;
+      switch (m) {
+        case qdrant::StreamRecords:
+          s.method = "stream_records";
+          break;
+        case qdrant::Snapshot:
+          s.method = "snapshot";
+          break;
+        case qdrant::WalDelta:
+          s.method = "wal_delta";
+          break;
+        default:
+          s.method = "stream_records";
+          break;
+      }
+    };
+    switch (request.operation_case()) {
+      case Op::kMoveShard: {
+        const qdrant::MoveShard& m = request.move_shard();
+        s = {collection::ShardOperation::Kind::kMoveShard,
+             m.shard_id(),
+             m.from_peer_id(),
+             m.to_peer_id(),
+             0,
+             std::nullopt};
+        method(m.has_method(), m.method());
+        key = "move_shard";
+        break;
+      }
+      case Op::kReplicateShard: {
+        const qdrant::ReplicateShard& m = request.replicate_shard();
+        s = {collection::ShardOperation::Kind::kReplicateShard,
+             m.shard_id(),
+             m.from_peer_id(),
+             m.to_peer_id(),
+             0,
+             std::nullopt};
+        method(m.has_method(), m.method());
+        key = "replicate_shard";
+        break;
+      }
+      case Op::kAbortTransfer: {
+        const qdrant::AbortShardTransfer& m = request.abort_transfer();
+        s = {collection::ShardOperation::Kind::kAbortTransfer,
+             m.shard_id(),
+             m.from_peer_id(),
+             m.to_peer_id(),
+             0,
+             std::nullopt};
+        break;
+      }
+      default: {
+        const qdrant::Replica& m = request.drop_replica();
+        s = {collection::ShardOperation::Kind::kDropReplica,
+             m.shard_id(),
+             0,
+             0,
+             m.peer_id(),
+             std::nullopt};
+        break;
+      }
+    }
+    if (*key && s.from == s.to) {
+      return Status::Unprocessable("Validation error in JSON body: [" + std::string(key) +
+                                   ".to_peer_id: cannot transfer shard to itself]");
+    }
+    CollectionChange change;
+    change.kind = CollectionChange::Kind::kShardOperation;
+    change.name = name;
+    change.shard_operation = s;
+    return change;
+  }
+
+  template <typename Response, typename Build>
   ServerUnaryReactor* Propose(CallbackServerContext* context, bool has_timeout, uint64_t timeout,
-                              qdrant::CollectionOperationResponse* response, Build build) {
+                              Response* response, Build build) {
     if (!c_.propose) {
       return Answer(context, ToGrpcStatus(Status::Unavailable("consensus is not running")));
     }
@@ -294,8 +404,7 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
     if (has_timeout) timeout_s = timeout;
     return OnPoolDeferred(
         c_.pool, context, response,
-        [this, timeout_s,
-         build = std::move(build)](Completion<qdrant::CollectionOperationResponse> finish) {
+        [this, timeout_s, build = std::move(build)](Completion<Response> finish) {
           if (timeout_s && *timeout_s == 0) {
             return finish(Status::Unprocessable(
                 "Validation error in JSON body: [timeout: value 0 invalid, must be 1 or more]"));

@@ -144,9 +144,9 @@ struct GrpcServer::Impl {
   explicit Impl(GrpcServerOptions o)
       : options(std::move(o)), admin_service(options.cluster_enabled, options.cluster) {
     if (options.collections && options.pool) {
-      ServiceContext context{options.collections, options.pool, options.snapshots,
-                             options.cluster_enabled, options.propose, options.peer_id,
-                             options.placement};
+      ServiceContext context{options.collections,     options.pool,     options.snapshots,
+                             options.cluster_enabled, options.propose,  options.peer_id,
+                             options.placement,       options.transfers};
       engine_services.push_back(NewCollectionsService(context));
       engine_services.push_back(NewPointsService(context));
       engine_services.push_back(NewSnapshotsService(context));

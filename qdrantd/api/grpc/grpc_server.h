@@ -69,6 +69,7 @@ struct GrpcServerOptions {
   // (CollectionClusterInfo).
   uint64_t peer_id = 0;
   collection::PlacementFn placement;
+  collection::TransfersFn transfers;
   // Every finished call is counted here (by method) when set; outlives the server.
   metrics::GrpcMetrics* metrics = nullptr;
 };

@@ -31,6 +31,7 @@ struct ServiceContext {
   collection::ProposeFn propose;
   uint64_t peer_id = 0;              // cluster mode: this node
   collection::PlacementFn placement;  // cluster mode; empty: every shard is local and Active
+  collection::TransfersFn transfers;  // cluster mode: shard transfers in progress
 };
 
 std::unique_ptr<::grpc::Service> NewCollectionsService(ServiceContext context);
