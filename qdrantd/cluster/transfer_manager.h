@@ -39,7 +39,7 @@ class TransferManager {
     uint64_t incoming_limit = 1;
     uint64_t outgoing_limit = 1;
     uint64_t rate_limit_bytes = 0;  // per second and transfer; 0: unlimited
-    size_t batch_points = 256;
+    size_t batch_points = 128;
   };
   static constexpr std::chrono::milliseconds kTick{200};
   static constexpr std::chrono::milliseconds kRetryDelay{1000};

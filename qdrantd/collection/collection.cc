@@ -806,10 +806,11 @@ Result<segment::OpNum> Collection::ApplyReplicated(uint32_t shard, uint64_t orig
           }
         }
       }
+      const segment::OpNum logged_from = ops.front().op_num;  // fetched ones included
       Result<segment::OpNum> n = replica.ApplyReplicated(origin, std::move(ops));
       // The receivers of a transfer this peer sends got these ops too (OnLogged): answer once
       // they applied them, so that the writer's wait covers the transfer's receiver.
-      for (segment::OpNum op = first; op <= end; ++op) {
+      for (segment::OpNum op = logged_from; op <= end; ++op) {
         AckOutcome acks = WaitAcks(shard, op);
         for (const auto& [peer, failure] : acks.failures) {
           link_->ReportDead(name_, shard, peer, failure.message());
@@ -914,8 +915,8 @@ Result<segment::OpNum> Collection::Fence(uint32_t shard, uint64_t orderer) {
   const auto deadline = std::chrono::steady_clock::now() + kFenceWait;
   for (;;) {
     std::shared_ptr<const Layout> layout = this->layout();
-    Status s = CheckLocalReplica(*layout, shard, true, "");
-    if (!s.ok()) return s;
+    // Without a replica here (yet), this peer cannot have ordered anything.
+    if (!CheckLocalReplica(*layout, shard, true, "").ok()) return segment::OpNum{0};
     if (OrdererOf(*layout, shard) == orderer) break;
     if (std::chrono::steady_clock::now() > deadline) {
       return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(shard) +

@@ -152,8 +152,9 @@ class Collection {
                                          std::vector<StreamItem> items);
 
   // PeerLink::Fence's peer side: once this peer's view has `orderer` as the shard's ordering
-  // replica and its ordered writes in flight ended, this replica's last op. Errors:
-  // kUnavailable when that does not happen within a few seconds.
+  // replica and its ordered writes in flight ended, this replica's last op (0 at once without
+  // a replica here: it cannot have ordered). Errors: kUnavailable when that does not happen
+  // within a few seconds.
   Result<segment::OpNum> Fence(uint32_t shard, uint64_t orderer);
   // Ops `from`..`to` from this peer's replica's WAL (PeerLink::ReadOps).
   Result<std::vector<replica::LocalReplica::NumberedOp>> ReadOps(uint32_t shard,

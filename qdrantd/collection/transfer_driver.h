@@ -36,11 +36,11 @@ struct TransferProgress {
 class TransferDriver {
  public:
   struct Options {
-    size_t batch_points = 256;
+    size_t batch_points = 128;
     uint64_t rate_limit_bytes = 0;  // per second; 0: unlimited
     std::chrono::milliseconds ready_wait{30000};
   };
-  static constexpr size_t kMaxInFlight = 4;
+  static constexpr size_t kMaxInFlight = 2;
   using Finished = std::function<void(Status)>;
 
   TransferDriver(std::shared_ptr<Collection> collection, std::shared_ptr<PeerLink> link,

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Benchmark (issue #17): a shard transfer between 2 local qdrantd peers (cluster mode,
+# 127.0.0.1). Not a test: figures only. Loads a clustered set (N x DIM, default 100k x 128) with
+# a payload on every point into a one-shard collection, then replicates the shard to the other
+# peer (stream_records) and prints the time and MB/s (vectors and payloads, float32), and one
+# writer's upsert latency (wait=true, p50/p99) while idle and during a second transfer.
+#   usage: scripts/bench/transfer.sh
+#   RATE_MB=20 scripts/bench/transfer.sh    with storage.performance.shard_transfer_rate_limit_mb
+#   N=20000 scripts/bench/transfer.sh       a smaller set
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+N=${N:-100000} QUERIES=${QUERIES:-1000} DIM=${DIM:-128} CLUSTERS=${CLUSTERS:-100} SEED=${SEED:-1}
+METRIC=${METRIC:-l2} RATE_MB=${RATE_MB:-} BUILD=${BUILD:-1}
+bin=${QDRANTD:-build/release/qdrantd/qdrantd}
+tools=${TOOLS:-build/release/tests/bench}
+
+if [ "$BUILD" = 1 ]; then
+  generator=$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja" || true)
+  cmake -S . -B build/release $generator -DCMAKE_BUILD_TYPE=Release -DQD_BUILD_TESTS=OFF >/dev/null
+  cmake --build build/release -j "$(nproc)" --target qdrantd qd_bench_tools >/dev/null
+fi
+[ -x "$bin" ] && [ -x "$tools/qd_bench" ] || { echo "build first: make build" >&2; exit 1; }
+
+data=build/bench-data/clustered-n$N-q$QUERIES-d$DIM-c$CLUSTERS-s$SEED-$METRIC
+if [ ! -s "$data/groundtruth.ivecs" ]; then
+  "$tools/qd_bench_gen" --out "$data" --n "$N" --queries "$QUERIES" --dim "$DIM" \
+    --clusters "$CLUSTERS" --seed "$SEED" --metric "$METRIC" --threads 2
+fi
+
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+declare -A http grpc p2p
+start_peer() {  # start_peer NAME [BOOTSTRAP_P2P_PORT]
+  local name=$1 boot=${2:-}
+  http[$name]=$(free_port) grpc[$name]=$(free_port) p2p[$name]=$(free_port)
+  mkdir -p "$dir/$name"
+  (cd "$dir/$name" && QDRANT__CLUSTER__ENABLED=true QDRANT__SERVICE__HOST=127.0.0.1 \
+    QDRANT__SERVICE__HTTP_PORT=${http[$name]} QDRANT__SERVICE__GRPC_PORT=${grpc[$name]} \
+    QDRANT__CLUSTER__P2P__PORT=${p2p[$name]} QDRANT__LOG_LEVEL=warn \
+    QDRANT__STORAGE__PERFORMANCE__SHARD_TRANSFER_RATE_LIMIT_MB=${RATE_MB:-null} \
+    exec "$root/$bin" --uri "http://127.0.0.1:${p2p[$name]}" ${boot:+--bootstrap "http://127.0.0.1:$boot"} \
+    >"$dir/$name.log" 2>&1) &
+  pids+=($!)
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:${http[$name]}/readyz" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "peer $name did not become ready" >&2
+  cat "$dir/$name.log" >&2
+  exit 1
+}
+start_peer a
+start_peer b "${p2p[a]}"
+
+echo "== loading $N x $DIM points into one shard through peer a"
+"$tools/qd_bench" --transport rest --port "${http[a]}" --data "$data" --metric "$METRIC" \
+  --collection t --collection-json '"shard_number":1,"replication_factor":1' --count-points \
+  --ef 64 --concurrency 0 --min-seconds 0.2 >/dev/null
+
+python3 - "${http[a]}" "${http[b]}" "$N" "$DIM" <<'PY'
+import json, sys, time, threading, urllib.request, random
+a, b, n, dim = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def call(port, method, path, body=None, timeout=600):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"content-type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=timeout).read())["result"]
+payload = {"title": "point of the transfer benchmark", "label": 7, "tags": ["a", "b", "c"]}
+call(a, "POST", "/collections/t/points/payload?wait=true", {"payload": payload, "filter": {"must": []}})
+payload_bytes = len(json.dumps(payload, separators=(",", ":")))
+info = call(a, "GET", "/collections/t/cluster")
+holder = info["local_shards"] and info["peer_id"] or info["remote_shards"][0]["peer_id"]
+peers = {call(p, "GET", "/cluster")["peer_id"]: p for p in (a, b)}
+other = [p for p in peers if p != holder][0]
+src_port = peers[holder]
+
+def transfer():
+    t0 = time.time()
+    call(a, "POST", "/collections/t/cluster",
+         {"replicate_shard": {"shard_id": 0, "from_peer_id": holder, "to_peer_id": other}})
+    while True:
+        c = call(src_port, "GET", "/collections/t/cluster")
+        states = [r["state"] for r in c["remote_shards"]] + [r["state"] for r in c["local_shards"]]
+        if not c["shard_transfers"] and states and all(s == "Active" for s in states) and len(states) == 2:
+            return time.time() - t0
+        time.sleep(0.02)
+
+def drop():
+    call(a, "POST", "/collections/t/cluster", {"drop_replica": {"shard_id": 0, "peer_id": other}})
+
+def writer(stop, lat):
+    i = 0
+    while not stop.is_set():
+        body = {"points": [{"id": 10_000_000 + i, "vector": [random.random() for _ in range(dim)], "payload": payload}]}
+        t = time.time()
+        call(a, "PUT", "/collections/t/points?wait=true", body)
+        lat.append((time.time() - t) * 1000)
+        i += 1
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p))] if xs else float("nan")
+
+mb = n * (dim * 4 + payload_bytes) / 1e6
+took = transfer()
+print(f"stream_records: {n} points ({mb:.1f} MB of vectors and payloads) in {took:.2f} s = {mb / took:.1f} MB/s")
+assert call(peers[other], "POST", "/collections/t/points/count", {"exact": True})["count"] >= n
+drop()
+stop, idle = threading.Event(), []
+w = threading.Thread(target=writer, args=(stop, idle)); w.start(); time.sleep(5); stop.set(); w.join()
+stop, busy = threading.Event(), []
+w = threading.Thread(target=writer, args=(stop, busy)); w.start()
+took2 = transfer(); stop.set(); w.join()
+print(f"one writer's upsert latency (wait=true, ms): idle p50 {pct(idle, .5):.2f} p99 {pct(idle, .99):.2f} "
+      f"({len(idle)} writes); during a transfer ({took2:.2f} s) p50 {pct(busy, .5):.2f} p99 {pct(busy, .99):.2f} "
+      f"({len(busy)} writes)")
+PY
