@@ -9,57 +9,12 @@
 #   N=20000 scripts/bench/transfer.sh       a smaller set
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
-
 N=${N:-100000} QUERIES=${QUERIES:-1000} DIM=${DIM:-128} CLUSTERS=${CLUSTERS:-100} SEED=${SEED:-1}
 METRIC=${METRIC:-l2} RATE_MB=${RATE_MB:-} BUILD=${BUILD:-1}
-bin=${QDRANTD:-build/release/qdrantd/qdrantd}
-tools=${TOOLS:-build/release/tests/bench}
+PEER_ENV="QDRANT__STORAGE__PERFORMANCE__SHARD_TRANSFER_RATE_LIMIT_MB=${RATE_MB:-null}"
+# shellcheck source=scripts/bench/local_peers.sh
+. scripts/bench/local_peers.sh
 
-if [ "$BUILD" = 1 ]; then
-  generator=$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja" || true)
-  cmake -S . -B build/release $generator -DCMAKE_BUILD_TYPE=Release -DQD_BUILD_TESTS=OFF >/dev/null
-  cmake --build build/release -j "$(nproc)" --target qdrantd qd_bench_tools >/dev/null
-fi
-[ -x "$bin" ] && [ -x "$tools/qd_bench" ] || { echo "build first: make build" >&2; exit 1; }
-
-data=build/bench-data/clustered-n$N-q$QUERIES-d$DIM-c$CLUSTERS-s$SEED-$METRIC
-if [ ! -s "$data/groundtruth.ivecs" ]; then
-  "$tools/qd_bench_gen" --out "$data" --n "$N" --queries "$QUERIES" --dim "$DIM" \
-    --clusters "$CLUSTERS" --seed "$SEED" --metric "$METRIC" --threads 2
-fi
-
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-declare -A http grpc p2p
-start_peer() {  # start_peer NAME [BOOTSTRAP_P2P_PORT]
-  local name=$1 boot=${2:-}
-  http[$name]=$(free_port) grpc[$name]=$(free_port) p2p[$name]=$(free_port)
-  mkdir -p "$dir/$name"
-  (cd "$dir/$name" && QDRANT__CLUSTER__ENABLED=true QDRANT__SERVICE__HOST=127.0.0.1 \
-    QDRANT__SERVICE__HTTP_PORT=${http[$name]} QDRANT__SERVICE__GRPC_PORT=${grpc[$name]} \
-    QDRANT__CLUSTER__P2P__PORT=${p2p[$name]} QDRANT__LOG_LEVEL=warn \
-    QDRANT__STORAGE__PERFORMANCE__SHARD_TRANSFER_RATE_LIMIT_MB=${RATE_MB:-null} \
-    exec "$root/$bin" --uri "http://127.0.0.1:${p2p[$name]}" ${boot:+--bootstrap "http://127.0.0.1:$boot"} \
-    >"$dir/$name.log" 2>&1) &
-  pids+=($!)
-  for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:${http[$name]}/readyz" >/dev/null && return 0
-    sleep 0.1
-  done
-  echo "peer $name did not become ready" >&2
-  cat "$dir/$name.log" >&2
-  exit 1
-}
 start_peer a
 start_peer b "${p2p[a]}"
 
