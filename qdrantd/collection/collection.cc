@@ -203,11 +203,6 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
                   " local replica of shard " + std::to_string(shard));
     }
     if (here && !slot) to_open.push_back(shard);
-    if (OrdererOf(*next, shard) != placement.self_peer) {
-      // Should it order again later, it takes over again (Handover).
-      std::lock_guard<std::mutex> fenced(handover_mu_);
-      fenced_.erase(shard);
-    }
     {
       // A replica created now while consensus says it holds data lost its files; it stays lost
       // until consensus says otherwise (Dead, then refilled).
@@ -217,6 +212,11 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
                               st == shard::ReplicaState::kListener;
       const bool was_lost = shard < old->lost.size() && old->lost[shard];
       next->lost[shard] = here && holds_data && (!slot || was_lost);
+    }
+    if (OrdererOf(*next, shard) != placement.self_peer) {
+      // Should it order again later, it takes over again (Handover).
+      std::lock_guard<std::mutex> fenced(handover_mu_);
+      fenced_.erase(shard);
     }
     if (slot) ListenToLog(*slot, shard, placement.self_peer);
     next->local[shard] = std::move(slot);
