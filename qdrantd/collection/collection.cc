@@ -213,13 +213,13 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
       const bool was_lost = shard < old->lost.size() && old->lost[shard];
       next->lost[shard] = here && holds_data && (!slot || was_lost);
     }
+    if (slot) ListenToLog(*slot, shard, placement.self_peer);
+    next->local[shard] = std::move(slot);
     if (OrdererOf(*next, shard) != placement.self_peer) {
       // Should it order again later, it takes over again (Handover).
       std::lock_guard<std::mutex> fenced(handover_mu_);
       fenced_.erase(shard);
     }
-    if (slot) ListenToLog(*slot, shard, placement.self_peer);
-    next->local[shard] = std::move(slot);
   }
   layout_.store(next);
   old.reset();
@@ -414,7 +414,7 @@ constexpr std::chrono::seconds kDeadReportWait{15};
 // it fetches the missing ops from the sender's WAL.
 constexpr std::chrono::milliseconds kGapFillAfter{300};
 // How long a replica asked to stop ordering waits for its view (and its writes in flight).
-constexpr std::chrono::seconds kFenceWait{5};
+constexpr std::chrono::seconds kFenceWait{2};
 // How long a coordinator retries a write its stale view of the shard sent to a replica that no
 // longer orders it.
 constexpr std::chrono::seconds kStaleViewWait{5};
@@ -724,7 +724,12 @@ Collection::AckOutcome Collection::WaitAcks(uint32_t shard, segment::OpNum op_nu
     acks_.erase(it);
   }
   std::unique_lock<std::mutex> lock(acks->mu);
-  acks->cv.wait_for(lock, kAckWait, [&] { return acks->pending == 0; });
+  if (!acks->cv.wait_for(lock, std::chrono::seconds(5), [&] { return acks->pending == 0; })) {
+    QD_LOG_WARN("collection " + name_ + ", shard " + std::to_string(shard) + ": op " +
+                std::to_string(op_num) + " still waits for " + std::to_string(acks->pending) +
+                " replica(s) after 5 s");
+    acks->cv.wait_for(lock, kAckWait, [&] { return acks->pending == 0; });
+  }
   AckOutcome out;
   out.applied = acks->applied;
   out.replicas = acks->applied + acks->failures.size() + acks->pending;
@@ -919,6 +924,9 @@ Result<segment::OpNum> Collection::Fence(uint32_t shard, uint64_t orderer) {
     if (!CheckLocalReplica(*layout, shard, true, "").ok()) return segment::OpNum{0};
     if (OrdererOf(*layout, shard) == orderer) break;
     if (std::chrono::steady_clock::now() > deadline) {
+      QD_LOG_WARN("collection " + name_ + ", shard " + std::to_string(shard) + ": peer " +
+                  std::to_string(orderer) + " takes over its ordering, which this view (peer " +
+                  std::to_string(OrdererOf(*layout, shard)) + ") does not show yet");
       return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(shard) +
                                  ": peer " + std::to_string(layout->self_peer) +
                                  " does not see peer " + std::to_string(orderer) +
@@ -929,6 +937,9 @@ Result<segment::OpNum> Collection::Fence(uint32_t shard, uint64_t orderer) {
   // Writes that passed the ordering check before this view arrived end first.
   std::unique_lock<std::shared_timed_mutex> ordering(ordering_mu_, std::defer_lock);
   if (!ordering.try_lock_for(kFenceWait)) {
+    QD_LOG_WARN("collection " + name_ + ", shard " + std::to_string(shard) + ": peer " +
+                std::to_string(orderer) +
+                " takes over its ordering, but writes in flight here did not end in time");
     return Status::Unavailable("Collection `" + name_ + "`: writes in flight did not end in time");
   }
   {

@@ -290,7 +290,9 @@ TEST_CASE(
   REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "a"); }, 60s));
   writers.Stop();
   for (const auto& p : peers) {
-    REQUIRE(p->Request("PUT", "/collections/a/points?wait=true", Batch(1, 1)).status == 200);
+    HttpResponse barrier = p->Request("PUT", "/collections/a/points?wait=true", Batch(1, 1));
+    INFO("barrier through peer " << PeerId(*p) << ": " << barrier.body << barrier.error);
+    REQUIRE(barrier.status == 200);
   }
   const std::set<uint64_t> acked = writers.acked();
   std::set<uint64_t> ids = Ids(*target, "a");
