@@ -47,7 +47,15 @@ Collection::Collection(std::string name, std::string dir, CollectionConfig confi
       config_(std::move(config)),
       layout_(std::make_shared<const Layout>()),
       link_(std::move(link)),
-      limiter_(std::move(limiter)) {}
+      limiter_(std::move(limiter)),
+      ordering_mu_(new std::shared_timed_mutex[std::max<uint32_t>(1, config_.shard_number)]) {}
+
+std::shared_timed_mutex& Collection::OrderingMutex(uint32_t shard) {
+  // The shard count is fixed for a collection's life (no resharding); any other id is a bug
+  // upstream, kept safe by sharing the last mutex.
+  const uint32_t shards = std::max<uint32_t>(1, config().shard_number);
+  return ordering_mu_[std::min(shard, shards - 1)];
+}
 
 Collection::Slot::~Slot() {
   replica.reset();  // flushes (unless abandoned) and closes first
@@ -656,7 +664,7 @@ Result<segment::OpNum> Collection::WriteLocal(const Layout& layout, uint32_t sha
   // With write_consistency_factor 1 the local WAL is enough to tell a wait=false caller.
   // Only the shard's ordering replica numbers its writes, and only once it took over from the
   // one before it (Handover); Fence waits for the writes that passed this check.
-  std::shared_lock<std::shared_timed_mutex> ordering(ordering_mu_, std::defer_lock);
+  std::shared_lock<std::shared_timed_mutex> ordering(OrderingMutex(shard), std::defer_lock);
   if (replicated) {
     auto not_orderer = [&](const Layout& now) -> Status {
       if (OrdererOf(now, shard) == now.self_peer) return Status::Ok();
@@ -935,7 +943,7 @@ Result<segment::OpNum> Collection::Fence(uint32_t shard, uint64_t orderer) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   // Writes that passed the ordering check before this view arrived end first.
-  std::unique_lock<std::shared_timed_mutex> ordering(ordering_mu_, std::defer_lock);
+  std::unique_lock<std::shared_timed_mutex> ordering(OrderingMutex(shard), std::defer_lock);
   if (!ordering.try_lock_for(kFenceWait)) {
     QD_LOG_WARN("collection " + name_ + ", shard " + std::to_string(shard) + ": peer " +
                 std::to_string(orderer) +

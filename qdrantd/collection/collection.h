@@ -294,9 +294,12 @@ class Collection {
   std::atomic<bool> dropped_{false};
   const std::shared_ptr<PeerLink> link_;           // cluster mode
   const std::shared_ptr<UpdateLimiter> limiter_;   // cluster mode
-  // Ordered writes hold it shared from their ordering check to their end; Fence takes it
-  // exclusively, so that its answer comes after them.
-  std::shared_timed_mutex ordering_mu_;
+  // By shard id: ordered writes hold it shared from their ordering check to their end; Fence
+  // takes it exclusively, so that its answer comes after them. One per shard: a write waiting
+  // in one shard's handover must not hold back another shard's Fence (two peers, each the new
+  // ordering replica of one shard, would wait for each other).
+  std::unique_ptr<std::shared_timed_mutex[]> ordering_mu_;
+  std::shared_timed_mutex& OrderingMutex(uint32_t shard);
   std::mutex handover_mu_;
   std::mutex handover_run_mu_;  // one Handover at a time
   std::set<uint32_t> fenced_;   // shards this peer took the ordering of; Protected by handover_mu_
