@@ -61,7 +61,7 @@ Result<CollectionChange> ShardOperationChange(const std::string& name,
                                      {"abort_transfer", ShardOperation::Kind::kAbortTransfer},
                                      {"drop_replica", ShardOperation::Kind::kDropReplica}};
   for (const char* unsupported : {"restart_transfer", "create_sharding_key", "drop_sharding_key",
-                                  "start_resharding", "abort_resharding"}) {
+                                  "start_resharding", "abort_resharding", "replicate_points"}) {
     if (Given(body, unsupported)) {
       return Status::Unimplemented(std::string("the `") + unsupported +
                                    "` cluster operation is not supported by qdrantd yet");
