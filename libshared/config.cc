@@ -483,6 +483,7 @@ void ReadService(Reader& r, ServiceConfig* s) {
   r.Bool("service.verify_https_client_certificate", &s->verify_https_client_certificate);
   r.OptionalString("service.api_key", &s->api_key);
   r.OptionalString("service.read_only_api_key", &s->read_only_api_key);
+  r.Bool("service.jwt_rbac", &s->jwt_rbac);
   r.Uint("service.http_keep_alive_timeout_sec", &s->http_keep_alive_timeout_sec);
 }
 

@@ -92,6 +92,7 @@ struct ServiceConfig {
   bool verify_https_client_certificate = false;
   std::optional<std::string> api_key;
   std::optional<std::string> read_only_api_key;
+  bool jwt_rbac = false;  // JWTs signed (HS256) with api_key carry the access rights
   uint64_t http_keep_alive_timeout_sec = 5;
 };
 

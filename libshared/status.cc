@@ -18,6 +18,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kDeadlineExceeded: return "deadline exceeded";
     case StatusCode::kInternal: return "internal";
     case StatusCode::kUnimplemented: return "unimplemented";
+    case StatusCode::kUnauthenticated: return "unauthenticated";
   }
   return "unknown";
 }

@@ -27,6 +27,7 @@ enum class StatusCode {
   kDeadlineExceeded,  // 408 / DEADLINE_EXCEEDED: timed out, outcome unknown
   kInternal,          // 500 / INTERNAL
   kUnimplemented,     // 501 / UNIMPLEMENTED: a feature this build does not have yet
+  kUnauthenticated,   // 401 / UNAUTHENTICATED: no API key or JWT, or one that is not valid
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -49,6 +50,7 @@ class [[nodiscard]] Status {
   static Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
+  static Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
 
   bool ok() const { return rep_ == nullptr; }
   StatusCode code() const { return rep_ ? rep_->code : StatusCode::kOk; }

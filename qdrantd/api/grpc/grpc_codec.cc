@@ -56,6 +56,9 @@ using rapidjson::Value;
     case StatusCode::kUnimplemented:
       code = ::grpc::StatusCode::UNIMPLEMENTED;
       break;
+    case StatusCode::kUnauthenticated:
+      code = ::grpc::StatusCode::UNAUTHENTICATED;
+      break;
   }
   return ::grpc::Status(code, status.message());
 }

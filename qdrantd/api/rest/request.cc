@@ -70,6 +70,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kDeadlineExceeded: return 408;
     case StatusCode::kInternal: return 500;
     case StatusCode::kUnimplemented: return 501;
+    case StatusCode::kUnauthenticated: return 401;
   }
   return 500;
 }

@@ -594,12 +594,12 @@ gpu:
       "unknown config key gpu (ignored)",
       "unknown config key inference (ignored)",
       "unknown config key service.hardware_reporting (ignored)",
-      "unknown config key service.jwt_rbac (ignored)",
       "unknown config key storage.performance.async_scorer (ignored)",
   };
   std::vector<std::string> sorted = loaded.warnings;
   std::sort(sorted.begin(), sorted.end());
   CHECK(sorted == expected);
+  CHECK_FALSE(loaded.config.service.jwt_rbac);  // known since issue #19
 }
 
 TEST_CASE("Qdrant's stock config files load with only warnings", "[unit][config]") {
