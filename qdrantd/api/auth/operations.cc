@@ -1,0 +1,184 @@
+#include "qdrantd/api/auth/operations.h"
+
+#include <algorithm>
+#include <iterator>
+
+namespace qd::api::auth {
+namespace {
+
+constexpr Requirement kOpen{Need::kOpen, Scope::kGlobal};
+constexpr Requirement kReadNode{Need::kRead, Scope::kGlobal};
+constexpr Requirement kReadCollection{Need::kRead, Scope::kCollection};
+constexpr Requirement kWriteCollection{Need::kWrite, Scope::kCollection};
+constexpr Requirement kManage{Need::kManage, Scope::kGlobal};
+
+struct RestRule {
+  std::string_view method;
+  std::string_view pattern;
+  Requirement requirement;
+};
+
+// As Qdrant decides them (its rbac AccessRequirements per handler): reading points, searching
+// and reading a collection's info, aliases, cluster info and snapshots need read access to that
+// collection; changing points, payload indexes and taking or deleting a collection's snapshots
+// need write access to it; creating, changing or deleting collections and aliases, cluster
+// operations, full snapshots and recovering from snapshots need global manage access.
+// Node-wide reads (listings, telemetry, metrics, cluster status) need global read access: a
+// token limited to some collections cannot list them (Qdrant filters the listing instead).
+constexpr RestRule kRestRules[] = {
+    // Service: open as in Qdrant (its API key middleware's whitelist).
+    {"GET", "/", kOpen},
+    {"GET", "/healthz", kOpen},
+    {"GET", "/livez", kOpen},
+    {"GET", "/readyz", kOpen},
+    {"GET", "/telemetry", kReadNode},
+    {"GET", "/metrics", kReadNode},
+    // Cluster.
+    {"GET", "/cluster", kReadNode},
+    {"POST", "/cluster/recover", kManage},
+    {"DELETE", "/cluster/peer/{peer_id}", kManage},
+    {"GET", "/cluster/metadata/keys", kReadNode},
+    {"GET", "/cluster/metadata/keys/{key}", kReadNode},
+    {"PUT", "/cluster/metadata/keys/{key}", kManage},
+    {"DELETE", "/cluster/metadata/keys/{key}", kManage},
+    // Collections and aliases.
+    {"GET", "/collections", kReadNode},
+    {"GET", "/collections/{collection_name}", kReadCollection},
+    {"PUT", "/collections/{collection_name}", kManage},
+    {"PATCH", "/collections/{collection_name}", kManage},
+    {"DELETE", "/collections/{collection_name}", kManage},
+    {"GET", "/collections/{collection_name}/exists", kReadCollection},
+    {"GET", "/collections/{collection_name}/cluster", kReadCollection},
+    {"POST", "/collections/{collection_name}/cluster", kManage},
+    {"POST", "/collections/aliases", kManage},
+    {"GET", "/collections/{collection_name}/aliases", kReadCollection},
+    {"GET", "/aliases", kReadNode},
+    // Payload indexes.
+    {"PUT", "/collections/{collection_name}/index", kWriteCollection},
+    {"DELETE", "/collections/{collection_name}/index/{field_name}", kWriteCollection},
+    // Points: writes.
+    {"PUT", "/collections/{collection_name}/points", kWriteCollection},
+    {"POST", "/collections/{collection_name}/points/delete", kWriteCollection},
+    {"PUT", "/collections/{collection_name}/points/vectors", kWriteCollection},
+    {"POST", "/collections/{collection_name}/points/vectors/delete", kWriteCollection},
+    {"POST", "/collections/{collection_name}/points/payload", kWriteCollection},
+    {"PUT", "/collections/{collection_name}/points/payload", kWriteCollection},
+    {"POST", "/collections/{collection_name}/points/payload/delete", kWriteCollection},
+    {"POST", "/collections/{collection_name}/points/payload/clear", kWriteCollection},
+    {"POST", "/collections/{collection_name}/points/batch", kWriteCollection},
+    // Points: reads (POST carries the query in its body).
+    {"GET", "/collections/{collection_name}/points/{id}", kReadCollection},
+    {"POST", "/collections/{collection_name}/points", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/scroll", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/count", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/search", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/search/batch", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/query", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/query/batch", kReadCollection},
+    // Snapshots.
+    {"GET", "/collections/{collection_name}/snapshots", kReadCollection},
+    {"POST", "/collections/{collection_name}/snapshots", kWriteCollection},
+    {"PUT", "/collections/{collection_name}/snapshots/recover", kManage},
+    {"GET", "/collections/{collection_name}/snapshots/{snapshot_name}", kReadCollection},
+    {"DELETE", "/collections/{collection_name}/snapshots/{snapshot_name}", kWriteCollection},
+    {"GET", "/snapshots", kReadNode},
+    {"POST", "/snapshots", kManage},
+    {"GET", "/snapshots/{snapshot_name}", kReadNode},
+    {"DELETE", "/snapshots/{snapshot_name}", kManage},
+};
+
+struct GrpcRule {
+  std::string_view method;
+  Requirement requirement;
+};
+
+// The same decisions for gRPC. Methods this server does not implement are listed too, so a
+// caller learns it lacks access before it learns the method is missing, as from Qdrant.
+constexpr GrpcRule kGrpcRules[] = {
+    {"qdrant.Qdrant/HealthCheck", kOpen},
+    {"grpc.health.v1.Health/Check", kOpen},
+    // qdctl's admin service (docs/admin-api.md): the version is no secret (GET / is open too).
+    {"qdrantd.admin.Admin/Version", kOpen},
+    {"qdrantd.admin.Admin/ClusterStatus", kReadNode},
+    {"qdrantd.admin.Admin/RemovePeer", kManage},
+    // Collections.
+    {"qdrant.Collections/Get", kReadCollection},
+    {"qdrant.Collections/List", kReadNode},
+    {"qdrant.Collections/Create", kManage},
+    {"qdrant.Collections/Update", kManage},
+    {"qdrant.Collections/Delete", kManage},
+    {"qdrant.Collections/UpdateAliases", kManage},
+    {"qdrant.Collections/ListCollectionAliases", kReadCollection},
+    {"qdrant.Collections/ListAliases", kReadNode},
+    {"qdrant.Collections/CollectionClusterInfo", kReadCollection},
+    {"qdrant.Collections/CollectionExists", kReadCollection},
+    {"qdrant.Collections/UpdateCollectionClusterSetup", kManage},
+    {"qdrant.Collections/CreateShardKey", kManage},
+    {"qdrant.Collections/DeleteShardKey", kManage},
+    {"qdrant.Collections/ListShardKeys", kReadCollection},
+    // Points: writes.
+    {"qdrant.Points/Upsert", kWriteCollection},
+    {"qdrant.Points/Delete", kWriteCollection},
+    {"qdrant.Points/UpdateVectors", kWriteCollection},
+    {"qdrant.Points/DeleteVectors", kWriteCollection},
+    {"qdrant.Points/SetPayload", kWriteCollection},
+    {"qdrant.Points/OverwritePayload", kWriteCollection},
+    {"qdrant.Points/DeletePayload", kWriteCollection},
+    {"qdrant.Points/ClearPayload", kWriteCollection},
+    {"qdrant.Points/CreateFieldIndex", kWriteCollection},
+    {"qdrant.Points/DeleteFieldIndex", kWriteCollection},
+    {"qdrant.Points/UpdateBatch", kWriteCollection},
+    // A collection's named vectors are its schema.
+    {"qdrant.Points/CreateVectorName", kManage},
+    {"qdrant.Points/DeleteVectorName", kManage},
+    // Points: reads.
+    {"qdrant.Points/Get", kReadCollection},
+    {"qdrant.Points/Scroll", kReadCollection},
+    {"qdrant.Points/Count", kReadCollection},
+    {"qdrant.Points/Search", kReadCollection},
+    {"qdrant.Points/SearchBatch", kReadCollection},
+    {"qdrant.Points/SearchGroups", kReadCollection},
+    {"qdrant.Points/Recommend", kReadCollection},
+    {"qdrant.Points/RecommendBatch", kReadCollection},
+    {"qdrant.Points/RecommendGroups", kReadCollection},
+    {"qdrant.Points/Discover", kReadCollection},
+    {"qdrant.Points/DiscoverBatch", kReadCollection},
+    {"qdrant.Points/Query", kReadCollection},
+    {"qdrant.Points/QueryBatch", kReadCollection},
+    {"qdrant.Points/QueryGroups", kReadCollection},
+    {"qdrant.Points/Facet", kReadCollection},
+    {"qdrant.Points/SearchMatrixPairs", kReadCollection},
+    {"qdrant.Points/SearchMatrixOffsets", kReadCollection},
+    // Snapshots.
+    {"qdrant.Snapshots/Create", kWriteCollection},
+    {"qdrant.Snapshots/List", kReadCollection},
+    {"qdrant.Snapshots/Delete", kWriteCollection},
+    {"qdrant.Snapshots/CreateFull", kManage},
+    {"qdrant.Snapshots/ListFull", kReadNode},
+    {"qdrant.Snapshots/DeleteFull", kManage},
+};
+
+}  // namespace
+
+std::optional<Requirement> RestRequirement(std::string_view method, std::string_view pattern) {
+  auto it = std::find_if(std::begin(kRestRules), std::end(kRestRules), [&](const RestRule& r) {
+    return r.method == method && r.pattern == pattern;
+  });
+  if (it == std::end(kRestRules)) return std::nullopt;
+  return it->requirement;
+}
+
+std::optional<Requirement> GrpcRequirement(std::string_view method) {
+  auto it = std::find_if(std::begin(kGrpcRules), std::end(kGrpcRules),
+                         [&](const GrpcRule& r) { return r.method == method; });
+  if (it == std::end(kGrpcRules)) return std::nullopt;
+  return it->requirement;
+}
+
+std::vector<std::string> GrpcMethodsForTesting() {
+  std::vector<std::string> methods;
+  for (const GrpcRule& rule : kGrpcRules) methods.emplace_back(rule.method);
+  return methods;
+}
+
+}  // namespace qd::api::auth
