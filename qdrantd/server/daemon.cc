@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "libshared/log.h"
+#include "qdrantd/api/auth/authenticator.h"
 #include "qdrantd/api/grpc/grpc_server.h"
 #include "qdrantd/api/metrics/request_metrics.h"
 #include "qdrantd/api/p2p/p2p_server.h"
@@ -33,6 +34,8 @@ struct Daemon::Impl {
   config::Config config;
   DaemonFlags flags;
   Loop loop;
+  // Declared before the router and listeners that hold a pointer to it.
+  std::unique_ptr<api::auth::Authenticator> authenticator;
   api::rest::Router router;
   std::unique_ptr<StorageLock> storage_lock;
   std::unique_ptr<collection::Collections> collections;
@@ -389,6 +392,15 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
                                        .grpc = config.service.grpc_port ? &grpc_metrics : nullptr,
                                        .cluster = MetricsOfCluster()});
   rest_metrics.SetRoutes(router.RouteNames());
+  authenticator = std::make_unique<api::auth::Authenticator>(
+      api::auth::AuthOptions{.api_key = config.service.api_key,
+                             .read_only_api_key = config.service.read_only_api_key,
+                             .jwt_rbac = config.service.jwt_rbac});
+  if (Status s = router.Protect(authenticator.get()); !s.ok()) return s;
+  if (authenticator->enabled()) {
+    QD_LOG_INFO(std::string("API keys required on REST and gRPC") +
+                (config.service.jwt_rbac ? " (JWTs accepted)" : ""));
+  }
   http = std::make_unique<api::rest::HttpServer>(
       loop, router,
       api::rest::HttpServerOptions{
@@ -415,7 +427,8 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .peer_id = engine.peer_id,
         .placement = engine.placement,
         .transfers = engine.transfers,
-        .metrics = kCountRequests ? &grpc_metrics : nullptr});
+        .metrics = kCountRequests ? &grpc_metrics : nullptr,
+        .auth = authenticator.get()});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;
     QD_LOG_INFO("gRPC listening on " + config.service.host + ":" +

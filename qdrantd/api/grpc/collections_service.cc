@@ -4,6 +4,7 @@
 
 #include "collections_service.grpc.pb.h"
 #include "qdrantd/api/grpc/collection_codec.h"
+#include "qdrantd/api/grpc/grpc_auth.h"
 #include "qdrantd/api/grpc/grpc_call.h"
 #include "qdrantd/api/grpc/qdrant_services.h"
 #include "qdrantd/collection/collections.h"
@@ -62,6 +63,8 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* Get(CallbackServerContext* context,
                           const qdrant::GetCollectionInfoRequest* request,
                           qdrant::GetCollectionInfoResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/Get", *request))
+      return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       auto c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -82,8 +85,11 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
     });
   }
 
-  ServerUnaryReactor* List(CallbackServerContext* context, const qdrant::ListCollectionsRequest*,
+  ServerUnaryReactor* List(CallbackServerContext* context,
+                           const qdrant::ListCollectionsRequest* request,
                            qdrant::ListCollectionsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/List", *request))
+      return refused;
     return OnPool(c_.pool, context, response, [this, response]() -> Status {
       for (const std::string& name : c_.collections->List()) {
         response->add_collections()->set_name(name);
@@ -95,6 +101,8 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* Create(CallbackServerContext* context,
                              const qdrant::CreateCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/Create", *request))
+      return refused;
     if (c_.cluster_enabled) {
       return Propose(context, request->has_timeout(), request->timeout(), response,
                      [request]() -> Result<CollectionChange> {
@@ -121,6 +129,8 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* Update(CallbackServerContext* context,
                              const qdrant::UpdateCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/Update", *request))
+      return refused;
     if (c_.cluster_enabled) {
       return Propose(context, request->has_timeout(), request->timeout(), response,
                      [this, request]() -> Result<CollectionChange> {
@@ -147,6 +157,8 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* Delete(CallbackServerContext* context,
                              const qdrant::DeleteCollection* request,
                              qdrant::CollectionOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/Delete", *request))
+      return refused;
     if (c_.cluster_enabled) {
       return Propose(context, request->has_timeout(), request->timeout(), response,
                      [request]() -> Result<CollectionChange> {
@@ -164,6 +176,8 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* UpdateAliases(CallbackServerContext* context,
                                     const qdrant::ChangeAliases* request,
                                     qdrant::CollectionOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/UpdateAliases", *request))
+      return refused;
     if (c_.cluster_enabled) {
       return Propose(context, request->has_timeout(), request->timeout(), response,
                      [request]() -> Result<CollectionChange> {
@@ -185,6 +199,9 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* ListCollectionAliases(CallbackServerContext* context,
                                             const qdrant::ListCollectionAliasesRequest* request,
                                             qdrant::ListAliasesResponse* response) override {
+    if (auto* refused =
+            Refused(c_.auth, context, "qdrant.Collections/ListCollectionAliases", *request))
+      return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       auto c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -194,8 +211,11 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
     });
   }
 
-  ServerUnaryReactor* ListAliases(CallbackServerContext* context, const qdrant::ListAliasesRequest*,
+  ServerUnaryReactor* ListAliases(CallbackServerContext* context,
+                                  const qdrant::ListAliasesRequest* request,
                                   qdrant::ListAliasesResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/ListAliases", *request))
+      return refused;
     return OnPool(c_.pool, context, response, [this, response]() -> Status {
       FillAliases(c_.collections->Aliases(nullptr), response);
       return Status::Ok();
@@ -205,6 +225,9 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* CollectionClusterInfo(
       CallbackServerContext* context, const qdrant::CollectionClusterInfoRequest* request,
       qdrant::CollectionClusterInfoResponse* response) override {
+    if (auto* refused =
+            Refused(c_.auth, context, "qdrant.Collections/CollectionClusterInfo", *request))
+      return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       auto c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -254,6 +277,8 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* CollectionExists(CallbackServerContext* context,
                                        const qdrant::CollectionExistsRequest* request,
                                        qdrant::CollectionExistsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/CollectionExists", *request))
+      return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       response->mutable_result()->set_exists(c_.collections->Exists(request->collection_name()));
       return Status::Ok();
@@ -264,6 +289,9 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   ServerUnaryReactor* UpdateCollectionClusterSetup(
       CallbackServerContext* context, const qdrant::UpdateCollectionClusterSetupRequest* request,
       qdrant::UpdateCollectionClusterSetupResponse* response) override {
+    if (auto* refused =
+            Refused(c_.auth, context, "qdrant.Collections/UpdateCollectionClusterSetup", *request))
+      return refused;
     if (!c_.cluster_enabled) {
       return Answer(context,
                     ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION, kStandaloneMessage));
@@ -292,18 +320,24 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
   }
 
   ServerUnaryReactor* CreateShardKey(CallbackServerContext* context,
-                                     const qdrant::CreateShardKeyRequest*,
+                                     const qdrant::CreateShardKeyRequest* request,
                                      qdrant::CreateShardKeyResponse*) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/CreateShardKey", *request))
+      return refused;
     return Unimplemented(context, "qdrant.Collections/CreateShardKey (custom sharding)");
   }
   ServerUnaryReactor* DeleteShardKey(CallbackServerContext* context,
-                                     const qdrant::DeleteShardKeyRequest*,
+                                     const qdrant::DeleteShardKeyRequest* request,
                                      qdrant::DeleteShardKeyResponse*) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/DeleteShardKey", *request))
+      return refused;
     return Unimplemented(context, "qdrant.Collections/DeleteShardKey (custom sharding)");
   }
   ServerUnaryReactor* ListShardKeys(CallbackServerContext* context,
-                                    const qdrant::ListShardKeysRequest*,
+                                    const qdrant::ListShardKeysRequest* request,
                                     qdrant::ListShardKeysResponse*) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/ListShardKeys", *request))
+      return refused;
     return Unimplemented(context, "qdrant.Collections/ListShardKeys (custom sharding)");
   }
 

@@ -9,6 +9,7 @@
 #include "admin.grpc.pb.h"
 #include "libshared/version.h"
 #include "qdrant.grpc.pb.h"
+#include "qdrantd/api/grpc/grpc_auth.h"
 #include "qdrantd/api/grpc/grpc_call.h"
 #include "qdrantd/api/grpc/grpc_codec.h"
 #include "qdrantd/api/grpc/qdrant_services.h"
@@ -34,11 +35,15 @@ class QdrantService final : public qdrant::Qdrant::CallbackService {
 // qdrantd.admin.Admin: what qdctl needs beyond Qdrant's public API (docs/admin-api.md).
 class AdminService final : public qdrantd::admin::Admin::CallbackService {
  public:
-  AdminService(bool cluster_enabled, AdminClusterHooks hooks)
-      : cluster_enabled_(cluster_enabled), hooks_(std::move(hooks)) {}
+  AdminService(bool cluster_enabled, AdminClusterHooks hooks, const auth::Authenticator* auth)
+      : cluster_enabled_(cluster_enabled), hooks_(std::move(hooks)), auth_(auth) {}
 
-  ServerUnaryReactor* Version(CallbackServerContext* context, const qdrantd::admin::VersionRequest*,
+  ServerUnaryReactor* Version(CallbackServerContext* context,
+                              const qdrantd::admin::VersionRequest* request,
                               qdrantd::admin::VersionReply* reply) override {
+    if (auto* refused = Refused(auth_, context, "qdrantd.admin.Admin/Version", *request)) {
+      return refused;
+    }
     reply->set_version(version::kQdrantVersion);
     reply->set_commit(version::kCommit);
     reply->set_server_version(version::kServerVersion);
@@ -46,8 +51,11 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
   }
 
   ServerUnaryReactor* ClusterStatus(CallbackServerContext* context,
-                                    const qdrantd::admin::ClusterStatusRequest*,
+                                    const qdrantd::admin::ClusterStatusRequest* request,
                                     qdrantd::admin::ClusterStatusReply* reply) override {
+    if (auto* refused = Refused(auth_, context, "qdrantd.admin.Admin/ClusterStatus", *request)) {
+      return refused;
+    }
     if (cluster_enabled_ && hooks_.status) {
       ServerUnaryReactor* reactor = context->DefaultReactor();
       hooks_.status([reactor, reply](AdminClusterHooks::Info info) {
@@ -76,6 +84,9 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
   ServerUnaryReactor* RemovePeer(CallbackServerContext* context,
                                  const qdrantd::admin::RemovePeerRequest* request,
                                  qdrantd::admin::RemovePeerReply*) override {
+    if (auto* refused = Refused(auth_, context, "qdrantd.admin.Admin/RemovePeer", *request)) {
+      return refused;
+    }
     if (!cluster_enabled_) {
       return Answer(context, ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION,
                                             "Cluster operations are not available in standalone "
@@ -95,6 +106,7 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
  private:
   bool cluster_enabled_;
   AdminClusterHooks hooks_;
+  const auth::Authenticator* auth_;
 };
 
 // Counts every call of every service for /metrics when its status is sent, so the services
@@ -142,11 +154,12 @@ struct GrpcServer::Impl {
   std::unique_ptr<::grpc::Server> server;
 
   explicit Impl(GrpcServerOptions o)
-      : options(std::move(o)), admin_service(options.cluster_enabled, options.cluster) {
+      : options(std::move(o)),
+        admin_service(options.cluster_enabled, options.cluster, options.auth) {
     if (options.collections && options.pool) {
-      ServiceContext context{options.collections,     options.pool,     options.snapshots,
-                             options.cluster_enabled, options.propose,  options.peer_id,
-                             options.placement,       options.transfers};
+      ServiceContext context{options.collections,     options.pool,      options.snapshots,
+                             options.cluster_enabled, options.propose,   options.peer_id,
+                             options.placement,       options.transfers, options.auth};
       engine_services.push_back(NewCollectionsService(context));
       engine_services.push_back(NewPointsService(context));
       engine_services.push_back(NewSnapshotsService(context));

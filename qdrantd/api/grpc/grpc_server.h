@@ -26,6 +26,9 @@ class Snapshots;
 namespace qd::api::metrics {
 class GrpcMetrics;
 }  // namespace qd::api::metrics
+namespace qd::api::auth {
+class Authenticator;
+}  // namespace qd::api::auth
 
 namespace qd::api::grpc {
 
@@ -72,6 +75,9 @@ struct GrpcServerOptions {
   collection::TransfersFn transfers;
   // Every finished call is counted here (by method) when set; outlives the server.
   metrics::GrpcMetrics* metrics = nullptr;
+  // API keys and JWTs (auth/authenticator.h), checked by every method but the health check;
+  // outlives the server. Null: nothing is checked.
+  const auth::Authenticator* auth = nullptr;
 };
 
 class GrpcServer {

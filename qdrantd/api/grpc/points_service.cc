@@ -11,6 +11,7 @@
 
 #include "points_service.grpc.pb.h"
 #include "qdrantd/api/grpc/collection_codec.h"
+#include "qdrantd/api/grpc/grpc_auth.h"
 #include "qdrantd/api/grpc/grpc_call.h"
 #include "qdrantd/api/grpc/qdrant_services.h"
 #include "qdrantd/collection/collections.h"
@@ -444,6 +445,7 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   ServerUnaryReactor* Upsert(CallbackServerContext* context, const qdrant::UpsertPoints* request,
                              qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Upsert", *request)) return refused;
     return RunUpdate(context, request, response, [request](const Collection& c) {
       return ParseUpsert(c, request->points(), request->has_update_mode(), request->update_mode(),
                          request->has_update_filter(), request->update_filter(), "");
@@ -452,6 +454,7 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   ServerUnaryReactor* Delete(CallbackServerContext* context, const qdrant::DeletePoints* request,
                              qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Delete", *request)) return refused;
     return RunUpdate(context, request, response, [request](const Collection&) {
       return ParseSelected(OpKind::kDeletePoints,
                            request->has_points() ? &request->points() : nullptr, "");
@@ -461,6 +464,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* UpdateVectors(CallbackServerContext* context,
                                     const qdrant::UpdatePointVectors* request,
                                     qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/UpdateVectors", *request))
+      return refused;
     return RunUpdate(context, request, response, [request](const Collection& c) {
       return ParseUpdateVectors(c, request->points(), request->has_update_filter(),
                                 request->update_filter(), "");
@@ -470,6 +475,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* DeleteVectors(CallbackServerContext* context,
                                     const qdrant::DeletePointVectors* request,
                                     qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/DeleteVectors", *request))
+      return refused;
     return RunUpdate(context, request, response, [request](const Collection& c) {
       return ParseDeleteVectors(
           c, request->has_points_selector() ? &request->points_selector() : nullptr,
@@ -480,6 +487,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* SetPayload(CallbackServerContext* context,
                                  const qdrant::SetPayloadPoints* request,
                                  qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/SetPayload", *request))
+      return refused;
     return RunUpdate(context, request, response, [request](const Collection&) {
       return ParseSetPayload(OpKind::kSetPayload, request->payload(),
                              request->has_points_selector() ? &request->points_selector() : nullptr,
@@ -490,6 +499,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* OverwritePayload(CallbackServerContext* context,
                                        const qdrant::SetPayloadPoints* request,
                                        qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/OverwritePayload", *request))
+      return refused;
     return RunUpdate(context, request, response, [request](const Collection&) {
       return ParseSetPayload(OpKind::kOverwritePayload, request->payload(),
                              request->has_points_selector() ? &request->points_selector() : nullptr,
@@ -500,6 +511,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* DeletePayload(CallbackServerContext* context,
                                     const qdrant::DeletePayloadPoints* request,
                                     qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/DeletePayload", *request))
+      return refused;
     return RunUpdate(context, request, response, [request](const Collection&) {
       return ParseDeletePayload(
           request->keys(), request->has_points_selector() ? &request->points_selector() : nullptr,
@@ -510,6 +523,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* ClearPayload(CallbackServerContext* context,
                                    const qdrant::ClearPayloadPoints* request,
                                    qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/ClearPayload", *request))
+      return refused;
     return RunUpdate(context, request, response, [request](const Collection&) {
       return ParseSelected(OpKind::kClearPayload,
                            request->has_points() ? &request->points() : nullptr, "");
@@ -519,6 +534,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* CreateFieldIndex(CallbackServerContext* context,
                                        const qdrant::CreateFieldIndexCollection* request,
                                        qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/CreateFieldIndex", *request))
+      return refused;
     return RunUpdate(
         context, request, response, [request](const Collection&) -> Result<UpdateRequest> {
           Result<index::JsonPath> path = index::ParseJsonPath(request->field_name());
@@ -542,6 +559,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* DeleteFieldIndex(CallbackServerContext* context,
                                        const qdrant::DeleteFieldIndexCollection* request,
                                        qdrant::PointsOperationResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/DeleteFieldIndex", *request))
+      return refused;
     return RunUpdate(context, request, response,
                      [request](const Collection&) -> Result<UpdateRequest> {
                        UpdateRequest update;
@@ -554,6 +573,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* UpdateBatch(CallbackServerContext* context,
                                   const qdrant::UpdateBatchPoints* request,
                                   qdrant::UpdateBatchResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/UpdateBatch", *request))
+      return refused;
     return OnPoolDeferred(c_.pool, context, response,
                           [this, request](Completion<qdrant::UpdateBatchResponse> finish) {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
@@ -590,6 +611,7 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   ServerUnaryReactor* Get(CallbackServerContext* context, const qdrant::GetPoints* request,
                           qdrant::GetResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Get", *request)) return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -617,6 +639,7 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   ServerUnaryReactor* Scroll(CallbackServerContext* context, const qdrant::ScrollPoints* request,
                              qdrant::ScrollResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Scroll", *request)) return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -666,6 +689,7 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   ServerUnaryReactor* Count(CallbackServerContext* context, const qdrant::CountPoints* request,
                             qdrant::CountResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Count", *request)) return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -684,6 +708,7 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   ServerUnaryReactor* Search(CallbackServerContext* context, const qdrant::SearchPoints* request,
                              qdrant::SearchResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Search", *request)) return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -699,6 +724,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* SearchBatch(CallbackServerContext* context,
                                   const qdrant::SearchBatchPoints* request,
                                   qdrant::SearchBatchResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/SearchBatch", *request))
+      return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -715,6 +742,7 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   ServerUnaryReactor* Query(CallbackServerContext* context, const qdrant::QueryPoints* request,
                             qdrant::QueryResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Query", *request)) return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -730,6 +758,8 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* QueryBatch(CallbackServerContext* context,
                                  const qdrant::QueryBatchPoints* request,
                                  qdrant::QueryBatchResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/QueryBatch", *request))
+      return refused;
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
@@ -745,10 +775,13 @@ class PointsService final : public qdrant::Points::CallbackService {
   }
 
   // Not implemented: each answers UNIMPLEMENTED naming itself.
-#define QD_UNIMPLEMENTED(Method, Request, Response)                                  \
-  ServerUnaryReactor* Method(CallbackServerContext* context, const qdrant::Request*, \
-                             qdrant::Response*) override {                           \
-    return Unimplemented(context, "qdrant.Points/" #Method);                         \
+#define QD_UNIMPLEMENTED(Method, Request, Response)                                          \
+  ServerUnaryReactor* Method(CallbackServerContext* context, const qdrant::Request* request, \
+                             qdrant::Response*) override {                                   \
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/" #Method, *request)) {     \
+      return refused;                                                                        \
+    }                                                                                        \
+    return Unimplemented(context, "qdrant.Points/" #Method);                                 \
   }
   QD_UNIMPLEMENTED(CreateVectorName, CreateVectorNameRequest, PointsOperationResponse)
   QD_UNIMPLEMENTED(DeleteVectorName, DeleteVectorNameRequest, PointsOperationResponse)

@@ -14,6 +14,9 @@
 namespace qd::server {
 class WorkerPool;
 }
+namespace qd::api::auth {
+class Authenticator;
+}
 namespace qd::collection {
 class Collections;
 class Snapshots;
@@ -32,6 +35,8 @@ struct ServiceContext {
   uint64_t peer_id = 0;              // cluster mode: this node
   collection::PlacementFn placement;  // cluster mode; empty: every shard is local and Active
   collection::TransfersFn transfers;  // cluster mode: shard transfers in progress
+  // Every method checks the caller's API key or JWT with it first (grpc_auth.h); null: none.
+  const auth::Authenticator* auth = nullptr;
 };
 
 std::unique_ptr<::grpc::Service> NewCollectionsService(ServiceContext context);

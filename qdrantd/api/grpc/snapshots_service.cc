@@ -3,6 +3,7 @@
 // recovery have no gRPC method in Qdrant's API; they stay REST-only.
 #include <ctime>
 
+#include "qdrantd/api/grpc/grpc_auth.h"
 #include "qdrantd/api/grpc/grpc_call.h"
 #include "qdrantd/api/grpc/qdrant_services.h"
 #include "qdrantd/collection/snapshots.h"
@@ -33,6 +34,8 @@ class SnapshotsService final : public qdrant::Snapshots::CallbackService {
   ServerUnaryReactor* Create(CallbackServerContext* context,
                              const qdrant::CreateSnapshotRequest* request,
                              qdrant::CreateSnapshotResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Snapshots/Create", *request))
+      return refused;
     return Run(context, response, [this, request, response]() -> Status {
       Result<SnapshotDescription> d = c_.snapshots->CreateCollection(request->collection_name());
       if (!d.ok()) return d.status();
@@ -44,6 +47,8 @@ class SnapshotsService final : public qdrant::Snapshots::CallbackService {
   ServerUnaryReactor* List(CallbackServerContext* context,
                            const qdrant::ListSnapshotsRequest* request,
                            qdrant::ListSnapshotsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Snapshots/List", *request))
+      return refused;
     return Run(context, response, [this, request, response]() -> Status {
       auto list = c_.snapshots->ListCollection(request->collection_name());
       if (!list.ok()) return list.status();
@@ -55,14 +60,18 @@ class SnapshotsService final : public qdrant::Snapshots::CallbackService {
   ServerUnaryReactor* Delete(CallbackServerContext* context,
                              const qdrant::DeleteSnapshotRequest* request,
                              qdrant::DeleteSnapshotResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Snapshots/Delete", *request))
+      return refused;
     return Run(context, response, [this, request]() -> Status {
       return c_.snapshots->DeleteCollection(request->collection_name(), request->snapshot_name());
     });
   }
 
   ServerUnaryReactor* CreateFull(CallbackServerContext* context,
-                                 const qdrant::CreateFullSnapshotRequest*,
+                                 const qdrant::CreateFullSnapshotRequest* request,
                                  qdrant::CreateSnapshotResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Snapshots/CreateFull", *request))
+      return refused;
     return Run(context, response, [this, response]() -> Status {
       Result<SnapshotDescription> d = c_.snapshots->CreateFull();
       if (!d.ok()) return d.status();
@@ -72,8 +81,10 @@ class SnapshotsService final : public qdrant::Snapshots::CallbackService {
   }
 
   ServerUnaryReactor* ListFull(CallbackServerContext* context,
-                               const qdrant::ListFullSnapshotsRequest*,
+                               const qdrant::ListFullSnapshotsRequest* request,
                                qdrant::ListSnapshotsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Snapshots/ListFull", *request))
+      return refused;
     return Run(context, response, [this, response]() -> Status {
       auto list = c_.snapshots->ListFull();
       if (!list.ok()) return list.status();
@@ -85,6 +96,8 @@ class SnapshotsService final : public qdrant::Snapshots::CallbackService {
   ServerUnaryReactor* DeleteFull(CallbackServerContext* context,
                                  const qdrant::DeleteFullSnapshotRequest* request,
                                  qdrant::DeleteSnapshotResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Snapshots/DeleteFull", *request))
+      return refused;
     return Run(context, response, [this, request]() -> Status {
       return c_.snapshots->DeleteFull(request->snapshot_name());
     });

@@ -18,6 +18,7 @@ const char* ReasonPhrase(int status) {
     case 200: return "OK";
     case 202: return "Accepted";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -163,6 +164,14 @@ int HttpServer::Impl::OnRequest(h2o_handler_t* self, h2o_req_t* req) noexcept {
         std::string_view(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1));
   }
   if (req->entity.base != nullptr) request.body = std::string_view(req->entity.base, req->entity.len);
+  if (ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("api-key"), -1); i != -1) {
+    request.credentials.api_key =
+        std::string_view(req->headers.entries[i].value.base, req->headers.entries[i].value.len);
+  }
+  if (ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1); i != -1) {
+    request.credentials.authorization =
+        std::string_view(req->headers.entries[i].value.base, req->headers.entries[i].value.len);
+  }
 
   try {
     impl->router.Dispatch(request, Reply([state](Response response) {

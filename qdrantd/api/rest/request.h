@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "libshared/status.h"
+#include "qdrantd/api/auth/authenticator.h"
 
 namespace qd::api::rest {
 
@@ -24,6 +25,7 @@ struct Request {
   std::map<std::string, std::string> query;   // decoded; a repeated key keeps the last value
   std::map<std::string, std::string> params;  // decoded {placeholders} of the matched route
   std::string_view body;                      // valid until the Reply is sent
+  auth::Credentials credentials;  // api-key and Authorization headers; valid while the body is
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   size_t route = SIZE_MAX;  // index of the matched route (Router::RouteNames); SIZE_MAX: none
 

@@ -1,5 +1,7 @@
 #include "qdrantd/api/rest/router.h"
 
+#include "qdrantd/api/auth/operations.h"
+
 namespace qd::api::rest {
 namespace {
 
@@ -67,6 +69,20 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
   routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
 }
 
+Status Router::Protect(const auth::Authenticator* authenticator) {
+  for (Route& route : routes_) {
+    std::optional<auth::Requirement> requirement =
+        auth::RestRequirement(route.method, route.pattern);
+    if (!requirement) {
+      return Status::Internal("REST route " + route.method + " " + route.pattern +
+                              " has no access rule in api/auth/operations.cc");
+    }
+    route.requirement = *requirement;
+  }
+  authenticator_ = authenticator != nullptr && authenticator->enabled() ? authenticator : nullptr;
+  return Status::Ok();
+}
+
 std::vector<std::string> Router::RouteNames() const {
   std::vector<std::string> names;
   for (const Route& route : routes_) names.push_back(route.method + " " + route.pattern);
@@ -93,8 +109,17 @@ void Router::Dispatch(Request& request, Reply reply) const {
     if (route.method != request.method) continue;
     request.params = std::move(params);
     request.route = static_cast<size_t>(&route - routes_.data());
+    if (authenticator_ != nullptr) {
+      Status allowed = authenticator_->Authorize(request.credentials, route.requirement,
+                                                 request.Param("collection_name"));
+      if (!allowed.ok()) return reply.Send(JsonError(request, allowed));
+    }
     route.handler(request, std::move(reply));
     return;
+  }
+  if (authenticator_ != nullptr) {
+    Result<auth::Access> access = authenticator_->Authenticate(request.credentials);
+    if (!access.ok()) return reply.Send(JsonError(request, access.status()));
   }
   if (path_matched) {
     reply.Send(JsonError(request, Status::MethodNotAllowed("Method " + request.method +

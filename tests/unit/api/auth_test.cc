@@ -11,6 +11,7 @@
 #include "qdrantd/api/auth/authenticator.h"
 #include "qdrantd/api/auth/jwt.h"
 #include "qdrantd/api/auth/operations.h"
+#include "qdrantd/api/rest/router.h"
 
 using namespace qd;
 using namespace qd::api::auth;
@@ -234,4 +235,48 @@ TEST_CASE("every gRPC method of every public service has an access rule", "[unit
   CHECK(GrpcRequirement("qdrant.Collections/Create")->need == Need::kManage);
   CHECK(GrpcRequirement("qdrant.Qdrant/HealthCheck")->need == Need::kOpen);
   CHECK_FALSE(GrpcRequirement("qdrant.Points/Nonexistent"));
+}
+
+TEST_CASE("the router refuses before the handler runs, and opens what Qdrant opens",
+          "[unit][auth][rest]") {
+  using namespace qd::api::rest;
+  int handled = 0;
+  Router router;
+  auto handler = [&handled](Request&, Reply reply) {
+    ++handled;
+    reply.Send(TextResult("ok"));
+  };
+  router.Add("GET", "/healthz", handler);
+  router.Add("GET", "/collections/{collection_name}", handler);
+  router.Add("PUT", "/collections/{collection_name}/points", handler);
+  const Authenticator auth = Keys();
+  REQUIRE(router.Protect(&auth).ok());
+
+  auto call = [&](std::string method, std::string path, Credentials credentials) {
+    Request request;
+    request.method = std::move(method);
+    request.path = std::move(path);
+    request.credentials = credentials;
+    Response out;
+    router.Dispatch(request, Reply([&](Response r) { out = std::move(r); }));
+    return out;
+  };
+  CHECK(call("GET", "/healthz", {}).status == 200);
+  CHECK(call("GET", "/collections/books", {}).status == 401);
+  CHECK(call("GET", "/collections/books", Key("wrong")).status == 401);
+  CHECK(call("GET", "/collections/books", Key("ro-key")).status == 200);
+  Response denied = call("PUT", "/collections/books/points", Key("ro-key"));
+  CHECK(denied.status == 403);
+  CHECK(denied.body.find("Forbidden: Write access is required") != std::string::npos);
+  CHECK(call("PUT", "/collections/books/points", Key("full-key")).status == 200);
+  CHECK(handled == 3);
+  // Unknown paths are authenticated first, as Qdrant's middleware runs before routing.
+  CHECK(call("GET", "/nope", {}).status == 401);
+  CHECK(call("GET", "/nope", Key("ro-key")).status == 404);
+
+  Router unknown;
+  unknown.Add("GET", "/not-in-the-table", handler);
+  Status s = unknown.Protect(&auth);
+  CHECK(s.code() == StatusCode::kInternal);
+  CHECK(s.message().find("GET /not-in-the-table") != std::string::npos);
 }
