@@ -295,10 +295,19 @@ struct Client::Impl {
         return Status::NotFound(server_said("not found"));
       case ::grpc::StatusCode::ALREADY_EXISTS:
         return Status::AlreadyExists(server_said("already exists"));
-      case ::grpc::StatusCode::PERMISSION_DENIED:
+      // The server's own words ("Invalid API key or JWT", "Forbidden: Write access is
+      // required"), then what the operator can do about it.
       case ::grpc::StatusCode::UNAUTHENTICATED:
-        return Status::PermissionDenied(
-            server_said("permission denied: the API key is missing or wrong"));
+        return Status::Unauthenticated(
+            "qdrantd at " + options.endpoint.HostPort() +
+            " refused the call: " + server_said("the API key is missing or wrong") +
+            (options.api_key ? " (the API key given is not accepted)"
+                             : " (give the API key with --api-key, QDCTL_API_KEY or a profile's "
+                               "api_key)"));
+      case ::grpc::StatusCode::PERMISSION_DENIED:
+        return Status::PermissionDenied("qdrantd at " + options.endpoint.HostPort() +
+                                        " refused the call: " + server_said("permission denied") +
+                                        " (the API key given does not allow " + method + ")");
       case ::grpc::StatusCode::FAILED_PRECONDITION:
       case ::grpc::StatusCode::ABORTED:
         return Status::FailedPrecondition(server_said("the server refused the request"));

@@ -300,6 +300,43 @@ TEST_CASE("JWT: read-only, per-collection, expired and forged tokens", "[integra
   CHECK(HttpRequest(port, "GET", "/collections", "", ApiKey(kReadOnlyKey)).status == 200);
 }
 
+TEST_CASE("qdctl with and without --api-key", "[integration][auth][qdctl]") {
+  Node node = SecuredNode();
+  REQUIRE(node.WaitReady());
+  TempDir home;
+  const std::string url = "http://127.0.0.1:" + std::to_string(node.grpc_port());
+
+  RunResult health = RunQdctl({"--url", url, "health"}, home.path());
+  CHECK(health.exit_code == 0);
+
+  RunResult without = RunQdctl({"--url", url, "collection", "list"}, home.path());
+  CHECK(without.exit_code == 1);
+  CHECK(without.err.find("Must provide an API key") != std::string::npos);
+  CHECK(without.err.find("--api-key") != std::string::npos);
+
+  RunResult wrong =
+      RunQdctl({"--url", url, "--api-key", "nope", "collection", "list"}, home.path());
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.err.find("Invalid API key or JWT") != std::string::npos);
+
+  RunResult read_only = RunQdctl({"--url", url, "--api-key", kReadOnlyKey, "collection", "create",
+                                  "books", "--size", "2", "--distance", "Dot"},
+                                 home.path());
+  INFO(read_only.err);
+  CHECK(read_only.exit_code == 1);
+  CHECK(read_only.err.find("Forbidden") != std::string::npos);
+
+  RunResult create = RunQdctl({"--url", url, "--api-key", kKey, "collection", "create", "books",
+                               "--size", "2", "--distance", "Dot"},
+                              home.path());
+  INFO(create.err);
+  CHECK(create.exit_code == 0);
+  RunResult list =
+      RunQdctl({"--url", url, "--api-key", kReadOnlyKey, "collection", "list"}, home.path());
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.find("books") != std::string::npos);
+}
+
 TEST_CASE("Qdrant's official JS clients pass their apiKey", "[compat][integration][auth]") {
   const std::string compat = std::string(QD_SOURCE_DIR) + "/tests/compat";
   const std::string node_bin = compat + "/node_modules/.bin/node";
