@@ -25,6 +25,34 @@ qd::Status ValidatePeerUri(const char* what, const std::optional<std::string>& u
   return qd::Status::Ok();
 }
 
+// Security settings this build cannot honour, or that would leave the node open while the
+// operator believes it is closed: refused at start rather than served insecurely (issue #19).
+qd::Status CheckSecurity(const qd::config::Config& config) {
+  const auto& service = config.service;
+  if (service.enable_tls) {
+    return qd::Status::InvalidArgument(
+        "service.enable_tls: this qdrantd does not serve TLS yet; refusing to serve REST and gRPC "
+        "in plaintext (put a TLS-terminating proxy in front and set it to false)");
+  }
+  if (config.cluster.enabled && config.cluster.p2p.enable_tls) {
+    return qd::Status::InvalidArgument(
+        "cluster.p2p.enable_tls: this qdrantd does not use TLS between peers yet; refusing to "
+        "talk to peers in plaintext");
+  }
+  for (auto [key, value] : {std::pair{"service.api_key", &service.api_key},
+                            std::pair{"service.read_only_api_key", &service.read_only_api_key}}) {
+    if (*value && (*value)->empty()) {
+      return qd::Status::InvalidArgument(std::string(key) +
+                                         " is empty: set a secret, or leave it unset");
+    }
+  }
+  if (service.jwt_rbac && !service.api_key) {
+    return qd::Status::InvalidArgument(
+        "service.jwt_rbac needs service.api_key: tokens are signed with it");
+  }
+  return qd::Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,6 +98,10 @@ int main(int argc, char** argv) {
   qd::log::SetLevel(qd::log::ParseLevel(config.log_level).value_or(qd::log::Level::kInfo));
   for (const auto& source : loaded->sources) QD_LOG_INFO("loaded configuration from " + source);
   for (const auto& warning : loaded->warnings) QD_LOG_WARN(warning);
+  if (qd::Status s = CheckSecurity(config); !s.ok()) {
+    std::fprintf(stderr, "qdrantd: configuration error: %s\n", s.message().c_str());
+    return kExitUsage;
+  }
 
   // Flags win over the environment, as in Qdrant.
   auto from_env = [&](const char* name) -> std::optional<std::string> {

@@ -1,5 +1,6 @@
 #include "qdrantd/server/daemon.h"
 
+#include <arpa/inet.h>
 #include <malloc.h>
 #include <signal.h>
 
@@ -247,6 +248,32 @@ collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
   };
 }
 
+// Whether `host` only accepts connections from this machine (127.0.0.0/8, ::1).
+bool IsLoopback(const std::string& host) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+// Hardening (issue #19): say it at start when anyone on the network can do anything.
+void WarnIfExposed(const config::Config& config) {
+  if (IsLoopback(config.service.host)) return;
+  if (!config.service.api_key && !config.service.read_only_api_key) {
+    QD_LOG_WARN("REST and gRPC listen on " + config.service.host +
+                " with no service.api_key: anyone who reaches this node can read, change and "
+                "delete every collection; set service.api_key (docs/security.md)");
+  }
+  if (config.cluster.enabled) {
+    QD_LOG_WARN("the P2P port " + std::to_string(config.cluster.p2p.port) + " on " +
+                config.service.host +
+                " has no authentication (API keys do not apply to peers): anyone who reaches it "
+                "can join the cluster or read its shards; keep it on a private network "
+                "(docs/security.md)");
+  }
+}
+
 }  // namespace
 
 Status Daemon::Impl::Start(OnLoop on_loop) {
@@ -401,6 +428,7 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     QD_LOG_INFO(std::string("API keys required on REST and gRPC") +
                 (config.service.jwt_rbac ? " (JWTs accepted)" : ""));
   }
+  WarnIfExposed(config);
   http = std::make_unique<api::rest::HttpServer>(
       loop, router,
       api::rest::HttpServerOptions{

@@ -337,6 +337,43 @@ TEST_CASE("qdctl with and without --api-key", "[integration][auth][qdctl]") {
   CHECK(list.out.find("books") != std::string::npos);
 }
 
+TEST_CASE("qdrantd refuses security settings it cannot honour, and warns when exposed",
+          "[integration][auth]") {
+  struct Refused {
+    const char* config;  // config/config.yaml
+    const char* says;
+  };
+  const Refused cases[] = {
+      {"service:\n  jwt_rbac: true\n", "service.jwt_rbac needs service.api_key"},
+      {"service:\n  enable_tls: true\n", "service.enable_tls"},
+      {"service:\n  api_key: \"\"\n", "service.api_key is empty"},
+      {"cluster:\n  enabled: true\n  p2p:\n    enable_tls: true\n", "cluster.p2p.enable_tls"},
+  };
+  for (const Refused& c : cases) {
+    INFO(c.says);
+    TempDir dir;
+    dir.Write("config/config.yaml", c.config);
+    Node node({.working_dir = dir.path()});
+    std::optional<int> code = node.process().Wait(std::chrono::seconds(20));
+    REQUIRE(code.has_value());
+    CHECK(*code == 2);
+    CHECK(node.process().Stderr().find(c.says) != std::string::npos);
+  }
+
+  for (bool keyed : {false, true}) {
+    INFO("api key " << keyed);
+    NodeOptions options{.env = {{"QDRANT__SERVICE__HOST", "0.0.0.0"}}};
+    if (keyed) options.env["QDRANT__SERVICE__API_KEY"] = kKey;
+    Node node(options);
+    REQUIRE(node.WaitReady());
+    node.process().Signal(SIGTERM);
+    REQUIRE(node.process().Wait(std::chrono::seconds(20)).has_value());
+    const bool warned =
+        node.process().Stderr().find("with no service.api_key") != std::string::npos;
+    CHECK(warned == !keyed);
+  }
+}
+
 TEST_CASE("Qdrant's official JS clients pass their apiKey", "[compat][integration][auth]") {
   const std::string compat = std::string(QD_SOURCE_DIR) + "/tests/compat";
   const std::string node_bin = compat + "/node_modules/.bin/node";
