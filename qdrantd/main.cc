@@ -29,11 +29,6 @@ qd::Status ValidatePeerUri(const char* what, const std::optional<std::string>& u
 // operator believes it is closed: refused at start rather than served insecurely (issue #19).
 qd::Status CheckSecurity(const qd::config::Config& config) {
   const auto& service = config.service;
-  if (service.enable_tls) {
-    return qd::Status::InvalidArgument(
-        "service.enable_tls: this qdrantd does not serve TLS yet; refusing to serve REST and gRPC "
-        "in plaintext (put a TLS-terminating proxy in front and set it to false)");
-  }
   if (config.cluster.enabled && config.cluster.p2p.enable_tls) {
     return qd::Status::InvalidArgument(
         "cluster.p2p.enable_tls: this qdrantd does not use TLS between peers yet; refusing to "

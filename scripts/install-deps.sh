@@ -13,6 +13,7 @@ packages=(
   libsqlite3-dev libhnswlib-dev libraft-dev libsystemd-dev prometheus-cpp-dev
   # tests and benchmarks
   catch2 wrk procps
+  openssl  # the TLS tests make a CA and certificates at run time (tests/integration/tls_test.cc)
   # packages and deployment examples (make package-deb, tests/package)
   debhelper lintian fakeroot shellcheck yamllint python3-yaml rpm
   systemd  # systemd-analyze verify and security --offline on the packaged unit; nothing runs

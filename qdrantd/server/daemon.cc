@@ -264,6 +264,10 @@ void WarnIfExposed(const config::Config& config) {
     QD_LOG_WARN("REST and gRPC listen on " + config.service.host +
                 " with no service.api_key: anyone who reaches this node can read, change and "
                 "delete every collection; set service.api_key (docs/security.md)");
+  } else if (!config.service.enable_tls) {
+    QD_LOG_WARN("REST and gRPC listen on " + config.service.host +
+                " without TLS: API keys and tokens cross the network in clear text; set "
+                "service.enable_tls (docs/security.md)");
   }
   if (config.cluster.enabled) {
     QD_LOG_WARN("the P2P port " + std::to_string(config.cluster.p2p.port) + " on " +
@@ -429,6 +433,14 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
                 (config.service.jwt_rbac ? " (JWTs accepted)" : ""));
   }
   WarnIfExposed(config);
+  std::optional<api::ServerTls> tls;
+  if (config.service.enable_tls) {
+    tls = api::ServerTls{.cert_path = config.tls.cert,
+                         .key_path = config.tls.key,
+                         .ca_cert_path = config.tls.ca_cert,
+                         .verify_client = config.service.verify_https_client_certificate};
+  }
+  const std::string tls_note = tls ? " (TLS)" : "";
   http = std::make_unique<api::rest::HttpServer>(
       loop, router,
       api::rest::HttpServerOptions{
@@ -436,10 +448,11 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
           .port = config.service.http_port,
           .max_request_size_bytes = config.service.max_request_size_mb << 20,
           .keep_alive_timeout_ms = config.service.http_keep_alive_timeout_sec * 1000,
-          .metrics = kCountRequests ? &rest_metrics : nullptr});
+          .metrics = kCountRequests ? &rest_metrics : nullptr,
+          .tls = tls});
   if (Status s = http->Start(on_loop); !s.ok()) return s;
   QD_LOG_INFO("REST listening on " + config.service.host + ":" +
-              std::to_string(config.service.http_port));
+              std::to_string(config.service.http_port) + tls_note);
 
   if (config.service.grpc_port) {
     grpc = std::make_unique<api::grpc::GrpcServer>(api::grpc::GrpcServerOptions{
@@ -456,11 +469,12 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
         .placement = engine.placement,
         .transfers = engine.transfers,
         .metrics = kCountRequests ? &grpc_metrics : nullptr,
-        .auth = authenticator.get()});
+        .auth = authenticator.get(),
+        .tls = tls});
     if (Status s = grpc->Start(); !s.ok()) return s;
     grpc_stopped = false;
     QD_LOG_INFO("gRPC listening on " + config.service.host + ":" +
-                std::to_string(*config.service.grpc_port));
+                std::to_string(*config.service.grpc_port) + tls_note);
   } else {
     QD_LOG_INFO("gRPC disabled (service.grpc_port is null)");
   }

@@ -345,7 +345,6 @@ TEST_CASE("qdrantd refuses security settings it cannot honour, and warns when ex
   };
   const Refused cases[] = {
       {"service:\n  jwt_rbac: true\n", "service.jwt_rbac needs service.api_key"},
-      {"service:\n  enable_tls: true\n", "service.enable_tls"},
       {"service:\n  api_key: \"\"\n", "service.api_key is empty"},
       {"cluster:\n  enabled: true\n  p2p:\n    enable_tls: true\n", "cluster.p2p.enable_tls"},
   };

@@ -3,7 +3,9 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 #include "admin.grpc.pb.h"
@@ -144,6 +146,34 @@ class MetricsInterceptorFactory final
   metrics::GrpcMetrics* metrics_;
 };
 
+Result<std::string> ReadPem(const char* key, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad() || text.str().empty()) {
+    return Status::InvalidArgument(std::string(key) + " " + path + " cannot be read");
+  }
+  return text.str();
+}
+
+// The credentials of service.enable_tls. gRPC checks the PEM itself when the server starts.
+Result<std::shared_ptr<::grpc::ServerCredentials>> TlsCredentials(const ServerTls& tls) {
+  Result<std::string> cert = ReadPem("tls.cert", tls.cert_path);
+  if (!cert.ok()) return cert.status();
+  Result<std::string> key = ReadPem("tls.key", tls.key_path);
+  if (!key.ok()) return key.status();
+  ::grpc::SslServerCredentialsOptions options(
+      tls.verify_client ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                        : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (tls.verify_client) {
+    Result<std::string> ca = ReadPem("tls.ca_cert", tls.ca_cert_path);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = std::move(*ca);
+  }
+  options.pem_key_cert_pairs.push_back({std::move(*key), std::move(*cert)});
+  return ::grpc::SslServerCredentials(options);
+}
+
 }  // namespace
 
 struct GrpcServer::Impl {
@@ -177,7 +207,13 @@ Status GrpcServer::Start() {
   std::string address = impl_->options.host + ":" + std::to_string(impl_->options.port);
   ::grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(address, ::grpc::InsecureServerCredentials(), &bound_port);
+  std::shared_ptr<::grpc::ServerCredentials> credentials = ::grpc::InsecureServerCredentials();
+  if (impl_->options.tls) {
+    Result<std::shared_ptr<::grpc::ServerCredentials>> tls = TlsCredentials(*impl_->options.tls);
+    if (!tls.ok()) return tls.status();
+    credentials = std::move(*tls);
+  }
+  builder.AddListeningPort(address, credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(impl_->options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(impl_->options.max_message_bytes));
   // Without this gRPC may share a port with another process through SO_REUSEPORT, and a second
@@ -195,7 +231,10 @@ Status GrpcServer::Start() {
   if (!impl_->server || bound_port == 0) {
     impl_->server.reset();
     return Status::Unavailable("cannot listen for gRPC on " + address +
-                               ": the address is in use or invalid");
+                               (impl_->options.tls
+                                    ? ": the address is in use or invalid, or the TLS files are"
+                                      " not a valid certificate and key"
+                                    : ": the address is in use or invalid"));
   }
   return Status::Ok();
 }

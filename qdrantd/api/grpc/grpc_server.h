@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "libshared/status.h"
+#include "qdrantd/api/server_tls.h"
 #include "qdrantd/collection/collection_change.h"
 
 namespace qd::server {
@@ -78,6 +79,9 @@ struct GrpcServerOptions {
   // API keys and JWTs (auth/authenticator.h), checked by every method but the health check;
   // outlives the server. Null: nothing is checked.
   const auth::Authenticator* auth = nullptr;
+  // gRPC over TLS when set (with client certificates required and verified when
+  // tls->verify_client); plaintext otherwise.
+  std::optional<ServerTls> tls;
 };
 
 class GrpcServer {
@@ -87,7 +91,8 @@ class GrpcServer {
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
 
-  // Errors: kUnavailable when the port cannot be bound.
+  // Errors: kUnavailable when the port cannot be bound; kInvalidArgument when a TLS file cannot
+  // be read.
   Status Start();
   // Stops accepting calls, lets running ones finish until `deadline`, then cancels the rest.
   // Blocks; never call it on the loop thread.

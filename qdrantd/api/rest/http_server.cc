@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <h2o.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -70,6 +72,45 @@ struct ErrorBodyFilter {
   }
 };
 
+// OpenSSL's reason for the last failure, for a message an operator can act on.
+std::string OpenSslError() {
+  unsigned long code = ERR_get_error();  // NOLINT(google-runtime-int): OpenSSL's type
+  ERR_clear_error();
+  if (code == 0) return "unknown error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof buf);
+  return buf;
+}
+
+// The server context of service.enable_tls: TLS 1.2 and later, the certificate chain and key
+// of tls.cert/tls.key and, with verify_client, clients must present a certificate signed by
+// tls.ca_cert. Errors: kInvalidArgument naming the file.
+Result<SSL_CTX*> NewServerContext(const ServerTls& tls) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return Status::Internal("cannot create a TLS context: " + OpenSslError());
+  auto fail = [ctx](std::string what) -> Status {
+    SSL_CTX_free(ctx);
+    return Status::InvalidArgument(std::move(what) + ": " + OpenSslError());
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_path.c_str()) != 1) {
+    return fail("tls.cert " + tls.cert_path + " cannot be used");
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return fail("tls.key " + tls.key_path + " cannot be used with tls.cert " + tls.cert_path);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return fail("tls.key " + tls.key_path + " does not match tls.cert " + tls.cert_path);
+  }
+  if (tls.verify_client) {
+    if (SSL_CTX_load_verify_locations(ctx, tls.ca_cert_path.c_str(), nullptr) != 1) {
+      return fail("tls.ca_cert " + tls.ca_cert_path + " cannot be used");
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  return ctx;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -101,6 +142,7 @@ struct HttpServer::Impl {
   h2o_globalconf_t globalconf{};
   h2o_context_t context{};
   h2o_accept_ctx_t accept_ctx{};
+  SSL_CTX* ssl_ctx = nullptr;  // service.enable_tls; lives as long as the h2o context
   uv_tcp_t listener{};
   bool listening = false;
   bool context_initialised = false;
@@ -220,11 +262,17 @@ HttpServer::~HttpServer() {
   if (impl_->context_initialised && impl_->open_connections == 0) {
     h2o_context_dispose(&impl_->context);
     h2o_config_dispose(&impl_->globalconf);
+    if (impl_->ssl_ctx != nullptr) SSL_CTX_free(impl_->ssl_ctx);
   }
 }
 
 Status HttpServer::Start(server::OnLoop) {
   Impl& impl = *impl_;
+  if (impl.options.tls) {
+    Result<SSL_CTX*> ctx = NewServerContext(*impl.options.tls);
+    if (!ctx.ok()) return ctx.status();
+    impl.ssl_ctx = *ctx;
+  }
   h2o_config_init(&impl.globalconf);
   impl.globalconf.max_request_entity_size = impl.options.max_request_size_bytes;
   impl.globalconf.http1.req_timeout = impl.options.keep_alive_timeout_ms;
@@ -243,6 +291,7 @@ Status HttpServer::Start(server::OnLoop) {
   impl.context_initialised = true;
   impl.accept_ctx.ctx = &impl.context;
   impl.accept_ctx.hosts = impl.globalconf.hosts;
+  impl.accept_ctx.ssl_ctx = impl.ssl_ctx;  // null: plain HTTP
 
   std::string where = impl.options.host + ":" + std::to_string(impl.options.port);
   sockaddr_storage addr{};

@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "libshared/status.h"
+#include "qdrantd/api/server_tls.h"
 #include "qdrantd/server/loop.h"
 
 namespace qd::api::rest {
@@ -28,6 +30,8 @@ struct HttpServerOptions {
   uint64_t keep_alive_timeout_ms = 5000;
   // Every answered request is counted here (by route and status) when set; outlives the server.
   metrics::RestMetrics* metrics = nullptr;
+  // HTTPS (HTTP/1.1 over TLS, OpenSSL under h2o) when set; plain HTTP otherwise.
+  std::optional<ServerTls> tls;
 };
 
 class HttpServer {
@@ -37,7 +41,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens. Errors: kUnavailable when the address cannot be bound (in use, bad host).
+  // Binds and listens. Errors: kUnavailable when the address cannot be bound (in use, bad host);
+  // kInvalidArgument when a TLS file cannot be read or the key does not match the certificate.
   Status Start(server::OnLoop);
   // Stops accepting connections; requests in flight finish normally and their connections
   // close after the response.

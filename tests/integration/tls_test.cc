@@ -1,0 +1,200 @@
+// Client TLS (issue #19, service.enable_tls): REST (h2o over OpenSSL) and gRPC serve TLS with
+// tls.cert and tls.key, and with service.verify_https_client_certificate require a client
+// certificate signed by tls.ca_cert. The certificates are made at test time with openssl: a CA,
+// a server certificate for 127.0.0.1, a client certificate, and a client certificate from
+// another CA. REST is checked with curl, gRPC with grpc++, and both through Qdrant's JS clients.
+#include <grpcpp/grpcpp.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "qdrant.grpc.pb.h"
+#include "tests/support/node.h"
+
+using namespace qd::test;
+
+namespace {
+
+constexpr const char* kOpenssl = "/usr/bin/openssl";
+constexpr const char* kCurl = "/usr/bin/curl";
+
+void Openssl(const std::string& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), kOpenssl);
+  RunResult r = Run({.args = args, .working_dir = dir});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+// A CA in <dir>/<ca>.pem and a certificate it signed in <dir>/<name>.pem, key <name>.key.
+void MakeCa(const std::string& dir, const std::string& ca) {
+  Openssl(dir, {"req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "2", "-nodes", "-keyout",
+                ca + ".key", "-out", ca + ".pem", "-subj", "/CN=" + ca});
+}
+
+void MakeCert(const std::string& dir, const std::string& ca, const std::string& name) {
+  Openssl(dir, {"req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
+                name + ".csr", "-subj", "/CN=" + name});
+  const std::string ext = dir + "/" + name + ".ext";
+  std::ofstream(ext) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                        "extendedKeyUsage=serverAuth,clientAuth\n";
+  Openssl(dir,
+          {"x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+           "-CAcreateserial", "-days", "2", "-sha256", "-extfile", ext, "-out", name + ".pem"});
+}
+
+struct Certs {
+  TempDir dir;
+  std::string Path(const std::string& file) const { return dir.path() + "/" + file; }
+  Certs() {
+    MakeCa(dir.path(), "ca");
+    MakeCert(dir.path(), "ca", "server");
+    MakeCert(dir.path(), "ca", "client");
+    MakeCa(dir.path(), "other-ca");
+    MakeCert(dir.path(), "other-ca", "stranger");
+  }
+};
+
+std::map<std::string, std::string> TlsEnv(const Certs& certs, bool verify_client) {
+  return {{"QDRANT__SERVICE__ENABLE_TLS", "true"},
+          {"QDRANT__SERVICE__VERIFY_HTTPS_CLIENT_CERTIFICATE", verify_client ? "true" : "false"},
+          {"QDRANT__TLS__CERT", certs.Path("server.pem")},
+          {"QDRANT__TLS__KEY", certs.Path("server.key")},
+          {"QDRANT__TLS__CA_CERT", certs.Path("ca.pem")}};
+}
+
+// curl over HTTPS, trusting the test CA; extra arguments (a client certificate) appended.
+RunResult Curl(const Certs& certs, uint16_t port, const std::string& path,
+               std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {kCurl,
+                                   "-sS",
+                                   "--max-time",
+                                   "10",
+                                   "--cacert",
+                                   certs.Path("ca.pem"),
+                                   "https://127.0.0.1:" + std::to_string(port) + path};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return Run({.args = args});
+}
+
+bool WaitTlsReady(Node& node, const Certs& certs, std::vector<std::string> extra = {}) {
+  return PollUntil(
+             [&] {
+               if (!node.process().Running()) return true;
+               RunResult r = Curl(certs, node.http_port(), "/readyz", extra);
+               return r.exit_code == 0 && r.out == "all shards are ready";
+             },
+             std::chrono::seconds(30)) &&
+         node.process().Running();
+}
+
+grpc::Status HealthCheck(const Node& node, const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(node.grpc_port()), creds);
+  auto stub = qdrant::Qdrant::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  qdrant::HealthCheckRequest request;
+  qdrant::HealthCheckReply reply;
+  return stub->HealthCheck(&context, request, &reply);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Ssl(const Certs& certs, const std::string& client = "") {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ReadFile(certs.Path("ca.pem"));
+  if (!client.empty()) {
+    options.pem_private_key = ReadFile(certs.Path(client + ".key"));
+    options.pem_cert_chain = ReadFile(certs.Path(client + ".pem"));
+  }
+  return grpc::SslCredentials(options);
+}
+
+}  // namespace
+
+TEST_CASE("REST and gRPC serve TLS with tls.cert and tls.key", "[integration][tls]") {
+  Certs certs;
+  std::map<std::string, std::string> env = TlsEnv(certs, false);
+  env["QDRANT__SERVICE__API_KEY"] = "tls-key";
+  env["QDRANT__SERVICE__READ_ONLY_API_KEY"] = "tls-read-only-key";
+  Node node({.env = env});
+  REQUIRE(WaitTlsReady(node, certs));
+
+  // REST: HTTPS works and keys apply; plain HTTP on the same port gets no answer.
+  RunResult create =
+      Curl(certs, node.http_port(), "/collections/books",
+           {"-X", "PUT", "-H", "api-key: tls-key", "-H", "Content-Type: application/json", "--data",
+            R"({"vectors":{"size":2,"distance":"Dot"}})"});
+  INFO(create.err);
+  CHECK(create.out.find(R"("result":true)") != std::string::npos);
+  CHECK(node.Get("/healthz").status != 200);
+
+  // gRPC: TLS with the CA works; a plaintext client or one that does not trust the CA fails.
+  grpc::Status ok = HealthCheck(node, Ssl(certs));
+  INFO(ok.error_message());
+  CHECK(ok.ok());
+  CHECK_FALSE(HealthCheck(node, grpc::InsecureChannelCredentials()).ok());
+  CHECK_FALSE(HealthCheck(node, grpc::SslCredentials(grpc::SslCredentialsOptions{
+                                    .pem_root_certs = ReadFile(certs.Path("other-ca.pem"))}))
+                  .ok());
+
+  // Qdrant's JS clients over https, trusting the CA through NODE_EXTRA_CA_CERTS.
+  const std::string compat = std::string(QD_SOURCE_DIR) + "/tests/compat";
+  const std::string node_bin = compat + "/node_modules/.bin/node";
+  REQUIRE(std::filesystem::exists(node_bin));
+  TempDir work;
+  RunResult js = Run({.args = {node_bin, compat + "/auth.mjs",
+                               "https://127.0.0.1:" + std::to_string(node.http_port()),
+                               "https://127.0.0.1:" + std::to_string(node.grpc_port()), "tls-key",
+                               "tls-read-only-key"},
+                      .env = {{"NODE_EXTRA_CA_CERTS", certs.Path("ca.pem")}},
+                      .working_dir = work.path()},
+                     std::chrono::seconds(60));
+  INFO(js.out << js.err);
+  CHECK(js.exit_code == 0);
+  CHECK(js.out.find("FAIL") == std::string::npos);
+}
+
+TEST_CASE("verify_https_client_certificate requires a client certificate from tls.ca_cert",
+          "[integration][tls]") {
+  Certs certs;
+  Node node({.env = TlsEnv(certs, true)});
+  const std::vector<std::string> client = {"--cert", certs.Path("client.pem"), "--key",
+                                           certs.Path("client.key")};
+  REQUIRE(WaitTlsReady(node, certs, client));
+
+  CHECK(Curl(certs, node.http_port(), "/healthz", client).out == "healthz check passed");
+  CHECK(Curl(certs, node.http_port(), "/healthz").exit_code != 0);
+  CHECK(Curl(certs, node.http_port(), "/healthz",
+             {"--cert", certs.Path("stranger.pem"), "--key", certs.Path("stranger.key")})
+            .exit_code != 0);
+
+  CHECK(HealthCheck(node, Ssl(certs, "client")).ok());
+  CHECK_FALSE(HealthCheck(node, Ssl(certs)).ok());
+  CHECK_FALSE(HealthCheck(node, Ssl(certs, "stranger")).ok());
+}
+
+TEST_CASE("a TLS file that cannot be used stops the daemon, naming it", "[integration][tls]") {
+  Certs certs;
+  struct Case {
+    const char* key;
+    std::string value;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"QDRANT__TLS__CERT", certs.Path("missing.pem"), "tls.cert"},
+      {"QDRANT__TLS__KEY", certs.Path("client.key"), "key values mismatch"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.says);
+    std::map<std::string, std::string> env = TlsEnv(certs, false);
+    env[c.key] = c.value;
+    Node node({.env = env});
+    std::optional<int> code = node.process().Wait(std::chrono::seconds(20));
+    REQUIRE(code.has_value());
+    CHECK(*code == 1);
+    CHECK(node.process().Stderr().find(c.says) != std::string::npos);
+  }
+}
