@@ -102,6 +102,17 @@ bool IsPrintableAscii(const std::string& s) {
 
 void DiscardGrpcLog(gpr_log_func_args*) {}
 
+// A PEM file named by a flag; errors name the flag and the path.
+Result<std::string> ReadPem(const char* flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream pem;
+  if (in) pem << in.rdbuf();
+  if (!in || in.bad() || pem.str().empty()) {
+    return Status::InvalidArgument(std::string(flag) + " " + path + " cannot be read");
+  }
+  return pem.str();
+}
+
 constexpr std::string_view kCollectionsPrefix = "qdrant.Collections/";
 
 qdrant::Distance ToProto(Distance distance) {
@@ -259,6 +270,25 @@ struct Client::Impl {
     return "cannot reach qdrantd at " + options.endpoint.HostPort() + ": " + reason;
   }
 
+  // Over https, a failed handshake, or a connection the server closed right after it (TLS 1.3
+  // servers refuse a client certificate only then), most often means one of the certificates.
+  std::string ConnectFailure(const std::string& grpc_message) const {
+    std::string reason = ConnectFailureReason(grpc_message);
+    if (options.endpoint.scheme != "https" || reason == "connection refused" ||
+        reason == "no such host" || reason == "timed out" || reason == "no route to host" ||
+        reason == "network is unreachable") {
+      return reason;
+    }
+    std::string ca = options.tls_ca_path ? "--tls-ca " + *options.tls_ca_path
+                                         : "a CA this system trusts (else give it with --tls-ca)";
+    std::string client =
+        options.tls_cert_path
+            ? "did it refuse the client certificate " + *options.tls_cert_path + "?"
+            : "does it require a client certificate (--tls-cert, --tls-key)?";
+    return "the TLS connection failed: is the server using TLS, is its certificate signed by " +
+           ca + ", " + client;
+  }
+
   // The one mapping of gRPC status codes to ours on the client side. `method` is the full
   // method name, for "the server does not support ...".
   Status ToStatus(const ::grpc::Status& s, const char* method) const {
@@ -279,7 +309,7 @@ struct Client::Impl {
       case ::grpc::StatusCode::OK:
         return Status::Ok();
       case ::grpc::StatusCode::UNAVAILABLE:
-        if (NotConnected()) return Status::Unavailable(Unreachable(ConnectFailureReason(message)));
+        if (NotConnected()) return Status::Unavailable(Unreachable(ConnectFailure(message)));
         return Status::Unavailable(server_said("the server is unavailable"));
       case ::grpc::StatusCode::DEADLINE_EXCEEDED:
         if (NotConnected()) {
@@ -351,8 +381,29 @@ Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
   std::shared_ptr<::grpc::ChannelCredentials> credentials;
   if (endpoint.scheme == "https") {
     ::grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = SystemRootCertificates();
+    if (options.tls_ca_path) {
+      Result<std::string> ca = ReadPem("--tls-ca", *options.tls_ca_path);
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = std::move(*ca);
+    } else {
+      ssl.pem_root_certs = SystemRootCertificates();
+    }
+    if (options.tls_cert_path.has_value() != options.tls_key_path.has_value()) {
+      return Status::InvalidArgument("--tls-cert and --tls-key go together");
+    }
+    if (options.tls_cert_path) {
+      Result<std::string> cert = ReadPem("--tls-cert", *options.tls_cert_path);
+      if (!cert.ok()) return cert.status();
+      Result<std::string> key = ReadPem("--tls-key", *options.tls_key_path);
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = std::move(*cert);
+      ssl.pem_private_key = std::move(*key);
+    }
     credentials = ::grpc::SslCredentials(ssl);
+  } else if (options.tls_ca_path || options.tls_cert_path || options.tls_key_path) {
+    return Status::InvalidArgument(
+        "--tls-ca, --tls-cert and --tls-key need an https:// URL, not \"" + endpoint.ToString() +
+        "\"");
   } else if (endpoint.scheme == "http") {
     credentials = ::grpc::InsecureChannelCredentials();
   } else {

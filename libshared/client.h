@@ -24,6 +24,12 @@ struct ClientOptions {
   Uri endpoint;                             // https: TLS with the system's roots; http: plaintext
   std::optional<std::string> api_key;       // sent as the "api-key" metadata with every call
   std::chrono::milliseconds timeout{5000};  // deadline of each call
+  // https only, PEM files. tls_ca_path: the CA the server's certificate must chain to (default:
+  // the system's CAs); tls_cert_path and tls_key_path (both or neither): this client's
+  // certificate, for a server that requires one (service.verify_https_client_certificate).
+  std::optional<std::string> tls_ca_path;
+  std::optional<std::string> tls_cert_path;
+  std::optional<std::string> tls_key_path;
 };
 
 // qdrant.Qdrant/HealthCheck.

@@ -39,6 +39,16 @@ Result<client::ClientOptions> ResolveClientOptions(const GlobalOptions& flags,
   options.api_key = flags.api_key;
   if (!options.api_key) options.api_key = FromEnv(env, "QDCTL_API_KEY");
   if (!options.api_key) options.api_key = profile.api_key;
+  // The TLS files come as a set: a flag for one of them takes none from the profile.
+  if (flags.tls_ca || flags.tls_cert || flags.tls_key) {
+    options.tls_ca_path = flags.tls_ca;
+    options.tls_cert_path = flags.tls_cert;
+    options.tls_key_path = flags.tls_key;
+  } else {
+    options.tls_ca_path = profile.tls_ca;
+    options.tls_cert_path = profile.tls_cert;
+    options.tls_key_path = profile.tls_key;
+  }
 
   double seconds =
       flags.timeout_seconds.value_or(profile.timeout_seconds.value_or(kDefaultTimeoutSeconds));

@@ -32,6 +32,9 @@ inline constexpr double kMaxTimeoutSeconds = 24 * 60 * 60;
 struct GlobalOptions {
   std::optional<std::string> url;
   std::optional<std::string> api_key;
+  std::optional<std::string> tls_ca;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
   std::optional<std::string> profile;
   std::optional<double> timeout_seconds;
   std::string output = "table";  // "table" or "json", checked by CLI11

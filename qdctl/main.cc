@@ -41,6 +41,19 @@ int main(int argc, char** argv) {
            "--api-key", [&flags](const std::string& v) { flags.api_key = v; },
            "API key sent with every call (env QDCTL_API_KEY)")
         ->type_name("KEY");
+    app.add_option_function<std::string>(
+           "--tls-ca", [&flags](const std::string& v) { flags.tls_ca = v; },
+           "https: CA certificate (PEM) the server's certificate must chain to (default: the "
+           "system's CAs)")
+        ->type_name("FILE");
+    app.add_option_function<std::string>(
+           "--tls-cert", [&flags](const std::string& v) { flags.tls_cert = v; },
+           "https: this client's certificate (PEM), for a server that requires one")
+        ->type_name("FILE");
+    app.add_option_function<std::string>(
+           "--tls-key", [&flags](const std::string& v) { flags.tls_key = v; },
+           "https: the private key (PEM) of --tls-cert")
+        ->type_name("FILE");
     app.add_option("-o,--output", flags.output, "Output format (default table)")
         ->type_name("FORMAT")
         ->check(CLI::IsMember({"table", "json"}));

@@ -80,6 +80,12 @@ Result<Profile> LoadProfile(const std::string& path, const std::optional<std::st
     } else if (key == "api_key") {
       if (!value.is_string()) return wrong(field, "a string");
       profile.api_key = **value.as_string();
+    } else if (key == "tls_ca" || key == "tls_cert" || key == "tls_key") {
+      if (!value.is_string()) return wrong(field, "a string");
+      std::optional<std::string>& slot = key == "tls_ca"     ? profile.tls_ca
+                                         : key == "tls_cert" ? profile.tls_cert
+                                                             : profile.tls_key;
+      slot = **value.as_string();
     } else if (key == "timeout") {
       std::optional<double> seconds = value.is_number() ? value.value<double>() : std::nullopt;
       if (!seconds || !(*seconds > 0)) return wrong(field, "a positive number of seconds");
@@ -87,7 +93,8 @@ Result<Profile> LoadProfile(const std::string& path, const std::optional<std::st
     } else {
       // A typo ("api-key") would otherwise silently send no key.
       return Status::InvalidArgument("profile file " + path + ": unknown field " + field +
-                                     " (expected url, api_key or timeout)");
+                                     " (expected url, api_key, tls_ca, tls_cert, tls_key or "
+                                     "timeout)");
     }
   }
   return profile;

@@ -8,6 +8,9 @@
 //   [profiles.prod]
 //   url = "https://qdrant-1.example:6334"
 //   api_key = "..."
+//   tls_ca = "/etc/qdrant/tls/cacert.pem"  # https: the CA the server's certificate chains to
+//   tls_cert = "client.pem"             # https: this client's certificate and key, for a
+//   tls_key = "client.key"              #   server that requires one
 //   timeout = 10                        # seconds per call
 //
 // A profile only supplies defaults: flags and environment variables win (see context.h).
@@ -26,6 +29,9 @@ struct Profile {
   std::string name;  // empty when no profile applies
   std::optional<std::string> url;
   std::optional<std::string> api_key;
+  std::optional<std::string> tls_ca;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
   std::optional<double> timeout_seconds;
 };
 

@@ -140,6 +140,27 @@ TEST_CASE("REST and gRPC serve TLS with tls.cert and tls.key", "[integration][tl
                                     .pem_root_certs = ReadFile(certs.Path("other-ca.pem"))}))
                   .ok());
 
+  // qdctl over https: --tls-ca (or a profile's tls_ca) trusts the CA; without it the system's
+  // CAs do not know it, and it says why it cannot connect.
+  TempDir home;
+  const std::string url = "https://127.0.0.1:" + std::to_string(node.grpc_port());
+  RunResult trusted =
+      RunQdctl({"--url", url, "--tls-ca", certs.Path("ca.pem"), "health"}, home.path());
+  INFO(trusted.err);
+  CHECK(trusted.exit_code == 0);
+  home.Write(".config/qdctl/config.toml",
+             "[profiles.tls]\nurl = \"" + url + "\"\ntls_ca = \"" + certs.Path("ca.pem") + "\"\n");
+  CHECK(RunQdctl({"--profile", "tls", "health"}, home.path()).exit_code == 0);
+  RunResult untrusted = RunQdctl({"--url", url, "health"}, home.path());
+  CHECK(untrusted.exit_code == 3);
+  CHECK(untrusted.err.find("the TLS connection failed") != std::string::npos);
+  CHECK(untrusted.err.find("--tls-ca") != std::string::npos);
+  RunResult plain = RunQdctl({"--url", "http://127.0.0.1:" + std::to_string(node.grpc_port()),
+                              "--tls-ca", certs.Path("ca.pem"), "health"},
+                             home.path());
+  CHECK(plain.exit_code == 2);
+  CHECK(plain.err.find("need an https:// URL") != std::string::npos);
+
   // Qdrant's JS clients over https, trusting the CA through NODE_EXTRA_CA_CERTS.
   const std::string compat = std::string(QD_SOURCE_DIR) + "/tests/compat";
   const std::string node_bin = compat + "/node_modules/.bin/node";
@@ -174,6 +195,29 @@ TEST_CASE("verify_https_client_certificate requires a client certificate from tl
   CHECK(HealthCheck(node, Ssl(certs, "client")).ok());
   CHECK_FALSE(HealthCheck(node, Ssl(certs)).ok());
   CHECK_FALSE(HealthCheck(node, Ssl(certs, "stranger")).ok());
+
+  TempDir home;
+  const std::vector<std::string> qdctl = {"--url",
+                                          "https://127.0.0.1:" + std::to_string(node.grpc_port()),
+                                          "--tls-ca", certs.Path("ca.pem")};
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = qdctl;
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back("health");
+    return RunQdctl(args, home.path());
+  };
+  RunResult with_cert =
+      run({"--tls-cert", certs.Path("client.pem"), "--tls-key", certs.Path("client.key")});
+  INFO(with_cert.err);
+  CHECK(with_cert.exit_code == 0);
+  RunResult without = run({});
+  CHECK(without.exit_code == 3);
+  CHECK(without.err.find("client certificate") != std::string::npos);
+  RunResult stranger =
+      run({"--tls-cert", certs.Path("stranger.pem"), "--tls-key", certs.Path("stranger.key")});
+  CHECK(stranger.exit_code == 3);
+  CHECK(stranger.err.find("stranger.pem") != std::string::npos);
+  CHECK(run({"--tls-cert", certs.Path("client.pem")}).exit_code == 2);
 }
 
 TEST_CASE("a TLS file that cannot be used stops the daemon, naming it", "[integration][tls]") {

@@ -26,6 +26,9 @@ url = "http://localhost:7334"
 [profiles.prod]
 url = "https://qdrant-1.example.com:6334"
 api_key = "secret"
+tls_ca = "/etc/qdrant/tls/cacert.pem"
+tls_cert = "client.pem"
+tls_key = "client.key"
 timeout = 10
 )";
 
@@ -52,6 +55,9 @@ TEST_CASE("LoadProfile reads a named profile, or the default one", "[unit][qdctl
   CHECK(prod->name == "prod");
   CHECK(prod->url == "https://qdrant-1.example.com:6334");
   CHECK(prod->api_key == "secret");
+  CHECK(prod->tls_ca == "/etc/qdrant/tls/cacert.pem");
+  CHECK(prod->tls_cert == "client.pem");
+  CHECK(prod->tls_key == "client.key");
   CHECK(prod->timeout_seconds == 10.0);
 
   qd::Result<Profile> by_default = LoadProfile(path, std::nullopt);
@@ -119,7 +125,8 @@ TEST_CASE("LoadProfile rejects fields of the wrong type and unknown fields", "[u
        "profiles.a.timeout must be a positive number of seconds"},
       {"[profiles.a]\ntimeout = 0\n", "profiles.a.timeout must be a positive number of seconds"},
       {"[profiles.a]\napi-key = \"k\"\n",
-       "unknown field profiles.a.api-key (expected url, api_key or timeout)"},
+       "unknown field profiles.a.api-key (expected url, api_key, tls_ca, tls_cert, tls_key or "
+       "timeout)"},
       {"profiles = 1\n", "profiles must be a table"},
       {"[profiles]\na = 1\n", "profiles.a must be a table"},
   };
@@ -196,6 +203,17 @@ TEST_CASE("settings resolve as flag > environment > profile > default", "[unit][
     CHECK(o->endpoint.ToString() == "https://flag-host:2");
     CHECK(o->api_key == "flag-key");
     CHECK(o->timeout == 500ms);
+    CHECK(o->tls_ca_path == "/etc/qdrant/tls/cacert.pem");
+  }
+  SECTION("a TLS flag replaces the profile's three TLS files") {
+    GlobalOptions flags;
+    flags.profile = "prod";
+    flags.tls_ca = "other-ca.pem";
+    qd::Result<qd::client::ClientOptions> o = ResolveClientOptions(flags, env);
+    REQUIRE(o.ok());
+    CHECK(o->tls_ca_path == "other-ca.pem");
+    CHECK_FALSE(o->tls_cert_path);
+    CHECK_FALSE(o->tls_key_path);
   }
 }
 
