@@ -438,7 +438,8 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     tls = api::ServerTls{.cert_path = config.tls.cert,
                          .key_path = config.tls.key,
                          .ca_cert_path = config.tls.ca_cert,
-                         .verify_client = config.service.verify_https_client_certificate};
+                         .verify_client = config.service.verify_https_client_certificate,
+                         .reload_interval = std::chrono::seconds(config.tls.cert_ttl)};
   }
   const std::string tls_note = tls ? " (TLS)" : "";
   http = std::make_unique<api::rest::HttpServer>(

@@ -242,3 +242,38 @@ TEST_CASE("a TLS file that cannot be used stops the daemon, naming it", "[integr
     CHECK(node.process().Stderr().find(c.says) != std::string::npos);
   }
 }
+
+TEST_CASE("replaced certificate files are served within tls.cert_ttl, without a restart",
+          "[integration][tls]") {
+  Certs certs;
+  const std::string dir = certs.dir.path();
+  MakeCa(dir, "new-ca");
+  MakeCert(dir, "new-ca", "new-server");
+  std::filesystem::copy_file(certs.Path("server.pem"), certs.Path("live.pem"));
+  std::filesystem::copy_file(certs.Path("server.key"), certs.Path("live.key"));
+  std::map<std::string, std::string> env = TlsEnv(certs, false);
+  env["QDRANT__TLS__CERT"] = certs.Path("live.pem");
+  env["QDRANT__TLS__KEY"] = certs.Path("live.key");
+  env["QDRANT__TLS__CERT_TTL"] = "1";
+  Node node({.env = env});
+  REQUIRE(WaitTlsReady(node, certs));
+  CHECK(HealthCheck(node, Ssl(certs)).ok());
+
+  // Rotate as docs/security.md says: write the new files beside, then rename over.
+  for (const char* ext : {".key", ".pem"}) {
+    std::filesystem::copy_file(certs.Path(std::string("new-server") + ext),
+                               certs.Path(std::string("live") + ext + ".new"));
+    std::filesystem::rename(certs.Path(std::string("live") + ext + ".new"),
+                            certs.Path(std::string("live") + ext));
+  }
+  const std::vector<std::string> trust_new = {"--cacert", certs.Path("new-ca.pem")};
+  auto new_ca = grpc::SslCredentials({.pem_root_certs = ReadFile(certs.Path("new-ca.pem"))});
+  CHECK(PollUntil(
+      [&] { return Curl(certs, node.http_port(), "/healthz", trust_new).exit_code == 0; },
+      std::chrono::seconds(10)));
+  CHECK(PollUntil([&] { return HealthCheck(node, new_ca).ok(); }, std::chrono::seconds(10)));
+  // The old certificate is no longer served.
+  CHECK(Curl(certs, node.http_port(), "/healthz").exit_code != 0);
+  CHECK_FALSE(HealthCheck(node, Ssl(certs)).ok());
+  CHECK(node.process().Running());
+}

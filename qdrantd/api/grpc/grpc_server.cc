@@ -1,6 +1,8 @@
 #include "qdrantd/api/grpc/grpc_server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/support/server_interceptor.h>
 
 #include <fstream>
@@ -156,20 +158,41 @@ Result<std::string> ReadPem(const char* key, const std::string& path) {
   return text.str();
 }
 
-// The credentials of service.enable_tls. gRPC checks the PEM itself when the server starts.
-Result<std::shared_ptr<::grpc::ServerCredentials>> TlsCredentials(const ServerTls& tls) {
+// The credentials of service.enable_tls. The files are read here first, so that a missing one
+// stops the server at start with its name. With a reload interval, gRPC's file watcher then
+// reads them again every interval and new handshakes use what it read (a file it cannot use
+// keeps the last good certificate); `provider` must outlive the server.
+Result<std::shared_ptr<::grpc::ServerCredentials>> TlsCredentials(
+    const ServerTls& tls,
+    std::shared_ptr<::grpc::experimental::CertificateProviderInterface>* provider) {
   Result<std::string> cert = ReadPem("tls.cert", tls.cert_path);
   if (!cert.ok()) return cert.status();
   Result<std::string> key = ReadPem("tls.key", tls.key_path);
   if (!key.ok()) return key.status();
-  ::grpc::SslServerCredentialsOptions options(
+  const grpc_ssl_client_certificate_request_type request =
       tls.verify_client ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                        : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+                        : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  std::optional<std::string> ca;
   if (tls.verify_client) {
-    Result<std::string> ca = ReadPem("tls.ca_cert", tls.ca_cert_path);
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = std::move(*ca);
+    Result<std::string> read = ReadPem("tls.ca_cert", tls.ca_cert_path);
+    if (!read.ok()) return read.status();
+    ca = std::move(*read);
   }
+  if (tls.reload_interval.count() > 0) {
+    const auto seconds = static_cast<unsigned int>(tls.reload_interval.count());
+    *provider = tls.verify_client
+                    ? std::make_shared<::grpc::experimental::FileWatcherCertificateProvider>(
+                          tls.key_path, tls.cert_path, tls.ca_cert_path, seconds)
+                    : std::make_shared<::grpc::experimental::FileWatcherCertificateProvider>(
+                          tls.key_path, tls.cert_path, seconds);
+    ::grpc::experimental::TlsServerCredentialsOptions options(*provider);
+    options.watch_identity_key_cert_pairs();
+    if (tls.verify_client) options.watch_root_certs();
+    options.set_cert_request_type(request);
+    return ::grpc::experimental::TlsServerCredentials(options);
+  }
+  ::grpc::SslServerCredentialsOptions options(request);
+  if (ca) options.pem_root_certs = std::move(*ca);
   options.pem_key_cert_pairs.push_back({std::move(*key), std::move(*cert)});
   return ::grpc::SslServerCredentials(options);
 }
@@ -181,6 +204,9 @@ struct GrpcServer::Impl {
   QdrantService qdrant_service;
   AdminService admin_service;
   std::vector<std::unique_ptr<::grpc::Service>> engine_services;
+  // service.enable_tls with tls.cert_ttl: re-reads the certificate files. Declared before
+  // `server`, which uses it, so that it is destroyed after it.
+  std::shared_ptr<::grpc::experimental::CertificateProviderInterface> certificates;
   std::unique_ptr<::grpc::Server> server;
 
   explicit Impl(GrpcServerOptions o)
@@ -209,7 +235,8 @@ Status GrpcServer::Start() {
   int bound_port = 0;
   std::shared_ptr<::grpc::ServerCredentials> credentials = ::grpc::InsecureServerCredentials();
   if (impl_->options.tls) {
-    Result<std::shared_ptr<::grpc::ServerCredentials>> tls = TlsCredentials(*impl_->options.tls);
+    Result<std::shared_ptr<::grpc::ServerCredentials>> tls =
+        TlsCredentials(*impl_->options.tls, &impl_->certificates);
     if (!tls.ok()) return tls.status();
     credentials = std::move(*tls);
   }

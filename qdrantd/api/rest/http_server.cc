@@ -143,6 +143,10 @@ struct HttpServer::Impl {
   h2o_context_t context{};
   h2o_accept_ctx_t accept_ctx{};
   SSL_CTX* ssl_ctx = nullptr;  // service.enable_tls; lives as long as the h2o context
+  // Every tls.cert_ttl: a new context from the files, used by connections accepted from then
+  // on (each open connection holds a reference to the context it began with).
+  uv_timer_t reload_timer{};
+  bool reloading = false;
   uv_tcp_t listener{};
   bool listening = false;
   bool context_initialised = false;
@@ -156,6 +160,7 @@ struct HttpServer::Impl {
   static void OnConnection(uv_stream_t* listener, int status) noexcept;
   static void OnRequestDisposed(void* slot) noexcept;
   static void OnConnectionClosed(uv_handle_t* handle) noexcept;
+  static void OnReloadTimer(uv_timer_t* timer) noexcept;
   static void Finish(RequestState& state, Response response);
 };
 
@@ -230,6 +235,18 @@ int HttpServer::Impl::OnRequest(h2o_handler_t* self, h2o_req_t* req) noexcept {
   return 0;
 }
 
+void HttpServer::Impl::OnReloadTimer(uv_timer_t* timer) noexcept {
+  Impl* impl = static_cast<Impl*>(timer->data);
+  Result<SSL_CTX*> ctx = NewServerContext(*impl->options.tls);
+  if (!ctx.ok()) {
+    QD_LOG_WARN("REST keeps its current TLS certificate: " + ctx.status().message());
+    return;
+  }
+  SSL_CTX_free(impl->ssl_ctx);  // connections that use it hold their own reference
+  impl->ssl_ctx = *ctx;
+  impl->accept_ctx.ssl_ctx = impl->ssl_ctx;
+}
+
 void HttpServer::Impl::OnConnectionClosed(uv_handle_t* handle) noexcept {
   auto* conn = reinterpret_cast<Connection*>(handle);
   --conn->impl->open_connections;
@@ -292,6 +309,14 @@ Status HttpServer::Start(server::OnLoop) {
   impl.accept_ctx.ctx = &impl.context;
   impl.accept_ctx.hosts = impl.globalconf.hosts;
   impl.accept_ctx.ssl_ctx = impl.ssl_ctx;  // null: plain HTTP
+  if (impl.ssl_ctx != nullptr && impl.options.tls->reload_interval.count() > 0) {
+    const uint64_t every_ms =
+        static_cast<uint64_t>(impl.options.tls->reload_interval.count()) * 1000;
+    uv_timer_init(impl.loop.raw(), &impl.reload_timer);
+    impl.reload_timer.data = &impl;
+    uv_timer_start(&impl.reload_timer, &Impl::OnReloadTimer, every_ms, every_ms);
+    impl.reloading = true;
+  }
 
   std::string where = impl.options.host + ":" + std::to_string(impl.options.port);
   sockaddr_storage addr{};
@@ -314,6 +339,10 @@ void HttpServer::StopAccepting(server::OnLoop) {
   if (impl_->listening) {
     impl_->listening = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&impl_->listener), nullptr);
+  }
+  if (impl_->reloading) {
+    impl_->reloading = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&impl_->reload_timer), nullptr);
   }
   // Responses to requests still in flight then carry "Connection: close". (Not
   // h2o_context_request_shutdown: in h2o 2.2 it arms an HTTP/2 timer that outlives the context.)
