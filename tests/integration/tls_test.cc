@@ -78,7 +78,8 @@ RunResult Curl(const Certs& certs, uint16_t port, const std::string& path,
                                    certs.Path("ca.pem"),
                                    "https://127.0.0.1:" + std::to_string(port) + path};
   args.insert(args.end(), extra.begin(), extra.end());
-  return Run({.args = args});
+  // Run() keeps each command's output in files in its working directory: the certificates'.
+  return Run({.args = args, .working_dir = certs.dir.path()});
 }
 
 bool WaitTlsReady(Node& node, const Certs& certs, std::vector<std::string> extra = {}) {
@@ -268,12 +269,17 @@ TEST_CASE("replaced certificate files are served within tls.cert_ttl, without a 
   }
   const std::vector<std::string> trust_new = {"--cacert", certs.Path("new-ca.pem")};
   auto new_ca = grpc::SslCredentials({.pem_root_certs = ReadFile(certs.Path("new-ca.pem"))});
-  CHECK(PollUntil(
-      [&] { return Curl(certs, node.http_port(), "/healthz", trust_new).exit_code == 0; },
-      std::chrono::seconds(10)));
-  CHECK(PollUntil([&] { return HealthCheck(node, new_ca).ok(); }, std::chrono::seconds(10)));
+  const bool rest =
+      PollUntil([&] { return Curl(certs, node.http_port(), "/healthz", trust_new).exit_code == 0; },
+                std::chrono::seconds(10));
+  const bool grpc =
+      PollUntil([&] { return HealthCheck(node, new_ca).ok(); }, std::chrono::seconds(10));
+  const bool running = node.process().Running();
+  if (!rest || !grpc || !running) FAIL_CHECK("qdrantd's log:\n" << node.process().Stderr());
+  CHECK(rest);
+  CHECK(grpc);
+  CHECK(running);
   // The old certificate is no longer served.
   CHECK(Curl(certs, node.http_port(), "/healthz").exit_code != 0);
   CHECK_FALSE(HealthCheck(node, Ssl(certs)).ok());
-  CHECK(node.process().Running());
 }

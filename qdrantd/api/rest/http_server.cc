@@ -129,6 +129,9 @@ struct HttpServer::Impl {
   struct Connection {
     uv_tcp_t tcp;
     Impl* impl;
+    // The TLS context it was accepted with, referenced until it closes: h2o keeps only a raw
+    // pointer to it until the client's first bytes arrive, so a reload must not free it.
+    SSL_CTX* ssl_ctx;
   };
 
   struct Handler {
@@ -144,7 +147,7 @@ struct HttpServer::Impl {
   h2o_accept_ctx_t accept_ctx{};
   SSL_CTX* ssl_ctx = nullptr;  // service.enable_tls; lives as long as the h2o context
   // Every tls.cert_ttl: a new context from the files, used by connections accepted from then
-  // on (each open connection holds a reference to the context it began with).
+  // on (each connection holds a reference to the context it was accepted with).
   uv_timer_t reload_timer{};
   bool reloading = false;
   uv_tcp_t listener{};
@@ -242,7 +245,7 @@ void HttpServer::Impl::OnReloadTimer(uv_timer_t* timer) noexcept {
     QD_LOG_WARN("REST keeps its current TLS certificate: " + ctx.status().message());
     return;
   }
-  SSL_CTX_free(impl->ssl_ctx);  // connections that use it hold their own reference
+  SSL_CTX_free(impl->ssl_ctx);  // connections accepted with it hold their own reference
   impl->ssl_ctx = *ctx;
   impl->accept_ctx.ssl_ctx = impl->ssl_ctx;
 }
@@ -250,13 +253,15 @@ void HttpServer::Impl::OnReloadTimer(uv_timer_t* timer) noexcept {
 void HttpServer::Impl::OnConnectionClosed(uv_handle_t* handle) noexcept {
   auto* conn = reinterpret_cast<Connection*>(handle);
   --conn->impl->open_connections;
+  if (conn->ssl_ctx != nullptr) SSL_CTX_free(conn->ssl_ctx);
   delete conn;
 }
 
 void HttpServer::Impl::OnConnection(uv_stream_t* listener, int status) noexcept {
   if (status != 0) return;
   Impl* impl = static_cast<Impl*>(listener->data);
-  auto* conn = new Connection{{}, impl};
+  auto* conn = new Connection{{}, impl, impl->ssl_ctx};
+  if (conn->ssl_ctx != nullptr) SSL_CTX_up_ref(conn->ssl_ctx);
   uv_tcp_init(listener->loop, &conn->tcp);
   ++impl->open_connections;
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&conn->tcp)) != 0) {
