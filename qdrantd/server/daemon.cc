@@ -148,38 +148,67 @@ bool AllReplicasSettled(const cluster::ClusterState& state, const std::string& n
 }
 
 // Create waits for the whole cluster (compat.md §5.1): calls `done(Ok)` once every replica of
-// `name` settled, or at `deadline` (then with a warning: the collection exists, and replicas on
-// peers that are down settle when they return). Checks every 10 ms on the loop.
-void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name,
+// `name` settled and then every other member that can be reached has applied and reconciled the
+// state up to `index` (the create's entry or later), so that no peer answers 404 for the
+// collection after it was acknowledged; or at `deadline`, with a warning (the collection
+// exists; replicas and members that are down catch up when they return). Checks every 10 ms
+// on the loop; one round of questions to the members in flight at a time.
+void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name, uint64_t index,
                  std::chrono::steady_clock::time_point deadline, std::function<void(Status)> done) {
-  struct Waiter {
-    uv_timer_t timer;
+  struct Wait {
     cluster::ClusterNode* node;
     std::string name;
+    uint64_t index;
     std::chrono::steady_clock::time_point deadline;
     std::function<void(Status)> done;
+    bool replicas_settled = false;
+    bool asking = false;  // a MembersBehind round is in flight
+    bool members_caught_up = false;
+    std::vector<uint64_t> behind;  // the last round's answer
   };
-  if (AllReplicasSettled(*node->State(), name)) return done(Status::Ok());
-  auto* w = new Waiter{{}, node, std::move(name), deadline, std::move(done)};
-  uv_timer_init(loop.raw(), &w->timer);
-  w->timer.data = w;
+  struct Timer {
+    uv_timer_t timer;
+    Loop* loop;
+    std::shared_ptr<Wait> wait;
+  };
+  auto wait = std::make_shared<Wait>(Wait{node, std::move(name), index, deadline, std::move(done)});
+  auto* t = new Timer{{}, &loop, wait};
+  uv_timer_init(loop.raw(), &t->timer);
+  t->timer.data = t;
   uv_timer_start(
-      &w->timer,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<Waiter*>(t->data);
-        const bool settled = AllReplicasSettled(*self->node->State(), self->name);
-        if (!settled && std::chrono::steady_clock::now() < self->deadline) return;
-        if (!settled) {
-          QD_LOG_WARN("collection " + self->name +
-                      " was created, but not every replica reported itself Active in time");
+      &t->timer,
+      [](uv_timer_t* handle) {
+        auto* self = static_cast<Timer*>(handle->data);
+        std::shared_ptr<Wait> w = self->wait;
+        if (!w->replicas_settled)
+          w->replicas_settled = AllReplicasSettled(*w->node->State(), w->name);
+        if (w->replicas_settled && !w->members_caught_up && !w->asking) {
+          w->asking = true;
+          w->node->MembersBehind(self->loop->Enter(), w->index, std::chrono::milliseconds(500),
+                                 [w](OnLoop, std::vector<uint64_t> behind) {
+                                   w->asking = false;
+                                   w->members_caught_up = behind.empty();
+                                   w->behind = std::move(behind);
+                                 });
         }
-        uv_timer_stop(t);
-        std::function<void(Status)> finish = std::move(self->done);
-        uv_close(reinterpret_cast<uv_handle_t*>(t),
-                 [](uv_handle_t* h) { delete static_cast<Waiter*>(h->data); });
+        const bool finished = w->replicas_settled && w->members_caught_up;
+        if (!finished && std::chrono::steady_clock::now() < w->deadline) return;
+        if (!w->replicas_settled) {
+          QD_LOG_WARN("collection " + w->name +
+                      " was created, but not every replica reported itself Active in time");
+        } else if (!finished) {
+          std::string peers;
+          for (uint64_t p : w->behind) peers += (peers.empty() ? "" : ", ") + std::to_string(p);
+          QD_LOG_WARN("collection " + w->name + " was created, but peers " + peers +
+                      " had not applied it in time");
+        }
+        uv_timer_stop(handle);
+        std::function<void(Status)> finish = std::move(w->done);
+        uv_close(reinterpret_cast<uv_handle_t*>(handle),
+                 [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
         finish(Status::Ok());
       },
-      10, 10);
+      0, 10);
 }
 
 // The one mapping of a validated collection change (REST and gRPC build them alike,
@@ -197,7 +226,9 @@ collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
                 change.name, change.config_json, change.shard_number, change.replication_factor),
             timeout, [&loop, node, name, deadline, done = std::move(done)](Status s) mutable {
               if (!s.ok()) return done(s);
-              WaitSettled(loop, node, name, deadline, std::move(done));
+              // Applied here: this node's state is at the create's entry or past it.
+              const uint64_t index = node->State()->applied_index;
+              WaitSettled(loop, node, name, index, deadline, std::move(done));
             });
       }
       case Kind::kUpdate: {
@@ -550,6 +581,7 @@ Status Daemon::Impl::StartCluster(OnLoop on_loop) {
                 node->OnJoin(l, id, std::move(uri), std::move(type), std::move(reply));
               },
           .commit_index = [node](OnLoop l) { return node->CommitIndex(l); },
+          .reconciled_index = [node](OnLoop l) { return node->ReconciledIndex(l); },
       },
       api::p2p::P2pDataContext{.collections = collections.get(),
                                .forward_pool = forward_pool.get(),

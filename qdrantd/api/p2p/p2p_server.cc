@@ -66,6 +66,7 @@ class Service final : public pb::P2p::CallbackService {
     ServerUnaryReactor* reactor = context->DefaultReactor();
     loop_.Post([this, reactor, reply](OnLoop on_loop) {
       reply->set_commit(handlers_.commit_index ? handlers_.commit_index(on_loop) : 0);
+      reply->set_reconciled(handlers_.reconciled_index ? handlers_.reconciled_index(on_loop) : 0);
       reactor->Finish(::grpc::Status::OK);
     });
     return reactor;
