@@ -1176,10 +1176,13 @@ Result<ShardReadResult> Collection::ReadLocal(uint32_t shard, const ShardRead& r
 }
 
 Result<std::vector<ShardReadResult>> Collection::ReadShards(
-    const Layout& layout, const std::vector<uint32_t>& shards,
-    const std::vector<ShardRead>& reads) const {
+    const Layout& layout, const std::vector<uint32_t>& shards, const std::vector<ShardRead>& reads,
+    const ReadConsistency& consistency) const {
   if (Status known = CheckKnown(layout); !known.ok()) return known;
   std::vector<ShardReadResult> results(shards.size());
+  if (layout.placed && !consistency.single()) {
+    return ReadShardsFromSeveral(layout, shards, reads, consistency);
+  }
   if (!layout.placed) {
     for (size_t i = 0; i < shards.size(); ++i) {
       Result<ShardReadResult> r = ReadSlot(*layout.local[shards[i]], reads[i]);
@@ -1252,6 +1255,86 @@ Result<std::vector<ShardReadResult>> Collection::ReadShards(
   return results;
 }
 
+Result<std::vector<ShardReadResult>> Collection::ReadShardsFromSeveral(
+    const Layout& layout, const std::vector<uint32_t>& shards, const std::vector<ShardRead>& reads,
+    const ReadConsistency& consistency) const {
+  // Every shard's replicas that accept reads, by peer id (not local first: which replicas a
+  // quorum asks must not depend on the peer that coordinates), asked in parallel.
+  struct Asked {
+    uint64_t peer;
+    std::future<Result<ShardReadResult>> answer;
+  };
+  std::vector<std::vector<uint64_t>> readable(shards.size());
+  std::vector<ReadQuorum> quorum(shards.size());
+  std::vector<std::vector<Asked>> asked(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const uint32_t s = shards[i];
+    if (layout.local[s] && shard::AcceptsReads(layout.local_state[s]) && !layout.lost[s]) {
+      readable[i].push_back(layout.self_peer);
+    }
+    for (const auto& [peer, state] : layout.others[s]) {
+      if (shard::AcceptsReads(state)) readable[i].push_back(peer);
+    }
+    std::sort(readable[i].begin(), readable[i].end());
+    quorum[i] = QuorumFor(consistency, readable[i].size());
+    if (readable[i].empty()) {
+      return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(s) +
+                                 ": no replica can answer reads");
+    }
+  }
+  auto ask = [&](size_t i, uint64_t peer) {
+    if (peer != layout.self_peer) return link_->Read(peer, name_, shards[i], reads[i]);
+    std::promise<Result<ShardReadResult>> local;
+    local.set_value(ReadSlot(*layout.local[shards[i]], reads[i]));
+    return local.get_future();
+  };
+  // Remote reads go out first, so that they run while the local one does.
+  for (bool local_pass : {false, true}) {
+    for (size_t i = 0; i < shards.size(); ++i) {
+      for (size_t k = 0; k < quorum[i].required; ++k) {
+        const uint64_t peer = readable[i][k];
+        if ((peer == layout.self_peer) == local_pass) asked[i].push_back({peer, ask(i, peer)});
+      }
+    }
+  }
+  std::vector<ShardReadResult> results(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    std::vector<std::pair<uint64_t, ShardReadResult>> answers;
+    Status last_error;
+    size_t next = quorum[i].required;  // a failed replica is replaced by the next one, if any
+    for (size_t k = 0; k < asked[i].size(); ++k) {
+      Result<ShardReadResult> r = asked[i][k].answer.get();
+      if (r.ok()) {
+        answers.emplace_back(asked[i][k].peer, std::move(*r));
+        continue;
+      }
+      last_error = r.status();
+      if (r.status().code() != StatusCode::kUnavailable &&
+          r.status().code() != StatusCode::kNotFound) {
+        return r.status();
+      }
+      if (next < readable[i].size()) {
+        const uint64_t peer = readable[i][next++];
+        asked[i].push_back({peer, ask(i, peer)});
+      }
+    }
+    if (answers.size() < quorum[i].required) {
+      return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(shards[i]) +
+                                 ": read consistency `" + consistency.ToString() + "` needs " +
+                                 std::to_string(quorum[i].required) + " replicas to answer, " +
+                                 std::to_string(answers.size()) + " of " +
+                                 std::to_string(readable[i].size()) +
+                                 " did: " + last_error.message());
+    }
+    std::sort(answers.begin(), answers.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<ShardReadResult> ordered;
+    for (auto& [peer, answer] : answers) ordered.push_back(std::move(answer));
+    results[i] = ResolveAnswers(reads[i], std::move(ordered), quorum[i].keep_all);
+  }
+  return results;
+}
+
 namespace {
 // Moves records of `from` into `to`, copying payloads into to's arena.
 void Absorb(RecordBatch& to, RecordBatch& from) {
@@ -1262,14 +1345,15 @@ void Absorb(RecordBatch& to, RecordBatch& from) {
 }
 }  // namespace
 
-Result<size_t> Collection::CountPoints(const segment::PointFilter* filter) const {
+Result<size_t> Collection::CountPoints(const segment::PointFilter* filter,
+                                       const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<uint32_t> shards = AllShards(*layout);
   ShardRead read;
   read.kind = ShardRead::Kind::kCount;
   if (filter) read.filter = *filter;
   Result<std::vector<ShardReadResult>> parts =
-      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read), consistency);
   if (!parts.ok()) return parts.status();
   size_t n = 0;
   for (const ShardReadResult& part : *parts) n += part.count;
@@ -1277,7 +1361,8 @@ Result<size_t> Collection::CountPoints(const segment::PointFilter* filter) const
 }
 
 Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
-                                         const segment::Projection& projection) const {
+                                         const segment::Projection& projection,
+                                         const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   const size_t shard_count = layout->local.size();
   std::map<uint32_t, ShardRead> by_shard;
@@ -1293,7 +1378,7 @@ Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
     shards.push_back(shard);
     reads.push_back(std::move(read));
   }
-  Result<std::vector<ShardReadResult>> parts = ReadShards(*layout, shards, reads);
+  Result<std::vector<ShardReadResult>> parts = ReadShards(*layout, shards, reads, consistency);
   if (!parts.ok()) return parts.status();
   // In the order the ids were asked for (a repeated id once per time it was asked).
   std::map<PointId, std::pair<size_t, size_t>> where;  // id -> (part, record)
@@ -1327,7 +1412,8 @@ Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
 Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_t limit,
                                        const segment::PointFilter* filter,
                                        const segment::Projection& projection,
-                                       std::optional<PointId>& next_offset) const {
+                                       std::optional<PointId>& next_offset,
+                                       const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<uint32_t> shards = AllShards(*layout);
   ShardRead read;
@@ -1337,7 +1423,7 @@ Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_
   read.from = from;
   read.limit = limit + 1;
   Result<std::vector<ShardReadResult>> parts =
-      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read), consistency);
   if (!parts.ok()) return parts.status();
   RecordBatch merged;
   if (parts->size() == 1) {
@@ -1358,7 +1444,8 @@ Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_
 Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
                                               const std::optional<PointId>& from, size_t limit,
                                               const segment::PointFilter* filter,
-                                              const segment::Projection& projection) const {
+                                              const segment::Projection& projection,
+                                              const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<uint32_t> shards = AllShards(*layout);
   ShardRead read;
@@ -1369,7 +1456,7 @@ Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
   // Qdrant checks the index (each shard's answer) before the offset.
   read.limit = from ? 0 : limit;
   Result<std::vector<ShardReadResult>> parts =
-      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read), consistency);
   if (!parts.ok()) return parts.status();
   if (from) {
     return Status::InvalidArgument(
@@ -1399,8 +1486,10 @@ Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
 
 Result<RecordBatch> Collection::QueryOrdered(const segment::OrderBy& order_by, size_t offset,
                                              size_t limit, const segment::PointFilter* filter,
-                                             const segment::Projection& projection) const {
-  Result<RecordBatch> page = ScrollOrdered(order_by, std::nullopt, offset + limit, filter, projection);
+                                             const segment::Projection& projection,
+                                             const ReadConsistency& consistency) const {
+  Result<RecordBatch> page =
+      ScrollOrdered(order_by, std::nullopt, offset + limit, filter, projection, consistency);
   if (!page.ok()) return page;
   auto& points = page->points;
   points.erase(points.begin(), points.begin() + static_cast<std::ptrdiff_t>(std::min(offset, points.size())));
@@ -1409,9 +1498,11 @@ Result<RecordBatch> Collection::QueryOrdered(const segment::OrderBy& order_by, s
 
 Result<RecordBatch> Collection::QueryListed(size_t offset, size_t limit,
                                             const segment::PointFilter* filter,
-                                            const segment::Projection& projection) const {
+                                            const segment::Projection& projection,
+                                            const ReadConsistency& consistency) const {
   std::optional<PointId> next;
-  Result<RecordBatch> page = Scroll(std::nullopt, offset + limit, filter, projection, next);
+  Result<RecordBatch> page =
+      Scroll(std::nullopt, offset + limit, filter, projection, next, consistency);
   if (!page.ok()) return page;
   auto& points = page->points;
   points.erase(points.begin(), points.begin() + static_cast<std::ptrdiff_t>(std::min(offset, points.size())));
@@ -1419,7 +1510,8 @@ Result<RecordBatch> Collection::QueryListed(size_t offset, size_t limit,
 }
 
 Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
-                                       const segment::Projection& projection) const {
+                                       const segment::Projection& projection,
+                                       const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<uint32_t> shards = AllShards(*layout);
   ShardRead read;
@@ -1429,7 +1521,7 @@ Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
   read.search = spec;
   read.search.filter = nullptr;
   Result<std::vector<ShardReadResult>> parts =
-      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read), consistency);
   if (!parts.ok()) return parts.status();
   RecordBatch merged;
   if (parts->size() == 1) {
