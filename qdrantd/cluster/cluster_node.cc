@@ -547,12 +547,12 @@ uint64_t ClusterNode::ReconciledIndex(OnLoop) const {
 }
 
 void ClusterNode::MembersBehind(OnLoop on_loop, uint64_t index, std::chrono::milliseconds timeout,
-                                std::function<void(OnLoop, std::vector<uint64_t>)> reply) {
+                                std::function<void(OnLoop, std::map<uint64_t, Caught>)> reply) {
   std::shared_ptr<const ClusterState> state = fsm_.Current();
   struct Round {
     size_t waiting = 0;
-    std::vector<uint64_t> behind;
-    std::function<void(OnLoop, std::vector<uint64_t>)> reply;
+    std::map<uint64_t, Caught> members;
+    std::function<void(OnLoop, std::map<uint64_t, Caught>)> reply;
   };
   auto round = std::make_shared<Round>();
   round->reply = std::move(reply);
@@ -565,9 +565,19 @@ void ClusterNode::MembersBehind(OnLoop on_loop, uint64_t index, std::chrono::mil
   for (const auto& [id, uri] : others) {
     peers_->CommitIndex(on_loop, uri, timeout,
                         [round, id = id, index](OnLoop l, Status s, uint64_t, uint64_t reconciled) {
-                          // An unreachable member is not waited for: it catches up on return.
-                          if (s.ok() && reconciled < index) round->behind.push_back(id);
-                          if (--round->waiting == 0) round->reply(l, std::move(round->behind));
+                          Caught c = Caught::kYes;
+                          if (!s.ok()) {
+                            // Nothing listens there: the peer is down. Any other failure (a
+                            // deadline, a connection that does not complete) may be a paused or
+                            // slow peer.
+                            c = s.message().find("Connection refused") != std::string::npos
+                                    ? Caught::kDown
+                                    : Caught::kNoAnswer;
+                          } else if (reconciled < index) {
+                            c = Caught::kBehind;
+                          }
+                          round->members[id] = c;
+                          if (--round->waiting == 0) round->reply(l, std::move(round->members));
                         });
   }
 }

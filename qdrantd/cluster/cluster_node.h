@@ -134,10 +134,11 @@ class ClusterNode : public consensus::Transport {
   // The applied index of the last state this node's local collections reflect. Loop thread.
   uint64_t ReconciledIndex(server::OnLoop) const;
   // Asks every other member how far it applied and reconciled the state (P2P CommitIndex) and
-  // calls `reply` once all answered or `timeout` passed, with the members that answered but
-  // have not reached `index`; members that cannot be reached are not in it. Loop thread.
+  // calls `reply` once all answered or `timeout` passed, with each member's standing: reached
+  // `index`, behind it, down (its address refuses connections), or no answer. Loop thread.
+  enum class Caught { kYes, kBehind, kDown, kNoAnswer };
   void MembersBehind(server::OnLoop, uint64_t index, std::chrono::milliseconds timeout,
-                     std::function<void(server::OnLoop, std::vector<uint64_t> behind)> reply);
+                     std::function<void(server::OnLoop, std::map<uint64_t, Caught>)> reply);
   // Whether this node applied the state up to the commit index the other members reported
   // since it started (the reconciler runs from then on). Loop thread.
   bool CaughtUp(server::OnLoop) const { return reconciler_released_; }

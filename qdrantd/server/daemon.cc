@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "libshared/log.h"
@@ -148,11 +149,13 @@ bool AllReplicasSettled(const cluster::ClusterState& state, const std::string& n
 }
 
 // Create waits for the whole cluster (compat.md §5.1): calls `done(Ok)` once every replica of
-// `name` settled and then every other member that can be reached has applied and reconciled the
-// state up to `index` (the create's entry or later), so that no peer answers 404 for the
-// collection after it was acknowledged; or at `deadline`, with a warning (the collection
-// exists; replicas and members that are down catch up when they return). Checks every 10 ms
-// on the loop; one round of questions to the members in flight at a time.
+// `name` settled and then every other member has applied and reconciled the state up to
+// `index` (the create's entry or later), so that no peer answers 404 for the collection after
+// it was acknowledged; or at `deadline`, with a warning (the collection exists; replicas and
+// members that are down catch up when they return). A member that is down (refuses
+// connections), or has not answered for kGiveUpOnSilent, is not waited for: a paused or slow
+// peer is, for that long. Checks every 10 ms on the loop; one round of questions in flight.
+constexpr std::chrono::milliseconds kGiveUpOnSilent{2000};
 void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name, uint64_t index,
                  std::chrono::steady_clock::time_point deadline, std::function<void(Status)> done) {
   struct Wait {
@@ -164,7 +167,8 @@ void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name, uint6
     bool replicas_settled = false;
     bool asking = false;  // a MembersBehind round is in flight
     bool members_caught_up = false;
-    std::vector<uint64_t> behind;  // the last round's answer
+    std::vector<uint64_t> behind;  // the last round's members still waited for
+    std::map<uint64_t, std::chrono::steady_clock::time_point> silent_since;
   };
   struct Timer {
     uv_timer_t timer;
@@ -184,11 +188,22 @@ void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name, uint6
           w->replicas_settled = AllReplicasSettled(*w->node->State(), w->name);
         if (w->replicas_settled && !w->members_caught_up && !w->asking) {
           w->asking = true;
+          using Caught = cluster::ClusterNode::Caught;
           w->node->MembersBehind(self->loop->Enter(), w->index, std::chrono::milliseconds(500),
-                                 [w](OnLoop, std::vector<uint64_t> behind) {
+                                 [w](OnLoop, std::map<uint64_t, Caught> members) {
+                                   const auto now = std::chrono::steady_clock::now();
                                    w->asking = false;
-                                   w->members_caught_up = behind.empty();
-                                   w->behind = std::move(behind);
+                                   w->behind.clear();
+                                   for (const auto& [peer, caught] : members) {
+                                     if (caught != Caught::kNoAnswer) w->silent_since.erase(peer);
+                                     if (caught == Caught::kBehind) w->behind.push_back(peer);
+                                     if (caught == Caught::kNoAnswer) {
+                                       auto since =
+                                           w->silent_since.emplace(peer, now).first->second;
+                                       if (now - since < kGiveUpOnSilent) w->behind.push_back(peer);
+                                     }
+                                   }
+                                   w->members_caught_up = w->behind.empty();
                                  });
         }
         const bool finished = w->replicas_settled && w->members_caught_up;
