@@ -90,7 +90,8 @@ void Collection::MarkDropped(std::string dir) {
 Result<std::shared_ptr<Collection::Slot>> Collection::OpenSlot(uint32_t shard) const {
   CollectionConfig c = config();
   Result<std::unique_ptr<replica::LocalReplica>> r = replica::LocalReplica::Open(
-      ShardDir(shard), c.vectors, {c.deleted_threshold, c.vacuum_min_vector_number});
+      ShardDir(shard), c.vectors,
+      {c.deleted_threshold, c.vacuum_min_vector_number, c.wal_capacity_mb << 20});
   if (!r.ok()) return r.status();
   auto slot = std::make_shared<Slot>();
   slot->replica = std::move(*r);
@@ -220,6 +221,13 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
                               st == shard::ReplicaState::kListener;
       const bool was_lost = shard < old->lost.size() && old->lost[shard];
       next->lost[shard] = here && holds_data && (!slot || was_lost);
+      // A transfer into it ended with it holding everything: no longer incomplete.
+      if (slot && holds_data && !next->lost[shard]) {
+        if (Status s = slot->replica->MarkComplete(); !s.ok()) {
+          QD_LOG_WARN("collection " + name_ + ", shard " + std::to_string(shard) + ": " +
+                      s.message());
+        }
+      }
     }
     if (slot) ListenToLog(*slot, shard, placement.self_peer);
     next->local[shard] = std::move(slot);
@@ -967,12 +975,19 @@ Result<std::vector<replica::LocalReplica::NumberedOp>> Collection::ReadOps(
   return layout->local[shard]->replica->ReadOps(from, to);
 }
 
-Status Collection::TransferReady(uint32_t shard, uint64_t from) const {
+Result<std::optional<ReplicaClock>> Collection::TransferReady(uint32_t shard, uint64_t from) const {
   std::shared_ptr<const Layout> layout = this->layout();
   const bool ready = layout->HasTransfer(shard, from, layout->self_peer);
-  return CheckLocalReplica(
+  Status s = CheckLocalReplica(
       *layout, shard, ready,
       " and has not applied the start of the transfer from peer " + std::to_string(from) + " yet");
+  if (!s.ok()) return s;
+  if (layout->lost[shard]) return std::optional<ReplicaClock>();
+  Result<std::optional<replica::LocalReplica::Clock>> clock =
+      layout->local[shard]->replica->LastClock();
+  if (!clock.ok()) return clock.status();
+  if (!*clock) return std::optional<ReplicaClock>();
+  return std::optional<ReplicaClock>(ReplicaClock{(*clock)->op, (*clock)->hash});
 }
 
 Status Collection::ResetForTransfer(uint32_t shard, segment::OpNum base,
@@ -1032,6 +1047,60 @@ Result<size_t> Collection::BeginTransfer(uint32_t shard, uint64_t to, PeerLink::
       });
   if (!s.ok()) return s;
   return total;
+}
+
+Result<size_t> Collection::BeginDeltaTransfer(uint32_t shard, uint64_t to,
+                                              const ReplicaClock& receiver, PeerLink::Done done) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  Status s = CheckLocalReplica(*layout, shard, layout->HasTransfer(shard, layout->self_peer, to),
+                               " and sends no transfer to that peer");
+  if (!s.ok()) return s;
+  replica::LocalReplica& replica = *layout->local[shard]->replica;
+  const std::string op = "op " + std::to_string(receiver.op);
+  if (receiver.op > replica.last_op()) {
+    return Status::FailedPrecondition(
+        "the receiver holds ops up to " + std::to_string(receiver.op) +
+        ", past this replica's last op " + std::to_string(replica.last_op()));
+  }
+  link_->ResetReplication(to, name_, shard);
+  size_t sent = 0;
+  s = replica.WithQuiescedOps(
+      receiver.op,
+      [&](segment::OpNum, std::vector<replica::LocalReplica::NumberedOp> ops) -> Status {
+        // The receiver's last op must be this replica's op of that number: then it holds
+        // exactly this replica's ops up to there (every op a replica logs follows the one
+        // before it in one numbering: LocalReplica::ApplyReplicated), and misses the rest.
+        if (ops.empty() || ops[0].op_num != receiver.op ||
+            replica::LocalReplica::OpHash(ops[0].body) != receiver.hash) {
+          return Status::FailedPrecondition("the receiver's " + op + " is not this replica's " +
+                                            op);
+        }
+        {
+          std::lock_guard<std::mutex> lock(forwards_mu_);
+          std::vector<uint64_t>& receivers = forwards_[shard];
+          if (std::find(receivers.begin(), receivers.end(), to) == receivers.end())
+            receivers.push_back(to);
+        }
+        for (size_t i = 1; i < ops.size(); ++i) {
+          StreamItem item;
+          item.op_num = ops[i].op_num;
+          item.body = std::move(ops[i].body);
+          // A stream fails every item after a failed one, so the last one's answer covers all.
+          PeerLink::Done answer = i + 1 == ops.size() ? done : [](Status) {};
+          link_->Replicate(to, name_, shard, layout->self_peer, std::move(item), std::move(answer));
+        }
+        sent = ops.size() - 1;
+        return Status::Ok();
+      });
+  if (s.code() == StatusCode::kNotFound) {
+    return Status::FailedPrecondition(
+        "this replica's WAL no longer holds every op after the "
+        "receiver's " +
+        op + " (" + s.message() + ")");
+  }
+  if (!s.ok()) return s;
+  if (sent == 0) done(Status::Ok());  // the receiver misses nothing
+  return sent;
 }
 
 Result<bool> Collection::SendTransferBatch(uint32_t shard, uint64_t to, size_t limit,

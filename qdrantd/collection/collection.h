@@ -175,8 +175,16 @@ class Collection {
 
   // ---- Shard transfers (docs/cluster.md "Shard transfers"; TransferDriver runs them) ----
   // Receiver: Ok once this peer applied the start of the transfer of `shard` from `from` (its
-  // replica is Partial for it); kUnavailable before, kNotFound without the collection's shard.
-  Status TransferReady(uint32_t shard, uint64_t from) const;
+  // replica is Partial for it), with the replica's clock (nullopt: none a wal_delta source can
+  // trust); kUnavailable before, kNotFound without the collection's shard.
+  Result<std::optional<ReplicaClock>> TransferReady(uint32_t shard, uint64_t from) const;
+  // Source, wal_delta: when the receiver's last op (`receiver`) is this replica's op of that
+  // number and the WAL still holds every op after it, queues those ops for `to` and forwards
+  // every op logged from now on (`done` runs once the receiver applied the last one); returns
+  // how many it queued. kFailedPrecondition, saying why, when a delta cannot work: the caller
+  // falls back to a full transfer.
+  Result<size_t> BeginDeltaTransfer(uint32_t shard, uint64_t to, const ReplicaClock& receiver,
+                                    PeerLink::Done done);
   // Source. BeginTransfer: from now on every op this peer's replica of `shard` logs is also
   // streamed to `to`, behind a reset to the replica's current op and payload indexes (`done`
   // runs when the receiver applied the reset). Returns the points the replica holds.

@@ -228,9 +228,11 @@ void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name, uint6
 
 // The one mapping of a validated collection change (REST and gRPC build them alike,
 // collection/collection_change.h) onto MetaOperations.
-collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
-  return [&loop, node](collection::CollectionChange change, std::chrono::milliseconds timeout,
-                       std::function<void(Status)> done) {
+collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node,
+                                   std::optional<std::string> transfer_method) {
+  return [&loop, node, transfer_method](collection::CollectionChange change,
+                                        std::chrono::milliseconds timeout,
+                                        std::function<void(Status)> done) {
     using Kind = collection::CollectionChange::Kind;
     switch (change.kind) {
       case Kind::kCreate: {
@@ -264,14 +266,24 @@ collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
         op.collection = change.name;
         op.shard = s.shard;
         op.peer_id = s.peer;
-        // Every method runs as stream_records for now (docs/cluster.md "Shard transfers"); the
+        // snapshot runs as stream_records for now (docs/cluster.md "Shard transfers"); the
         // transfer's `method` says what runs.
-        op.transfer = cluster::Transfer{.collection = change.name,
-                                        .shard = s.shard,
-                                        .from = s.from,
-                                        .to = s.to,
-                                        .method = "stream_records",
-                                        .sync = s.kind == Shard::kReplicateShard};
+        bool to_holds_replica = false;
+        {
+          std::shared_ptr<const cluster::ClusterState> state = node->State();
+          if (auto c = state->collections.find(change.name); c != state->collections.end()) {
+            if (auto sh = c->second.shards.find(s.shard); sh != c->second.shards.end()) {
+              to_holds_replica = sh->second.replicas.count(s.to) > 0;
+            }
+          }
+        }
+        op.transfer = cluster::Transfer{
+            .collection = change.name,
+            .shard = s.shard,
+            .from = s.from,
+            .to = s.to,
+            .method = cluster::ChooseTransferMethod(s.method, transfer_method, to_holds_replica),
+            .sync = s.kind == Shard::kReplicateShard};
         switch (s.kind) {
           case Shard::kMoveShard:
           case Shard::kReplicateShard:
@@ -279,6 +291,9 @@ collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
             break;
           case Shard::kAbortTransfer:
             op.kind = cluster::MetaOperation::Kind::kAbortTransfer;
+            break;
+          case Shard::kRestartTransfer:
+            op.kind = cluster::MetaOperation::Kind::kRestartTransfer;
             break;
           case Shard::kDropReplica:
             op.kind = cluster::MetaOperation::Kind::kRemoveReplica;
@@ -380,6 +395,7 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     if (auto mb = config.storage.performance.shard_transfer_rate_limit_mb) {
       transfer_options.rate_limit_bytes = static_cast<uint64_t>(std::max(1.0, *mb * 1e6));
     }
+    transfer_options.method = config.storage.shard_transfer_method;
     transfers = std::make_unique<cluster::TransferManager>(
         *collections, data_client, member->peer_id(), transfer_options,
         [member](cluster::MetaOperation op, std::function<void(Status)> done) {
@@ -398,19 +414,28 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
                                    .method = t.method,
                                    .comment = std::nullopt};
         if (std::optional<collection::TransferProgress> p = manager->Progress(t)) {
-          // Qdrant's words, which scripts match on (compat.md §6.5).
-          v.comment = "Transferring records (" + std::to_string(p->points_done) + "/" +
-                      std::to_string(p->points_total) + "), started " +
-                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                         std::chrono::steady_clock::now() - p->started)
-                                         .count()) +
-                      "s ago";
+          const std::string started =
+              ", started " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now() - p->started)
+                                 .count()) +
+              "s ago";
+          if (p->method == "wal_delta") {
+            v.comment = "Transferring operations (" +
+                        std::to_string(p->ops_done ? p->ops_total : 0) + "/" +
+                        std::to_string(p->ops_total) + ")" + started;
+          } else {
+            // Qdrant's words, which scripts match on (compat.md §6.5).
+            v.comment = "Transferring records (" + std::to_string(p->points_done) + "/" +
+                        std::to_string(p->points_total) + ")" + started;
+            if (!p->fallback.empty()) *v.comment += "; wal_delta fell back: " + p->fallback;
+          }
         }
         out.push_back(std::move(v));
       }
       return out;
     };
-    engine.propose = MakeProposer(loop, cluster_node.get());
+    engine.propose = MakeProposer(loop, cluster_node.get(), config.storage.shard_transfer_method);
     engine.peer_id = cluster_node->peer_id();
     engine.placement = [node = cluster_node.get()](const std::string& name) -> std::optional<api::rest::Placement> {
       std::shared_ptr<const cluster::ClusterState> state = node->State();
