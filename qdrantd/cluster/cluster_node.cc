@@ -469,8 +469,9 @@ void ClusterNode::UpdateReadiness(OnLoop on_loop) {
       auto round = std::make_shared<Round>(Round{others.size(), std::nullopt});
       for (const std::string& uri : others) {
         peers_->CommitIndex(on_loop, uri, std::chrono::milliseconds(1000),
-                            [this, round](OnLoop, Status s, uint64_t commit) {
-                              if (s.ok()) round->highest = std::max(round->highest.value_or(0), commit);
+                            [this, round](OnLoop, Status s, uint64_t commit, uint64_t) {
+                              if (s.ok())
+                                round->highest = std::max(round->highest.value_or(0), commit);
                               if (--round->waiting > 0) return;
                               commit_query_in_flight_ = false;
                               if (round->highest) {
@@ -538,6 +539,47 @@ void ClusterNode::AttachReconciler(OnLoop on_loop, StateMachine::Subscriber subs
 uint64_t ClusterNode::CommitIndex(OnLoop on_loop) const {
   if (!raft_ || !raft_->started()) return 0;
   return raft_->GetStatus(on_loop).commit;
+}
+
+uint64_t ClusterNode::ReconciledIndex(OnLoop) const {
+  // Without a reconciler (consensus tests) the applied state is all there is.
+  return reconciler_ ? fsm_.reconciled_index() : fsm_.Current()->applied_index;
+}
+
+void ClusterNode::MembersBehind(OnLoop on_loop, uint64_t index, std::chrono::milliseconds timeout,
+                                std::function<void(OnLoop, std::map<uint64_t, Caught>)> reply) {
+  std::shared_ptr<const ClusterState> state = fsm_.Current();
+  struct Round {
+    size_t waiting = 0;
+    std::map<uint64_t, Caught> members;
+    std::function<void(OnLoop, std::map<uint64_t, Caught>)> reply;
+  };
+  auto round = std::make_shared<Round>();
+  round->reply = std::move(reply);
+  std::vector<std::pair<uint64_t, std::string>> others;
+  for (const auto& [id, peer] : state->peers) {
+    if (id != peer_id_) others.emplace_back(id, Resolve(id, peer.uri));
+  }
+  round->waiting = others.size();
+  if (others.empty()) return round->reply(on_loop, {});
+  for (const auto& [id, uri] : others) {
+    peers_->CommitIndex(on_loop, uri, timeout,
+                        [round, id = id, index](OnLoop l, Status s, uint64_t, uint64_t reconciled) {
+                          Caught c = Caught::kYes;
+                          if (!s.ok()) {
+                            // Nothing listens there: the peer is down. Any other failure (a
+                            // deadline, a connection that does not complete) may be a paused or
+                            // slow peer.
+                            c = s.message().find("Connection refused") != std::string::npos
+                                    ? Caught::kDown
+                                    : Caught::kNoAnswer;
+                          } else if (reconciled < index) {
+                            c = Caught::kBehind;
+                          }
+                          round->members[id] = c;
+                          if (--round->waiting == 0) round->reply(l, std::move(round->members));
+                        });
+  }
 }
 
 // --- Transport ------------------------------------------------------------------------------

@@ -131,6 +131,14 @@ class ClusterNode : public consensus::Transport {
   bool Ready() const { return ready_.load(); }
   // This node's Raft commit index (the P2P CommitIndex call). Loop thread.
   uint64_t CommitIndex(server::OnLoop) const;
+  // The applied index of the last state this node's local collections reflect. Loop thread.
+  uint64_t ReconciledIndex(server::OnLoop) const;
+  // Asks every other member how far it applied and reconciled the state (P2P CommitIndex) and
+  // calls `reply` once all answered or `timeout` passed, with each member's standing: reached
+  // `index`, behind it, down (its address refuses connections), or no answer. Loop thread.
+  enum class Caught { kYes, kBehind, kDown, kNoAnswer };
+  void MembersBehind(server::OnLoop, uint64_t index, std::chrono::milliseconds timeout,
+                     std::function<void(server::OnLoop, std::map<uint64_t, Caught>)> reply);
   // Whether this node applied the state up to the commit index the other members reported
   // since it started (the reconciler runs from then on). Loop thread.
   bool CaughtUp(server::OnLoop) const { return reconciler_released_; }

@@ -172,6 +172,10 @@ std::string ClusterState::ToJson() const {
       json::Key(w, "auto");
       w.Bool(true);
     }
+    if (t.restarts > 0) {
+      json::Key(w, "restarts");
+      w.Uint(t.restarts);
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -247,7 +251,8 @@ Result<ClusterState> ClusterState::FromJson(std::string_view text) {
                                      .to = json::U64(t, "to"),
                                      .method = json::String(t, "method", "stream_records"),
                                      .sync = json::Bool(t, "sync"),
-                                     .automatic = json::Bool(t, "auto")});
+                                     .automatic = json::Bool(t, "auto"),
+                                     .restarts = static_cast<uint32_t>(json::U64(t, "restarts"))});
     }
   }
   if (const auto* rs = json::Member(d, "recent_results"); rs && rs->IsArray()) {
@@ -260,6 +265,15 @@ Result<ClusterState> ClusterState::FromJson(std::string_view text) {
     }
   }
   return s;
+}
+
+std::string ChooseTransferMethod(const std::optional<std::string>& requested,
+                                 const std::optional<std::string>& configured,
+                                 bool to_holds_replica) {
+  const std::optional<std::string>& chosen = requested ? requested : configured;
+  if (chosen && *chosen == "wal_delta") return "wal_delta";
+  if (chosen) return "stream_records";  // stream_records, and snapshot until it exists
+  return to_holds_replica ? "wal_delta" : "stream_records";
 }
 
 }  // namespace qd::cluster

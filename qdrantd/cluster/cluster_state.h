@@ -67,8 +67,17 @@ struct Transfer {
   std::string method = "stream_records";
   bool sync = false;       // a replication: the source keeps its replica (Qdrant's `sync`)
   bool automatic = false;  // started by automatic recovery, within the transfer limits
+  uint32_t restarts = 0;   // restart_transfer: each one starts the transfer over on its source
   friend bool operator==(const Transfer&, const Transfer&) = default;
 };
+
+// The method a transfer to `to` runs: `requested`, else the configured default, else auto:
+// wal_delta when `to` already holds a replica of the shard (it may miss only a few ops; the
+// driver falls back to stream_records when it cannot), stream_records otherwise. `snapshot`
+// runs as stream_records (not built; docs/cluster.md).
+std::string ChooseTransferMethod(const std::optional<std::string>& requested,
+                                 const std::optional<std::string>& configured,
+                                 bool to_holds_replica);
 
 // The verdict of one applied operation that carried a request id: what its proposer is told.
 struct AppliedResult {

@@ -10,7 +10,7 @@ namespace {
 
 using Kind = MetaOperation::Kind;
 
-constexpr std::array<std::pair<Kind, std::string_view>, 16> kKinds{{
+constexpr std::array<std::pair<Kind, std::string_view>, 18> kKinds{{
     {Kind::kUpsertPeer, "upsert_peer"},
     {Kind::kRemovePeer, "remove_peer"},
     {Kind::kCreateCollection, "create_collection"},
@@ -27,6 +27,8 @@ constexpr std::array<std::pair<Kind, std::string_view>, 16> kKinds{{
     {Kind::kSetMetadata, "set_metadata"},
     {Kind::kDeleteMetadata, "delete_metadata"},
     {Kind::kRestoreState, "restore_state"},
+    {Kind::kUpdateTransfer, "update_transfer"},
+    {Kind::kRestartTransfer, "restart_transfer"},
 }};
 
 void WriteTransfer(json::Writer& w, const Transfer& t) {
@@ -46,6 +48,10 @@ void WriteTransfer(json::Writer& w, const Transfer& t) {
   if (t.automatic) {
     json::Key(w, "auto");
     w.Bool(true);
+  }
+  if (t.restarts > 0) {
+    json::Key(w, "restarts");
+    w.Uint(t.restarts);
   }
   w.EndObject();
 }
@@ -130,6 +136,8 @@ std::string MetaOperation::Encode() const {
     case Kind::kStartTransfer:
     case Kind::kFinishTransfer:
     case Kind::kAbortTransfer:
+    case Kind::kUpdateTransfer:
+    case Kind::kRestartTransfer:
       json::Key(w, "transfer");
       WriteTransfer(w, transfer);
       if (transfer.automatic) {
@@ -225,7 +233,8 @@ Result<MetaOperation> MetaOperation::Decode(std::string_view bytes) {
                            .to = json::U64(*t, "to"),
                            .method = json::String(*t, "method", "stream_records"),
                            .sync = json::Bool(*t, "sync"),
-                           .automatic = json::Bool(*t, "auto")};
+                           .automatic = json::Bool(*t, "auto"),
+                           .restarts = static_cast<uint32_t>(json::U64(*t, "restarts"))};
   }
   if (const auto* l = json::Member(d, "limits");
       l && l->IsArray() && l->Size() == 2 && (*l)[0].IsUint64() && (*l)[1].IsUint64()) {

@@ -37,6 +37,8 @@ struct MetaOperation {
     kSetMetadata,       // key, value_json
     kDeleteMetadata,    // key
     kRestoreState,      // state_json: replaces collections/aliases/metadata (--reinit)
+    kUpdateTransfer,    // transfer (matched as kFinishTransfer's): its method is what runs
+    kRestartTransfer,   // transfer (matched likewise): start it over with transfer.method
   };
 
   Kind kind = Kind::kSetMetadata;

@@ -307,7 +307,9 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
     case Kind::kStartTransfer:
       return ApplyStartTransfer(s, op.transfer, op.transfer_limits);
     case Kind::kFinishTransfer:
-    case Kind::kAbortTransfer: {
+    case Kind::kAbortTransfer:
+    case Kind::kUpdateTransfer:
+    case Kind::kRestartTransfer: {
       auto it = std::find_if(s.transfers.begin(), s.transfers.end(),
                              [&](const Transfer& t) { return SameTransfer(t, op.transfer); });
       if (it == s.transfers.end()) {
@@ -315,6 +317,15 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
                                 ShardName(op.transfer.collection, op.transfer.shard) +
                                 " from peer " + PeerName(op.transfer.from) + " to peer " +
                                 PeerName(op.transfer.to) + "; it does not exist");
+      }
+      if (op.kind == Kind::kUpdateTransfer) {
+        it->method = op.transfer.method;  // a wal_delta that fell back to a full method
+        return Status::Ok();
+      }
+      if (op.kind == Kind::kRestartTransfer) {
+        it->method = op.transfer.method;
+        ++it->restarts;  // the source's TransferManager starts it over
+        return Status::Ok();
       }
       const Transfer t = *it;
       if (op.kind == Kind::kAbortTransfer) {

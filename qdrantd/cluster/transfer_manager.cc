@@ -67,12 +67,16 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
   }
   std::vector<std::unique_ptr<Running>> ended;
   std::vector<std::pair<Transfer, Status>> to_propose;
+  std::vector<Transfer> methods_to_propose;
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    std::set<Key> ended_now;
     for (auto it = running_.begin(); it != running_.end();) {
       auto w = wanted.find(it->first);
-      if (w == wanted.end() || w->second.from != it->second->transfer.from) {
+      if (w == wanted.end() || w->second.from != it->second->transfer.from ||
+          w->second.restarts != it->second->transfer.restarts) {
+        ended_now.insert(it->first);
         ended.push_back(std::move(it->second));
         it = running_.erase(it);
       } else {
@@ -81,6 +85,9 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
     }
     for (const auto& [key, t] : wanted) {
       auto it = running_.find(key);
+      // A restarted transfer starts over at the next tick, once the old driver stopped and its
+      // forwarding ended (below), so that the two never overlap.
+      if (it == running_.end() && ended_now.count(key)) continue;
       if (it == running_.end()) {
         Result<std::shared_ptr<collection::Collection>> c = collections_.Get(t.collection);
         if (!c.ok()) continue;  // not reconciled here yet
@@ -89,6 +96,7 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
         r->collection = *c;
         r->outcome = std::make_shared<Outcome>();
         collection::TransferDriver::Options o;
+        o.method = t.method;
         o.batch_points = options_.batch_points;
         o.rate_limit_bytes = options_.rate_limit_bytes;
         r->driver = std::make_unique<collection::TransferDriver>(
@@ -100,6 +108,11 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
         continue;
       }
       Running& r = *it->second;
+      if (!r.proposing_method && r.driver->progress().method != r.transfer.method) {
+        r.proposing_method = true;
+        methods_to_propose.push_back(r.transfer);
+        methods_to_propose.back().method = r.driver->progress().method;
+      }
       std::optional<Status> outcome;
       {
         std::lock_guard<std::mutex> l(r.outcome->mu);
@@ -116,6 +129,19 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
     QD_LOG_INFO("transfer of shard " + std::to_string(r->transfer.shard) + " of " +
                 r->transfer.collection + " to peer " + std::to_string(r->transfer.to) +
                 " left the cluster state; its sending side stopped");
+  }
+  for (const Transfer& t : methods_to_propose) {
+    MetaOperation op;
+    op.kind = MetaOperation::Kind::kUpdateTransfer;
+    op.transfer = t;
+    Key key{t.collection, t.shard, t.to};
+    propose_(std::move(op), [this, key, method = t.method](Status s) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = running_.find(key);
+      if (it == running_.end()) return;
+      if (s.ok()) it->second->transfer.method = method;
+      it->second->proposing_method = false;  // on a failure, the next tick tries again
+    });
   }
   for (auto& [t, outcome] : to_propose) {
     MetaOperation op;
@@ -185,7 +211,7 @@ void TransferManager::PlanRecovery(const ClusterState& state) {
                                .shard = shard_id,
                                .from = self_,
                                .to = peer,
-                               .method = "stream_records",
+                               .method = ChooseTransferMethod(std::nullopt, options_.method, true),
                                .sync = true,
                                .automatic = true};
         op.transfer_limits = {options_.incoming_limit, options_.outgoing_limit};

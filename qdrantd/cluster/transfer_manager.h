@@ -3,11 +3,14 @@
 //  * For every transfer whose source is this peer it runs a collection::TransferDriver, and
 //    proposes the transfer's end (finish, or abort when the driver failed) through consensus.
 //    A transfer that left the state (finished, aborted, its peers removed) has its driver
-//    cancelled and its forwarding stopped.
+//    cancelled and its forwarding stopped; a restarted one (restart_transfer) too, and a new
+//    driver starts it over with its method at the next tick.
 //  * Automatic recovery: for each shard whose Active replica with the highest peer id is here,
 //    every Dead replica on a peer that answers a probe gets a replication from here, within the
 //    transfer limits (the FSM checks them, counting every transfer); limits 0/0 turn it off.
 //    A probe or proposal that failed waits kRetryDelay before the next try of that replica.
+//  * A wal_delta transfer whose driver fell back to stream_records has its method updated
+//    through consensus, so that every peer lists what runs.
 // It works on its own thread, ticking every kTick: probes and proposals may block there,
 // never on the loop.
 // Thread: any for the public methods.
@@ -40,6 +43,8 @@ class TransferManager {
     uint64_t outgoing_limit = 1;
     uint64_t rate_limit_bytes = 0;  // per second and transfer; 0: unlimited
     size_t batch_points = 128;
+    // The method of recovery transfers (storage.shard_transfer_method; ChooseMethod).
+    std::optional<std::string> method;
   };
   static constexpr std::chrono::milliseconds kTick{200};
   static constexpr std::chrono::milliseconds kRetryDelay{1000};
@@ -72,6 +77,7 @@ class TransferManager {
     std::shared_ptr<collection::Collection> collection;
     std::shared_ptr<Outcome> outcome;
     bool proposing = false;                          // Protected by mu_
+    bool proposing_method = false;  // a kUpdateTransfer in flight; Protected by mu_
     std::chrono::steady_clock::time_point retry_at;  // Protected by mu_
   };
   void Run();

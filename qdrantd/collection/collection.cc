@@ -90,7 +90,8 @@ void Collection::MarkDropped(std::string dir) {
 Result<std::shared_ptr<Collection::Slot>> Collection::OpenSlot(uint32_t shard) const {
   CollectionConfig c = config();
   Result<std::unique_ptr<replica::LocalReplica>> r = replica::LocalReplica::Open(
-      ShardDir(shard), c.vectors, {c.deleted_threshold, c.vacuum_min_vector_number});
+      ShardDir(shard), c.vectors,
+      {c.deleted_threshold, c.vacuum_min_vector_number, c.wal_capacity_mb << 20});
   if (!r.ok()) return r.status();
   auto slot = std::make_shared<Slot>();
   slot->replica = std::move(*r);
@@ -220,6 +221,13 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
                               st == shard::ReplicaState::kListener;
       const bool was_lost = shard < old->lost.size() && old->lost[shard];
       next->lost[shard] = here && holds_data && (!slot || was_lost);
+      // A transfer into it ended with it holding everything: no longer incomplete.
+      if (slot && holds_data && !next->lost[shard]) {
+        if (Status s = slot->replica->MarkComplete(); !s.ok()) {
+          QD_LOG_WARN("collection " + name_ + ", shard " + std::to_string(shard) + ": " +
+                      s.message());
+        }
+      }
     }
     if (slot) ListenToLog(*slot, shard, placement.self_peer);
     next->local[shard] = std::move(slot);
@@ -967,12 +975,19 @@ Result<std::vector<replica::LocalReplica::NumberedOp>> Collection::ReadOps(
   return layout->local[shard]->replica->ReadOps(from, to);
 }
 
-Status Collection::TransferReady(uint32_t shard, uint64_t from) const {
+Result<std::optional<ReplicaClock>> Collection::TransferReady(uint32_t shard, uint64_t from) const {
   std::shared_ptr<const Layout> layout = this->layout();
   const bool ready = layout->HasTransfer(shard, from, layout->self_peer);
-  return CheckLocalReplica(
+  Status s = CheckLocalReplica(
       *layout, shard, ready,
       " and has not applied the start of the transfer from peer " + std::to_string(from) + " yet");
+  if (!s.ok()) return s;
+  if (layout->lost[shard]) return std::optional<ReplicaClock>();
+  Result<std::optional<replica::LocalReplica::Clock>> clock =
+      layout->local[shard]->replica->LastClock();
+  if (!clock.ok()) return clock.status();
+  if (!*clock) return std::optional<ReplicaClock>();
+  return std::optional<ReplicaClock>(ReplicaClock{(*clock)->op, (*clock)->hash});
 }
 
 Status Collection::ResetForTransfer(uint32_t shard, segment::OpNum base,
@@ -1032,6 +1047,60 @@ Result<size_t> Collection::BeginTransfer(uint32_t shard, uint64_t to, PeerLink::
       });
   if (!s.ok()) return s;
   return total;
+}
+
+Result<size_t> Collection::BeginDeltaTransfer(uint32_t shard, uint64_t to,
+                                              const ReplicaClock& receiver, PeerLink::Done done) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  Status s = CheckLocalReplica(*layout, shard, layout->HasTransfer(shard, layout->self_peer, to),
+                               " and sends no transfer to that peer");
+  if (!s.ok()) return s;
+  replica::LocalReplica& replica = *layout->local[shard]->replica;
+  const std::string op = "op " + std::to_string(receiver.op);
+  if (receiver.op > replica.last_op()) {
+    return Status::FailedPrecondition(
+        "the receiver holds ops up to " + std::to_string(receiver.op) +
+        ", past this replica's last op " + std::to_string(replica.last_op()));
+  }
+  link_->ResetReplication(to, name_, shard);
+  size_t sent = 0;
+  s = replica.WithQuiescedOps(
+      receiver.op,
+      [&](segment::OpNum, std::vector<replica::LocalReplica::NumberedOp> ops) -> Status {
+        // The receiver's last op must be this replica's op of that number: then it holds
+        // exactly this replica's ops up to there (every op a replica logs follows the one
+        // before it in one numbering: LocalReplica::ApplyReplicated), and misses the rest.
+        if (ops.empty() || ops[0].op_num != receiver.op ||
+            replica::LocalReplica::OpHash(ops[0].body) != receiver.hash) {
+          return Status::FailedPrecondition("the receiver's " + op + " is not this replica's " +
+                                            op);
+        }
+        {
+          std::lock_guard<std::mutex> lock(forwards_mu_);
+          std::vector<uint64_t>& receivers = forwards_[shard];
+          if (std::find(receivers.begin(), receivers.end(), to) == receivers.end())
+            receivers.push_back(to);
+        }
+        for (size_t i = 1; i < ops.size(); ++i) {
+          StreamItem item;
+          item.op_num = ops[i].op_num;
+          item.body = std::move(ops[i].body);
+          // A stream fails every item after a failed one, so the last one's answer covers all.
+          PeerLink::Done answer = i + 1 == ops.size() ? done : [](Status) {};
+          link_->Replicate(to, name_, shard, layout->self_peer, std::move(item), std::move(answer));
+        }
+        sent = ops.size() - 1;
+        return Status::Ok();
+      });
+  if (s.code() == StatusCode::kNotFound) {
+    return Status::FailedPrecondition(
+        "this replica's WAL no longer holds every op after the "
+        "receiver's " +
+        op + " (" + s.message() + ")");
+  }
+  if (!s.ok()) return s;
+  if (sent == 0) done(Status::Ok());  // the receiver misses nothing
+  return sent;
 }
 
 Result<bool> Collection::SendTransferBatch(uint32_t shard, uint64_t to, size_t limit,
@@ -1176,10 +1245,13 @@ Result<ShardReadResult> Collection::ReadLocal(uint32_t shard, const ShardRead& r
 }
 
 Result<std::vector<ShardReadResult>> Collection::ReadShards(
-    const Layout& layout, const std::vector<uint32_t>& shards,
-    const std::vector<ShardRead>& reads) const {
+    const Layout& layout, const std::vector<uint32_t>& shards, const std::vector<ShardRead>& reads,
+    const ReadConsistency& consistency) const {
   if (Status known = CheckKnown(layout); !known.ok()) return known;
   std::vector<ShardReadResult> results(shards.size());
+  if (layout.placed && !consistency.single()) {
+    return ReadShardsFromSeveral(layout, shards, reads, consistency);
+  }
   if (!layout.placed) {
     for (size_t i = 0; i < shards.size(); ++i) {
       Result<ShardReadResult> r = ReadSlot(*layout.local[shards[i]], reads[i]);
@@ -1252,6 +1324,86 @@ Result<std::vector<ShardReadResult>> Collection::ReadShards(
   return results;
 }
 
+Result<std::vector<ShardReadResult>> Collection::ReadShardsFromSeveral(
+    const Layout& layout, const std::vector<uint32_t>& shards, const std::vector<ShardRead>& reads,
+    const ReadConsistency& consistency) const {
+  // Every shard's replicas that accept reads, by peer id (not local first: which replicas a
+  // quorum asks must not depend on the peer that coordinates), asked in parallel.
+  struct Asked {
+    uint64_t peer;
+    std::future<Result<ShardReadResult>> answer;
+  };
+  std::vector<std::vector<uint64_t>> readable(shards.size());
+  std::vector<ReadQuorum> quorum(shards.size());
+  std::vector<std::vector<Asked>> asked(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const uint32_t s = shards[i];
+    if (layout.local[s] && shard::AcceptsReads(layout.local_state[s]) && !layout.lost[s]) {
+      readable[i].push_back(layout.self_peer);
+    }
+    for (const auto& [peer, state] : layout.others[s]) {
+      if (shard::AcceptsReads(state)) readable[i].push_back(peer);
+    }
+    std::sort(readable[i].begin(), readable[i].end());
+    quorum[i] = QuorumFor(consistency, readable[i].size());
+    if (readable[i].empty()) {
+      return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(s) +
+                                 ": no replica can answer reads");
+    }
+  }
+  auto ask = [&](size_t i, uint64_t peer) {
+    if (peer != layout.self_peer) return link_->Read(peer, name_, shards[i], reads[i]);
+    std::promise<Result<ShardReadResult>> local;
+    local.set_value(ReadSlot(*layout.local[shards[i]], reads[i]));
+    return local.get_future();
+  };
+  // Remote reads go out first, so that they run while the local one does.
+  for (bool local_pass : {false, true}) {
+    for (size_t i = 0; i < shards.size(); ++i) {
+      for (size_t k = 0; k < quorum[i].required; ++k) {
+        const uint64_t peer = readable[i][k];
+        if ((peer == layout.self_peer) == local_pass) asked[i].push_back({peer, ask(i, peer)});
+      }
+    }
+  }
+  std::vector<ShardReadResult> results(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    std::vector<std::pair<uint64_t, ShardReadResult>> answers;
+    Status last_error;
+    size_t next = quorum[i].required;  // a failed replica is replaced by the next one, if any
+    for (size_t k = 0; k < asked[i].size(); ++k) {
+      Result<ShardReadResult> r = asked[i][k].answer.get();
+      if (r.ok()) {
+        answers.emplace_back(asked[i][k].peer, std::move(*r));
+        continue;
+      }
+      last_error = r.status();
+      if (r.status().code() != StatusCode::kUnavailable &&
+          r.status().code() != StatusCode::kNotFound) {
+        return r.status();
+      }
+      if (next < readable[i].size()) {
+        const uint64_t peer = readable[i][next++];
+        asked[i].push_back({peer, ask(i, peer)});
+      }
+    }
+    if (answers.size() < quorum[i].required) {
+      return Status::Unavailable("Collection `" + name_ + "`, shard " + std::to_string(shards[i]) +
+                                 ": read consistency `" + consistency.ToString() + "` needs " +
+                                 std::to_string(quorum[i].required) + " replicas to answer, " +
+                                 std::to_string(answers.size()) + " of " +
+                                 std::to_string(readable[i].size()) +
+                                 " did: " + last_error.message());
+    }
+    std::sort(answers.begin(), answers.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<ShardReadResult> ordered;
+    for (auto& [peer, answer] : answers) ordered.push_back(std::move(answer));
+    results[i] = ResolveAnswers(reads[i], std::move(ordered), quorum[i].keep_all);
+  }
+  return results;
+}
+
 namespace {
 // Moves records of `from` into `to`, copying payloads into to's arena.
 void Absorb(RecordBatch& to, RecordBatch& from) {
@@ -1262,14 +1414,15 @@ void Absorb(RecordBatch& to, RecordBatch& from) {
 }
 }  // namespace
 
-Result<size_t> Collection::CountPoints(const segment::PointFilter* filter) const {
+Result<size_t> Collection::CountPoints(const segment::PointFilter* filter,
+                                       const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<uint32_t> shards = AllShards(*layout);
   ShardRead read;
   read.kind = ShardRead::Kind::kCount;
   if (filter) read.filter = *filter;
   Result<std::vector<ShardReadResult>> parts =
-      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read), consistency);
   if (!parts.ok()) return parts.status();
   size_t n = 0;
   for (const ShardReadResult& part : *parts) n += part.count;
@@ -1277,7 +1430,8 @@ Result<size_t> Collection::CountPoints(const segment::PointFilter* filter) const
 }
 
 Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
-                                         const segment::Projection& projection) const {
+                                         const segment::Projection& projection,
+                                         const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   const size_t shard_count = layout->local.size();
   std::map<uint32_t, ShardRead> by_shard;
@@ -1293,7 +1447,7 @@ Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
     shards.push_back(shard);
     reads.push_back(std::move(read));
   }
-  Result<std::vector<ShardReadResult>> parts = ReadShards(*layout, shards, reads);
+  Result<std::vector<ShardReadResult>> parts = ReadShards(*layout, shards, reads, consistency);
   if (!parts.ok()) return parts.status();
   // In the order the ids were asked for (a repeated id once per time it was asked).
   std::map<PointId, std::pair<size_t, size_t>> where;  // id -> (part, record)
@@ -1327,7 +1481,8 @@ Result<RecordBatch> Collection::Retrieve(const std::vector<PointId>& ids,
 Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_t limit,
                                        const segment::PointFilter* filter,
                                        const segment::Projection& projection,
-                                       std::optional<PointId>& next_offset) const {
+                                       std::optional<PointId>& next_offset,
+                                       const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<uint32_t> shards = AllShards(*layout);
   ShardRead read;
@@ -1337,7 +1492,7 @@ Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_
   read.from = from;
   read.limit = limit + 1;
   Result<std::vector<ShardReadResult>> parts =
-      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read), consistency);
   if (!parts.ok()) return parts.status();
   RecordBatch merged;
   if (parts->size() == 1) {
@@ -1358,7 +1513,8 @@ Result<RecordBatch> Collection::Scroll(const std::optional<PointId>& from, size_
 Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
                                               const std::optional<PointId>& from, size_t limit,
                                               const segment::PointFilter* filter,
-                                              const segment::Projection& projection) const {
+                                              const segment::Projection& projection,
+                                              const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<uint32_t> shards = AllShards(*layout);
   ShardRead read;
@@ -1369,7 +1525,7 @@ Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
   // Qdrant checks the index (each shard's answer) before the offset.
   read.limit = from ? 0 : limit;
   Result<std::vector<ShardReadResult>> parts =
-      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read), consistency);
   if (!parts.ok()) return parts.status();
   if (from) {
     return Status::InvalidArgument(
@@ -1399,8 +1555,10 @@ Result<RecordBatch> Collection::ScrollOrdered(const segment::OrderBy& order_by,
 
 Result<RecordBatch> Collection::QueryOrdered(const segment::OrderBy& order_by, size_t offset,
                                              size_t limit, const segment::PointFilter* filter,
-                                             const segment::Projection& projection) const {
-  Result<RecordBatch> page = ScrollOrdered(order_by, std::nullopt, offset + limit, filter, projection);
+                                             const segment::Projection& projection,
+                                             const ReadConsistency& consistency) const {
+  Result<RecordBatch> page =
+      ScrollOrdered(order_by, std::nullopt, offset + limit, filter, projection, consistency);
   if (!page.ok()) return page;
   auto& points = page->points;
   points.erase(points.begin(), points.begin() + static_cast<std::ptrdiff_t>(std::min(offset, points.size())));
@@ -1409,9 +1567,11 @@ Result<RecordBatch> Collection::QueryOrdered(const segment::OrderBy& order_by, s
 
 Result<RecordBatch> Collection::QueryListed(size_t offset, size_t limit,
                                             const segment::PointFilter* filter,
-                                            const segment::Projection& projection) const {
+                                            const segment::Projection& projection,
+                                            const ReadConsistency& consistency) const {
   std::optional<PointId> next;
-  Result<RecordBatch> page = Scroll(std::nullopt, offset + limit, filter, projection, next);
+  Result<RecordBatch> page =
+      Scroll(std::nullopt, offset + limit, filter, projection, next, consistency);
   if (!page.ok()) return page;
   auto& points = page->points;
   points.erase(points.begin(), points.begin() + static_cast<std::ptrdiff_t>(std::min(offset, points.size())));
@@ -1419,7 +1579,8 @@ Result<RecordBatch> Collection::QueryListed(size_t offset, size_t limit,
 }
 
 Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
-                                       const segment::Projection& projection) const {
+                                       const segment::Projection& projection,
+                                       const ReadConsistency& consistency) const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<uint32_t> shards = AllShards(*layout);
   ShardRead read;
@@ -1429,7 +1590,7 @@ Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
   read.search = spec;
   read.search.filter = nullptr;
   Result<std::vector<ShardReadResult>> parts =
-      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read));
+      ReadShards(*layout, shards, std::vector<ShardRead>(shards.size(), read), consistency);
   if (!parts.ok()) return parts.status();
   RecordBatch merged;
   if (parts->size() == 1) {

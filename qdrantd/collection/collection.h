@@ -15,7 +15,8 @@
 //    fails is reported Dead. Replicas log the same ops under the same numbers, so they converge
 //    whatever the ordering, and point versions (op numbers) are equal everywhere.
 //  * Reads (§5.4): one replica per shard that accepts reads, local first, the others tried in
-//    turn when one fails; remote shards are read in parallel.
+//    turn when one fails; remote shards are read in parallel. A read `consistency` other than 1
+//    asks several replicas of each shard and reconciles their answers (replica_reads.h).
 // Thread: any. Each operation loads the shard layout once (an immutable snapshot swapped by
 // ApplyPlacement); configuration changes that do not touch shards swap the config under a mutex.
 #pragma once
@@ -34,6 +35,7 @@
 #include "libshared/status.h"
 #include "qdrantd/collection/collection_config.h"
 #include "qdrantd/collection/peer_link.h"
+#include "qdrantd/collection/replica_reads.h"
 #include "qdrantd/collection/update_limiter.h"
 #include "qdrantd/replica/local_replica.h"
 #include "qdrantd/shard/replica_state.h"
@@ -106,36 +108,46 @@ class Collection {
   // nothing.
   using OnDurable = std::function<void(segment::OpNum)>;
   Result<UpdateResult> Update(UpdateRequest request, const OnDurable& on_durable = nullptr);
-  Result<size_t> CountPoints(const segment::PointFilter* filter) const;
+  // The reads below ask one replica per shard, or several with a `consistency` other than the
+  // default (replica_reads.h; errors then: kUnavailable when fewer replicas answered than it
+  // needs, the message says how many did).
+  Result<size_t> CountPoints(const segment::PointFilter* filter,
+                             const ReadConsistency& consistency = {}) const;
   Result<segment::RecordBatch> Retrieve(const std::vector<segment::PointId>& ids,
-                                        const segment::Projection& projection) const;
+                                        const segment::Projection& projection,
+                                        const ReadConsistency& consistency = {}) const;
   // Points from `from` on in id order; next_offset is the id after the page (none at the end).
   Result<segment::RecordBatch> Scroll(const std::optional<segment::PointId>& from, size_t limit,
                                       const segment::PointFilter* filter,
                                       const segment::Projection& projection,
-                                      std::optional<segment::PointId>& next_offset) const;
+                                      std::optional<segment::PointId>& next_offset,
+                                      const ReadConsistency& consistency = {}) const;
   // Points ordered by a payload field (Qdrant's scroll with order_by): the first `limit` records
   // of every shard merged by segment::OrderedBefore, a record that repeats the id of the one
   // before it dropped (Qdrant's dedup, so a point whose several values are adjacent shows once),
   // then cut to `limit`. Each record carries its order_value. There is no next page offset.
   // Errors: kInvalidArgument when the key has no range index on a shard
   // (segment::NoRangeIndexForOrderBy), then when `from` is set (Qdrant cannot page by id here:
-  // paging is start_from plus a filter); CheckRoutable's.
+  // paging is start_from plus a filter); ReadShards's.
   Result<segment::RecordBatch> ScrollOrdered(const segment::OrderBy& order_by,
                                              const std::optional<segment::PointId>& from,
                                              size_t limit, const segment::PointFilter* filter,
-                                             const segment::Projection& projection) const;
+                                             const segment::Projection& projection,
+                                             const ReadConsistency& consistency = {}) const;
   // The Query API's pages that are not searches, after skipping `offset` results: points
   // ordered by a payload field (ScrollOrdered; score 0, order_value set), or in id order (a
   // query without `query`).
   Result<segment::RecordBatch> QueryOrdered(const segment::OrderBy& order_by, size_t offset,
                                             size_t limit, const segment::PointFilter* filter,
-                                            const segment::Projection& projection) const;
+                                            const segment::Projection& projection,
+                                            const ReadConsistency& consistency = {}) const;
   Result<segment::RecordBatch> QueryListed(size_t offset, size_t limit,
                                            const segment::PointFilter* filter,
-                                           const segment::Projection& projection) const;
+                                           const segment::Projection& projection,
+                                           const ReadConsistency& consistency = {}) const;
   Result<segment::RecordBatch> Search(const segment::SearchSpec& spec,
-                                      const segment::Projection& projection) const;
+                                      const segment::Projection& projection,
+                                      const ReadConsistency& consistency = {}) const;
 
   // The peer side of the cluster paths (api/p2p calls these; they never call other peers but
   // for the ordering replica's own replication). Errors: kNotFound when this peer holds no
@@ -163,8 +175,16 @@ class Collection {
 
   // ---- Shard transfers (docs/cluster.md "Shard transfers"; TransferDriver runs them) ----
   // Receiver: Ok once this peer applied the start of the transfer of `shard` from `from` (its
-  // replica is Partial for it); kUnavailable before, kNotFound without the collection's shard.
-  Status TransferReady(uint32_t shard, uint64_t from) const;
+  // replica is Partial for it), with the replica's clock (nullopt: none a wal_delta source can
+  // trust); kUnavailable before, kNotFound without the collection's shard.
+  Result<std::optional<ReplicaClock>> TransferReady(uint32_t shard, uint64_t from) const;
+  // Source, wal_delta: when the receiver's last op (`receiver`) is this replica's op of that
+  // number and the WAL still holds every op after it, queues those ops for `to` and forwards
+  // every op logged from now on (`done` runs once the receiver applied the last one); returns
+  // how many it queued. kFailedPrecondition, saying why, when a delta cannot work: the caller
+  // falls back to a full transfer.
+  Result<size_t> BeginDeltaTransfer(uint32_t shard, uint64_t to, const ReplicaClock& receiver,
+                                    PeerLink::Done done);
   // Source. BeginTransfer: from now on every op this peer's replica of `shard` logs is also
   // streamed to `to`, behind a reset to the replica's current op and payload indexes (`done`
   // runs when the receiver applied the reset). Returns the points the replica holds.
@@ -276,10 +296,15 @@ class Collection {
   // Waits until the replica that left `shard`'s slot is closed (no request holds it), so that
   // a new one may open its files. Holds placement_mu_.
   Status WaitClosed(uint32_t shard);
-  // Runs `read` on every shard in `shards` (one replica each, see the class comment).
+  // Runs `read` on every shard in `shards`: one replica each (see the class comment), or as
+  // many as `consistency` asks (ReadShardsFromSeveral).
   Result<std::vector<ShardReadResult>> ReadShards(const Layout& layout,
                                                   const std::vector<uint32_t>& shards,
-                                                  const std::vector<ShardRead>& reads) const;
+                                                  const std::vector<ShardRead>& reads,
+                                                  const ReadConsistency& consistency) const;
+  Result<std::vector<ShardReadResult>> ReadShardsFromSeveral(
+      const Layout& layout, const std::vector<uint32_t>& shards,
+      const std::vector<ShardRead>& reads, const ReadConsistency& consistency) const;
   Result<ShardReadResult> ReadSlot(const Slot& slot, const ShardRead& read) const;
   std::vector<uint32_t> AllShards(const Layout& layout) const;
 

@@ -59,9 +59,10 @@ Result<CollectionChange> ShardOperationChange(const std::string& name,
   static constexpr Known kKnown[] = {{"move_shard", ShardOperation::Kind::kMoveShard},
                                      {"replicate_shard", ShardOperation::Kind::kReplicateShard},
                                      {"abort_transfer", ShardOperation::Kind::kAbortTransfer},
-                                     {"drop_replica", ShardOperation::Kind::kDropReplica}};
-  for (const char* unsupported : {"restart_transfer", "create_sharding_key", "drop_sharding_key",
-                                  "start_resharding", "abort_resharding", "replicate_points"}) {
+                                     {"drop_replica", ShardOperation::Kind::kDropReplica},
+                                     {"restart_transfer", ShardOperation::Kind::kRestartTransfer}};
+  for (const char* unsupported : {"create_sharding_key", "drop_sharding_key", "start_resharding",
+                                  "abort_resharding", "replicate_points"}) {
     if (Given(body, unsupported)) {
       return Status::Unimplemented(std::string("the `") + unsupported +
                                    "` cluster operation is not supported by qdrantd yet");
@@ -76,7 +77,7 @@ Result<CollectionChange> ShardOperationChange(const std::string& name,
   if (!found) {
     return bad(
         "unknown variant: expected one of `move_shard`, `replicate_shard`, `abort_transfer`, "
-        "`drop_replica`");
+        "`drop_replica`, `restart_transfer`");
   }
   const rapidjson::Value& op = body[found->key];
   if (!op.IsObject()) return bad(std::string(found->key) + ": expected an object");
@@ -114,6 +115,8 @@ Result<CollectionChange> ShardOperationChange(const std::string& name,
                    "`, expected one of `stream_records`, `snapshot`, `wal_delta`");
       }
       s.method = method;
+    } else if (s.kind == ShardOperation::Kind::kRestartTransfer) {
+      return bad("restart_transfer: missing field `method`");
     }
   }
   CollectionChange change;

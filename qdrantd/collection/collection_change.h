@@ -24,13 +24,14 @@ namespace qd::collection {
 // POST /collections/{name}/cluster and qdrant.Collections/UpdateCollectionClusterSetup: one
 // shard operation (compat.md §6.5).
 struct ShardOperation {
-  enum class Kind { kMoveShard, kReplicateShard, kAbortTransfer, kDropReplica };
+  enum class Kind { kMoveShard, kReplicateShard, kAbortTransfer, kDropReplica, kRestartTransfer };
   Kind kind = Kind::kReplicateShard;
   uint32_t shard = 0;
-  uint64_t from = 0;  // moves, replications, aborts
+  uint64_t from = 0;  // moves, replications, aborts, restarts
   uint64_t to = 0;
   uint64_t peer = 0;                  // kDropReplica
   std::optional<std::string> method;  // stream_records | snapshot | wal_delta, as requested
+                                      // (required for kRestartTransfer)
 };
 
 struct CollectionChange {
@@ -69,9 +70,10 @@ Result<CollectionChange> CreateChange(const std::string& name, const rapidjson::
 Result<CollectionChange> UpdateChange(const Collections& collections, const std::string& name,
                                       const rapidjson::Value& body);
 // POST /collections/{name}/cluster: `body` is Qdrant's ClusterOperations JSON (one of
-// move_shard, replicate_shard, abort_transfer, drop_replica). Errors: kInvalidArgument (400)
-// for a body that does not deserialise, kUnprocessable (422) for a transfer to its own source,
-// kUnimplemented for restart_transfer and the resharding operations.
+// move_shard, replicate_shard, abort_transfer, drop_replica, restart_transfer). Errors:
+// kInvalidArgument (400) for a body that does not deserialise, kUnprocessable (422) for a
+// transfer to its own source, kUnimplemented for replicate_points and the sharding-key and
+// resharding operations.
 Result<CollectionChange> ShardOperationChange(const std::string& name,
                                               const rapidjson::Value& body);
 // A shard transfer as GET /collections/{name}/cluster lists it (`comment`: progress, on the

@@ -167,6 +167,12 @@ Result<CollectionConfig> FromConfigJson(std::string_view text) {
   if (optimizer.HasMember("vacuum_min_vector_number") && optimizer["vacuum_min_vector_number"].IsUint64()) {
     c.vacuum_min_vector_number = optimizer["vacuum_min_vector_number"].GetUint64();
   }
+  if (doc->HasMember("wal_config") && (*doc)["wal_config"].IsObject()) {
+    const Value& wal = (*doc)["wal_config"];
+    if (wal.HasMember("wal_capacity_mb") && wal["wal_capacity_mb"].IsUint64()) {
+      c.wal_capacity_mb = wal["wal_capacity_mb"].GetUint64();
+    }
+  }
   const Value& hnsw = (*doc)["hnsw_config"];
   auto spec_of = [&](const std::string& name, const Value& vp) {
     segment::VectorSpec s;

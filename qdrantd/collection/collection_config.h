@@ -25,6 +25,7 @@ struct CollectionConfig {
   uint32_t write_consistency_factor = 1;
   double deleted_threshold = 0.2;          // optimizer_config
   uint64_t vacuum_min_vector_number = 1000;  // optimizer_config
+  uint64_t wal_capacity_mb = 32;             // wal_config: the WAL a shard keeps (wal_delta)
   bool unnamed_vector = false;  // `vectors` is a single VectorParams (name "")
   std::vector<segment::VectorSpec> vectors;
 

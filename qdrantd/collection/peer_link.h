@@ -84,6 +84,13 @@ struct StreamItem {
 // PeerLink's calls fail with kUnavailable and a message that starts with this when the call did
 // not reach a working peer (refused, reset, deadline). Any other error is the peer's own answer.
 inline constexpr std::string_view kUnreachable = "peer unreachable: ";
+
+// Which operations a replica holds, as a wal_delta transfer compares it: its last op and the
+// hash of that op's body (replica::LocalReplica::LastClock).
+struct ReplicaClock {
+  segment::OpNum op = 0;
+  uint64_t hash = 0;
+};
 inline bool IsUnreachable(const Status& s) {
   return s.code() == StatusCode::kUnavailable && s.message().rfind(kUnreachable, 0) == 0;
 }
@@ -111,10 +118,11 @@ class PeerLink {
   virtual void ResetReplication(uint64_t peer, const std::string& collection, uint32_t shard) = 0;
 
   // Asks `peer` whether its replica of the shard is ready to receive the transfer from `from`
-  // (it applied the transfer's start); an empty `collection` asks only whether the peer is up.
-  // Errors as Forward's.
-  virtual Status TransferReady(uint64_t peer, const std::string& collection, uint32_t shard,
-                               uint64_t from) = 0;
+  // (it applied the transfer's start), and which ops it holds (nullopt: none that can be
+  // trusted); an empty `collection` asks only whether the peer is up. Errors as Forward's.
+  virtual Result<std::optional<ReplicaClock>> TransferReady(uint64_t peer,
+                                                            const std::string& collection,
+                                                            uint32_t shard, uint64_t from) = 0;
 
   // Ops `from`..`to` from `peer`'s WAL of the shard, as kOp items. Errors: kNotFound when its
   // WAL no longer holds them all; as Forward's.

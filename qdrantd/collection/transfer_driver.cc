@@ -15,6 +15,7 @@ TransferDriver::TransferDriver(std::shared_ptr<Collection> collection,
       options_(options),
       finished_(std::move(finished)) {
   progress_.started = std::chrono::steady_clock::now();
+  progress_.method = options_.method == "wal_delta" ? "wal_delta" : "stream_records";
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -78,18 +79,31 @@ Status TransferDriver::Transfer() {
                            collection_->name() + " to peer " + std::to_string(to_);
   // 1. The receiver must have applied the start (and made its replica Partial) first.
   const auto deadline = std::chrono::steady_clock::now() + options_.ready_wait;
+  std::optional<ReplicaClock> clock;
   for (;;) {
-    Status ready = collection_->SendsTransfer(shard_, to_)
-                       ? link_->TransferReady(to_, collection_->name(), shard_, self_)
-                       : Status::Unavailable("this peer has not applied the transfer's start yet");
-    if (ready.ok()) break;
+    Result<std::optional<ReplicaClock>> ready =
+        collection_->SendsTransfer(shard_, to_)
+            ? link_->TransferReady(to_, collection_->name(), shard_, self_)
+            : Status::Unavailable("this peer has not applied the transfer's start yet");
+    if (ready.ok()) {
+      clock = *ready;
+      break;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
-      return ready.WithContext("the receiver is not ready for the " + what);
+      return ready.status().WithContext("the receiver is not ready for the " + what);
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return cancelled_; })) {
       return Status::Unavailable("the transfer was cancelled");
     }
+  }
+  if (options_.method == "wal_delta") {
+    Status delta = SendDelta(clock);
+    if (delta.code() != StatusCode::kFailedPrecondition) return delta;
+    QD_LOG_INFO("the " + what + " falls back from wal_delta to stream_records: " + delta.message());
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.method = "stream_records";
+    progress_.fallback = delta.message();
   }
   // 2. Forward every op from here on, behind the reset.
   PeerLink::Done reset_done = Track(std::make_shared<Item>());
@@ -133,6 +147,31 @@ Status TransferDriver::Transfer() {
   // 4. Everything applied by the receiver.
   if (Status s = WaitInFlight(0); !s.ok()) return s;
   QD_LOG_INFO("the " + what + " sent " + std::to_string(cursor.points) + " points");
+  return Status::Ok();
+}
+
+Status TransferDriver::SendDelta(const std::optional<ReplicaClock>& clock) {
+  if (!clock) {
+    return Status::FailedPrecondition(
+        "the receiver's replica holds no operations a delta can continue from (it is empty, a "
+        "transfer into it did not finish, or its WAL no longer holds its last op)");
+  }
+  PeerLink::Done done = Track(std::make_shared<Item>());
+  Result<size_t> ops = collection_->BeginDeltaTransfer(shard_, to_, *clock, done);
+  if (!ops.ok()) {
+    done(Status::Ok());  // never queued: not in flight, and not a failure of the stream
+    return ops.status();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.ops_total = *ops;
+  }
+  QD_LOG_INFO("wal_delta transfer of shard " + std::to_string(shard_) + " of " +
+              collection_->name() + " to peer " + std::to_string(to_) + ": sending the " +
+              std::to_string(*ops) + " ops after op " + std::to_string(clock->op));
+  if (Status s = WaitInFlight(0); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  progress_.ops_done = true;
   return Status::Ok();
 }
 

@@ -1,4 +1,8 @@
-// TransferDriver: the source's side of one shard transfer (stream_records), on its own thread.
+// TransferDriver: the source's side of one shard transfer, on its own thread. Methods:
+// stream_records as below; wal_delta sends only the ops the receiver's replica missed
+// (Collection::BeginDeltaTransfer) and falls back to stream_records when it cannot (the
+// receiver holds nothing it can trust, or this WAL no longer covers the gap), saying so in
+// progress().method and progress().fallback.
 // Happy path (docs/cluster.md "Shard transfers"): wait until the receiver applied the transfer's
 // start (its replica is Partial for it) -> Collection::BeginTransfer (from then on every op the
 // source logs is forwarded to the receiver, behind a reset to the source's current op) -> send
@@ -19,6 +23,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "libshared/status.h"
@@ -27,8 +33,12 @@
 namespace qd::collection {
 
 struct TransferProgress {
+  std::string method;    // what runs: stream_records or wal_delta
+  std::string fallback;  // why wal_delta fell back to stream_records ("": it did not)
   size_t points_total = 0;
   size_t points_done = 0;  // applied by the receiver
+  size_t ops_total = 0;    // wal_delta: the ops the receiver missed
+  bool ops_done = false;   // wal_delta: all of them applied
   size_t bytes_done = 0;
   std::chrono::steady_clock::time_point started;
 };
@@ -36,6 +46,7 @@ struct TransferProgress {
 class TransferDriver {
  public:
   struct Options {
+    std::string method = "stream_records";  // or wal_delta
     size_t batch_points = 128;
     uint64_t rate_limit_bytes = 0;  // per second; 0: unlimited
     std::chrono::milliseconds ready_wait{30000};
@@ -55,6 +66,8 @@ class TransferDriver {
  private:
   void Run();
   Status Transfer();
+  // wal_delta: the ops the receiver misses; kFailedPrecondition when it cannot work.
+  Status SendDelta(const std::optional<ReplicaClock>& clock);
   // One item in flight: its size is known once it was read, which may be after its answer.
   struct Item {
     size_t points = 0, bytes = 0;

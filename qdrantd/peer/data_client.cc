@@ -204,8 +204,8 @@ void DataClient::ResetReplication(uint64_t peer, const std::string& collection, 
   if (it != impl_->streams.end() && it->second == stream) impl_->streams.erase(it);
 }
 
-Status DataClient::TransferReady(uint64_t peer, const std::string& collection, uint32_t shard,
-                                 uint64_t from) {
+Result<std::optional<collection::ReplicaClock>> DataClient::TransferReady(
+    uint64_t peer, const std::string& collection, uint32_t shard, uint64_t from) {
   Result<std::shared_ptr<pb::P2pData::Stub>> stub = impl_->StubFor(peer);
   if (!stub.ok()) return stub.status();
   pb::TransferReadyRequest req;
@@ -217,7 +217,11 @@ Status DataClient::TransferReady(uint64_t peer, const std::string& collection, u
   SetDeadline(context, impl_->options.probe_timeout);
   ::grpc::Status status = (*stub)->TransferReady(&context, req, &reply);
   if (!status.ok()) return Unreachable(peer, "asking about a transfer", status);
-  return StatusFromWire(reply.code(), reply.message());
+  Status s = StatusFromWire(reply.code(), reply.message());
+  if (!s.ok()) return s;
+  if (!reply.has_clock()) return std::optional<collection::ReplicaClock>();
+  return std::optional<collection::ReplicaClock>(
+      collection::ReplicaClock{reply.last_op(), reply.last_op_hash()});
 }
 
 Result<segment::OpNum> DataClient::Fence(uint64_t peer, const std::string& collection,

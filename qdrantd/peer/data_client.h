@@ -50,8 +50,10 @@ class DataClient : public collection::PeerLink {
                                  const collection::UpdateRequest& request) override;
   void Replicate(uint64_t peer, const std::string& collection, uint32_t shard, uint64_t origin,
                  collection::StreamItem item, Done done) override;
-  Status TransferReady(uint64_t peer, const std::string& collection, uint32_t shard,
-                       uint64_t from) override;
+  Result<std::optional<collection::ReplicaClock>> TransferReady(uint64_t peer,
+                                                                const std::string& collection,
+                                                                uint32_t shard,
+                                                                uint64_t from) override;
   Result<segment::OpNum> Fence(uint64_t peer, const std::string& collection, uint32_t shard,
                                uint64_t orderer) override;
   Result<std::vector<collection::StreamItem>> ReadOps(uint64_t peer, const std::string& collection,

@@ -46,8 +46,10 @@ class PeerPool {
                std::chrono::milliseconds timeout, Reply reply);
   void Join(server::OnLoop, const std::string& uri, uint64_t peer_id, const std::string& my_uri,
             const std::string& node_type, std::chrono::milliseconds timeout, Reply reply);
-  // The peer's Raft commit index; kUnavailable when it cannot be reached in time.
-  using CommitReply = std::function<void(server::OnLoop, Status status, uint64_t commit)>;
+  // The peer's Raft commit index and reconciled index (proto/p2p.proto CommitIndexReply);
+  // kUnavailable when it cannot be reached in time.
+  using CommitReply =
+      std::function<void(server::OnLoop, Status status, uint64_t commit, uint64_t reconciled)>;
   void CommitIndex(server::OnLoop, const std::string& uri, std::chrono::milliseconds timeout, CommitReply reply);
 
   // message_send_failures of GET /cluster: failures per peer URI since start.

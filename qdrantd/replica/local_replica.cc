@@ -27,7 +27,7 @@ LocalReplica::~LocalReplica() {
 
 Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
                                                          std::vector<segment::VectorSpec> vectors,
-                                                         OptimizerOptions optimizer) {
+                                                         Options options) {
   Result<std::unique_ptr<segment::Segment>> seg = segment::Segment::Open(dir, std::move(vectors));
   if (!seg.ok()) return seg.status();
   // Background checkpoints: an inline one stretched a WAL append, and the writers queued behind
@@ -53,8 +53,20 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Open(const std::string& dir,
       if (!s.ok()) return s;
     }
   }
+  // meta: 'incomplete' while a transfer that reset the replica has not finished (ResetTo).
+  s = (*wal)->Exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+  if (!s.ok()) return s;
+  bool incomplete = false;
+  {
+    Result<sqlite::Stmt> q = (*wal)->Prepare("SELECT COUNT(*) FROM meta WHERE key = 'incomplete'");
+    if (!q.ok()) return q.status();
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    incomplete = *row && q->Int(0) > 0;
+  }
   std::unique_ptr<LocalReplica> replica(new LocalReplica(dir, std::move(*wal), std::move(*seg)));
-  replica->options_ = optimizer;
+  replica->options_ = options;
+  replica->incomplete_ = incomplete;
   s = replica->Recover();
   if (!s.ok()) return s.WithContext("recovering " + dir);
   return replica;
@@ -397,6 +409,10 @@ Status LocalReplica::WithQuiescedLog(
 
 Result<std::vector<LocalReplica::NumberedOp>> LocalReplica::ReadOps(OpNum from, OpNum to) {
   std::lock_guard<std::mutex> log(log_mu_);
+  return ReadOpsLocked(from, to);
+}
+
+Result<std::vector<LocalReplica::NumberedOp>> LocalReplica::ReadOpsLocked(OpNum from, OpNum to) {
   Result<sqlite::Stmt> stmt =
       wal_->Prepare("SELECT op, body FROM ops WHERE op >= ? AND op <= ? ORDER BY op");
   if (!stmt.ok()) return stmt.status();
@@ -439,12 +455,58 @@ Status LocalReplica::ResetTo(OpNum base) {
     if (Status s = segment_->ApplyTransferred(drop, {}); !s.ok())
       return MarkBroken("failed to reset", s);
   }
-  if (Status s = wal_->Exec("DELETE FROM ops"); !s.ok()) return MarkBroken("failed to reset", s);
+  // Emptying the WAL and marking the replica incomplete go together, so that no crash leaves a
+  // reset replica that looks complete.
+  if (Status s = wal_->Exec(
+          "BEGIN; DELETE FROM ops; INSERT OR REPLACE INTO meta VALUES('incomplete', 1); COMMIT");
+      !s.ok()) {
+    return MarkBroken("failed to reset", s);
+  }
+  incomplete_ = true;
   if (Status s = segment_->SetBase(base); !s.ok()) return MarkBroken("failed to reset", s);
   last_op_ = base;
   std::lock_guard<std::mutex> turn(turn_mu_);
   applied_in_memory_ = applied_ = base;
   return Status::Ok();
+}
+
+Status LocalReplica::MarkComplete() {
+  std::lock_guard<std::mutex> log(log_mu_);
+  if (!incomplete_ || abandoned_) return Status::Ok();
+  if (Status s = wal_->Exec("DELETE FROM meta WHERE key = 'incomplete'"); !s.ok()) return s;
+  incomplete_ = false;
+  return Status::Ok();
+}
+
+uint64_t LocalReplica::OpHash(std::string_view body) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : body) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+Result<std::optional<LocalReplica::Clock>> LocalReplica::LastClock() {
+  std::lock_guard<std::mutex> log(log_mu_);
+  if (incomplete_ || last_op_ == 0) return std::optional<Clock>();
+  Result<sqlite::Stmt> q = wal_->Prepare("SELECT body FROM ops WHERE op = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, static_cast<int64_t>(last_op_));
+  Result<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Clock>();
+  return std::optional<Clock>(Clock{last_op_, OpHash(q->Blob(0))});
+}
+
+Status LocalReplica::WithQuiescedOps(
+    OpNum from, const std::function<Status(OpNum last, std::vector<NumberedOp> ops)>& fn) {
+  std::unique_lock<std::mutex> log(log_mu_);
+  if (abandoned_) return Status::Unavailable("replica " + dir_ + " was dropped");
+  if (Status s = WaitAllApplied(log); !s.ok()) return s;
+  Result<std::vector<NumberedOp>> ops = ReadOpsLocked(from, last_op_);
+  if (!ops.ok()) return ops.status();
+  return fn(last_op_, std::move(*ops));
 }
 
 Status LocalReplica::ApplyTransferred(const Operation& op, const std::vector<OpNum>& versions) {
@@ -560,9 +622,22 @@ Status LocalReplica::Flush() {
   }
   std::lock_guard<std::mutex> log(log_mu_);
   if (abandoned_) return Status::Ok();
+  // Of what the checkpoint covers, the newest wal_retain_bytes of ops stay (and the last op
+  // always): the ops a wal_delta transfer may send to a replica that missed them.
+  Result<sqlite::Stmt> keep = wal_->Prepare(
+      "SELECT COALESCE(MIN(op), 0) FROM (SELECT op, SUM(LENGTH(body)) OVER (ORDER BY op DESC) "
+      "AS newer FROM ops) WHERE newer <= ?");
+  if (!keep.ok()) return keep.status();
+  keep->Bind(1, static_cast<int64_t>(options_.wal_retain_bytes));
+  Result<bool> row = keep->Step();
+  if (!row.ok()) return row.status();
+  OpNum oldest_kept = *row ? static_cast<OpNum>(keep->Int(0)) : 0;
+  if (oldest_kept == 0 || oldest_kept > last_op_) oldest_kept = last_op_;
+  const OpNum trim_to = std::min(covered, oldest_kept - std::min<OpNum>(oldest_kept, 1));
+  if (trim_to == 0) return Status::Ok();
   Result<sqlite::Stmt> trim = wal_->Prepare("DELETE FROM ops WHERE op <= ?");
   if (!trim.ok()) return trim.status();
-  return trim->Bind(1, static_cast<int64_t>(covered)).Run();
+  return trim->Bind(1, static_cast<int64_t>(trim_to)).Run();
 }
 
 size_t LocalReplica::queued() const {

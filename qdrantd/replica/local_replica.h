@@ -38,7 +38,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -54,15 +56,18 @@ namespace qd::replica {
 
 class LocalReplica {
  public:
-  // The optimizer rebuilds a graph when more than deleted_threshold of its labels are dead
-  // (Qdrant's optimizers_config.deleted_threshold / vacuum_min_vector_number).
-  struct OptimizerOptions {
+  struct Options {
+    // The optimizer rebuilds a graph when more than deleted_threshold of its labels are dead
+    // (Qdrant's optimizers_config.deleted_threshold / vacuum_min_vector_number).
     double deleted_threshold = 0.2;
     size_t vacuum_min_vector_number = 1000;
+    // Flush keeps at least the newest this many bytes of ops in the WAL (wal_config's
+    // wal_capacity_mb), and always the last op: how far back a wal_delta transfer can reach.
+    size_t wal_retain_bytes = size_t{32} << 20;
   };
   static Result<std::unique_ptr<LocalReplica>> Open(const std::string& dir,
                                                     std::vector<segment::VectorSpec> vectors,
-                                                    OptimizerOptions optimizer);
+                                                    Options options);
   ~LocalReplica();
 
   using Resolve = std::function<Result<segment::Operation>(const segment::Segment&)>;
@@ -105,7 +110,26 @@ class LocalReplica {
   // versions (or its payload indexes), between two ops, without logging them: a replica filled
   // this way is complete only when its transfer finishes (Segment::ApplyTransferred). In place,
   // so that requests holding the replica never make a transfer wait for them.
+  // Until MarkComplete, the replica is marked incomplete (in wal.db, so across restarts): a
+  // transfer into it that did not finish left it with only part of the points, whatever its
+  // WAL says, and Clock() then tells a wal_delta source so.
   Status ResetTo(segment::OpNum base);
+  // The replica holds everything again (its transfer finished); cheap when it was not marked.
+  Status MarkComplete();
+  // Which operations this replica holds, for a wal_delta transfer into it: its last op and the
+  // hash of that op's body (OpHash). nullopt when that cannot be trusted: the replica is
+  // incomplete, holds no op, or its WAL no longer holds its last op.
+  struct Clock {
+    segment::OpNum op = 0;
+    uint64_t hash = 0;
+  };
+  Result<std::optional<Clock>> LastClock();
+  static uint64_t OpHash(std::string_view body);  // FNV-1a 64: the same in every build
+  // Transfer source, wal_delta: runs `fn` like WithQuiescedLog, with the WAL's ops
+  // `from`..last_op(). Errors: kNotFound when the WAL does not hold them all; fn's.
+  Status WithQuiescedOps(
+      segment::OpNum from,
+      const std::function<Status(segment::OpNum last, std::vector<NumberedOp> ops)>& fn);
   // Ops `from`..`to` from the WAL. Errors: kNotFound unless it holds them all (a checkpoint
   // trimmed them, or they were never logged here).
   Result<std::vector<NumberedOp>> ReadOps(segment::OpNum from, segment::OpNum to);
@@ -133,6 +157,8 @@ class LocalReplica {
   LocalReplica(std::string dir, std::unique_ptr<sqlite::Db> wal,
                std::unique_ptr<segment::Segment> segment);
   Status Recover();
+  // ReadOps with log_mu_ held.
+  Result<std::vector<NumberedOp>> ReadOpsLocked(segment::OpNum from, segment::OpNum to);
   // Starts the optimizer thread when a graph needs it and none runs.
   void MaybeOptimize();
   void Vacuum(int spec);
@@ -186,7 +212,8 @@ class LocalReplica {
   segment::OpNum applied_in_memory_ = 0;           // through stage 2; protected by turn_mu_
   segment::OpNum applied_ = 0;                     // through stage 3; protected by turn_mu_
   Status broken_;                                  // Protected by turn_mu_
-  OptimizerOptions options_;
+  Options options_;
+  bool incomplete_ = false;  // ResetTo..MarkComplete, kept in wal.db's meta; protected by log_mu_
   std::atomic<uint64_t> updates_{0};
   std::mutex optimizer_mu_;
   std::thread optimizer_;                          // Protected by optimizer_mu_

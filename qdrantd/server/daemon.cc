@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "libshared/log.h"
@@ -152,45 +153,90 @@ bool AllReplicasSettled(const cluster::ClusterState& state, const std::string& n
 }
 
 // Create waits for the whole cluster (compat.md §5.1): calls `done(Ok)` once every replica of
-// `name` settled, or at `deadline` (then with a warning: the collection exists, and replicas on
-// peers that are down settle when they return). Checks every 10 ms on the loop.
-void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name,
+// `name` settled and then every other member has applied and reconciled the state up to
+// `index` (the create's entry or later), so that no peer answers 404 for the collection after
+// it was acknowledged; or at `deadline`, with a warning (the collection exists; replicas and
+// members that are down catch up when they return). A member that is down (refuses
+// connections), or has not answered for kGiveUpOnSilent, is not waited for: a paused or slow
+// peer is, for that long. Checks every 10 ms on the loop; one round of questions in flight.
+constexpr std::chrono::milliseconds kGiveUpOnSilent{2000};
+void WaitSettled(Loop& loop, cluster::ClusterNode* node, std::string name, uint64_t index,
                  std::chrono::steady_clock::time_point deadline, std::function<void(Status)> done) {
-  struct Waiter {
-    uv_timer_t timer;
+  struct Wait {
     cluster::ClusterNode* node;
     std::string name;
+    uint64_t index;
     std::chrono::steady_clock::time_point deadline;
     std::function<void(Status)> done;
+    bool replicas_settled = false;
+    bool asking = false;  // a MembersBehind round is in flight
+    bool members_caught_up = false;
+    std::vector<uint64_t> behind;  // the last round's members still waited for
+    std::map<uint64_t, std::chrono::steady_clock::time_point> silent_since;
   };
-  if (AllReplicasSettled(*node->State(), name)) return done(Status::Ok());
-  auto* w = new Waiter{{}, node, std::move(name), deadline, std::move(done)};
-  uv_timer_init(loop.raw(), &w->timer);
-  w->timer.data = w;
+  struct Timer {
+    uv_timer_t timer;
+    Loop* loop;
+    std::shared_ptr<Wait> wait;
+  };
+  auto wait = std::make_shared<Wait>(Wait{node, std::move(name), index, deadline, std::move(done)});
+  auto* t = new Timer{{}, &loop, wait};
+  uv_timer_init(loop.raw(), &t->timer);
+  t->timer.data = t;
   uv_timer_start(
-      &w->timer,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<Waiter*>(t->data);
-        const bool settled = AllReplicasSettled(*self->node->State(), self->name);
-        if (!settled && std::chrono::steady_clock::now() < self->deadline) return;
-        if (!settled) {
-          QD_LOG_WARN("collection " + self->name +
-                      " was created, but not every replica reported itself Active in time");
+      &t->timer,
+      [](uv_timer_t* handle) {
+        auto* self = static_cast<Timer*>(handle->data);
+        std::shared_ptr<Wait> w = self->wait;
+        if (!w->replicas_settled)
+          w->replicas_settled = AllReplicasSettled(*w->node->State(), w->name);
+        if (w->replicas_settled && !w->members_caught_up && !w->asking) {
+          w->asking = true;
+          using Caught = cluster::ClusterNode::Caught;
+          w->node->MembersBehind(self->loop->Enter(), w->index, std::chrono::milliseconds(500),
+                                 [w](OnLoop, std::map<uint64_t, Caught> members) {
+                                   const auto now = std::chrono::steady_clock::now();
+                                   w->asking = false;
+                                   w->behind.clear();
+                                   for (const auto& [peer, caught] : members) {
+                                     if (caught != Caught::kNoAnswer) w->silent_since.erase(peer);
+                                     if (caught == Caught::kBehind) w->behind.push_back(peer);
+                                     if (caught == Caught::kNoAnswer) {
+                                       auto since =
+                                           w->silent_since.emplace(peer, now).first->second;
+                                       if (now - since < kGiveUpOnSilent) w->behind.push_back(peer);
+                                     }
+                                   }
+                                   w->members_caught_up = w->behind.empty();
+                                 });
         }
-        uv_timer_stop(t);
-        std::function<void(Status)> finish = std::move(self->done);
-        uv_close(reinterpret_cast<uv_handle_t*>(t),
-                 [](uv_handle_t* h) { delete static_cast<Waiter*>(h->data); });
+        const bool finished = w->replicas_settled && w->members_caught_up;
+        if (!finished && std::chrono::steady_clock::now() < w->deadline) return;
+        if (!w->replicas_settled) {
+          QD_LOG_WARN("collection " + w->name +
+                      " was created, but not every replica reported itself Active in time");
+        } else if (!finished) {
+          std::string peers;
+          for (uint64_t p : w->behind) peers += (peers.empty() ? "" : ", ") + std::to_string(p);
+          QD_LOG_WARN("collection " + w->name + " was created, but peers " + peers +
+                      " had not applied it in time");
+        }
+        uv_timer_stop(handle);
+        std::function<void(Status)> finish = std::move(w->done);
+        uv_close(reinterpret_cast<uv_handle_t*>(handle),
+                 [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
         finish(Status::Ok());
       },
-      10, 10);
+      0, 10);
 }
 
 // The one mapping of a validated collection change (REST and gRPC build them alike,
 // collection/collection_change.h) onto MetaOperations.
-collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
-  return [&loop, node](collection::CollectionChange change, std::chrono::milliseconds timeout,
-                       std::function<void(Status)> done) {
+collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node,
+                                   std::optional<std::string> transfer_method) {
+  return [&loop, node, transfer_method](collection::CollectionChange change,
+                                        std::chrono::milliseconds timeout,
+                                        std::function<void(Status)> done) {
     using Kind = collection::CollectionChange::Kind;
     switch (change.kind) {
       case Kind::kCreate: {
@@ -201,7 +247,9 @@ collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
                 change.name, change.config_json, change.shard_number, change.replication_factor),
             timeout, [&loop, node, name, deadline, done = std::move(done)](Status s) mutable {
               if (!s.ok()) return done(s);
-              WaitSettled(loop, node, name, deadline, std::move(done));
+              // Applied here: this node's state is at the create's entry or past it.
+              const uint64_t index = node->State()->applied_index;
+              WaitSettled(loop, node, name, index, deadline, std::move(done));
             });
       }
       case Kind::kUpdate: {
@@ -222,14 +270,24 @@ collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
         op.collection = change.name;
         op.shard = s.shard;
         op.peer_id = s.peer;
-        // Every method runs as stream_records for now (docs/cluster.md "Shard transfers"); the
+        // snapshot runs as stream_records for now (docs/cluster.md "Shard transfers"); the
         // transfer's `method` says what runs.
-        op.transfer = cluster::Transfer{.collection = change.name,
-                                        .shard = s.shard,
-                                        .from = s.from,
-                                        .to = s.to,
-                                        .method = "stream_records",
-                                        .sync = s.kind == Shard::kReplicateShard};
+        bool to_holds_replica = false;
+        {
+          std::shared_ptr<const cluster::ClusterState> state = node->State();
+          if (auto c = state->collections.find(change.name); c != state->collections.end()) {
+            if (auto sh = c->second.shards.find(s.shard); sh != c->second.shards.end()) {
+              to_holds_replica = sh->second.replicas.count(s.to) > 0;
+            }
+          }
+        }
+        op.transfer = cluster::Transfer{
+            .collection = change.name,
+            .shard = s.shard,
+            .from = s.from,
+            .to = s.to,
+            .method = cluster::ChooseTransferMethod(s.method, transfer_method, to_holds_replica),
+            .sync = s.kind == Shard::kReplicateShard};
         switch (s.kind) {
           case Shard::kMoveShard:
           case Shard::kReplicateShard:
@@ -237,6 +295,9 @@ collection::ProposeFn MakeProposer(Loop& loop, cluster::ClusterNode* node) {
             break;
           case Shard::kAbortTransfer:
             op.kind = cluster::MetaOperation::Kind::kAbortTransfer;
+            break;
+          case Shard::kRestartTransfer:
+            op.kind = cluster::MetaOperation::Kind::kRestartTransfer;
             break;
           case Shard::kDropReplica:
             op.kind = cluster::MetaOperation::Kind::kRemoveReplica;
@@ -368,6 +429,7 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     if (auto mb = config.storage.performance.shard_transfer_rate_limit_mb) {
       transfer_options.rate_limit_bytes = static_cast<uint64_t>(std::max(1.0, *mb * 1e6));
     }
+    transfer_options.method = config.storage.shard_transfer_method;
     transfers = std::make_unique<cluster::TransferManager>(
         *collections, data_client, member->peer_id(), transfer_options,
         [member](cluster::MetaOperation op, std::function<void(Status)> done) {
@@ -386,19 +448,28 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
                                    .method = t.method,
                                    .comment = std::nullopt};
         if (std::optional<collection::TransferProgress> p = manager->Progress(t)) {
-          // Qdrant's words, which scripts match on (compat.md §6.5).
-          v.comment = "Transferring records (" + std::to_string(p->points_done) + "/" +
-                      std::to_string(p->points_total) + "), started " +
-                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                         std::chrono::steady_clock::now() - p->started)
-                                         .count()) +
-                      "s ago";
+          const std::string started =
+              ", started " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now() - p->started)
+                                 .count()) +
+              "s ago";
+          if (p->method == "wal_delta") {
+            v.comment = "Transferring operations (" +
+                        std::to_string(p->ops_done ? p->ops_total : 0) + "/" +
+                        std::to_string(p->ops_total) + ")" + started;
+          } else {
+            // Qdrant's words, which scripts match on (compat.md §6.5).
+            v.comment = "Transferring records (" + std::to_string(p->points_done) + "/" +
+                        std::to_string(p->points_total) + ")" + started;
+            if (!p->fallback.empty()) *v.comment += "; wal_delta fell back: " + p->fallback;
+          }
         }
         out.push_back(std::move(v));
       }
       return out;
     };
-    engine.propose = MakeProposer(loop, cluster_node.get());
+    engine.propose = MakeProposer(loop, cluster_node.get(), config.storage.shard_transfer_method);
     engine.peer_id = cluster_node->peer_id();
     engine.placement = [node = cluster_node.get()](const std::string& name) -> std::optional<api::rest::Placement> {
       std::shared_ptr<const cluster::ClusterState> state = node->State();
@@ -606,6 +677,7 @@ Status Daemon::Impl::StartCluster(OnLoop on_loop) {
                 node->OnJoin(l, id, std::move(uri), std::move(type), std::move(reply));
               },
           .commit_index = [node](OnLoop l) { return node->CommitIndex(l); },
+          .reconciled_index = [node](OnLoop l) { return node->ReconciledIndex(l); },
       },
       api::p2p::P2pDataContext{.collections = collections.get(),
                                .forward_pool = forward_pool.get(),

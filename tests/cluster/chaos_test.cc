@@ -189,6 +189,31 @@ TEST_CASE(
         first = content;
       } else if (*content != *first) {
         ++diverged;
+        // What differs: the versions (after the '|'s) say which points each replica holds.
+        auto versions = [](const std::string& c) {
+          return c.substr(std::min(c.find('|'), c.size()));
+        };
+        UNSCOPED_INFO("shard " << shard << ": peer " << PeerId(*p) << " differs from the first "
+                               << "replica read; versions " << versions(*content).substr(0, 2000)
+                               << " vs " << versions(*first).substr(0, 2000));
+        for (const auto& q : peers) {
+          std::string log = q->Stderr(), lines;
+          for (size_t at = 0; at < log.size();) {
+            size_t eol = log.find('\n', at);
+            if (eol == std::string::npos) eol = log.size();
+            std::string line = log.substr(at, eol - at);
+            for (const char* key :
+                 {"transfer", "Dead", "refus", "wal_delta", "missed", "fetched"}) {
+              if (line.find(key) != std::string::npos) {
+                lines += line + "\n";
+                break;
+              }
+            }
+            at = eol + 1;
+          }
+          UNSCOPED_INFO("peer " << PeerId(*q) << " log:\n"
+                                << lines.substr(lines.size() > 6000 ? lines.size() - 6000 : 0));
+        }
       }
     }
   }

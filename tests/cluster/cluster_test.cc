@@ -4,7 +4,9 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "collections_service.grpc.pb.h"
 #include "tests/cluster/cluster_harness.h"
@@ -444,6 +446,48 @@ TEST_CASE("collections and aliases changed through any node reach every node thr
 
 // Issue #4 item 2 / issue #5 item 3: the gRPC Collections service changes collections through
 // consensus exactly as REST does: any node, forwarded to the leader, answered once applied here.
+TEST_CASE("a create is answered once every peer has the collection, replicas or not", "[cluster]") {
+  auto peers = StartCluster(3);
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  // One shard, one replica: two of the three peers hold nothing of it, and nothing they propose
+  // tells the creator they applied it. Still, right after the answer, each of them knows it.
+  // A follower paused for the first 300 ms of each create lags behind the others, which commit
+  // without it: the create waits for it.
+  const uint64_t leader = WaitConverged(Ptrs(peers), 3);
+  std::vector<ClusterPeer*> followers;
+  for (auto& p : peers) {
+    if (p->Cluster()->peer_id != leader) followers.push_back(p.get());
+  }
+  REQUIRE(followers.size() == 2);
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "c" + std::to_string(i);
+    ClusterPeer& slow = *followers[static_cast<size_t>(i) % 2];
+    ClusterPeer& via = *followers[static_cast<size_t>(i + 1) % 2];
+    slow.Kill(SIGSTOP);
+    std::atomic<bool> resumed{false};
+    std::thread resume([&slow, &resumed] {
+      std::this_thread::sleep_for(300ms);
+      resumed = true;
+      slow.Kill(SIGCONT);
+    });
+    HttpResponse created =
+        via.Request("PUT", "/collections/" + name,
+                    R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":1})");
+    // The paused peer cannot have applied the create before it was resumed.
+    const bool answered_after_resume = resumed;
+    resume.join();
+    INFO(created.body);
+    REQUIRE(created.status == 200);
+    CHECK(answered_after_resume);
+    for (auto& p : peers) {
+      HttpResponse got = p->Request("GET", "/collections/" + name);
+      INFO(name << " on a peer right after the create: " << got.body);
+      CHECK(got.status == 200);
+      CHECK(p->Request("POST", "/collections/" + name + "/points/count", "{}").status == 200);
+    }
+  }
+}
+
 TEST_CASE("collections and aliases changed over gRPC through a follower reach every node",
           "[cluster]") {
   auto peers = StartCluster(3);

@@ -446,3 +446,76 @@ TEST_CASE("update_rate_limit: past it, a write waits and then gets 429, and the 
   }, 30s));
   CHECK(peers[0]->Running());
 }
+
+TEST_CASE(
+    "read consistency: every level answers alike through every peer, and all and majority fail "
+    "while a replica cannot answer",
+    "[cluster]") {
+  auto peers = StartCluster(3);
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "c", 2, 3));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "c"); }, 10s));
+  REQUIRE(peers[1]->Request("PUT", "/collections/c/points?wait=true", Batch(1, 40)).status == 200);
+  struct Read {
+    const char* method;
+    std::string path;
+    const char* body;
+  };
+  const std::vector<Read> reads = {
+      {"POST", "/collections/c/points/scroll", R"({"limit":15,"with_payload":true})"},
+      {"POST", "/collections/c/points/count", R"({"exact":true})"},
+      {"POST", "/collections/c/points/query", R"({"query":[1,0.5],"limit":6,"offset":2})"},
+      {"POST", "/collections/c/points", R"({"ids":[3,17,39],"with_vector":true})"},
+      {"GET", "/collections/c/points/7", ""},
+  };
+  auto with = [](const std::string& path, const std::string& consistency) {
+    return consistency.empty() ? path : path + "?consistency=" + consistency;
+  };
+  for (const Read& read : reads) {
+    HttpResponse plain = peers[0]->Request(read.method, read.path, read.body);
+    REQUIRE(plain.status == 200);
+    for (const auto& p : peers) {
+      for (const char* c : {"all", "majority", "quorum", "2", "3", "7"}) {
+        HttpResponse r = p->Request(read.method, with(read.path, c), read.body);
+        INFO(read.path << "?consistency=" << c << " -> " << r.body);
+        REQUIRE(r.status == 200);
+        CHECK(Result(r) == Result(plain));
+      }
+    }
+  }
+  HttpResponse bad =
+      peers[0]->Request("POST", "/collections/c/points/count?consistency=most", "{}");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("consistency `most`") != std::string::npos);
+
+  // One replica gone (its peer killed, still Active in the cluster state): a quorum and a factor
+  // of 2 replace it with the third replica; all and majority need it.
+  peers[2]->Kill(SIGKILL);
+  REQUIRE(peers[2]->WaitExit(10s));
+  const std::string count = "/collections/c/points/count";
+  for (const char* c : {"", "quorum", "2"}) {
+    HttpResponse r = peers[0]->Request("POST", with(count, c), R"({"exact":true})");
+    INFO(c << " -> " << r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("\"count\":40") != std::string::npos);
+  }
+  for (const char* c : {"all", "majority"}) {
+    HttpResponse r = peers[1]->Request("POST", with(count, c), R"({"exact":true})");
+    INFO(c << " -> " << r.body);
+    CHECK(r.status == 503);
+    CHECK(r.body.find(std::string("read consistency `") + c +
+                      "` needs 3 replicas to answer, 2 of 3 did") != std::string::npos);
+  }
+  // Writes to both shards find their replicas down and have them marked Dead: all is then the
+  // two that are left.
+  REQUIRE(peers[0]->Request("PUT", "/collections/c/points?wait=true", Batch(41, 50)).status == 200);
+  HttpResponse last;
+  const bool marked = PollUntil(
+      [&] {
+        last = peers[1]->Request("POST", with(count, "all"), R"({"exact":true})");
+        return last.status == 200 && last.body.find("\"count\":50") != std::string::npos;
+      },
+      10s);
+  INFO(last.body << "\n" << peers[1]->Request("GET", "/collections/c/cluster").body);
+  CHECK(marked);
+}

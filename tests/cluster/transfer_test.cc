@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -469,6 +470,16 @@ TEST_CASE("gRPC UpdateCollectionClusterSetup replicates and drops replicas as RE
   CHECK(self_status.error_code() == ::grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(self_status.error_message().find("cannot transfer shard to itself") != std::string::npos);
 
+  // restart_transfer goes through too: here for a transfer that does not exist.
+  qdrant::UpdateCollectionClusterSetupRequest restart;
+  restart.set_collection_name("g");
+  restart.mutable_restart_transfer()->set_from_peer_id(source_id);
+  restart.mutable_restart_transfer()->set_to_peer_id(target_id);
+  restart.mutable_restart_transfer()->set_method(qdrant::WalDelta);
+  auto [restart_status, restart_result] = call(restart);
+  CHECK(restart_status.error_code() == ::grpc::StatusCode::NOT_FOUND);
+  CHECK(restart_status.error_message().find("does not exist") != std::string::npos);
+
   qdrant::UpdateCollectionClusterSetupRequest replicate;
   replicate.set_collection_name("g");
   replicate.mutable_replicate_shard()->set_from_peer_id(source_id);
@@ -487,4 +498,132 @@ TEST_CASE("gRPC UpdateCollectionClusterSetup replicates and drops replicas as RE
   REQUIRE(call(drop).first.ok());
   CHECK(Replicas(*target, "g", 0).size() == 1);
   CHECK(Count(*source, "g") == 500);  // read from the remaining replica
+}
+
+TEST_CASE(
+    "a restarted peer's Dead replica comes back by wal_delta: only the ops it missed are sent, "
+    "nothing is reset",
+    "[cluster]") {
+  auto peers = StartCluster(3);
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "d", 1, 3));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "d"); }, 10s));
+  Preload(*peers[0], "d", 3000);
+  ClusterPeer& victim = *peers[1];
+  victim.Kill(SIGKILL);
+  REQUIRE(victim.WaitExit(10s));
+  // 40 writes it misses (the first one has it marked Dead), then it returns.
+  for (uint64_t id = 5001; id <= 5040; ++id) {
+    REQUIRE(
+        peers[0]->Request("PUT", "/collections/d/points?wait=true", Batch(id, id, "late")).status ==
+        200);
+  }
+  victim.Start();
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "d"); }, 60s));
+  CHECK(Count(victim, "d") == 3040);
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "d", 1, 3) == 3);
+  // The source sent the 40 ops; the victim's replica was never emptied for a full copy.
+  std::string sources;
+  for (const auto& p : peers) sources += p->Stderr();
+  CHECK(sources.find("sending the 40 ops after op") != std::string::npos);
+  CHECK(victim.Stderr().find("receives a transfer from op") == std::string::npos);
+}
+
+TEST_CASE(
+    "a wal_delta replication to a peer holding nothing falls back to stream_records and every "
+    "peer lists that method",
+    "[cluster]") {
+  auto peers = StartCluster(3, {{kRateLimit, "0.05"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "f", 1, 1));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "f"); }, 10s));
+  Preload(*peers[0], "f", 2000);
+  ClusterPeer* from = HolderOf(Ptrs(peers), "f", true);
+  ClusterPeer* to = HolderOf(Ptrs(peers), "f", false);
+  REQUIRE(from);
+  REQUIRE(to);
+  const std::string body = R"({"replicate_shard":{"shard_id":0,"from_peer_id":)" +
+                           std::to_string(PeerId(*from)) + R"(,"to_peer_id":)" +
+                           std::to_string(PeerId(*to)) + R"(,"method":"wal_delta"}})";
+  HttpResponse r = Operate(*peers[2], "f", body);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  // While it runs (the rate limit stretches it), every peer lists stream_records, and the
+  // source's comment says why.
+  REQUIRE(PollUntil(
+      [&] {
+        for (const auto& p : peers) {
+          rapidjson::Document d = Json(p->Request("GET", "/collections/f/cluster"));
+          const auto& transfers = d["result"]["shard_transfers"];
+          if (transfers.Size() != 1) return false;
+          if (std::string(transfers[0]["method"].GetString()) != "stream_records") return false;
+        }
+        return true;
+      },
+      20s));
+  rapidjson::Document d = Json(from->Request("GET", "/collections/f/cluster"));
+  REQUIRE(d["result"]["shard_transfers"].Size() == 1);
+  const rapidjson::Value& t = d["result"]["shard_transfers"][0];
+  REQUIRE(t.HasMember("comment"));
+  CHECK(std::string(t["comment"].GetString())
+            .find("wal_delta fell back: the receiver's replica "
+                  "holds no operations") != std::string::npos);
+  REQUIRE(Operate(*from, "f", TransferBody("abort_transfer", PeerId(*from), PeerId(*to))).status ==
+          200);
+}
+
+namespace {
+// The <done> of the source's "Transferring records (<done>/<total>)" comment; nullopt when no
+// transfer with that comment is listed.
+std::optional<uint64_t> RecordsDone(const ClusterPeer& source, const std::string& name) {
+  HttpResponse r = source.Request("GET", "/collections/" + name + "/cluster");
+  const size_t at = r.body.find("Transferring records (");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoull(r.body.substr(at + std::string("Transferring records (").size()));
+}
+}  // namespace
+
+TEST_CASE("restart_transfer starts a running transfer over with the method it names", "[cluster]") {
+  auto peers = StartCluster(3, {{kRateLimit, "0.05"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "s", 1, 1));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "s"); }, 10s));
+  Preload(*peers[0], "s", 2000);
+  ClusterPeer* from = HolderOf(Ptrs(peers), "s", true);
+  ClusterPeer* to = HolderOf(Ptrs(peers), "s", false);
+  REQUIRE(from);
+  REQUIRE(to);
+  const std::string ids = R"({"shard_id":0,"from_peer_id":)" + std::to_string(PeerId(*from)) +
+                          R"(,"to_peer_id":)" + std::to_string(PeerId(*to));
+  // Refused: no such transfer yet, and a restart without a method.
+  HttpResponse none =
+      Operate(*peers[1], "s", R"({"restart_transfer":)" + ids + R"(,"method":"stream_records"}})");
+  CHECK(none.status == 404);
+  CHECK(none.body.find("does not exist") != std::string::npos);
+  HttpResponse no_method = Operate(*peers[1], "s", R"({"restart_transfer":)" + ids + "}}");
+  CHECK(no_method.status == 400);
+  CHECK(no_method.body.find("missing field `method`") != std::string::npos);
+
+  REQUIRE(Operate(*peers[1], "s", R"({"replicate_shard":)" + ids + "}}").status == 200);
+  uint64_t before = 0;
+  REQUIRE(PollUntil(
+      [&] {
+        before = RecordsDone(*from, "s").value_or(0);
+        return before >= 256;
+      },
+      30s));
+  HttpResponse restarted =
+      Operate(*peers[2], "s", R"({"restart_transfer":)" + ids + R"(,"method":"stream_records"}})");
+  INFO(restarted.body);
+  REQUIRE(restarted.status == 200);
+  // It starts over: the points sent count from 0 again.
+  CHECK(PollUntil(
+      [&] {
+        std::optional<uint64_t> done = RecordsDone(*from, "s");
+        return done && *done < before;
+      },
+      20s));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "s"); }, 60s));
+  CHECK(Count(*to, "s") == 2000);
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "s", 1, 2) == 2);
 }

@@ -112,20 +112,31 @@ TEST_CASE("the cluster state and every operation kind round-trip through their e
                             .automatic = true};
   start.transfer_limits = {1, 2};
   REQUIRE(ApplyOperation(s, start).ok());
+  MetaOperation restart = start;
+  restart.kind = MetaOperation::Kind::kRestartTransfer;
+  restart.transfer.method = "wal_delta";
+  REQUIRE(ApplyOperation(s, restart).ok());
+  REQUIRE(s.transfers.size() == 1);
+  CHECK(s.transfers[0].restarts == 1);  // and it survives the encoding below
+  MetaOperation update = start;
+  update.kind = MetaOperation::Kind::kUpdateTransfer;
   s.applied_index = 77;
   auto back = ClusterState::FromJson(s.ToJson());
   REQUIRE(back.ok());
   CHECK(*back == s);
 
   for (const MetaOperation& op :
-       {MetaOperation::UpsertPeer(7, "http://x:1", NodeType::kListener), MetaOperation::RemovePeer(7, true),
-        MetaOperation::CreateCollection("c", R"({"z":true})", 4, 3), MetaOperation::DropCollection("c"),
-        MetaOperation::SetReplicaState("c", 3, 9, ReplicaState::kPartial), MetaOperation::CreateAlias("a", "c"),
-        MetaOperation::DeleteAlias("a"), MetaOperation::SetMetadata("k", "[1]"), MetaOperation::DeleteMetadata("k"),
+       {MetaOperation::UpsertPeer(7, "http://x:1", NodeType::kListener),
+        MetaOperation::RemovePeer(7, true),
+        MetaOperation::CreateCollection("c", R"({"z":true})", 4, 3),
+        MetaOperation::DropCollection("c"),
+        MetaOperation::SetReplicaState("c", 3, 9, ReplicaState::kPartial),
+        MetaOperation::CreateAlias("a", "c"), MetaOperation::DeleteAlias("a"),
+        MetaOperation::SetMetadata("k", "[1]"), MetaOperation::DeleteMetadata("k"),
         MetaOperation::ChangeAliases({{MetaOperation::AliasChange::kCreate, "a", "c", ""},
                                       {MetaOperation::AliasChange::kRename, "a", "", "b"},
                                       {MetaOperation::AliasChange::kDelete, "b", "", ""}}),
-        start}) {
+        start, restart, update}) {
     auto decoded = MetaOperation::Decode(op.Encode());
     REQUIRE(decoded.ok());
     CHECK(decoded->Encode() == op.Encode());
@@ -351,4 +362,41 @@ TEST_CASE("automatic transfers stay within the limits, counting every transfer",
   automatic.transfer_limits = {1, 2};
   REQUIRE(ApplyOperation(s, automatic).ok());
   CHECK(s.transfers.size() == 2);
+}
+
+TEST_CASE(
+    "restart_transfer sets the method and counts the restart, update_transfer the method only",
+    "[consensus]") {
+  ClusterState s = OneShardOn({10});
+  REQUIRE(ApplyOperation(s, TransferOp(K::kStartTransfer, 10, 20, true)).ok());
+  MetaOperation update = TransferOp(K::kUpdateTransfer, 10, 20, true);
+  update.transfer.method = "stream_records";
+  REQUIRE(ApplyOperation(s, update).ok());
+  CHECK(s.transfers[0].method == "stream_records");
+  CHECK(s.transfers[0].restarts == 0);
+  MetaOperation restart = TransferOp(K::kRestartTransfer, 10, 20, true);
+  restart.transfer.method = "wal_delta";
+  REQUIRE(ApplyOperation(s, restart).ok());
+  REQUIRE(ApplyOperation(s, restart).ok());
+  CHECK(s.transfers[0].method == "wal_delta");
+  CHECK(s.transfers[0].restarts == 2);
+  CHECK(s.collections.at("c").shards.at(0).replicas.at(20) == ReplicaState::kPartial);
+  // Neither exists for a transfer that does not.
+  CHECK(ApplyOperation(s, TransferOp(K::kRestartTransfer, 10, 30, true)).code() ==
+        qd::StatusCode::kNotFound);
+  CHECK(ApplyOperation(s, TransferOp(K::kUpdateTransfer, 10, 30, true)).code() ==
+        qd::StatusCode::kNotFound);
+}
+
+TEST_CASE("a transfer's method: the request's, else the configured one, else auto", "[consensus]") {
+  using Opt = std::optional<std::string>;
+  CHECK(ChooseTransferMethod(Opt("stream_records"), Opt("wal_delta"), true) == "stream_records");
+  CHECK(ChooseTransferMethod(Opt("wal_delta"), std::nullopt, false) == "wal_delta");
+  CHECK(ChooseTransferMethod(std::nullopt, Opt("wal_delta"), false) == "wal_delta");
+  CHECK(ChooseTransferMethod(std::nullopt, Opt("stream_records"), true) == "stream_records");
+  // snapshot is not built: it runs (and is listed) as stream_records.
+  CHECK(ChooseTransferMethod(Opt("snapshot"), std::nullopt, true) == "stream_records");
+  // Auto: a delta when the receiver already holds a replica to continue from.
+  CHECK(ChooseTransferMethod(std::nullopt, std::nullopt, true) == "wal_delta");
+  CHECK(ChooseTransferMethod(std::nullopt, std::nullopt, false) == "stream_records");
 }

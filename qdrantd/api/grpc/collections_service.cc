@@ -302,6 +302,7 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
       case Op::kReplicateShard:
       case Op::kAbortTransfer:
       case Op::kDropReplica:
+      case Op::kRestartTransfer:
         break;
       case Op::OPERATION_NOT_SET:
         return Answer(context, ::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT,
@@ -404,6 +405,18 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
              m.to_peer_id(),
              0,
              std::nullopt};
+        break;
+      }
+      case Op::kRestartTransfer: {
+        const qdrant::RestartTransfer& m = request.restart_transfer();
+        s = {collection::ShardOperation::Kind::kRestartTransfer,
+             m.shard_id(),
+             m.from_peer_id(),
+             m.to_peer_id(),
+             0,
+             std::nullopt};
+        method(true, m.method());
+        key = "restart_transfer";
         break;
       }
       default: {

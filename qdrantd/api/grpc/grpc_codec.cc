@@ -534,17 +534,9 @@ void FilterToJson(const qdrant::Filter& filter, Value& out, Allocator& a) {
   }
 }
 
-Result<segment::PointFilter> ParseFilter(const qdrant::Filter& filter, const std::string& path,
-                                         const Value* extra_must_not) {
+Result<segment::PointFilter> ParseFilter(const qdrant::Filter& filter, const std::string& path) {
   rapidjson::Document doc;
   FilterToJson(filter, doc, doc.GetAllocator());
-  if (extra_must_not) {
-    Value extra(*extra_must_not, doc.GetAllocator());
-    if (!doc.HasMember("must_not")) {
-      doc.AddMember("must_not", Value(rapidjson::kArrayType), doc.GetAllocator());
-    }
-    doc["must_not"].PushBack(extra, doc.GetAllocator());
-  }
   return segment::PointFilter::Parse(doc, path);
 }
 

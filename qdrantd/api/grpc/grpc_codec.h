@@ -46,9 +46,7 @@ void ToProto(const segment::NamedVectors& vectors, bool unnamed, qdrant::Vectors
 
 // Filters: proto -> the JSON form index::ParseFilter reads.
 void FilterToJson(const qdrant::Filter& filter, rapidjson::Value& out, Allocator& alloc);
-// `extra_must_not`: a condition (JSON) to add to must_not, or null.
-Result<segment::PointFilter> ParseFilter(const qdrant::Filter& filter, const std::string& path,
-                                         const rapidjson::Value* extra_must_not = nullptr);
+Result<segment::PointFilter> ParseFilter(const qdrant::Filter& filter, const std::string& path);
 
 // with_payload: absent (null) -> absent_default.
 Result<segment::PayloadProjector> ParseWithPayload(const qdrant::WithPayloadSelector* selector,

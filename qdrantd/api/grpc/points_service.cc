@@ -17,6 +17,7 @@
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/index/json_path.h"
 #include "qdrantd/index/payload_index.h"
+#include "qdrantd/router/query.h"
 #include "qdrantd/server/worker_pool.h"
 
 namespace qd::api::grpc {
@@ -210,13 +211,32 @@ void FillUpdateResult(segment::OpNum operation_id, bool wait, qdrant::UpdateResu
 
 // ---- reads ----
 
-struct ParsedSearch {
-  segment::SearchSpec spec;
-  segment::PointFilter filter;
-  segment::Projection projection;
-  bool list_only = false;  // a query without `query`: list points like scroll
-  std::optional<segment::OrderBy> order_by;  // Query.order_by: points by a payload field
-};
+// A request's read_consistency (one replica per shard when absent).
+template <typename Request>
+collection::ReadConsistency ConsistencyOf(const Request& request) {
+  collection::ReadConsistency out;
+  if (!request.has_read_consistency()) return out;
+  const qdrant::ReadConsistency& c = request.read_consistency();
+  if (c.value_case() == qdrant::ReadConsistency::kFactor) {
+    out.factor = std::max<uint64_t>(1, c.factor());
+    return out;
+  }
+  if (c.value_case() != qdrant::ReadConsistency::kType) return out;
+  switch (c.type()) {
+    case qdrant::All:
+      out.kind = collection::ReadConsistency::Kind::kAll;
+      break;
+    case qdrant::Majority:
+      out.kind = collection::ReadConsistency::Kind::kMajority;
+      break;
+    case qdrant::Quorum:
+      out.kind = collection::ReadConsistency::Kind::kQuorum;
+      break;
+    default:
+      break;
+  }
+  return out;
+}
 
 Status ParseParams(bool has, const qdrant::SearchParams& params, const std::string& path,
                    segment::SearchSpec& spec) {
@@ -240,8 +260,8 @@ Status CheckLimit(uint64_t limit, const std::string& path) {
   return Status::Ok();
 }
 
-Result<ParsedSearch> ParseSearch(const qdrant::SearchPoints& request, const std::string& path) {
-  ParsedSearch out;
+Result<router::Query> ParseSearch(const qdrant::SearchPoints& request, const std::string& path) {
+  router::Query out;
   segment::Vector& query = out.spec.query;
   if (request.has_sparse_indices()) {
     query.sparse = true;
@@ -282,20 +302,19 @@ Result<ParsedSearch> ParseSearch(const qdrant::SearchPoints& request, const std:
 
 // A query: nearest to a vector (dense or sparse) or to a stored point, whose own id Qdrant then
 // leaves out of the results; no query lists points.
-Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& request,
-                                const std::string& path) {
-  ParsedSearch out;
+Result<router::Query> ParseQuery(const qdrant::QueryPoints& request, const std::string& path) {
+  router::Query out;
   if (request.prefetch_size() > 0) {
     return Status::InvalidArgument("Bad request: prefetch is not supported by this server yet");
   }
   out.spec.vector_name = request.using_();
-  rapidjson::Document exclude;  // a has_id condition for query by id
   if (!request.has_query()) {
-    out.list_only = true;
+    out.kind = router::Query::Kind::kList;
   } else if (request.query().variant_case() == qdrant::Query::kOrderBy) {
     Result<segment::OrderBy> order_by =
         FromProto(request.query().order_by(), path + "query.order_by");
     if (!order_by.ok()) return order_by.status();
+    out.kind = router::Query::Kind::kOrderBy;
     out.order_by = std::move(*order_by);
   } else if (request.query().variant_case() != qdrant::Query::kNearest) {
     return Status::InvalidArgument(
@@ -321,21 +340,8 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& 
       case qdrant::VectorInput::kId: {
         Result<PointId> id = FromProto(nearest.id());
         if (!id.ok()) return id.status();
-        segment::Projection p;
-        p.vector_names = {out.spec.vector_name};
-        Result<segment::RecordBatch> found = c.Retrieve({*id}, p);
-        if (!found.ok()) return found.status();
-        segment::RecordBatch& b = *found;
-        if (b.points.empty() || b.points[0].vectors.empty()) {
-          return Status::NotFound("No point with id " + id->ToString() + " found");
-        }
-        out.spec.query = b.points[0].vectors[0].second;
-        exclude.SetObject();
-        rapidjson::Value ids(rapidjson::kArrayType);
-        rapidjson::Document id_json;
-        id_json.Parse(id->ToJson().c_str());
-        ids.PushBack(rapidjson::Value(id_json, exclude.GetAllocator()), exclude.GetAllocator());
-        exclude.AddMember("has_id", ids, exclude.GetAllocator());
+        out.kind = router::Query::Kind::kNearestToPoint;
+        out.point = *id;
         break;
       }
       case qdrant::VectorInput::kMultiDense:
@@ -353,9 +359,8 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& 
   if (request.has_score_threshold()) out.spec.score_threshold = request.score_threshold();
   s = ParseParams(request.has_params(), request.params(), path, out.spec);
   if (!s.ok()) return s;
-  if (request.has_filter() || exclude.IsObject()) {
-    Result<segment::PointFilter> filter =
-        ParseFilter(request.filter(), path + "filter", exclude.IsObject() ? &exclude : nullptr);
+  if (request.has_filter()) {
+    Result<segment::PointFilter> filter = ParseFilter(request.filter(), path + "filter");
     if (!filter.ok()) return filter.status();
     out.filter = std::move(*filter);
   }
@@ -365,19 +370,6 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const qdrant::QueryPoints& 
   out.projection.payload = std::move(*payload);
   ParseWithVectors(request.has_with_vectors() ? &request.with_vectors() : nullptr, out.projection);
   return out;
-}
-
-Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) {
-  search.spec.filter = search.filter ? &search.filter : nullptr;
-  if (search.order_by) {
-    return c.QueryOrdered(*search.order_by, search.spec.offset, search.spec.limit,
-                          search.spec.filter, search.projection);
-  }
-  if (search.list_only) {
-    return c.QueryListed(search.spec.offset, search.spec.limit, search.spec.filter,
-                         search.projection);
-  }
-  return c.Search(search.spec, search.projection);
 }
 
 template <typename List>
@@ -628,7 +620,8 @@ class PointsService final : public qdrant::Points::CallbackService {
       for (const PointId& id : *ids) {
         if (std::find(unique.begin(), unique.end(), id) == unique.end()) unique.push_back(id);
       }
-      Result<segment::RecordBatch> found = (*c)->Retrieve(unique, projection);
+      Result<segment::RecordBatch> found =
+          (*c)->Retrieve(unique, projection, ConsistencyOf(*request));
       if (!found.ok()) return found.status();
       segment::RecordBatch& batch = *found;
       const bool unnamed = (*c)->config().unnamed_vector;
@@ -676,8 +669,9 @@ class PointsService final : public qdrant::Points::CallbackService {
       const size_t limit = request->has_limit() ? request->limit() : 10;
       const segment::PointFilter* f = filter ? &filter : nullptr;
       Result<segment::RecordBatch> page =
-          order_by ? (*c)->ScrollOrdered(*order_by, offset, limit, f, projection)
-                   : (*c)->Scroll(offset, limit, f, projection, next);
+          order_by ? (*c)->ScrollOrdered(*order_by, offset, limit, f, projection,
+                                         ConsistencyOf(*request))
+                   : (*c)->Scroll(offset, limit, f, projection, next, ConsistencyOf(*request));
       if (!page.ok()) return page.status();
       segment::RecordBatch& batch = *page;
       const bool unnamed = (*c)->config().unnamed_vector;
@@ -699,7 +693,7 @@ class PointsService final : public qdrant::Points::CallbackService {
         if (!parsed.ok()) return parsed.status();
         filter = std::move(*parsed);
       }
-      Result<size_t> n = (*c)->CountPoints(filter ? &filter : nullptr);
+      Result<size_t> n = (*c)->CountPoints(filter ? &filter : nullptr, ConsistencyOf(*request));
       if (!n.ok()) return n.status();
       response->mutable_result()->set_count(*n);
       return Status::Ok();
@@ -712,9 +706,10 @@ class PointsService final : public qdrant::Points::CallbackService {
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
-      Result<ParsedSearch> search = ParseSearch(*request, "");
+      Result<router::Query> search = ParseSearch(*request, "");
       if (!search.ok()) return search.status();
-      Result<segment::RecordBatch> result = Execute(**c, *search);
+      search->consistency = ConsistencyOf(*request);
+      Result<segment::RecordBatch> result = router::Run(**c, std::move(*search));
       if (!result.ok()) return result.status();
       FillScored(*result, (*c)->config().unnamed_vector, response->mutable_result());
       return Status::Ok();
@@ -729,11 +724,12 @@ class PointsService final : public qdrant::Points::CallbackService {
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
-      std::vector<ParsedSearch> searches;
+      std::vector<router::Query> searches;
       for (int i = 0; i < request->search_points_size(); ++i) {
-        Result<ParsedSearch> s =
+        Result<router::Query> s =
             ParseSearch(request->search_points(i), "searches[" + std::to_string(i) + "].");
         if (!s.ok()) return s.status();
+        s->consistency = ConsistencyOf(*request);
         searches.push_back(std::move(*s));
       }
       return RunBatch(**c, searches, response);
@@ -746,9 +742,10 @@ class PointsService final : public qdrant::Points::CallbackService {
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
-      Result<ParsedSearch> search = ParseQuery(**c, *request, "");
+      Result<router::Query> search = ParseQuery(*request, "");
       if (!search.ok()) return search.status();
-      Result<segment::RecordBatch> result = Execute(**c, *search);
+      search->consistency = ConsistencyOf(*request);
+      Result<segment::RecordBatch> result = router::Run(**c, std::move(*search));
       if (!result.ok()) return result.status();
       FillScored(*result, (*c)->config().unnamed_vector, response->mutable_result());
       return Status::Ok();
@@ -763,11 +760,12 @@ class PointsService final : public qdrant::Points::CallbackService {
     return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
-      std::vector<ParsedSearch> searches;
+      std::vector<router::Query> searches;
       for (int i = 0; i < request->query_points_size(); ++i) {
-        Result<ParsedSearch> s =
-            ParseQuery(**c, request->query_points(i), "searches[" + std::to_string(i) + "].");
+        Result<router::Query> s =
+            ParseQuery(request->query_points(i), "searches[" + std::to_string(i) + "].");
         if (!s.ok()) return s.status();
+        s->consistency = ConsistencyOf(*request);
         searches.push_back(std::move(*s));
       }
       return RunBatch(**c, searches, response);
@@ -800,9 +798,10 @@ class PointsService final : public qdrant::Points::CallbackService {
  private:
   // The searches run on this thread and on idle pool threads (see WorkerPool::ForEach).
   template <typename Response>
-  Status RunBatch(const Collection& c, std::vector<ParsedSearch>& searches, Response* response) {
+  Status RunBatch(const Collection& c, std::vector<router::Query>& searches, Response* response) {
     std::vector<std::optional<Result<segment::RecordBatch>>> results(searches.size());
-    c_.pool->ForEach(searches.size(), [&](size_t i) { results[i].emplace(Execute(c, searches[i])); });
+    c_.pool->ForEach(searches.size(),
+                     [&](size_t i) { results[i].emplace(router::Run(c, std::move(searches[i]))); });
     const bool unnamed = c.config().unnamed_vector;
     for (std::optional<Result<segment::RecordBatch>>& result : results) {
       if (!result->ok()) return result->status();

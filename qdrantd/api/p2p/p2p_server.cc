@@ -66,6 +66,7 @@ class Service final : public pb::P2p::CallbackService {
     ServerUnaryReactor* reactor = context->DefaultReactor();
     loop_.Post([this, reactor, reply](OnLoop on_loop) {
       reply->set_commit(handlers_.commit_index ? handlers_.commit_index(on_loop) : 0);
+      reply->set_reconciled(handlers_.reconciled_index ? handlers_.reconciled_index(on_loop) : 0);
       reactor->Finish(::grpc::Status::OK);
     });
     return reactor;
@@ -159,12 +160,20 @@ class DataService final : public pb::P2pData::CallbackService {
   ServerUnaryReactor* TransferReady(CallbackServerContext* context,
                                     const pb::TransferReadyRequest* request,
                                     pb::TransferReadyReply* reply) override {
-    return OnPool(data_.read_pool, context, reply, [this, request]() -> Status {
+    return OnPool(data_.read_pool, context, reply, [this, request, reply]() -> Status {
       if (request->collection().empty()) return Status::Ok();  // a probe: this peer is up
       Result<std::shared_ptr<collection::Collection>> c =
           data_.collections->Get(request->collection());
       if (!c.ok()) return Status::Unavailable(c.status().message());
-      return (*c)->TransferReady(request->shard(), request->from());
+      Result<std::optional<collection::ReplicaClock>> clock =
+          (*c)->TransferReady(request->shard(), request->from());
+      if (!clock.ok()) return clock.status();
+      if (*clock) {
+        reply->set_has_clock(true);
+        reply->set_last_op((*clock)->op);
+        reply->set_last_op_hash((*clock)->hash);
+      }
+      return Status::Ok();
     });
   }
 

@@ -29,8 +29,10 @@ struct P2pHandlers {
   std::function<void(server::OnLoop, const std::string& message)> raft_message;
   std::function<void(server::OnLoop, std::string operation, Reply reply)> propose;
   std::function<void(server::OnLoop, uint64_t peer_id, std::string uri, std::string node_type, Reply reply)> join;
-  // This node's Raft commit index.
+  // This node's Raft commit index, and the index of the last state its local collections
+  // reflect (applied and reconciled).
   std::function<uint64_t(server::OnLoop)> commit_index;
+  std::function<uint64_t(server::OnLoop)> reconciled_index;
 };
 
 // The data plane's side of the listener (service P2pData): forwarded writes, replicated ops and

@@ -12,6 +12,7 @@
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/index/json_path.h"
 #include "qdrantd/index/payload_index.h"
+#include "qdrantd/router/query.h"
 #include "qdrantd/server/worker_pool.h"
 
 namespace qd::api::rest {
@@ -337,6 +338,13 @@ Result<segment::OpNum> DeleteFieldIndex(Collections& collections, const Request&
 
 // ---- reads ----
 
+// The `consistency` query parameter of reads (compat.md §2.5); one replica per shard when absent.
+Result<collection::ReadConsistency> ConsistencyOf(const Request& request) {
+  std::optional<std::string> text = request.Query("consistency");
+  if (!text) return collection::ReadConsistency{};
+  return collection::ParseReadConsistency(*text);
+}
+
 Result<Response> GetPoint(Collections& collections, const Request& request) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
@@ -353,7 +361,9 @@ Result<Response> GetPoint(Collections& collections, const Request& request) {
   segment::Projection projection;
   projection.payload = [](const Value& in, Value& out, rapidjson::Document::AllocatorType& a) { out.CopyFrom(in, a); };
   projection.all_vectors = true;
-  Result<segment::RecordBatch> found = (*c)->Retrieve({*id}, projection);
+  Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
+  if (!consistency.ok()) return consistency.status();
+  Result<segment::RecordBatch> found = (*c)->Retrieve({*id}, projection, *consistency);
   if (!found.ok()) return found.status();
   segment::RecordBatch& batch = *found;
   if (batch.points.empty()) return Status::NotFound("No point with id " + id->ToString() + " found");
@@ -382,7 +392,9 @@ Result<Response> GetPoints(Collections& collections, const Request& request) {
   for (const PointId& id : *parsed) {
     if (std::find(unique.begin(), unique.end(), id) == unique.end()) unique.push_back(id);
   }
-  Result<segment::RecordBatch> found = (*c)->Retrieve(unique, projection);
+  Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
+  if (!consistency.ok()) return consistency.status();
+  Result<segment::RecordBatch> found = (*c)->Retrieve(unique, projection, *consistency);
   if (!found.ok()) return found.status();
   segment::RecordBatch& batch = *found;
   bool unnamed = (*c)->config().unnamed_vector;
@@ -424,12 +436,14 @@ Result<Response> Scroll(Collections& collections, const Request& request) {
   projection.payload = std::move(*payload);
   Status s = ParseWithVector(*body, projection);
   if (!s.ok()) return s;
+  Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
+  if (!consistency.ok()) return consistency.status();
   std::optional<PointId> next;
   size_t n = limit->value_or(10);
   const segment::PointFilter* f = *filter ? &*filter : nullptr;
-  Result<segment::RecordBatch> page = order_by
-                                          ? (*c)->ScrollOrdered(*order_by, offset, n, f, projection)
-                                          : (*c)->Scroll(offset, n, f, projection, next);
+  Result<segment::RecordBatch> page =
+      order_by ? (*c)->ScrollOrdered(*order_by, offset, n, f, projection, *consistency)
+               : (*c)->Scroll(offset, n, f, projection, next, *consistency);
   if (!page.ok()) return page.status();
   segment::RecordBatch& batch = *page;
   bool unnamed = (*c)->config().unnamed_vector;
@@ -457,7 +471,9 @@ Result<Response> Count(Collections& collections, const Request& request) {
   if (!body.ok()) return body.status();
   Result<segment::PointFilter> filter = ParseFilterField(*body, "filter", "filter");
   if (!filter.ok()) return filter.status();
-  Result<size_t> n = (*c)->CountPoints(*filter ? &*filter : nullptr);
+  Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
+  if (!consistency.ok()) return consistency.status();
+  Result<size_t> n = (*c)->CountPoints(*filter ? &*filter : nullptr, *consistency);
   if (!n.ok()) return n.status();
   return JsonResult(request, "{\"count\":" + std::to_string(*n) + "}");
 }
@@ -497,19 +513,10 @@ Status ParseSearchParams(const Value& body, const std::string& path, segment::Se
   return Status::Ok();
 }
 
-struct ParsedSearch {
-  segment::SearchSpec spec;
-  segment::PointFilter filter;
-  segment::Projection projection;
-  bool list_only = false;  // query without `query`: list points like scroll
-  std::optional<segment::OrderBy> order_by;  // {"order_by": ...}: points by a payload field
-  std::optional<PointId> exclude;  // query by point id: the point itself is left out, as in Qdrant
-};
-
 // A search request (points/search): vector plain, {name, vector}, or a named sparse vector.
-Result<ParsedSearch> ParseSearch(const Value& body, const std::string& path) {
+Result<router::Query> ParseSearch(const Value& body, const std::string& path) {
   if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
-  ParsedSearch out;
+  router::Query out;
   const Value* vector = Member(body, "vector");
   if (!vector) return Status::InvalidArgument("Format error in JSON body: " + path + "missing field `vector`");
   if (vector->IsArray()) {
@@ -544,9 +551,9 @@ Result<ParsedSearch> ParseSearch(const Value& body, const std::string& path) {
 
 // A query request (points/query): `query` as a vector, {"nearest": v}, a sparse vector or a
 // point id (its own vector); absent lists points.
-Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const std::string& path) {
+Result<router::Query> ParseQuery(const Value& body, const std::string& path) {
   if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
-  ParsedSearch out;
+  router::Query out;
   if (Member(body, "prefetch")) {
     return Status::InvalidArgument("Bad request: prefetch is not supported by this server yet");
   }
@@ -557,10 +564,11 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const st
   const Value* query = Member(body, "query");
   if (query && query->IsObject() && query->HasMember("nearest")) query = &(*query)["nearest"];
   if (!query) {
-    out.list_only = true;
+    out.kind = router::Query::Kind::kList;
   } else if (query->IsObject() && query->HasMember("order_by")) {
     Result<segment::OrderBy> order_by = ParseOrderBy((*query)["order_by"], path + "query.order_by");
     if (!order_by.ok()) return order_by.status();
+    out.kind = router::Query::Kind::kOrderBy;
     out.order_by = std::move(*order_by);
   } else if (query->IsArray() || (query->IsObject() && query->HasMember("indices"))) {
     Result<segment::Vector> v = ParseOneVector(*query, path + "query");
@@ -569,16 +577,8 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const st
   } else if (query->IsUint64() || query->IsString()) {
     Result<PointId> id = ParsePointId(*query, path + "query");
     if (!id.ok()) return id.status();
-    segment::Projection p;
-    p.vector_names = {out.spec.vector_name};
-    Result<segment::RecordBatch> found = c.Retrieve({*id}, p);
-    if (!found.ok()) return found.status();
-    segment::RecordBatch& b = *found;
-    if (b.points.empty() || b.points[0].vectors.empty()) {
-      return Status::NotFound("No point with id " + id->ToString() + " found");
-    }
-    out.spec.query = b.points[0].vectors[0].second;
-    out.exclude = *id;
+    out.kind = router::Query::Kind::kNearestToPoint;
+    out.point = *id;
   } else {
     return Status::InvalidArgument("Bad request: this query type is not supported by this server yet");
   }
@@ -593,29 +593,6 @@ Result<ParsedSearch> ParseQuery(const Collection& c, const Value& body, const st
   s = ParseWithVector(body, out.projection);
   if (!s.ok()) return s;
   return out;
-}
-
-Result<segment::RecordBatch> Execute(const Collection& c, ParsedSearch& search) {
-  search.spec.filter = search.filter ? &search.filter : nullptr;
-  if (search.order_by) {
-    return c.QueryOrdered(*search.order_by, search.spec.offset, search.spec.limit,
-                          search.spec.filter, search.projection);
-  }
-  if (search.list_only) {
-    return c.QueryListed(search.spec.offset, search.spec.limit, search.spec.filter,
-                         search.projection);
-  }
-  if (!search.exclude) return c.Search(search.spec, search.projection);
-  segment::SearchSpec spec = search.spec;
-  spec.limit += 1;  // room for the point itself
-  Result<segment::RecordBatch> found = c.Search(spec, search.projection);
-  if (!found.ok()) return found;
-  auto& points = found->points;
-  points.erase(std::remove_if(points.begin(), points.end(),
-                              [&](const segment::PointRecord& r) { return r.id == *search.exclude; }),
-               points.end());
-  if (points.size() > search.spec.limit) points.resize(search.spec.limit);
-  return found;
 }
 
 void WriteScored(JsonWriter& w, const segment::RecordBatch& batch, bool unnamed) {
@@ -634,25 +611,30 @@ Result<Response> Search(Collections& collections, server::WorkerPool& pool, cons
   if (!body.ok()) return body.status();
   const bool query = kind == SearchKind::kQuery || kind == SearchKind::kQueryBatch;
   const bool batch = kind == SearchKind::kSearchBatch || kind == SearchKind::kQueryBatch;
-  std::vector<ParsedSearch> searches;
+  Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
+  if (!consistency.ok()) return consistency.status();
+  std::vector<router::Query> searches;
   if (batch) {
     const Value* list = Member(*body, "searches");
     if (!list || !list->IsArray()) return Status::InvalidArgument("Format error in JSON body: missing field `searches`");
     for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
       std::string path = "searches[" + std::to_string(i) + "].";
-      Result<ParsedSearch> s = query ? ParseQuery(**c, (*list)[i], path) : ParseSearch((*list)[i], path);
+      Result<router::Query> s =
+          query ? ParseQuery((*list)[i], path) : ParseSearch((*list)[i], path);
       if (!s.ok()) return s.status();
       searches.push_back(std::move(*s));
     }
   } else {
-    Result<ParsedSearch> s = query ? ParseQuery(**c, *body, "") : ParseSearch(*body, "");
+    Result<router::Query> s = query ? ParseQuery(*body, "") : ParseSearch(*body, "");
     if (!s.ok()) return s.status();
     searches.push_back(std::move(*s));
   }
+  for (router::Query& q : searches) q.consistency = *consistency;
   // A batch's searches run on this thread and on idle pool threads: one request can use every
   // core, and a core is not left idle while another client's next request is in flight.
   std::vector<std::optional<Result<segment::RecordBatch>>> results(searches.size());
-  pool.ForEach(searches.size(), [&](size_t i) { results[i].emplace(Execute(**c, searches[i])); });
+  pool.ForEach(searches.size(),
+               [&](size_t i) { results[i].emplace(router::Run(**c, std::move(searches[i]))); });
   bool unnamed = (*c)->config().unnamed_vector;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);

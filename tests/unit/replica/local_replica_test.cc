@@ -36,7 +36,7 @@ std::vector<segment::VectorSpec> Specs() {
 }
 
 std::unique_ptr<LocalReplica> OpenReplica(const std::string& dir) {
-  auto replica = LocalReplica::Open(dir, Specs(), LocalReplica::OptimizerOptions{});
+  auto replica = LocalReplica::Open(dir, Specs(), LocalReplica::Options{});
   REQUIRE(replica.ok());
   return std::move(*replica);
 }
@@ -442,6 +442,85 @@ TEST_CASE("a transfer's receiver continues from the source's op with its points 
   two = receiver->segment().Retrieve({PointId::Num(2)}, {});
   REQUIRE(two.points.size() == 1);
   CHECK(two.points[0].version == 7);
+}
+
+TEST_CASE("a replica's clock names its last op until a reset leaves it incomplete",
+          "[unit][replica]") {
+  TempDir dir;
+  auto replica = OpenReplica(dir.path());
+  Result<std::optional<LocalReplica::Clock>> clock = replica->LastClock();
+  REQUIRE(clock.ok());
+  CHECK_FALSE(*clock);  // holds no op
+  for (uint64_t id = 1; id <= 5; ++id) REQUIRE(Write(*replica, id).ok());
+  clock = replica->LastClock();
+  REQUIRE(clock.ok());
+  REQUIRE(*clock);
+  CHECK((*clock)->op == 5);
+  CHECK((*clock)->hash == LocalReplica::OpHash(segment::Encode(Upsert(5))));
+  CHECK((*clock)->hash != LocalReplica::OpHash(segment::Encode(Upsert(4))));
+
+  // A transfer's reset: incomplete until MarkComplete, across a restart too, whatever it logs.
+  REQUIRE(replica->ResetTo(20).ok());
+  REQUIRE(replica->ApplyReplicated(1, Numbered(21, {7})).ok());
+  CHECK_FALSE(*replica->LastClock());
+  replica.reset();
+  replica = OpenReplica(dir.path());
+  CHECK(replica->last_op() == 21);
+  CHECK_FALSE(*replica->LastClock());
+  REQUIRE(replica->MarkComplete().ok());
+  REQUIRE(*replica->LastClock());
+  CHECK((*replica->LastClock())->op == 21);
+  replica.reset();
+  replica = OpenReplica(dir.path());
+  REQUIRE(*replica->LastClock());
+}
+
+TEST_CASE("a wal_delta source reads the ops after the receiver's last one, quiesced",
+          "[unit][replica]") {
+  TempDir dir;
+  auto replica = OpenReplica(dir.path());
+  for (uint64_t id = 1; id <= 8; ++id) REQUIRE(Write(*replica, id).ok());
+  std::vector<OpNum> seen;
+  REQUIRE(replica
+              ->WithQuiescedOps(5,
+                                [&](OpNum last, std::vector<LocalReplica::NumberedOp> ops) {
+                                  CHECK(last == 8);
+                                  for (const auto& op : ops) seen.push_back(op.op_num);
+                                  return Status::Ok();
+                                })
+              .ok());
+  CHECK(seen == std::vector<OpNum>{5, 6, 7, 8});
+  Status beyond = replica->WithQuiescedOps(9, [](OpNum, auto) { return Status::Ok(); });
+  CHECK(beyond.code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("a checkpoint keeps the newest wal_retain_bytes of ops and always the last op",
+          "[unit][replica]") {
+  TempDir dir;
+  const size_t op_bytes = segment::Encode(Upsert(1)).size();
+  LocalReplica::Options options;
+  options.wal_retain_bytes = op_bytes * 3;  // room for 3 ops
+  auto opened = LocalReplica::Open(dir.path(), Specs(), options);
+  REQUIRE(opened.ok());
+  std::unique_ptr<LocalReplica> replica = std::move(*opened);
+  for (uint64_t id = 1; id <= 10; ++id) REQUIRE(Write(*replica, id).ok());
+  REQUIRE(replica->Flush().ok());
+  CHECK(replica->ReadOps(8, 10).ok());
+  CHECK(replica->ReadOps(7, 10).status().code() == StatusCode::kNotFound);
+  REQUIRE(*replica->LastClock());
+
+  // Smaller than one op: the last op stays all the same, so the clock can still be read.
+  options.wal_retain_bytes = 1;
+  replica.reset();
+  opened = LocalReplica::Open(dir.path(), Specs(), options);
+  REQUIRE(opened.ok());
+  replica = std::move(*opened);
+  REQUIRE(Write(*replica, 11).ok());
+  REQUIRE(replica->Flush().ok());
+  CHECK(replica->ReadOps(11, 11).ok());
+  CHECK(replica->ReadOps(10, 11).status().code() == StatusCode::kNotFound);
+  REQUIRE(*replica->LastClock());
+  CHECK((*replica->LastClock())->op == 11);
 }
 
 }  // namespace
