@@ -235,7 +235,8 @@ void TransferManager::PlanRecovery(const ClusterState& state) {
                                .to = peer,
                                .method = ChooseTransferMethod(std::nullopt, options_.method, true),
                                .sync = true,
-                               .automatic = true};
+                               .automatic = true,
+                               .reason = "recovery"};
         op.transfer_limits = {options_.incoming_limit, options_.outgoing_limit};
         {
           std::lock_guard<std::mutex> lock(mu_);
