@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
+#include <tuple>
 
 #include "admin.grpc.pb.h"
 #include "collections_service.grpc.pb.h"
@@ -32,6 +33,8 @@ constexpr const char* kCreateCollection = "qdrant.Collections/Create";
 constexpr const char* kListCollections = "qdrant.Collections/List";
 constexpr const char* kGetCollection = "qdrant.Collections/Get";
 constexpr const char* kDeleteCollection = "qdrant.Collections/Delete";
+constexpr const char* kCollectionClusterInfo = "qdrant.Collections/CollectionClusterInfo";
+constexpr const char* kUpdateClusterSetup = "qdrant.Collections/UpdateCollectionClusterSetup";
 
 bool Contains(const std::string& haystack, const char* needle) {
   return haystack.find(needle) != std::string::npos;
@@ -628,6 +631,96 @@ Status Client::DeleteCollection(const std::string& name) {
   if (Status status = impl_->ToStatus(s, kDeleteCollection); !status.ok()) return status;
   // Qdrant answers result=false, not NOT_FOUND, when there was nothing to delete.
   if (!reply.result()) return Status::NotFound("collection \"" + name + "\" does not exist");
+  return Status::Ok();
+}
+
+Result<CollectionCluster> Client::GetCollectionCluster(const std::string& name) {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrant::CollectionClusterInfoRequest request;
+  request.set_collection_name(name);
+  qdrant::CollectionClusterInfoResponse reply;
+  ::grpc::Status s = impl_->collections->CollectionClusterInfo(&context, request, &reply);
+  if (Status status = impl_->ToStatus(s, kCollectionClusterInfo); !status.ok()) return status;
+  CollectionCluster out{.peer_id = reply.peer_id(),
+                        .shard_count = reply.shard_count(),
+                        .replicas = {},
+                        .transfers = {}};
+  for (const qdrant::LocalShardInfo& l : reply.local_shards()) {
+    out.replicas.push_back({.shard_id = l.shard_id(),
+                            .peer_id = reply.peer_id(),
+                            .state = qdrant::ReplicaState_Name(l.state()),
+                            .points_count = l.points_count()});
+  }
+  for (const qdrant::RemoteShardInfo& r : reply.remote_shards()) {
+    out.replicas.push_back({.shard_id = r.shard_id(),
+                            .peer_id = r.peer_id(),
+                            .state = qdrant::ReplicaState_Name(r.state()),
+                            .points_count = std::nullopt});
+  }
+  std::sort(out.replicas.begin(), out.replicas.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.shard_id, a.peer_id) < std::tie(b.shard_id, b.peer_id);
+  });
+  for (const qdrant::ShardTransferInfo& t : reply.shard_transfers()) {
+    out.transfers.push_back(
+        {.shard_id = t.shard_id(), .from = t.from(), .to = t.to(), .sync = t.sync()});
+  }
+  return out;
+}
+
+Status Client::UpdateClusterSetup(const ShardOperation& op) {
+  std::optional<qdrant::ShardTransferMethod> method;
+  if (op.method) {
+    if (*op.method == "stream_records") {
+      method = qdrant::StreamRecords;
+    } else if (*op.method == "snapshot") {
+      method = qdrant::Snapshot;
+    } else if (*op.method == "wal_delta") {
+      method = qdrant::WalDelta;
+    } else {
+      return Status::InvalidArgument("unknown transfer method \"" + *op.method +
+                                     "\": use stream_records, snapshot or wal_delta");
+    }
+  }
+  qdrant::UpdateCollectionClusterSetupRequest request;
+  request.set_collection_name(op.collection);
+  auto transfer = [&](auto* t) {
+    t->set_shard_id(op.shard_id);
+    t->set_from_peer_id(op.from_peer_id);
+    t->set_to_peer_id(op.to_peer_id);
+  };
+  switch (op.kind) {
+    case ShardOperation::Kind::kReplicate:
+      transfer(request.mutable_replicate_shard());
+      if (method) request.mutable_replicate_shard()->set_method(*method);
+      break;
+    case ShardOperation::Kind::kMove:
+      transfer(request.mutable_move_shard());
+      if (method) request.mutable_move_shard()->set_method(*method);
+      break;
+    case ShardOperation::Kind::kAbort:
+      transfer(request.mutable_abort_transfer());
+      break;
+    case ShardOperation::Kind::kRestart:
+      if (!method) return Status::InvalidArgument("restarting a transfer needs its method");
+      transfer(request.mutable_restart_transfer());
+      request.mutable_restart_transfer()->set_method(*method);
+      break;
+    case ShardOperation::Kind::kDrop:
+      request.mutable_drop_replica()->set_shard_id(op.shard_id);
+      request.mutable_drop_replica()->set_peer_id(op.from_peer_id);
+      break;
+  }
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrant::UpdateCollectionClusterSetupResponse reply;
+  ::grpc::Status s = impl_->collections->UpdateCollectionClusterSetup(&context, request, &reply);
+  if (Status status = impl_->ToStatus(s, kUpdateClusterSetup); !status.ok()) return status;
+  if (!reply.result()) {
+    return Status::Internal(
+        "the server answered that it did not apply the operation, without "
+        "saying why");
+  }
   return Status::Ok();
 }
 

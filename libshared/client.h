@@ -118,6 +118,39 @@ struct RebalanceInfo {
   std::vector<PeerReplicas> replicas;
 };
 
+// qdrant.Collections/UpdateCollectionClusterSetup: one shard operation (compat.md §6.5).
+struct ShardOperation {
+  enum class Kind { kReplicate, kMove, kAbort, kDrop, kRestart };
+  Kind kind = Kind::kReplicate;
+  std::string collection;
+  uint32_t shard_id = 0;
+  uint64_t from_peer_id = 0;  // kDrop: the peer whose replica is dropped
+  uint64_t to_peer_id = 0;
+  // stream_records, snapshot or wal_delta; required for kRestart, else the server chooses.
+  std::optional<std::string> method;
+};
+
+// qdrant.Collections/CollectionClusterInfo: the collection's replicas as the answering peer
+// sees them; points_count is known for that peer's own replicas only.
+struct CollectionCluster {
+  uint64_t peer_id = 0;
+  uint64_t shard_count = 0;
+  struct Replica {
+    uint32_t shard_id = 0;
+    uint64_t peer_id = 0;
+    std::string state;  // Active, Dead, Partial, ...
+    std::optional<uint64_t> points_count;
+  };
+  std::vector<Replica> replicas;  // by shard, then peer
+  struct Transfer {
+    uint32_t shard_id = 0;
+    uint64_t from = 0;
+    uint64_t to = 0;
+    bool sync = false;
+  };
+  std::vector<Transfer> transfers;
+};
+
 // qdrant.Distance: how a collection compares vectors.
 enum class Distance { kUnknown, kCosine, kEuclid, kDot, kManhattan };
 
@@ -226,6 +259,10 @@ class Client {
   // Drops the collection and its data. Errors also: kNotFound when it does not exist (the
   // server deleted nothing); kDeadlineExceeded as for CreateCollection.
   Status DeleteCollection(const std::string& name);
+  Result<CollectionCluster> GetCollectionCluster(const std::string& name);
+  // Errors also: kInvalidArgument for an unknown method (before any call), and the server's
+  // (kNotFound for a missing collection or transfer, kInvalidArgument for an impossible move).
+  Status UpdateClusterSetup(const ShardOperation& operation);
 
   // The Status a call to `method` returns when a connected server answers with gRPC status
   // `grpc_code` (a grpc::StatusCode value) and `message`.

@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     RegisterCluster(app, context);
     RegisterPeer(app, context);
     RegisterRebalance(app, context);
+    RegisterShard(app, context);
 
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {

@@ -10,6 +10,8 @@
 #include <memory>
 #include <type_traits>
 
+#include "qdctl/commands/commands.h"
+
 namespace qd::qdctl {
 namespace {
 
@@ -239,6 +241,8 @@ void RegisterCollection(CLI::App& app, Context& context) {
     if (Status s = client->DeleteCollection(*delete_name); !s.ok()) return context.Fail(s);
     context.Print(CollectionDeletedRecord(*delete_name));
   });
+
+  RegisterCollectionCluster(*group, context);
 }
 
 }  // namespace qd::qdctl

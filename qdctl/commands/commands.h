@@ -21,6 +21,9 @@ void RegisterCompletion(CLI::App& app, Context& context);  // qdctl completion b
 void RegisterCluster(CLI::App& app, Context& context);     // qdctl cluster status
 void RegisterPeer(CLI::App& app, Context& context);        // qdctl peer remove|drain
 void RegisterRebalance(CLI::App& app, Context& context);   // qdctl rebalance ..., transfers
+void RegisterShard(CLI::App& app, Context& context);       // qdctl shard replicate|move|...
+// qdctl collection cluster NAME, added to the `collection` group.
+void RegisterCollectionCluster(CLI::App& collection_group, Context& context);
 
 // A bash completion script for `app`'s whole tree of subcommands and options, generated at
 // run time so it stays right as commands are added.

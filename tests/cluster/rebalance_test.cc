@@ -365,3 +365,70 @@ TEST_CASE(
   CHECK(Count(*peers[0], "t") == 2000);
   CHECK(qdctl(*peers[0], {"peer", "drain", "424242"}).exit_code == 1);
 }
+
+TEST_CASE("qdctl shard replicate, drop and move, and the collection's shards x peers matrix",
+          "[cluster]") {
+  auto peers = StartCluster(2, {{"QDRANT__CLUSTER__REBALANCE__ON_JOIN", "false"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 2) != 0);
+  REQUIRE(CreateCollection(*peers[0], "m", 2, 1));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "m"); }, 10s));
+  Preload(*peers[0], "m", 500);
+  TempDir home;
+  auto qdctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> all{
+        "--url", "http://127.0.0.1:" + std::to_string(peers[1]->grpc_port()), "--timeout", "10"};
+    all.insert(all.end(), args.begin(), args.end());
+    return RunQdctl(all, home.path());
+  };
+  auto matrix = [&] {
+    RunResult r = qdctl({"-o", "json", "collection", "cluster", "m"});
+    REQUIRE(r.exit_code == 0);
+    rapidjson::Document d;
+    d.Parse(r.out.c_str());
+    REQUIRE(d.IsArray());
+    std::map<uint32_t, std::map<uint64_t, std::string>> out;
+    for (const auto& row : d.GetArray()) {
+      out[row["shard"].GetUint()][row["peer"].GetUint64()] = row["state"].GetString();
+    }
+    return out;
+  };
+  auto before = matrix();
+  REQUIRE(before.size() == 2);
+  REQUIRE(before[0].size() == 1);
+  const uint64_t holder = before[0].begin()->first;
+  const uint64_t other = holder == PeerId(*peers[0]) ? PeerId(*peers[1]) : PeerId(*peers[0]);
+
+  RunResult replicate = qdctl({"shard", "replicate", "m", "0", "--from", std::to_string(holder),
+                               "--to", std::to_string(other), "--method", "stream_records"});
+  INFO(replicate.out << replicate.err);
+  REQUIRE(replicate.exit_code == 0);
+  REQUIRE(PollUntil(
+      [&] {
+        auto m = matrix();
+        return m[0].size() == 2 && m[0][other] == "Active";
+      },
+      20s));
+  RunResult table = qdctl({"collection", "cluster", "m"});
+  INFO(table.out);
+  CHECK(table.out.find("SHARD") == 0);
+  CHECK(table.out.find("PEER " + std::to_string(PeerId(*peers[1])) + "*") != std::string::npos);
+  CHECK(table.out.find("Active (") != std::string::npos);  // the answering peer's point counts
+
+  RunResult drop = qdctl({"shard", "drop", "m", "0", "--peer", std::to_string(holder)});
+  INFO(drop.out << drop.err);
+  REQUIRE(drop.exit_code == 0);
+  REQUIRE(PollUntil([&] { return matrix()[0].size() == 1 && matrix()[0].count(other); }, 20s));
+  CHECK(Count(*peers[0], "m") == 500);
+
+  RunResult self = qdctl(
+      {"shard", "move", "m", "1", "--from", std::to_string(other), "--to", std::to_string(other)});
+  CHECK(self.exit_code == 1);
+  CHECK(self.err.find("cannot transfer shard to itself") != std::string::npos);
+  RunResult bad = qdctl({"shard", "restart", "m", "1", "--from", std::to_string(other), "--to",
+                         std::to_string(holder), "--method", "carrier_pigeon"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("unknown transfer method") != std::string::npos);
+  CHECK(qdctl({"shard", "abort", "m", "1", "--from", std::to_string(other), "--to",
+               std::to_string(holder)})
+            .exit_code == 1);
+}
