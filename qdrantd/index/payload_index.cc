@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <iterator>
 
 namespace qd::index {
@@ -54,6 +55,14 @@ Status ReadBool(const Value& object, const char* name, const std::string& path, 
 }
 
 std::vector<uint32_t> Sorted(const std::set<uint32_t>& s) { return {s.begin(), s.end()}; }
+
+// Offsets collected in any order, possibly repeated (a point with several values) -> sorted
+// and unique. Cheaper than a std::set per query: a range over 18,000 points built one in ~2 ms.
+std::vector<uint32_t> SortedUnique(std::vector<uint32_t> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
 
 void UnionInto(std::vector<uint32_t>& acc, const std::vector<uint32_t>& more) {
   std::vector<uint32_t> out;
@@ -296,12 +305,11 @@ std::optional<std::vector<uint32_t>> PayloadFieldIndex::MatchCandidates(
         return std::nullopt;
       }
       const double d = static_cast<double>(*n);
-      std::set<uint32_t> hits;
       for (auto it = by_number_.lower_bound({d, 0}); it != by_number_.end() && it->first == d;
            ++it) {
-        hits.insert(it->second);
+        these.push_back(it->second);
       }
-      these = Sorted(hits);
+      these = SortedUnique(std::move(these));
     } else {
       if (schema_.type != PayloadFieldType::kBool) return std::nullopt;
       these = Sorted(by_bool_[std::get<bool>(value) ? 1 : 0]);
@@ -321,13 +329,13 @@ std::optional<std::vector<uint32_t>> PayloadFieldIndex::RangeCandidates(
     const double low = std::max(range.gte.value_or(-HUGE_VAL), range.gt.value_or(-HUGE_VAL));
     it = by_number_.lower_bound({low, 0});
   }
-  std::set<uint32_t> hits;
+  std::vector<uint32_t> hits;
   for (; it != by_number_.end(); ++it) {
     if (range.lt && !(it->first < *range.lt)) break;
     if (range.lte && !(it->first <= *range.lte)) break;
-    if (range.Contains(it->first)) hits.insert(it->second);
+    if (range.Contains(it->first)) hits.push_back(it->second);
   }
-  return Sorted(hits);
+  return SortedUnique(std::move(hits));
 }
 
 std::vector<uint32_t> PayloadFieldIndex::GeoCandidates(const FieldCondition& condition) const {
@@ -364,6 +372,96 @@ std::optional<std::vector<uint32_t>> PayloadFieldIndex::Candidates(
     UnionInto(out, GeoCandidates(condition));
   }
   return out;
+}
+
+// ---- payload groups ----
+
+namespace {
+
+std::string NumberKey(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "n:%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+bool PayloadFieldIndex::Groupable() const {
+  return schema_.type == PayloadFieldType::kKeyword || schema_.type == PayloadFieldType::kUuid ||
+         schema_.type == PayloadFieldType::kInteger || schema_.type == PayloadFieldType::kBool;
+}
+
+std::vector<std::string> PayloadFieldIndex::GroupsOf(uint32_t offset) const {
+  std::vector<std::string> out;
+  if (!Groupable()) return out;
+  auto it = values_by_offset_.find(offset);
+  if (it == values_by_offset_.end()) return out;
+  for (const std::string& v : it->second.strings) out.push_back("s:" + v);
+  for (double v : it->second.numbers) out.push_back(NumberKey(v));
+  for (bool v : it->second.bools) out.push_back(v ? "b:1" : "b:0");
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<uint32_t> PayloadFieldIndex::GroupMembers(const std::string& key) const {
+  std::vector<uint32_t> out;
+  if (key.size() < 2) return out;
+  const std::string value = key.substr(2);
+  if (key[0] == 's') {
+    auto it = by_string_.find(value);
+    if (it != by_string_.end()) out = Sorted(it->second);
+  } else if (key[0] == 'n') {
+    const double d = std::strtod(value.c_str(), nullptr);
+    for (auto it = by_number_.lower_bound({d, 0}); it != by_number_.end() && it->first == d; ++it) {
+      out.push_back(it->second);
+    }
+    out = SortedUnique(std::move(out));
+  } else if (key[0] == 'b') {
+    out = Sorted(by_bool_[value == "1" ? 1 : 0]);
+  }
+  return out;
+}
+
+std::vector<std::string> PayloadFieldIndex::GroupsLargerThan(size_t min_points) const {
+  std::vector<std::string> out;
+  if (!Groupable()) return out;
+  for (const auto& [value, offsets] : by_string_) {
+    if (offsets.size() > min_points) out.push_back("s:" + value);
+  }
+  for (auto it = by_number_.begin(); it != by_number_.end();) {
+    auto end = by_number_.lower_bound({it->first, UINT32_MAX});
+    if (end != by_number_.end() && end->first == it->first) ++end;
+    if (size_t(std::distance(it, end)) > min_points) out.push_back(NumberKey(it->first));
+    it = end;
+  }
+  for (int b = 0; b < 2; ++b) {
+    if (by_bool_[b].size() > min_points) out.push_back(b ? "b:1" : "b:0");
+  }
+  return out;
+}
+
+std::optional<std::string> PayloadFieldIndex::GroupOf(const FieldCondition& condition) const {
+  if (!Groupable() || !(condition.key == path_) || !condition.match || condition.range ||
+      condition.values_count || condition.is_empty || condition.is_null ||
+      condition.geo_radius || condition.geo_bounding_box || condition.geo_polygon) {
+    return std::nullopt;
+  }
+  const MatchCondition& match = *condition.match;
+  if (match.kind != MatchCondition::Kind::kValue || match.values.size() != 1) return std::nullopt;
+  const MatchValue& value = match.values[0];
+  if (const auto* s = std::get_if<std::string>(&value)) {
+    if (schema_.type != PayloadFieldType::kKeyword && schema_.type != PayloadFieldType::kUuid) {
+      return std::nullopt;
+    }
+    return "s:" + *s;
+  }
+  if (const auto* n = std::get_if<int64_t>(&value)) {
+    if (schema_.type != PayloadFieldType::kInteger) return std::nullopt;
+    return NumberKey(static_cast<double>(*n));
+  }
+  if (schema_.type != PayloadFieldType::kBool) return std::nullopt;
+  return std::get<bool>(value) ? "b:1" : "b:0";
 }
 
 // ---- order_by ----
@@ -554,6 +652,18 @@ CandidatePlan PayloadIndexSet::Plan(const Filter& filter, size_t total_points,
   plan.candidates = PlanFilter(filter, resolve_id);
   plan.upper_bound =
       plan.candidates ? std::min(total_points, plan.candidates->size()) : total_points;
+  // must_not conditions never narrow the candidates (the complement of a superset is not one),
+  // but they do the estimate: each answerable one keeps the share of points it does not match,
+  // as if independent of the rest (Qdrant's estimate does the same).
+  double expected = double(plan.upper_bound);
+  if (total_points > 0) {
+    for (const Condition& c : filter.must_not()) {
+      if (std::optional<std::vector<uint32_t>> excluded = PlanCondition(c, resolve_id)) {
+        expected *= 1.0 - std::min(1.0, double(excluded->size()) / double(total_points));
+      }
+    }
+  }
+  plan.expected_matches = expected;
   return plan;
 }
 

@@ -114,6 +114,20 @@ class PayloadFieldIndex {
   // is_empty, values_count, except, text, or a value of a type the index does not hold).
   std::optional<std::vector<uint32_t>> Candidates(const FieldCondition& condition) const;
 
+  // Payload groups (issue #22): the points holding one value of a keyword, uuid, integer or
+  // bool index, which payload links connect (HnswIndex::LinkGroup). A group's key is its value
+  // tagged by kind: "s:<string>", "n:<number>", "b:0" / "b:1".
+  bool Groupable() const;
+  // The keys of the groups the point at `offset` is in (none for other index types).
+  std::vector<std::string> GroupsOf(uint32_t offset) const;
+  // The group's points, sorted (empty for an unknown key).
+  std::vector<uint32_t> GroupMembers(const std::string& key) const;
+  // Every group holding more than `min_points` points.
+  std::vector<std::string> GroupsLargerThan(size_t min_points) const;
+  // The group whose points are exactly the candidates of `condition` (a `match: {value}` on
+  // this index), if there is one.
+  std::optional<std::string> GroupOf(const FieldCondition& condition) const;
+
   // Whether `order_by` may use this index: Qdrant orders by range indexes only, which integer
   // (unless created with `range: false`), float and datetime indexes are.
   bool SupportsOrderBy() const;
@@ -156,6 +170,9 @@ class PayloadFieldIndex {
 struct CandidatePlan {
   // At most this many points can match.
   size_t upper_bound = 0;
+  // The estimate of how many do (upper_bound narrowed by answerable must_not conditions), for
+  // the search planner's cost model.
+  double expected_matches = 0;
   // When set: sorted unique offsets, a superset of the matching points. Check each with
   // Filter::Matches. When unset: scan all points.
   std::optional<std::vector<uint32_t>> candidates;

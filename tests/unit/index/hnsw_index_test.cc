@@ -253,4 +253,57 @@ TEST_CASE("HnswIndex grown step by step and reloaded answers as one made at full
   CHECK(hits[0].label == n);
 }
 
+// Issue #22: payload links. The group is the labels whose first coordinate is above 1 (a slab
+// of the space, about 16% of it); queries come from the other side (first coordinate -3), so
+// the graph's own links lead away from the group and a walk within it needs the group's links.
+TEST_CASE("HnswIndex walks within a linked group wherever the query is", "[hnsw]") {
+  constexpr size_t n = 3000;
+  std::vector<float> data = RandomVectors(n, 11);
+  auto index = MakeIndex(n);
+  for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
+  std::vector<uint32_t> group;
+  std::vector<uint64_t> bits((n + 63) / 64, 0);
+  for (uint32_t label = 0; label < n; ++label) {
+    if (data[label * kDim] > 1) {
+      group.push_back(label);
+      bits[label / 64] |= uint64_t(1) << (label % 64);
+    }
+  }
+  REQUIRE(group.size() > 300);
+  HnswIndex::Accept in_group{bits.data(), n, nullptr};
+  // Half the group linked at once, the rest point by point, as a segment grows a group.
+  const size_t half = group.size() / 2;
+  REQUIRE(index->LinkGroup({group.begin(), group.begin() + half}, 8, 64).ok());
+  const size_t links_at_half = index->PayloadLinkCount();
+  CHECK(links_at_half >= half * 4);
+  std::vector<uint32_t> seeds;
+  for (size_t i = 0; i < half; i += half / 16) seeds.push_back(group[i]);
+  for (size_t i = half; i < group.size(); ++i) {
+    index->LinkIntoGroup(group[i], in_group, seeds, 8, 64);
+  }
+  CHECK(index->PayloadLinkCount() > links_at_half);
+
+  std::vector<float> queries = RandomVectors(20, 12);
+  size_t found = 0;
+  for (size_t q = 0; q < 20; ++q) {
+    float* query = &queries[q * kDim];
+    query[0] = -3;
+    HnswIndex::Walk walk;
+    walk.within = &in_group;
+    walk.seeds = seeds;
+    std::vector<Hit> hits = index->Search(query, 10, 64, in_group, &walk);
+    std::vector<uint32_t> truth = BruteForce(data, n, query, 10, in_group);
+    for (const Hit& h : hits) {
+      CHECK((data[h.label * kDim] > 1));
+      found += std::count(truth.begin(), truth.end(), h.label);
+    }
+    // Within the group the walk measures group labels only.
+    CHECK(walk.tested <= group.size());
+  }
+  CHECK(double(found) / 200 >= 0.95);
+
+  index->ClearPayloadLinks();
+  CHECK(index->PayloadLinkCount() == 0);
+}
+
 }  // namespace qd::index
