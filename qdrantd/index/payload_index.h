@@ -158,12 +158,28 @@ class PayloadFieldIndex {
   JsonPath path_;
   PayloadFieldSchema schema_;
   std::unordered_map<uint32_t, Values> values_by_offset_;  // only points with values
-  std::unordered_map<std::string, std::set<uint32_t>> by_string_;
-  std::set<std::pair<double, uint32_t>> by_number_;
+  // Offsets ascending and unique, in one flat vector: a filter reads thousands of them, and a
+  // std::set's nodes cost a cache miss each (iterating them was 60% of a 50% range filter's
+  // search). Points mostly arrive at increasing offsets, so an insert is mostly an append.
+  class OffsetList {
+   public:
+    void Insert(uint32_t offset);
+    void Erase(uint32_t offset);
+    size_t size() const { return offsets_.size(); }
+    bool empty() const { return offsets_.empty(); }
+    const std::vector<uint32_t>& offsets() const { return offsets_; }
+
+   private:
+    std::vector<uint32_t> offsets_;
+  };
+
+  std::unordered_map<std::string, OffsetList> by_string_;
+  std::set<std::pair<double, uint32_t>> by_number_;  // order_by's walk
+  std::map<double, OffsetList> offsets_by_number_;   // candidates: the same, by value
   // Integer indexes only: by_number_ holds 1.5 too (see the file comment) and rounds beyond
   // 2^53, so order_by walks the exact integers here instead.
   std::set<std::pair<int64_t, uint32_t>> by_integer_;
-  std::set<uint32_t> by_bool_[2];
+  OffsetList by_bool_[2];
 };
 
 // What the planner found for a filter over one segment.
