@@ -1,6 +1,7 @@
 #include "qdrantd/index/search_planner.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace qd::index {
 namespace {
@@ -17,27 +18,34 @@ namespace {
 //                                  128: 0.29 us (3,976/CPU-s, 6.7 per ef): a random access of
 //                                  every cache line of the vector, the visited mark, a heap push
 //   a filter test                  kCheckNs: Filter::Matches over the point's JSON payload, cache
-//                                  misses mostly (60,000 tests and 12,000 distances: 39.8 ms)
+//                                  misses mostly (`label` not in 0..7, 60,000 tests and 12,000
+//                                  distances: 22-40 ms from run to run; bucket < 30, 18,000
+//                                  tests and distances: 13.7-16.2 ms)
 //
 // The scan tests every candidate; the walk tests the labels it reaches, and when the payload
 // indexes gave candidates only those among them (a bitset first), a share `selectivity`.
-// With Fashion-MNIST and an uncorrelated filter keeping a share s of 60,000 points, the scan
-// costs s * 60,000 * 0.95 us and the walk 7 * 128 / s * (0.78 + 0.6 s) us: the walk wins above
-// s = ~0.12 (`bucket < 30` walks: 7.2 ms against 16.2; `bucket < 10` is close: 5.5 against 6.2).
-// A correlated filter moves that line per query, which is what the probe measures.
+// A walk that keeps a share s of the labels it reaches computes more distances than an
+// unfiltered one, but fewer than 1/s times as many (it stops once ef accepted labels are closer
+// than every candidate left): Fashion-MNIST measured 4.9x at s = 0.1, 2.9x at 0.3, 1.7x at 0.5,
+// so the model takes (1/s)^0.8. Uncorrelated filters then cross over near s = 0.1: `bucket < 10`
+// walked in 3.8-4.2 ms against a scan of 4.7-5.2, `bucket < 30` in 2.6 against 13.7-14.9. A
+// correlated filter moves that line per query, which is what the probe measures.
 constexpr double kScanFixedNs = 20;
 constexpr double kScanNsPerDim = 0.42;
 constexpr double kWalkFixedNs = 195;
 constexpr double kWalkNsPerDim = 0.75;
-constexpr double kCheckNs = 600;
+constexpr double kCheckNs = 400;
+constexpr double kSelectivityExponent = 0.8;
 
 // Before any measurement of the graph: distances per unit of ef of an unfiltered walk at M 16,
 // ef 128 (7.0 on Fashion-MNIST, 6.7 on the clustered set; 9.0 at ef 64, 5.4 at ef 256).
 constexpr double kDefaultWalkDistancesPerEf = 7;
 
 // How much the probe's count is pulled towards the global estimate: as if this many labels
-// had been tested at the global selectivity.
-constexpr double kPriorLabels = 8;
+// had been tested at the global selectivity. Little: a query whose 64 first labels all fail
+// (another class of Fashion-MNIST) would walk a third of the graph, and the prior must not
+// talk the planner into it.
+constexpr double kPriorLabels = 2;
 
 double WalkDistancesPerEf(const PlannerInputs& in) {
   return in.walk_distances_per_ef > 0 ? in.walk_distances_per_ef : kDefaultWalkDistancesPerEf;
@@ -58,8 +66,8 @@ double SearchPlanner::ExactCostNs(const PlannerInputs& in) {
 double SearchPlanner::WalkCostNs(const PlannerInputs& in, double selectivity) {
   const double s = std::clamp(selectivity, 1e-6, 1.0);
   // The walk cannot compute more distances than there are points.
-  const double distances =
-      std::min(double(in.points), WalkDistancesPerEf(in) * double(in.ef) / s);
+  const double distances = std::min(
+      double(in.points), WalkDistancesPerEf(in) * double(in.ef) * std::pow(s, -kSelectivityExponent));
   // Candidates from the payload indexes (fewer scanned than points) spare the filter test of
   // every label the bitset rejects.
   const double checks = in.scanned < in.points ? s : 1.0;

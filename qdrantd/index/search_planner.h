@@ -41,8 +41,8 @@ class SearchPlanner {
   // sequential distance per match.
   static double ExactCostNs(const PlannerInputs& in);
   // Estimated cost of the filtered walk when a share `selectivity` (0..1] of the labels it
-  // reaches pass the filter: it computes about walk_distances_per_ef * ef / selectivity
-  // distances, each a random access.
+  // reaches pass the filter: it computes about walk_distances_per_ef * ef / selectivity^0.8
+  // distances (at most one per point), each a random access.
   static double WalkCostNs(const PlannerInputs& in, double selectivity);
 
   // The choice before the walk (see the file comment).
