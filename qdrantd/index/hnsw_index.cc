@@ -560,8 +560,8 @@ Status HnswIndex::LinkGroup(const std::vector<uint32_t>& labels, size_t m, size_
   return Status::Ok();
 }
 
-void HnswIndex::LinkIntoGroup(uint32_t label, const Accept& group, const std::vector<uint32_t>& seeds,
-                              size_t m, size_t ef_construct) {
+void HnswIndex::LinkIntoGroup(uint32_t label, const Accept& group,
+                              const std::vector<uint32_t>& seeds, size_t m, size_t ef_construct) {
   if (m == 0 || impl_->extra.empty()) return;
   std::vector<float> v;
   if (!VectorOf(label, v)) return;
@@ -592,7 +592,7 @@ void HnswIndex::LinkIntoGroup(uint32_t label, const Accept& group, const std::ve
       return h.fstdistfunc_(base, h.getDataByInternalId(x), h.dist_func_param_);
     };
     auto farthest = std::max_element(list.begin(), list.end(),
-                                      [&](tableint a, tableint b) { return dist(a) < dist(b); });
+                                     [&](tableint a, tableint b) { return dist(a) < dist(b); });
     list.erase(farthest);
   };
   for (tableint other : chosen) {

@@ -471,8 +471,8 @@ std::vector<std::string> PayloadFieldIndex::GroupsLargerThan(size_t min_points) 
 
 std::optional<std::string> PayloadFieldIndex::GroupOf(const FieldCondition& condition) const {
   if (!Groupable() || !(condition.key == path_) || !condition.match || condition.range ||
-      condition.values_count || condition.is_empty || condition.is_null ||
-      condition.geo_radius || condition.geo_bounding_box || condition.geo_polygon) {
+      condition.values_count || condition.is_empty || condition.is_null || condition.geo_radius ||
+      condition.geo_bounding_box || condition.geo_polygon) {
     return std::nullopt;
   }
   const MatchCondition& match = *condition.match;

@@ -66,8 +66,8 @@ double SearchPlanner::ExactCostNs(const PlannerInputs& in) {
 double SearchPlanner::WalkCostNs(const PlannerInputs& in, double selectivity) {
   const double s = std::clamp(selectivity, 1e-6, 1.0);
   // The walk cannot compute more distances than there are points.
-  const double distances = std::min(
-      double(in.points), WalkDistancesPerEf(in) * double(in.ef) * std::pow(s, -kSelectivityExponent));
+  const double distances = std::min(double(in.points), WalkDistancesPerEf(in) * double(in.ef) *
+                                                           std::pow(s, -kSelectivityExponent));
   // Candidates from the payload indexes (fewer scanned than points) spare the filter test of
   // every label the bitset rejects.
   const double checks = in.scanned < in.points ? s : 1.0;

@@ -20,11 +20,11 @@
 namespace qd::index {
 
 struct PlannerInputs {
-  size_t dim = 0;            // vector dimension
-  size_t points = 0;         // live points with this vector in the segment
-  size_t scanned = 0;        // points the exact scan tests against the filter
-  double matches = 0;        // expected points that pass the filter (payload index statistics)
-  size_t ef = 0;             // the walk's ef (>= limit)
+  size_t dim = 0;      // vector dimension
+  size_t points = 0;   // live points with this vector in the segment
+  size_t scanned = 0;  // points the exact scan tests against the filter
+  double matches = 0;  // expected points that pass the filter (payload index statistics)
+  size_t ef = 0;       // the walk's ef (>= limit)
   // Distances an unfiltered walk computes per unit of ef in this graph (its shape: M, size,
   // how clustered the data is); HnswIndex measures it (WalkDistancesPerEf).
   double walk_distances_per_ef = 0;

@@ -830,9 +830,7 @@ Status Segment::CreateFieldIndex(const std::string& field, const std::string& sc
   return Status::Ok();
 }
 
-size_t Segment::PayloadM(int spec) const {
-  return specs_[spec].payload_m.value_or(specs_[spec].m);
-}
+size_t Segment::PayloadM(int spec) const { return specs_[spec].payload_m.value_or(specs_[spec].m); }
 
 size_t Segment::LinkThresholdPoints(int spec) const {
   const size_t vector_bytes = std::max<size_t>(1, specs_[spec].dim * sizeof(float));
@@ -888,7 +886,8 @@ Status Segment::LinkPayloads(const std::vector<uint32_t>& offsets) {
       for (const auto& [name, field] : payload_indexes_.indexes()) {
         if (!field->Groupable()) continue;
         for (uint32_t offset : offsets) {
-          if (offset >= slots_.size() || !slots_[offset].live() || !present_.Test(offset, s)) continue;
+          if (offset >= slots_.size() || !slots_[offset].live()) continue;
+          if (!present_.Test(offset, s)) continue;
           for (const std::string& key : field->GroupsOf(offset)) {
             const std::string id = GroupId(name, key);
             auto [it, fresh] = work.try_emplace(id);
@@ -1323,10 +1322,13 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
     const size_t scanned = plan && plan->candidates ? plan->candidates->size() : points;
     const size_t kb = scanned * vs.dim * sizeof(float) / 1024;
     const size_t ef = std::max(spec.ef ? spec.ef : std::max<size_t>(vs.ef_construct, want), want);
-    index::PlannerInputs costs{vs.dim, points, scanned,
-                               plan ? std::min(plan->expected_matches, double(scanned))
-                                    : double(points),
-                               ef, index.WalkDistancesPerEf()};
+    index::PlannerInputs costs;
+    costs.dim = vs.dim;
+    costs.points = points;
+    costs.scanned = scanned;
+    costs.matches = plan ? std::min(plan->expected_matches, double(scanned)) : double(points);
+    costs.ef = ef;
+    costs.walk_distances_per_ef = index.WalkDistancesPerEf();
     bool exact = spec.exact || (kb < vs.full_scan_threshold_kb && !spec.force_graph);
     // A filter on a value whose points have payload links walks within them: the walk then
     // meets only that value's points, wherever the query is, and costs what an unfiltered walk
@@ -1339,11 +1341,12 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
       group_costs.matches = std::min(costs.matches, double(group->size()));
     }
     const bool planned = filtered && !spec.force_graph;
-    if (!exact && planned) {
-      exact = group ? index::SearchPlanner::WalkCostNs(
-                          group_costs, group_costs.matches / double(std::max<size_t>(1, group->size()))) >
-                          index::SearchPlanner::ExactCostNs(costs)
-                    : index::SearchPlanner::Decide(costs) == index::SearchPath::kExact;
+    if (!exact && planned && group) {
+      const double in_group = group_costs.matches / double(std::max<size_t>(1, group->size()));
+      exact = index::SearchPlanner::WalkCostNs(group_costs, in_group) >
+              index::SearchPlanner::ExactCostNs(costs);
+    } else if (!exact && planned) {
+      exact = index::SearchPlanner::Decide(costs) == index::SearchPath::kExact;
     }
     bool walked = false;
     if (!exact) {
@@ -1401,8 +1404,8 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
     }
     if (!walked) {
       std::vector<float> q = index.PrepareQuery(spec.query.dense.data());
-      std::vector<uint32_t> all = plan && plan->candidates ? std::move(*plan->candidates)
-                                                           : CandidateOffsets(nullptr);
+      std::vector<uint32_t> all =
+          plan && plan->candidates ? std::move(*plan->candidates) : CandidateOffsets(nullptr);
       all.erase(std::remove_if(all.begin(), all.end(), [&](uint32_t o) { return !accept(o); }),
                 all.end());
       std::vector<float> distances = index.DistancesTo(q.data(), all);

@@ -134,18 +134,20 @@ Result<std::vector<int>> ReadLabels(const std::string& path, size_t n) {
   return out;
 }
 
-Status Upsert(HttpConnection& c, const Options& o, const Dataset& ds, const std::vector<int>& labels,
-              const std::string& metric) {
+Status Upsert(HttpConnection& c, const Options& o, const Dataset& ds,
+              const std::vector<int>& labels, const std::string& metric) {
   const std::string base = "/collections/" + o.collection;
   (void)c.Request("DELETE", base);
   std::string create = "{\"vectors\":{\"size\":" + std::to_string(ds.base.dim) +
-                       ",\"distance\":\"" + metric + "\"},\"hnsw_config\":{\"m\":" +
-                       std::to_string(o.m) + ",\"ef_construct\":" + std::to_string(o.ef_construct);
+                       ",\"distance\":\"" + metric +
+                       "\"},\"hnsw_config\":{\"m\":" + std::to_string(o.m) +
+                       ",\"ef_construct\":" + std::to_string(o.ef_construct);
   if (o.payload_m >= 0) create += ",\"payload_m\":" + std::to_string(o.payload_m);
   create += "}}";
   if (auto r = Call(c, "PUT", base, create); !r.ok()) return r.status();
   for (const char* field : {"label", "bucket"}) {
-    std::string body = std::string("{\"field_name\":\"") + field + "\",\"field_schema\":\"integer\"}";
+    std::string body =
+        std::string("{\"field_name\":\"") + field + "\",\"field_schema\":\"integer\"}";
     if (auto r = Call(c, "PUT", base + "/index?wait=true", body); !r.ok()) return r.status();
   }
   ProgressBar bar("upsert", ds.base.rows);
@@ -200,16 +202,17 @@ int Run(const Options& o) {
   for (int& l : random_label) l = static_cast<int>(rng() % 10);
   auto must = [](const std::string& condition) { return "{\"must\":[" + condition + "]}"; };
   auto bucket_below = [&](int n) {
-    return FilterCase{"bucket < " + std::to_string(n) + " (" + std::to_string(n) + "%)",
-                      [=](size_t) {
-                        return must("{\"key\":\"bucket\",\"range\":{\"lt\":" + std::to_string(n) + "}}");
-                      }};
+    return FilterCase{
+        "bucket < " + std::to_string(n) + " (" + std::to_string(n) + "%)", [=](size_t) {
+          return must("{\"key\":\"bucket\",\"range\":{\"lt\":" + std::to_string(n) + "}}");
+        }};
   };
   std::vector<FilterCase> all = {
       {"none", [](size_t) { return std::string(); }},
       {"label = random k (10%)",
        [&](size_t q) {
-         return must("{\"key\":\"label\",\"match\":{\"value\":" + std::to_string(random_label[q]) + "}}");
+         return must("{\"key\":\"label\",\"match\":{\"value\":" + std::to_string(random_label[q]) +
+                     "}}");
        }},
       {"label = query's (10%)",
        [&](size_t q) {
@@ -260,8 +263,9 @@ int Run(const Options& o) {
           const size_t mode = kOrders[(q + pass) % 6][i];
           std::string body = "{\"vector\":";
           AppendVector(&body, ds->queries.Row(q));
-          body += ",\"limit\":" + std::to_string(o.k) + ",\"params\":{\"hnsw_ef\":" +
-                  std::to_string(o.ef) + (mode == kPlanned ? "" : ",") + kParams[mode] + "}";
+          body += ",\"limit\":" + std::to_string(o.k) +
+                  ",\"params\":{\"hnsw_ef\":" + std::to_string(o.ef) +
+                  (mode == kPlanned ? "" : ",") + kParams[mode] + "}";
           if (!filter.empty()) body += ",\"filter\":" + filter;
           body += "}";
           const Clock::time_point start = Clock::now();
@@ -293,8 +297,8 @@ int Run(const Options& o) {
     for (size_t q = 0; q < ds->queries.rows; ++q) {
       std::string body = "{\"vector\":";
       AppendVector(&body, ds->queries.Row(q));
-      body += ",\"limit\":" + std::to_string(o.k) + ",\"params\":{\"hnsw_ef\":" +
-              std::to_string(o.ef) + "}";
+      body += ",\"limit\":" + std::to_string(o.k) +
+              ",\"params\":{\"hnsw_ef\":" + std::to_string(o.ef) + "}";
       const std::string filter = f.json(q);
       if (!filter.empty()) body += ",\"filter\":" + filter;
       body += "}";
@@ -306,16 +310,19 @@ int Run(const Options& o) {
     if (auto counters = PlanCounters(c); counters.ok()) after = *counters;
     const double n = double(ds->queries.rows);
     double ms[kModes];
-    for (size_t mode = 0; mode < kModes; ++mode) ms[mode] = 1000 * seconds[mode] / double(count[mode]);
+    for (size_t mode = 0; mode < kModes; ++mode)
+      ms[mode] = 1000 * seconds[mode] / double(count[mode]);
     const double exact_picks = after["exact"] - before["exact"];
     const double graph_picks = after["hnsw"] - before["hnsw"];
     const double handed_over = after["hnsw_then_exact"] - before["hnsw_then_exact"];
     // "exact", "hnsw", or the share of each: "h70/x20/p10" (hnsw, exact, probe handed over).
     auto pct = [&](double v) { return std::to_string(int(100 * v / n + 0.5)); };
-    std::string choice = exact_picks + graph_picks + handed_over == 0 ? "?"
-                         : graph_picks + handed_over == 0             ? "exact"
-                         : exact_picks + handed_over == 0             ? "hnsw"
-                         : "h" + pct(graph_picks) + "/x" + pct(exact_picks) + "/p" + pct(handed_over);
+    std::string choice =
+        exact_picks + graph_picks + handed_over == 0 ? "?"
+        : graph_picks + handed_over == 0             ? "exact"
+        : exact_picks + handed_over == 0
+            ? "hnsw"
+            : "h" + pct(graph_picks) + "/x" + pct(exact_picks) + "/p" + pct(handed_over);
     std::printf("%-26s %8.3f %8.3f %9.2f %9.2f %8.2f %12s %12.2f\n", f.name.c_str(),
                 recall[kGraph] / n, recall[kPlanned] / n, ms[kGraph], ms[kExact], ms[kPlanned],
                 choice.c_str(), ms[kPlanned] / std::min(ms[kGraph], ms[kExact]));

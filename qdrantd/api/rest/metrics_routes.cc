@@ -175,9 +175,10 @@ std::string RenderMetrics(const MetricsContext& context) {
                               "dense searches by the path that answered them: the exact scan, the "
                               "HNSW walk, or a walk the planner's probe handed to the scan",
                               MetricType::Counter);
-  for (auto [path, name] : {std::pair{segment::SearchPathTaken::kExact, "exact"},
-                            std::pair{segment::SearchPathTaken::kWalk, "hnsw"},
-                            std::pair{segment::SearchPathTaken::kWalkThenExact, "hnsw_then_exact"}}) {
+  for (auto [path, name] :
+       {std::pair{segment::SearchPathTaken::kExact, "exact"},
+        std::pair{segment::SearchPathTaken::kWalk, "hnsw"},
+        std::pair{segment::SearchPathTaken::kWalkThenExact, "hnsw_then_exact"}}) {
     plans.metric.push_back(
         Sample(static_cast<double>(segment::SearchPathCount(path)), {{"path", name}}));
   }

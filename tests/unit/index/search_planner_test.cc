@@ -50,7 +50,7 @@ TEST_CASE("a must_not filter the indexes cannot narrow is scanned in full but es
   // `label` not in 0..7: 20% of the points, but the scan tests all 60,000.
   const PlannerInputs in = FashionMnist(12000, 60000);
   REQUIRE(SearchPlanner::Decide(in) == SearchPath::kWalk);
-  CHECK(SearchPlanner::KeepWalking(in, 64, 13));     // a query whose class is 8 or 9 ...
+  CHECK(SearchPlanner::KeepWalking(in, 64, 13));  // a query whose class is 8 or 9 ...
   CHECK(SearchPlanner::KeepWalking(in, 64, 60));
   CHECK_FALSE(SearchPlanner::KeepWalking(in, 64, 0));  // ... or one of the others
 }

@@ -36,7 +36,8 @@ Set Clustered(uint32_t seed) {
   for (size_t i = 0; i < kPoints; ++i) {
     const int c = static_cast<int>(rng() % kClusters);
     s.label.push_back(c);
-    for (uint32_t d = 0; d < kDim; ++d) s.base[i * kDim + d] = s.centres[c * kDim + d] + normal(rng);
+    for (uint32_t d = 0; d < kDim; ++d)
+      s.base[i * kDim + d] = s.centres[c * kDim + d] + normal(rng);
   }
   return s;
 }
@@ -96,7 +97,8 @@ std::unique_ptr<Segment> Build(const std::string& dir, const Set& set,
 }
 
 // The ids of the 10 nearest points among those `keep` takes.
-std::vector<uint64_t> BruteForce(const Set& set, const float* q, const std::function<bool(size_t)>& keep) {
+std::vector<uint64_t> BruteForce(const Set& set, const float* q,
+                                 const std::function<bool(size_t)>& keep) {
   std::vector<std::pair<float, uint64_t>> all;
   for (size_t i = 0; i < kPoints; ++i) {
     if (keep(i)) all.emplace_back(L2(q, &set.base[i * kDim]), i);
@@ -114,8 +116,10 @@ struct Figures {
 
 // Runs one query per cluster centre (plus noise) with the filter `filter_of(cluster)` and
 // `keep(cluster, point)` as its brute-force twin.
-Figures Run(const Segment& segment, const Set& set, const std::function<std::string(int)>& filter_of,
-            const std::function<bool(int, size_t)>& keep, bool exact = false, bool force_graph = false) {
+Figures Run(const Segment& segment, const Set& set,
+            const std::function<std::string(int)>& filter_of,
+            const std::function<bool(int, size_t)>& keep, bool exact = false,
+            bool force_graph = false) {
   const uint64_t exact0 = SearchPathCount(SearchPathTaken::kExact);
   const uint64_t walk0 = SearchPathCount(SearchPathTaken::kWalk);
   const uint64_t over0 = SearchPathCount(SearchPathTaken::kWalkThenExact);
@@ -184,7 +188,8 @@ TEST_CASE("filtered search keeps recall and the planner follows the filter's cor
   {
     INFO("half the points, uncorrelated: the walk");
     Figures f = Run(
-        *segment, set, [](int) { return std::string(R"({"must":[{"key":"bucket","range":{"lt":5}}]})"); },
+        *segment, set,
+        [](int) { return std::string(R"({"must":[{"key":"bucket","range":{"lt":5}}]})"); },
         [&](int, size_t i) { return i % 10 < 5; });
     CHECK(f.recall >= 0.95);
     CHECK(f.walk == kClusters);
@@ -193,7 +198,9 @@ TEST_CASE("filtered search keeps recall and the planner follows the filter's cor
     INFO("a must_not the indexes estimate: recall either way");
     Figures f = Run(
         *segment, set,
-        [](int) { return std::string(R"({"must_not":[{"key":"bucket","match":{"any":[0,1,2]}}]})"); },
+        [](int) {
+          return std::string(R"({"must_not":[{"key":"bucket","match":{"any":[0,1,2]}}]})");
+        },
         [&](int, size_t i) { return i % 10 > 2; });
     CHECK(f.recall >= 0.95);
     CHECK(f.exact + f.walk + f.handed_over == kClusters);
@@ -201,7 +208,9 @@ TEST_CASE("filtered search keeps recall and the planner follows the filter's cor
   {
     INFO("exact and forced walks are taken as asked");
     auto keep = [&](int, size_t i) { return i % 10 == 0; };
-    auto bucket0 = [](int) { return std::string(R"({"must":[{"key":"bucket","match":{"value":0}}]})"); };
+    auto bucket0 = [](int) {
+      return std::string(R"({"must":[{"key":"bucket","match":{"value":0}}]})");
+    };
     Figures exact = Run(*segment, set, bucket0, keep, /*exact=*/true);
     CHECK(exact.recall == 1.0);
     CHECK(exact.exact == kClusters);
@@ -222,8 +231,8 @@ TEST_CASE("payload links let a walk stay within a label wherever the query is", 
     Figures own = Run(*segment, set, LabelIs, [&](int c, size_t i) { return set.label[i] == c; });
     CHECK(own.recall >= 0.95);
     CHECK(own.walk == kClusters);
-    Figures other = Run(*segment, set, OtherLabel,
-                        [&](int c, size_t i) { return HasOtherLabel(set, c, i); });
+    Figures other =
+        Run(*segment, set, OtherLabel, [&](int c, size_t i) { return HasOtherLabel(set, c, i); });
     CHECK(other.recall >= 0.95);
     CHECK(other.walk == kClusters);
     CHECK(other.handed_over == 0);
@@ -239,8 +248,8 @@ TEST_CASE("payload links are built again when a segment is reopened", "[unit][se
   }
   Result<std::unique_ptr<Segment>> reopened = Segment::Open(dir.path(), {Spec(std::nullopt)});
   REQUIRE(reopened.ok());
-  Figures other = Run(**reopened, set, OtherLabel,
-                      [&](int c, size_t i) { return HasOtherLabel(set, c, i); });
+  Figures other =
+      Run(**reopened, set, OtherLabel, [&](int c, size_t i) { return HasOtherLabel(set, c, i); });
   CHECK(other.recall >= 0.95);
   CHECK(other.walk == kClusters);
 }
