@@ -432,7 +432,7 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
   if (within) {
     for (uint32_t seed : walk->seeds) {
       const tableint node = impl_->InternalOf(seed);
-      if (node == kAbsent || node >= h.cur_element_count || !inside(node)) continue;
+      if (node == kAbsent || !inside(node)) continue;  // internal_of holds only added ids
       ++distances;
       start(node, impl_->Dist(q.data(), node));
     }
