@@ -24,6 +24,10 @@ constexpr const char* kHealthCheck = "qdrant.Qdrant/HealthCheck";
 constexpr const char* kVersion = "qdrantd.admin.Admin/Version";
 constexpr const char* kClusterStatus = "qdrantd.admin.Admin/ClusterStatus";
 constexpr const char* kRemovePeer = "qdrantd.admin.Admin/RemovePeer";
+constexpr const char* kListTransfers = "qdrantd.admin.Admin/ListTransfers";
+constexpr const char* kGetRebalance = "qdrantd.admin.Admin/GetRebalance";
+constexpr const char* kStartRebalance = "qdrantd.admin.Admin/StartRebalance";
+constexpr const char* kDrainPeer = "qdrantd.admin.Admin/DrainPeer";
 constexpr const char* kCreateCollection = "qdrant.Collections/Create";
 constexpr const char* kListCollections = "qdrant.Collections/List";
 constexpr const char* kGetCollection = "qdrant.Collections/Get";
@@ -476,6 +480,104 @@ Status Client::RemovePeer(uint64_t peer_id, bool force) {
   qdrantd::admin::RemovePeerReply reply;
   ::grpc::Status s = impl_->admin->RemovePeer(&context, request, &reply);
   return impl_->ToStatus(s, kRemovePeer);
+}
+
+namespace {
+
+TransferStatus FromProto(const qdrantd::admin::TransferInfo& t) {
+  TransferStatus out{.collection = t.collection(),
+                     .shard_id = t.shard_id(),
+                     .from_peer_id = t.from_peer_id(),
+                     .to_peer_id = t.to_peer_id(),
+                     .method = t.method(),
+                     .sync = t.sync(),
+                     .reason = t.reason(),
+                     .points_done = t.points_done(),
+                     .points_total = t.points_total(),
+                     .bytes_done = t.bytes_done(),
+                     .ops_done = t.ops_done(),
+                     .ops_total = t.ops_total(),
+                     .started_at_ms = t.started_at_ms(),
+                     .updated_at_ms = t.updated_at_ms(),
+                     .bytes_per_second = t.bytes_per_second(),
+                     .eta_seconds = std::nullopt};
+  if (t.has_eta_seconds()) out.eta_seconds = t.eta_seconds();
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<TransferStatus>> Client::ListTransfers(
+    const std::optional<std::string>& collection) {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrantd::admin::ListTransfersRequest request;
+  if (collection) request.set_collection(*collection);
+  qdrantd::admin::ListTransfersReply reply;
+  ::grpc::Status s = impl_->admin->ListTransfers(&context, request, &reply);
+  if (Status status = impl_->ToStatus(s, kListTransfers); !status.ok()) return status;
+  std::vector<TransferStatus> out;
+  for (const qdrantd::admin::TransferInfo& t : reply.transfers()) out.push_back(FromProto(t));
+  return out;
+}
+
+Result<RebalanceInfo> Client::GetRebalance() {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrantd::admin::GetRebalanceReply reply;
+  ::grpc::Status s =
+      impl_->admin->GetRebalance(&context, qdrantd::admin::GetRebalanceRequest(), &reply);
+  if (Status status = impl_->ToStatus(s, kGetRebalance); !status.ok()) return status;
+  RebalanceInfo out{.state = reply.state(),
+                    .reason = reply.reason(),
+                    .moves_done = reply.moves_done(),
+                    .moves_failed = reply.moves_failed(),
+                    .moves_in_flight = reply.moves_in_flight(),
+                    .moves_planned = reply.moves_planned(),
+                    .moves_total = reply.moves_total(),
+                    .started_at_ms = reply.started_at_ms(),
+                    .eta_seconds = std::nullopt,
+                    .draining = {reply.draining().begin(), reply.draining().end()},
+                    .plan = {},
+                    .in_flight = {},
+                    .stuck = {reply.stuck().begin(), reply.stuck().end()},
+                    .replicas = {}};
+  if (reply.has_eta_seconds()) out.eta_seconds = reply.eta_seconds();
+  for (const qdrantd::admin::PlannedMove& m : reply.plan()) {
+    out.plan.push_back(
+        {.kind = m.kind(),
+         .collection = m.collection(),
+         .shard_id = m.shard_id(),
+         .from_peer_id = m.from_peer_id(),
+         .to_peer_id = m.has_to_peer_id() ? std::optional<uint64_t>(m.to_peer_id()) : std::nullopt,
+         .reason = m.reason()});
+  }
+  for (const qdrantd::admin::TransferInfo& t : reply.in_flight())
+    out.in_flight.push_back(FromProto(t));
+  for (const qdrantd::admin::PeerReplicas& r : reply.replicas()) {
+    out.replicas.push_back({.peer_id = r.peer_id(), .now = r.now(), .after = r.after()});
+  }
+  return out;
+}
+
+Status Client::StartRebalance() {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrantd::admin::StartRebalanceReply reply;
+  ::grpc::Status s =
+      impl_->admin->StartRebalance(&context, qdrantd::admin::StartRebalanceRequest(), &reply);
+  return impl_->ToStatus(s, kStartRebalance);
+}
+
+Status Client::DrainPeer(uint64_t peer_id, bool cancel) {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrantd::admin::DrainPeerRequest request;
+  request.set_peer_id(peer_id);
+  request.set_cancel(cancel);
+  qdrantd::admin::DrainPeerReply reply;
+  ::grpc::Status s = impl_->admin->DrainPeer(&context, request, &reply);
+  return impl_->ToStatus(s, kDrainPeer);
 }
 
 Status Client::CreateCollection(const CollectionCreate& request) {

@@ -65,6 +65,59 @@ struct ClusterStatus {
   std::string consensus_thread_status;  // working, stopped or stopped_with_err
 };
 
+// qdrantd.admin.Admin/ListTransfers: a shard transfer with the progress its source last
+// reported through consensus (docs/admin-api.md).
+struct TransferStatus {
+  std::string collection;
+  uint32_t shard_id = 0;
+  uint64_t from_peer_id = 0;
+  uint64_t to_peer_id = 0;
+  std::string method;
+  bool sync = false;
+  std::string reason;  // "" (requested), recovery, rebalance, drain, heal
+  uint64_t points_done = 0;
+  uint64_t points_total = 0;
+  uint64_t bytes_done = 0;
+  uint64_t ops_done = 0;
+  uint64_t ops_total = 0;
+  uint64_t started_at_ms = 0;  // 0: no progress reported yet
+  uint64_t updated_at_ms = 0;
+  double bytes_per_second = 0;
+  std::optional<double> eta_seconds;
+};
+
+// qdrantd.admin.Admin/GetRebalance: the rebalance record and plan (docs/cluster.md).
+struct RebalanceMove {
+  std::string kind;  // move, replicate, drop
+  std::string collection;
+  uint32_t shard_id = 0;
+  uint64_t from_peer_id = 0;
+  std::optional<uint64_t> to_peer_id;
+  std::string reason;  // drain, heal, rebalance
+};
+
+struct RebalanceInfo {
+  std::string state;  // idle, running, done
+  std::string reason;
+  uint64_t moves_done = 0;
+  uint64_t moves_failed = 0;
+  uint64_t moves_in_flight = 0;
+  uint64_t moves_planned = 0;
+  uint64_t moves_total = 0;
+  uint64_t started_at_ms = 0;
+  std::optional<uint64_t> eta_seconds;
+  std::vector<uint64_t> draining;
+  std::vector<RebalanceMove> plan;
+  std::vector<TransferStatus> in_flight;
+  std::vector<std::string> stuck;
+  struct PeerReplicas {
+    uint64_t peer_id = 0;
+    uint64_t now = 0;
+    uint64_t after = 0;
+  };
+  std::vector<PeerReplicas> replicas;
+};
+
 // qdrant.Distance: how a collection compares vectors.
 enum class Distance { kUnknown, kCosine, kEuclid, kDot, kManhattan };
 
@@ -150,6 +203,13 @@ class Client {
   Result<ClusterStatus> GetClusterStatus();
   // Errors also: kFailedPrecondition in standalone mode.
   Status RemovePeer(uint64_t peer_id, bool force);
+  // Rebalancing and draining (beyond Qdrant). Errors also: kFailedPrecondition in standalone
+  // mode; DrainPeer kNotFound for an unknown peer, kInvalidArgument when nothing can take its
+  // replicas.
+  Result<std::vector<TransferStatus>> ListTransfers(const std::optional<std::string>& collection);
+  Result<RebalanceInfo> GetRebalance();
+  Status StartRebalance();
+  Status DrainPeer(uint64_t peer_id, bool cancel);
 
   // Qdrant's Collections service (proto/collections_service.proto). A server without it (a
   // qdrantd that does not serve collections over gRPC yet) fails them with kFailedPrecondition

@@ -500,6 +500,8 @@ void ReadCluster(Reader& r, ClusterConfig* c) {
   r.Uint("cluster.consensus.max_message_queue_size", &k.max_message_queue_size, 1);
   r.Uint("cluster.consensus.message_timeout_ticks", &k.message_timeout_ticks, 1);
   r.Uint("cluster.consensus.compact_wal_entries", &k.compact_wal_entries, 1);
+  r.Bool("cluster.rebalance.on_join", &c->rebalance.on_join);
+  r.Uint("cluster.rebalance.dead_peer_timeout_sec", &c->rebalance.dead_peer_timeout_sec);
 }
 
 void ReadTls(Reader& r, TlsConfig* t) {

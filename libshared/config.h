@@ -110,12 +110,20 @@ struct ConsensusConfig {
   uint64_t compact_wal_entries = 128;
 };
 
+// Beyond Qdrant (docs/cluster.md "Rebalancing, draining and self-healing").
+struct RebalanceConfig {
+  bool on_join = true;  // a Normal peer that joins gets its share of the replicas
+  // A peer unreachable this long has its replicas re-created elsewhere; 0: never.
+  uint64_t dead_peer_timeout_sec = 600;
+};
+
 struct ClusterConfig {
   bool enabled = false;
   uint64_t grpc_timeout_ms = 60000;
   uint64_t connection_timeout_ms = 2000;
   P2pConfig p2p;
   ConsensusConfig consensus;
+  RebalanceConfig rebalance;
 };
 
 struct TlsConfig {

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     RegisterCompletion(app, context);
     RegisterCluster(app, context);
     RegisterPeer(app, context);
+    RegisterRebalance(app, context);
 
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {

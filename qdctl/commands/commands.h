@@ -19,7 +19,8 @@ void RegisterHealth(CLI::App& app, Context& context);      // qdctl health
 void RegisterVersion(CLI::App& app, Context& context);     // qdctl version
 void RegisterCompletion(CLI::App& app, Context& context);  // qdctl completion bash
 void RegisterCluster(CLI::App& app, Context& context);     // qdctl cluster status
-void RegisterPeer(CLI::App& app, Context& context);        // qdctl peer remove
+void RegisterPeer(CLI::App& app, Context& context);        // qdctl peer remove|drain
+void RegisterRebalance(CLI::App& app, Context& context);   // qdctl rebalance ..., transfers
 
 // A bash completion script for `app`'s whole tree of subcommands and options, generated at
 // run time so it stays right as commands are added.

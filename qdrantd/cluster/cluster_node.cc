@@ -191,6 +191,13 @@ void ClusterNode::Housekeeping(OnLoop on_loop) {
   ReconcileMembership(on_loop);
   AnnounceSelf(on_loop);
   UpdateReadiness(on_loop);
+  ClusterStatus status = GetStatus(on_loop);
+  Liveness live{.leader = status.role == "Leader", .unreachable = {}};
+  for (const auto& [id, peer] : status.peers) {
+    if (!peer.reachable) live.unreachable.insert(id);
+  }
+  std::lock_guard<std::mutex> lock(liveness_mu_);
+  liveness_ = std::move(live);
 }
 
 // --- Proposals ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -125,6 +126,16 @@ class ClusterNode : public consensus::Transport {
   void Reconciled(server::OnLoop on_loop, uint64_t applied_index) { fsm_.Reconciled(on_loop, applied_index); }
 
   ClusterStatus GetStatus(server::OnLoop) const;
+  // Whether this node leads, and the peers it cannot reach now (GetStatus's `reachable`),
+  // refreshed every tick. Thread: any.
+  struct Liveness {
+    bool leader = false;
+    std::set<PeerId> unreachable;
+  };
+  Liveness GetLiveness() const {
+    std::lock_guard<std::mutex> lock(liveness_mu_);
+    return liveness_;
+  }
   // /readyz (compat.md §3), latched: this node joined, applied and reconciled up to the commit
   // index the other members report, and every local replica that was not healthy then has been
   // Active or Listener since.
@@ -216,6 +227,8 @@ class ClusterNode : public consensus::Transport {
   // few heartbeats before removing it, so that the peer learns of its removal (and can report
   // consensus_thread_status "stopped") before the leader stops talking to it.
   std::map<uint64_t, std::chrono::steady_clock::time_point> removal_noticed_;
+  mutable std::mutex liveness_mu_;
+  Liveness liveness_;  // Protected by liveness_mu_
 };
 
 }  // namespace qd::cluster

@@ -1,6 +1,7 @@
 #include "qdrantd/cluster/cluster_state.h"
 
 #include <array>
+#include <chrono>
 #include <utility>
 
 #include "qdrantd/cluster/json_util.h"
@@ -64,6 +65,12 @@ std::optional<ReplicaState> ParseReplicaState(std::string_view name) {
     if (n == name) return s;
   }
   return std::nullopt;
+}
+
+uint64_t WallClockMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
 }
 
 bool ClusterState::HoldsReplicas(PeerId peer) const {
@@ -154,31 +161,29 @@ std::string ClusterState::ToJson() const {
   w.EndObject();
   json::Key(w, "transfers");
   w.StartArray();
-  for (const Transfer& t : transfers) {
-    w.StartObject();
-    json::Key(w, "collection");
-    json::Str(w, t.collection);
-    json::Key(w, "shard");
-    w.Uint(t.shard);
-    json::Key(w, "from");
-    w.Uint64(t.from);
-    json::Key(w, "to");
-    w.Uint64(t.to);
-    json::Key(w, "method");
-    json::Str(w, t.method);
-    json::Key(w, "sync");
-    w.Bool(t.sync);
-    if (t.automatic) {
-      json::Key(w, "auto");
-      w.Bool(true);
-    }
-    if (t.restarts > 0) {
-      json::Key(w, "restarts");
-      w.Uint(t.restarts);
-    }
-    w.EndObject();
-  }
+  for (const Transfer& t : transfers) json::WriteTransfer(w, t);
   w.EndArray();
+  json::Key(w, "draining");
+  w.StartArray();
+  for (PeerId id : draining) w.Uint64(id);
+  w.EndArray();
+  json::Key(w, "rebalance");
+  w.StartObject();
+  json::Key(w, "running");
+  w.Bool(rebalance.running);
+  json::Key(w, "reason");
+  json::Str(w, rebalance.reason);
+  json::Key(w, "started_ms");
+  w.Uint64(rebalance.started_ms);
+  json::Key(w, "moves_done");
+  w.Uint64(rebalance.moves_done);
+  json::Key(w, "moves_failed");
+  w.Uint64(rebalance.moves_failed);
+  json::Key(w, "joined");
+  w.StartArray();
+  for (PeerId id : rebalance.joined) w.Uint64(id);
+  w.EndArray();
+  w.EndObject();
   json::Key(w, "recent_results");
   w.StartArray();
   for (const AppliedResult& r : recent_results) {
@@ -245,14 +250,24 @@ Result<ClusterState> ClusterState::FromJson(std::string_view text) {
   }
   if (const auto* ts = json::Member(d, "transfers"); ts && ts->IsArray()) {
     for (const auto& t : ts->GetArray()) {
-      s.transfers.push_back(Transfer{.collection = json::String(t, "collection"),
-                                     .shard = static_cast<ShardId>(json::U64(t, "shard")),
-                                     .from = json::U64(t, "from"),
-                                     .to = json::U64(t, "to"),
-                                     .method = json::String(t, "method", "stream_records"),
-                                     .sync = json::Bool(t, "sync"),
-                                     .automatic = json::Bool(t, "auto"),
-                                     .restarts = static_cast<uint32_t>(json::U64(t, "restarts"))});
+      s.transfers.push_back(json::ReadTransfer(t));
+    }
+  }
+  if (const auto* ids = json::Member(d, "draining"); ids && ids->IsArray()) {
+    for (const auto& id : ids->GetArray()) {
+      if (id.IsUint64()) s.draining.insert(id.GetUint64());
+    }
+  }
+  if (const auto* r = json::Member(d, "rebalance"); r && r->IsObject()) {
+    s.rebalance.running = json::Bool(*r, "running");
+    s.rebalance.reason = json::String(*r, "reason");
+    s.rebalance.started_ms = json::U64(*r, "started_ms");
+    s.rebalance.moves_done = json::U64(*r, "moves_done");
+    s.rebalance.moves_failed = json::U64(*r, "moves_failed");
+    if (const auto* ids = json::Member(*r, "joined"); ids && ids->IsArray()) {
+      for (const auto& id : ids->GetArray()) {
+        if (id.IsUint64()) s.rebalance.joined.insert(id.GetUint64());
+      }
     }
   }
   if (const auto* rs = json::Member(d, "recent_results"); rs && rs->IsArray()) {
@@ -266,6 +281,78 @@ Result<ClusterState> ClusterState::FromJson(std::string_view text) {
   }
   return s;
 }
+
+namespace json {
+
+void WriteTransfer(Writer& w, const Transfer& t) {
+  w.StartObject();
+  Key(w, "collection");
+  Str(w, t.collection);
+  Key(w, "shard");
+  w.Uint(t.shard);
+  Key(w, "from");
+  w.Uint64(t.from);
+  Key(w, "to");
+  w.Uint64(t.to);
+  Key(w, "method");
+  Str(w, t.method);
+  Key(w, "sync");
+  w.Bool(t.sync);
+  if (t.automatic) {
+    Key(w, "auto");
+    w.Bool(true);
+  }
+  if (t.restarts > 0) {
+    Key(w, "restarts");
+    w.Uint(t.restarts);
+  }
+  if (!t.reason.empty()) {
+    Key(w, "reason");
+    Str(w, t.reason);
+  }
+  if (t.progress.updated_ms != 0) {
+    const Transfer::Progress& p = t.progress;
+    Key(w, "progress");
+    w.StartObject();
+    for (auto [name, value] : {std::pair<const char*, uint64_t>{"started_ms", p.started_ms},
+                               {"updated_ms", p.updated_ms},
+                               {"points_done", p.points_done},
+                               {"points_total", p.points_total},
+                               {"bytes_done", p.bytes_done},
+                               {"ops_done", p.ops_done},
+                               {"ops_total", p.ops_total}}) {
+      Key(w, name);
+      w.Uint64(value);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+Transfer ReadTransfer(const rapidjson::Value& v) {
+  Transfer t{.collection = String(v, "collection"),
+             .shard = static_cast<ShardId>(U64(v, "shard")),
+             .from = U64(v, "from"),
+             .to = U64(v, "to"),
+             .method = String(v, "method", "stream_records"),
+             .sync = Bool(v, "sync"),
+             .automatic = Bool(v, "auto"),
+             .restarts = static_cast<uint32_t>(U64(v, "restarts")),
+             .reason = String(v, "reason"),
+             .progress = {}};
+  if (const rapidjson::Value* p = Member(v, "progress"); p && p->IsObject()) {
+    t.progress = Transfer::Progress{.started_ms = U64(*p, "started_ms"),
+                                    .updated_ms = U64(*p, "updated_ms"),
+                                    .points_done = U64(*p, "points_done"),
+                                    .points_total = U64(*p, "points_total"),
+                                    .bytes_done = U64(*p, "bytes_done"),
+                                    .ops_done = U64(*p, "ops_done"),
+                                    .ops_total = U64(*p, "ops_total")};
+  }
+  return t;
+}
+
+}  // namespace json
 
 std::string ChooseTransferMethod(const std::optional<std::string>& requested,
                                  const std::optional<std::string>& configured,

@@ -10,7 +10,13 @@
 //    "collections":[{"name":..,"config":<any JSON>,"shards":[{"id":u32,
 //        "replicas":[{"peer":u64,"state":"Active"|..}]}]}],
 //    "aliases":{"alias":"collection"}, "metadata":{"key":<any JSON>},
-//    "transfers":[{"collection":..,"shard":u32,"from":u64,"to":u64,"method":..,"sync":bool,"auto":bool}],
+//    "transfers":[{"collection":..,"shard":u32,"from":u64,"to":u64,"method":..,"sync":bool,"auto":bool,
+//                  "reason":"recovery"|"rebalance"|"drain"|"heal" (automatic ones),
+//                  "progress":{"started_ms","updated_ms","points_done","points_total",
+//                              "bytes_done","ops_done","ops_total"} (once reported)}],
+//    "draining":[u64...],
+//    "rebalance":{"running":bool,"reason":..,"started_ms":u64,"moves_done":u64,"moves_failed":u64,
+//                 "joined":[u64...]},
 //    "recent_results":[{"request":"<request id>","code":"ok"|"already exists"|..,"message":..}]}
 // recent_results is oldest first; a snapshot without it (older versions) restores an empty one.
 // Thread: any (a value).
@@ -36,6 +42,10 @@ using ShardId = uint32_t;
 enum class NodeType { kNormal, kListener };
 // Qdrant's ReplicaState names (lib/collection/src/shards/replica_set/replica_state.rs).
 using shard::ReplicaState;
+
+// The wall clock in ms since the epoch: how the cluster state records times (rebalance start,
+// transfer progress). Thread: any.
+uint64_t WallClockMs();
 
 std::string_view NodeTypeName(NodeType type);
 std::optional<NodeType> ParseNodeType(std::string_view name);
@@ -68,6 +78,23 @@ struct Transfer {
   bool sync = false;       // a replication: the source keeps its replica (Qdrant's `sync`)
   bool automatic = false;  // started by automatic recovery, within the transfer limits
   uint32_t restarts = 0;   // restart_transfer: each one starts the transfer over on its source
+  // Why an automatic transfer runs: "recovery" (a Dead replica), or the planner's "rebalance",
+  // "drain", "heal" (cluster/rebalance.h). Empty for the user's transfers.
+  std::string reason;
+  // How far it got, as its source last reported through consensus (kUpdateTransfer, every
+  // TransferManager::kProgressEvery), so that every peer can show it, across restarts.
+  // Times are the source's wall clock in ms since the epoch; all 0 until the first report.
+  struct Progress {
+    uint64_t started_ms = 0;
+    uint64_t updated_ms = 0;
+    uint64_t points_done = 0;
+    uint64_t points_total = 0;
+    uint64_t bytes_done = 0;
+    uint64_t ops_done = 0;  // wal_delta
+    uint64_t ops_total = 0;
+    friend bool operator==(const Progress&, const Progress&) = default;
+  };
+  Progress progress;
   friend bool operator==(const Transfer&, const Transfer&) = default;
 };
 
@@ -78,6 +105,22 @@ struct Transfer {
 std::string ChooseTransferMethod(const std::optional<std::string>& requested,
                                  const std::optional<std::string>& configured,
                                  bool to_holds_replica);
+
+// Rebalancing (cluster/rebalance.h, docs/cluster.md "Rebalancing, draining and self-healing"):
+// whether one runs, why, and how far it got. The moves themselves are not stored: the leader's
+// planner derives them from the state each time it looks, so a new leader carries on where the
+// old one stopped, and every peer can show the plan.
+struct Rebalance {
+  bool running = false;
+  std::string reason;       // "peer 7 joined", "requested"
+  uint64_t started_ms = 0;  // the proposer's wall clock (ms since the epoch) when it started
+  uint64_t moves_done = 0;  // rebalance transfers finished since it started
+  uint64_t moves_failed = 0;
+  // Normal peers that joined since the leader last looked: cluster.rebalance.on_join decides on
+  // the leader whether they start a rebalance (MetaOperation kSetRebalance clears them).
+  std::set<PeerId> joined;
+  friend bool operator==(const Rebalance&, const Rebalance&) = default;
+};
 
 // The verdict of one applied operation that carried a request id: what its proposer is told.
 struct AppliedResult {
@@ -100,6 +143,10 @@ struct ClusterState {
   std::map<std::string, std::string> aliases;   // alias -> collection name
   std::map<std::string, std::string> metadata;  // key -> JSON value text
   std::vector<Transfer> transfers;
+  // Peers being drained (POST /cluster/peer/{id}/drain): their replicas move to other peers and
+  // they receive none, until they are removed or the drain is cancelled.
+  std::set<PeerId> draining;
+  Rebalance rebalance;
   // The last kRecentResults verdicts, oldest first. Part of the state, so carried in snapshots.
   std::deque<AppliedResult> recent_results;
 

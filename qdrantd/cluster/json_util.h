@@ -45,3 +45,12 @@ inline bool Bool(const rapidjson::Value& obj, const char* name, bool fallback = 
 }
 
 }  // namespace qd::cluster::json
+
+namespace qd::cluster {
+struct Transfer;
+namespace json {
+// A Transfer as the cluster state and meta operations both encode it (cluster_state.cc).
+void WriteTransfer(Writer& w, const Transfer& t);
+Transfer ReadTransfer(const rapidjson::Value& v);
+}  // namespace json
+}  // namespace qd::cluster

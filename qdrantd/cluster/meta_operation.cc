@@ -10,7 +10,7 @@ namespace {
 
 using Kind = MetaOperation::Kind;
 
-constexpr std::array<std::pair<Kind, std::string_view>, 18> kKinds{{
+constexpr std::array<std::pair<Kind, std::string_view>, 20> kKinds{{
     {Kind::kUpsertPeer, "upsert_peer"},
     {Kind::kRemovePeer, "remove_peer"},
     {Kind::kCreateCollection, "create_collection"},
@@ -29,32 +29,9 @@ constexpr std::array<std::pair<Kind, std::string_view>, 18> kKinds{{
     {Kind::kRestoreState, "restore_state"},
     {Kind::kUpdateTransfer, "update_transfer"},
     {Kind::kRestartTransfer, "restart_transfer"},
+    {Kind::kDrainPeer, "drain_peer"},
+    {Kind::kSetRebalance, "set_rebalance"},
 }};
-
-void WriteTransfer(json::Writer& w, const Transfer& t) {
-  w.StartObject();
-  json::Key(w, "collection");
-  json::Str(w, t.collection);
-  json::Key(w, "shard");
-  w.Uint(t.shard);
-  json::Key(w, "from");
-  w.Uint64(t.from);
-  json::Key(w, "to");
-  w.Uint64(t.to);
-  json::Key(w, "method");
-  json::Str(w, t.method);
-  json::Key(w, "sync");
-  w.Bool(t.sync);
-  if (t.automatic) {
-    json::Key(w, "auto");
-    w.Bool(true);
-  }
-  if (t.restarts > 0) {
-    json::Key(w, "restarts");
-    w.Uint(t.restarts);
-  }
-  w.EndObject();
-}
 
 }  // namespace
 
@@ -139,7 +116,7 @@ std::string MetaOperation::Encode() const {
     case Kind::kUpdateTransfer:
     case Kind::kRestartTransfer:
       json::Key(w, "transfer");
-      WriteTransfer(w, transfer);
+      json::WriteTransfer(w, transfer);
       if (transfer.automatic) {
         json::Key(w, "limits");
         w.StartArray();
@@ -180,6 +157,18 @@ std::string MetaOperation::Encode() const {
       json::Key(w, "state");
       json::Raw(w, state_json);
       break;
+    case Kind::kDrainPeer:
+      json::Key(w, "peer_id");
+      w.Uint64(peer_id);
+      json::Key(w, "cancel");
+      w.Bool(cancel);
+      break;
+    case Kind::kSetRebalance:
+      str("action", rebalance_action);
+      str("reason", reason);
+      json::Key(w, "started_ms");
+      w.Uint64(started_ms);
+      break;
   }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
@@ -205,6 +194,10 @@ Result<MetaOperation> MetaOperation::Decode(std::string_view bytes) {
   op.uri = json::String(d, "uri");
   op.node_type = ParseNodeType(json::String(d, "node_type")).value_or(NodeType::kNormal);
   op.force = json::Bool(d, "force");
+  op.cancel = json::Bool(d, "cancel");
+  op.rebalance_action = json::String(d, "action");
+  op.reason = json::String(d, "reason");
+  op.started_ms = json::U64(d, "started_ms");
   op.collection = json::String(d, "collection");
   if (const auto* c = json::Member(d, "config")) op.config_json = json::Serialize(*c);
   if (const auto* n = json::Member(d, "shard_number"); n && n->IsUint()) op.shard_number = n->GetUint();
@@ -227,14 +220,7 @@ Result<MetaOperation> MetaOperation::Decode(std::string_view bytes) {
     op.replica_state = *st;
   }
   if (const auto* t = json::Member(d, "transfer"); t && t->IsObject()) {
-    op.transfer = Transfer{.collection = json::String(*t, "collection"),
-                           .shard = static_cast<ShardId>(json::U64(*t, "shard")),
-                           .from = json::U64(*t, "from"),
-                           .to = json::U64(*t, "to"),
-                           .method = json::String(*t, "method", "stream_records"),
-                           .sync = json::Bool(*t, "sync"),
-                           .automatic = json::Bool(*t, "auto"),
-                           .restarts = static_cast<uint32_t>(json::U64(*t, "restarts"))};
+    op.transfer = json::ReadTransfer(*t);
   }
   if (const auto* l = json::Member(d, "limits");
       l && l->IsArray() && l->Size() == 2 && (*l)[0].IsUint64() && (*l)[1].IsUint64()) {

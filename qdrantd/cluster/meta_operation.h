@@ -39,6 +39,8 @@ struct MetaOperation {
     kRestoreState,      // state_json: replaces collections/aliases/metadata (--reinit)
     kUpdateTransfer,    // transfer (matched as kFinishTransfer's): its method is what runs
     kRestartTransfer,   // transfer (matched likewise): start it over with transfer.method
+    kDrainPeer,         // peer_id, cancel: start (or cancel) draining the peer
+    kSetRebalance,      // rebalance_action, reason, started_ms (ClusterState::rebalance)
   };
 
   Kind kind = Kind::kSetMetadata;
@@ -75,6 +77,12 @@ struct MetaOperation {
   std::string key;
   std::string value_json;
   std::string state_json;
+  bool cancel = false;  // kDrainPeer
+  // kSetRebalance: "start" (reason, started_ms: counters reset), "finish" (running = false),
+  // "ack_join" (the joined peers were seen; nothing starts). Each clears rebalance.joined.
+  std::string rebalance_action;
+  std::string reason;
+  uint64_t started_ms = 0;
 
   std::string Encode() const;
   // Errors: kInvalidArgument for bytes that are not a MetaOperation of a known version/kind.

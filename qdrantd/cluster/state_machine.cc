@@ -20,6 +20,7 @@ bool SameTransfer(const Transfer& a, const Transfer& b) {
 // recovers it), a move's receiver is dropped; the source stays as it was.
 void AbortTransfer(ClusterState& s, const Transfer& t) {
   std::erase_if(s.transfers, [&](const Transfer& other) { return SameTransfer(other, t); });
+  if (t.reason == "rebalance") ++s.rebalance.moves_failed;
   auto c = s.collections.find(t.collection);
   if (c == s.collections.end()) return;
   auto shard = c->second.shards.find(t.shard);
@@ -47,6 +48,8 @@ void AbortTransfersOf(ClusterState& s, PeerId peer, const std::string* collectio
 
 void DropPeerEverywhere(ClusterState& s, PeerId id) {
   AbortTransfersOf(s, id, nullptr, std::nullopt);
+  s.draining.erase(id);
+  s.rebalance.joined.erase(id);
   for (auto& [name, c] : s.collections) {
     for (auto& [sid, shard] : c.shards) shard.replicas.erase(id);
   }
@@ -128,6 +131,11 @@ Status ApplyUpsertPeer(ClusterState& s, const MetaOperation& op) {
     s.removed_peers.insert(*other);
     DropPeerEverywhere(s, *other);
   }
+  // A Normal peer seen for the first time may start a rebalance (cluster.rebalance.on_join, on
+  // the leader); the founder's own registration is not a join.
+  if (!s.peers.empty() && !s.peers.count(op.peer_id) && op.node_type == NodeType::kNormal) {
+    s.rebalance.joined.insert(op.peer_id);
+  }
   s.peers[op.peer_id] = Peer{.uri = op.uri, .type = op.node_type};
   return Status::Ok();
 }
@@ -160,8 +168,14 @@ Status ApplyCreateCollection(ClusterState& s, const MetaOperation& op) {
   }
   std::map<ShardId, std::vector<PeerId>> placement = op.placement;
   if (placement.empty()) {
+    // A draining peer receives no new replicas, unless every peer is draining.
     std::vector<PeerId> ids;
-    for (const auto& [id, peer] : s.peers) ids.push_back(id);
+    for (const auto& [id, peer] : s.peers) {
+      if (!s.draining.count(id)) ids.push_back(id);
+    }
+    if (ids.empty()) {
+      for (const auto& [id, peer] : s.peers) ids.push_back(id);
+    }
     uint32_t shards = op.shard_number.value_or(static_cast<uint32_t>(std::max<size_t>(ids.size(), 1)));
     if (shards == 0) return Status::InvalidArgument("shard_number must be at least 1");
     placement = PlaceReplicas(ids, shards, op.replication_factor);
@@ -320,11 +334,17 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
       }
       if (op.kind == Kind::kUpdateTransfer) {
         it->method = op.transfer.method;  // a wal_delta that fell back to a full method
+        // The source's progress report, unless it is older than the one recorded.
+        if (op.transfer.progress.updated_ms >= it->progress.updated_ms &&
+            op.transfer.progress.updated_ms != 0) {
+          it->progress = op.transfer.progress;
+        }
         return Status::Ok();
       }
       if (op.kind == Kind::kRestartTransfer) {
         it->method = op.transfer.method;
         ++it->restarts;  // the source's TransferManager starts it over
+        it->progress = {};
         return Status::Ok();
       }
       const Transfer t = *it;
@@ -333,6 +353,7 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
         return Status::Ok();
       }
       s.transfers.erase(it);
+      if (t.reason == "rebalance") ++s.rebalance.moves_done;
       auto c = s.collections.find(t.collection);
       if (c == s.collections.end() || !c->second.shards.count(t.shard)) return Status::Ok();
       auto& replicas = c->second.shards[t.shard].replicas;
@@ -365,6 +386,29 @@ Status ApplyOperation(ClusterState& s, const MetaOperation& op) {
       s.transfers.clear();
       return Status::Ok();
     }
+    case Kind::kDrainPeer:
+      if (!s.peers.count(op.peer_id))
+        return Status::NotFound("Peer " + PeerName(op.peer_id) + " does not exist");
+      if (op.cancel) {
+        s.draining.erase(op.peer_id);
+      } else {
+        s.draining.insert(op.peer_id);
+      }
+      return Status::Ok();
+    case Kind::kSetRebalance:
+      s.rebalance.joined.clear();
+      if (op.rebalance_action == "start") {
+        s.rebalance.running = true;
+        s.rebalance.reason = op.reason;
+        s.rebalance.started_ms = op.started_ms;
+        s.rebalance.moves_done = 0;
+        s.rebalance.moves_failed = 0;
+      } else if (op.rebalance_action == "finish") {
+        s.rebalance.running = false;
+      } else if (op.rebalance_action != "ack_join") {
+        return Status::InvalidArgument("unknown rebalance action `" + op.rebalance_action + "`");
+      }
+      return Status::Ok();
   }
   return Status::InvalidArgument("unknown meta operation");
 }

@@ -1,8 +1,10 @@
 #include "qdrantd/cluster/transfer_manager.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "libshared/log.h"
+#include "qdrantd/cluster/rebalance.h"
 
 namespace qd::cluster {
 
@@ -58,6 +60,7 @@ std::optional<collection::TransferProgress> TransferManager::Progress(const Tran
 void TransferManager::Tick(const ClusterState& state) {
   SyncDrivers(state);
   PlanRecovery(state);
+  RunPlanner(state);
 }
 
 void TransferManager::SyncDrivers(const ClusterState& state) {
@@ -95,6 +98,7 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
         r->transfer = t;
         r->collection = *c;
         r->outcome = std::make_shared<Outcome>();
+        r->next_progress = now + kProgressEvery;
         collection::TransferDriver::Options o;
         o.method = t.method;
         o.batch_points = options_.batch_points;
@@ -108,10 +112,25 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
         continue;
       }
       Running& r = *it->second;
-      if (!r.proposing_method && r.driver->progress().method != r.transfer.method) {
+      if (!r.proposing_method &&
+          (r.driver->progress().method != r.transfer.method || now >= r.next_progress)) {
         r.proposing_method = true;
-        methods_to_propose.push_back(r.transfer);
-        methods_to_propose.back().method = r.driver->progress().method;
+        r.next_progress = now + kProgressEvery;
+        const collection::TransferProgress p = r.driver->progress();
+        Transfer update = r.transfer;
+        update.method = p.method;
+        const uint64_t wall_now = WallClockMs();
+        const auto running_ms = static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - p.started).count());
+        update.progress =
+            Transfer::Progress{.started_ms = wall_now - std::min(wall_now, running_ms),
+                               .updated_ms = wall_now,
+                               .points_done = p.points_done,
+                               .points_total = p.points_total,
+                               .bytes_done = p.bytes_done,
+                               .ops_done = p.ops_done ? p.ops_total : 0,
+                               .ops_total = p.ops_total};
+        methods_to_propose.push_back(std::move(update));
       }
       std::optional<Status> outcome;
       {
@@ -187,7 +206,10 @@ void TransferManager::PlanRecovery(const ClusterState& state) {
       }
       if (busy) continue;
       for (const auto& [peer, st] : shard.replicas) {
-        if (st != ReplicaState::kDead || !state.peers.count(peer)) continue;
+        // A draining peer's replica is moved off, not refilled.
+        if (st != ReplicaState::kDead || !state.peers.count(peer) || state.draining.count(peer)) {
+          continue;
+        }
         if (outgoing >= options_.outgoing_limit || incoming[peer] >= options_.incoming_limit) {
           continue;
         }
@@ -213,7 +235,8 @@ void TransferManager::PlanRecovery(const ClusterState& state) {
                                .to = peer,
                                .method = ChooseTransferMethod(std::nullopt, options_.method, true),
                                .sync = true,
-                               .automatic = true};
+                               .automatic = true,
+                               .reason = "recovery"};
         op.transfer_limits = {options_.incoming_limit, options_.outgoing_limit};
         {
           std::lock_guard<std::mutex> lock(mu_);
@@ -236,6 +259,128 @@ void TransferManager::PlanRecovery(const ClusterState& state) {
         break;  // one transfer per shard at a time
       }
     }
+  }
+}
+
+void TransferManager::ProposeRebalance(std::string action, std::string reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (proposing_rebalance_) return;
+    proposing_rebalance_ = true;
+  }
+  MetaOperation op;
+  op.kind = MetaOperation::Kind::kSetRebalance;
+  op.rebalance_action = std::move(action);
+  op.reason = std::move(reason);
+  op.started_ms = WallClockMs();
+  QD_LOG_INFO("rebalance: " + op.rebalance_action +
+              (op.reason.empty() ? "" : " (" + op.reason + ")"));
+  propose_(std::move(op), [this](Status s) {
+    if (!s.ok()) QD_LOG_INFO("rebalance: proposal failed, retrying: " + s.message());
+    std::lock_guard<std::mutex> lock(mu_);
+    proposing_rebalance_ = false;
+  });
+}
+
+void TransferManager::RunPlanner(const ClusterState& state) {
+  Liveness live = liveness_ ? liveness_() : Liveness{};
+  if (!live.leader) {
+    unreachable_since_.clear();  // a new leader times unreachability afresh
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  std::set<PeerId> unreachable, dead;
+  for (const auto& [id, peer] : state.peers) {
+    if (id == self_ || !live.unreachable.count(id)) {
+      unreachable_since_.erase(id);
+      continue;
+    }
+    unreachable.insert(id);
+    auto since = unreachable_since_.emplace(id, now).first->second;
+    if (options_.dead_peer_timeout.count() > 0 && now - since >= options_.dead_peer_timeout) {
+      dead.insert(id);
+    }
+  }
+  if (!state.rebalance.joined.empty()) {
+    std::string who;
+    for (PeerId p : state.rebalance.joined) who += (who.empty() ? "" : ", ") + std::to_string(p);
+    ProposeRebalance(options_.rebalance_on_join ? "start" : "ack_join",
+                     (state.rebalance.joined.size() > 1 ? "peers " : "peer ") + who + " joined");
+    return;  // plan on the state that says whether it runs
+  }
+  RebalancePlan plan = PlanRebalance(state, unreachable, dead, state.rebalance.running);
+  // A rebalance ends when nothing is left to balance with every staying peer reachable: a peer
+  // not heard from yet (a newcomer) or away for a while is waited for, until it counts as dead.
+  bool rebalance_left = false;
+  if (state.rebalance.running) {
+    for (const PlannedMove& m : PlanRebalance(state, {}, dead, true).moves) {
+      rebalance_left |= m.reason == "rebalance";
+    }
+  }
+  for (const Transfer& t : state.transfers) rebalance_left |= t.reason == "rebalance";
+  if (state.rebalance.running && !rebalance_left) {
+    ProposeRebalance("finish", "");
+    return;
+  }
+  std::map<PeerId, uint64_t> incoming, outgoing;
+  std::set<std::pair<std::string, ShardId>> busy;
+  for (const Transfer& t : state.transfers) {
+    ++incoming[t.to];
+    ++outgoing[t.from];
+    busy.insert({t.collection, t.shard});
+  }
+  std::set<std::pair<std::string, ShardId>> seen;
+  for (const PlannedMove& m : plan.moves) {
+    const std::pair<std::string, ShardId> key{m.collection, m.shard};
+    if (!seen.insert(key).second || busy.count(key)) continue;  // one step per shard at a time
+    if (auto b = plan_backoff_.find(key); b != plan_backoff_.end() && now < b->second) continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (planning_.count(key)) continue;
+    }
+    MetaOperation op;
+    std::string what;
+    if (m.kind == PlannedMove::Kind::kDrop) {
+      op.kind = MetaOperation::Kind::kRemoveReplica;
+      op.collection = m.collection;
+      op.shard = m.shard;
+      op.peer_id = m.from;
+      what = "dropping the replica of shard " + std::to_string(m.shard) + " on peer " +
+             std::to_string(m.from);
+    } else {
+      if (incoming[m.to] >= options_.incoming_limit ||
+          outgoing[m.from] >= options_.outgoing_limit) {
+        continue;
+      }
+      ++incoming[m.to];
+      ++outgoing[m.from];
+      op.kind = MetaOperation::Kind::kStartTransfer;
+      op.transfer = Transfer{.collection = m.collection,
+                             .shard = m.shard,
+                             .from = m.from,
+                             .to = m.to,
+                             .method = ChooseTransferMethod(std::nullopt, options_.method, false),
+                             .sync = m.kind == PlannedMove::Kind::kReplicate,
+                             .automatic = true,
+                             .reason = m.reason};
+      op.transfer_limits = {options_.incoming_limit, options_.outgoing_limit};
+      what = std::string(m.kind == PlannedMove::Kind::kMove ? "moving" : "copying") + " shard " +
+             std::to_string(m.shard) + " from peer " + std::to_string(m.from) + " to peer " +
+             std::to_string(m.to);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      planning_.insert(key);
+    }
+    plan_backoff_[key] = now + kRetryDelay;
+    QD_LOG_INFO("collection " + m.collection + ": " + m.reason + ": " + what);
+    propose_(std::move(op), [this, key, what](Status s) {
+      if (!s.ok()) {
+        QD_LOG_INFO("collection " + key.first + ": " + what + " not started: " + s.message());
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      planning_.erase(key);
+    });
   }
 }
 

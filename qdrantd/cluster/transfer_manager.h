@@ -10,7 +10,13 @@
 //    transfer limits (the FSM checks them, counting every transfer); limits 0/0 turn it off.
 //    A probe or proposal that failed waits kRetryDelay before the next try of that replica.
 //  * A wal_delta transfer whose driver fell back to stream_records has its method updated
-//    through consensus, so that every peer lists what runs.
+//    through consensus, so that every peer lists what runs; every kProgressEvery the same
+//    update carries the driver's progress (Transfer::Progress), which every peer can then show.
+//  * On the leader only: the rebalance planner (cluster/rebalance.h). It starts the first planned
+//    move of each shard that is in no transfer (automatic, within the limits): drains, heals
+//    peers unreachable longer than dead_peer_timeout, and balances while a rebalance runs; it
+//    starts a rebalance when a Normal peer joined (rebalance_on_join) and ends it when nothing
+//    is left to balance. Unreachability is timed from when this peer became leader.
 // It works on its own thread, ticking every kTick: probes and proposals may block there,
 // never on the loop.
 // Thread: any for the public methods.
@@ -45,9 +51,19 @@ class TransferManager {
     size_t batch_points = 128;
     // The method of recovery transfers (storage.shard_transfer_method; ChooseMethod).
     std::optional<std::string> method;
+    bool rebalance_on_join = true;  // cluster.rebalance.on_join
+    // cluster.rebalance.dead_peer_timeout_sec; 0: never replace a dead peer's replicas.
+    std::chrono::milliseconds dead_peer_timeout{std::chrono::seconds(600)};
   };
+  // Whether this peer leads, and the peers it cannot reach now (ClusterNode::Liveness).
+  struct Liveness {
+    bool leader = false;
+    std::set<PeerId> unreachable;
+  };
+  using LivenessFn = std::function<Liveness()>;
   static constexpr std::chrono::milliseconds kTick{200};
   static constexpr std::chrono::milliseconds kRetryDelay{1000};
+  static constexpr std::chrono::milliseconds kProgressEvery{2000};
   // Proposes `op`; `done` runs once it was applied here or failed (any thread).
   using ProposeFn = std::function<void(MetaOperation op, std::function<void(Status)> done)>;
   using StateFn = std::function<std::shared_ptr<const ClusterState>()>;
@@ -58,6 +74,8 @@ class TransferManager {
   TransferManager(const TransferManager&) = delete;
   TransferManager& operator=(const TransferManager&) = delete;
 
+  // Before Start(): without it the planner never runs.
+  void SetLiveness(LivenessFn liveness) { liveness_ = std::move(liveness); }
   void Start();
   // Stops the thread and every driver (joins them). Idempotent; Progress still answers.
   void Stop();
@@ -78,12 +96,15 @@ class TransferManager {
     std::shared_ptr<Outcome> outcome;
     bool proposing = false;                          // Protected by mu_
     bool proposing_method = false;  // a kUpdateTransfer in flight; Protected by mu_
+    std::chrono::steady_clock::time_point next_progress;  // Protected by mu_
     std::chrono::steady_clock::time_point retry_at;  // Protected by mu_
   };
   void Run();
   void Tick(const ClusterState& state);
   void SyncDrivers(const ClusterState& state);
   void PlanRecovery(const ClusterState& state);
+  void RunPlanner(const ClusterState& state);
+  void ProposeRebalance(std::string action, std::string reason);
 
   collection::Collections& collections_;
   const std::shared_ptr<collection::PeerLink> link_;
@@ -97,6 +118,13 @@ class TransferManager {
   std::map<Key, std::unique_ptr<Running>> running_;  // Protected by mu_
   std::set<Key> recovering_;  // recovery proposals in flight; Protected by mu_
   std::map<Key, std::chrono::steady_clock::time_point> backoff_;  // thread only
+  LivenessFn liveness_;
+  // The planner's proposals in flight: shards (collection, shard) and the rebalance record.
+  std::set<std::pair<std::string, ShardId>> planning_;                         // Protected by mu_
+  bool proposing_rebalance_ = false;                                           // Protected by mu_
+  std::map<PeerId, std::chrono::steady_clock::time_point> unreachable_since_;  // thread only
+  std::map<std::pair<std::string, ShardId>, std::chrono::steady_clock::time_point>
+      plan_backoff_;  // thread only
   std::thread thread_;
 };
 

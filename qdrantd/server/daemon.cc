@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "libshared/log.h"
@@ -20,6 +21,7 @@
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/api/rest/service_routes.h"
 #include "qdrantd/cluster/cluster_node.h"
+#include "qdrantd/cluster/rebalance.h"
 #include "qdrantd/cluster/reconciler.h"
 #include "qdrantd/cluster/transfer_manager.h"
 #include "qdrantd/collection/collections.h"
@@ -430,12 +432,20 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
       transfer_options.rate_limit_bytes = static_cast<uint64_t>(std::max(1.0, *mb * 1e6));
     }
     transfer_options.method = config.storage.shard_transfer_method;
+    transfer_options.rebalance_on_join = config.cluster.rebalance.on_join;
+    transfer_options.dead_peer_timeout =
+        std::chrono::seconds(config.cluster.rebalance.dead_peer_timeout_sec);
     transfers = std::make_unique<cluster::TransferManager>(
         *collections, data_client, member->peer_id(), transfer_options,
         [member](cluster::MetaOperation op, std::function<void(Status)> done) {
           member->Propose(std::move(op), std::chrono::seconds(10), std::move(done));
         },
         [member] { return member->State(); });
+    transfers->SetLiveness([member] {
+      cluster::ClusterNode::Liveness live = member->GetLiveness();
+      return cluster::TransferManager::Liveness{.leader = live.leader,
+                                                .unreachable = std::move(live.unreachable)};
+    });
     transfers->Start();
     engine.transfers = [member, manager = transfers.get()](const std::string& name) {
       std::vector<collection::TransferView> out;
@@ -712,6 +722,39 @@ api::grpc::AdminClusterHooks Daemon::Impl::ClusterHooks() {
   hooks.remove_peer = [node](uint64_t id, bool force, std::chrono::milliseconds timeout,
                              std::function<void(Status)> done) {
     node->Propose(cluster::MetaOperation::RemovePeer(id, force), timeout, std::move(done));
+  };
+  hooks.transfers = [node] { return node->State()->transfers; };
+  hooks.rebalance = [node, l](std::function<void(cluster::RebalanceStatus)> done) {
+    l->Post([node, done = std::move(done)](OnLoop on_loop) {
+      // As GET /cluster/rebalance: only the leader's view of reachability is complete.
+      std::set<cluster::PeerId> unreachable;
+      cluster::ClusterStatus status = node->GetStatus(on_loop);
+      for (const auto& [id, p] : status.peers) {
+        if (!p.reachable && status.role == "Leader") unreachable.insert(id);
+      }
+      done(cluster::DescribeRebalance(*node->State(), unreachable, cluster::WallClockMs()));
+    });
+  };
+  hooks.start_rebalance = [node](std::chrono::milliseconds timeout,
+                                 std::function<void(Status)> done) {
+    cluster::MetaOperation op;
+    op.kind = cluster::MetaOperation::Kind::kSetRebalance;
+    op.rebalance_action = "start";
+    op.reason = "requested";
+    op.started_ms = cluster::WallClockMs();
+    node->Propose(std::move(op), timeout, std::move(done));
+  };
+  hooks.drain_peer = [node](uint64_t id, bool cancel, std::chrono::milliseconds timeout,
+                            std::function<void(Status)> done) {
+    if (Status s = cluster::CheckDrain(*node->State(), id, cancel); !s.ok()) {
+      done(s);
+      return;
+    }
+    cluster::MetaOperation op;
+    op.kind = cluster::MetaOperation::Kind::kDrainPeer;
+    op.peer_id = id;
+    op.cancel = cancel;
+    node->Propose(std::move(op), timeout, std::move(done));
   };
   return hooks;
 }

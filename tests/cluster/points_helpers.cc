@@ -3,7 +3,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 
 #include "tests/support/json.h"
 
@@ -92,6 +94,61 @@ uint64_t PeerId(const ClusterPeer& p) {
   auto info = p.Cluster();
   REQUIRE(info);
   return info->peer_id;
+}
+
+void Preload(const ClusterPeer& via, const std::string& name, uint64_t points) {
+  for (uint64_t first = 1; first <= points; first += 1000) {
+    HttpResponse r = via.Request("PUT", "/collections/" + name + "/points?wait=true",
+                                 Batch(first, std::min(points, first + 999)));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+  }
+}
+
+std::set<uint64_t> Ids(const ClusterPeer& via, const std::string& name) {
+  HttpResponse r =
+      via.Request("POST", "/collections/" + name + "/points/scroll",
+                  R"({"limit":1000000,"with_payload":false})", std::chrono::seconds(30));
+  REQUIRE(r.status == 200);
+  std::set<uint64_t> out;
+  rapidjson::Document d = Json(r);
+  for (const auto& p : d["result"]["points"].GetArray()) out.insert(p["id"].GetUint64());
+  CHECK(d["result"]["next_page_offset"].IsNull());
+  return out;
+}
+
+Writers::Writers(const std::vector<ClusterPeer*>& peers, std::string name)
+    : name_(std::move(name)) {
+  for (size_t w = 0; w < 3; ++w) {
+    threads_.emplace_back([this, peers, w] {
+      uint64_t next = 1'000'000 * (w + 1);
+      while (!stop_) {
+        const ClusterPeer& via = *peers[(w + next) % peers.size()];
+        const uint64_t id = next++;
+        HttpResponse r = via.Request("PUT", "/collections/" + name_ + "/points?wait=true",
+                                     Batch(id, id, "w"), std::chrono::seconds(10));
+        std::lock_guard<std::mutex> lock(mu_);
+        (r.status == 200 ? acked_ : unknown_).insert(id);
+      }
+    });
+  }
+}
+
+void Writers::Stop() {
+  stop_ = true;
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+std::set<uint64_t> Writers::acked() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return acked_;
+}
+
+size_t Writers::unknown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return unknown_.size();
 }
 
 }  // namespace qd::test

@@ -3,8 +3,12 @@
 // comparison of every replica of a shard (through each peer's own P2P read).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/cluster/cluster_harness.h"
@@ -29,5 +33,27 @@ std::string Result(const HttpResponse& r);
 size_t CheckReplicasIdentical(const std::vector<ClusterPeer*>& peers, const std::string& name,
                               uint32_t shards, size_t min_replicas);
 uint64_t PeerId(const ClusterPeer& p);
+// Upserts points 1..points through `via` in batches of 1,000 (REQUIREs 200).
+void Preload(const ClusterPeer& via, const std::string& name, uint64_t points);
+// Ids a scroll through `via` returns (REQUIREs 200 and one page).
+std::set<uint64_t> Ids(const ClusterPeer& via, const std::string& name);
+
+// Writers through every peer of `peers`, each on ids of its own (1,000,000 x (writer + 1) on),
+// recording which upserts (wait=true) were acknowledged; they run until Stop().
+class Writers {
+ public:
+  Writers(const std::vector<ClusterPeer*>& peers, std::string name);
+  ~Writers() { Stop(); }
+  void Stop();
+  std::set<uint64_t> acked();
+  size_t unknown();
+
+ private:
+  std::string name_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::set<uint64_t> acked_, unknown_;
+};
 
 }  // namespace qd::test

@@ -64,69 +64,6 @@ std::string TransferBody(const char* op, uint64_t from, uint64_t to) {
          R"(,"to_peer_id":)" + std::to_string(to) + "}}";
 }
 
-void Preload(const ClusterPeer& via, const std::string& name, uint64_t points) {
-  for (uint64_t first = 1; first <= points; first += 1000) {
-    HttpResponse r = via.Request("PUT", "/collections/" + name + "/points?wait=true",
-                                 Batch(first, std::min(points, first + 999)));
-    INFO(r.body);
-    REQUIRE(r.status == 200);
-  }
-}
-
-// Writers through every peer, each on ids of its own, recording what was acknowledged.
-class Writers {
- public:
-  Writers(const std::vector<ClusterPeer*>& peers, std::string name) : name_(std::move(name)) {
-    for (size_t w = 0; w < 3; ++w) {
-      threads_.emplace_back([this, peers, w] {
-        uint64_t next = 1'000'000 * (w + 1);
-        while (!stop_) {
-          const ClusterPeer& via = *peers[(w + next) % peers.size()];
-          const uint64_t id = next++;
-          HttpResponse r = via.Request("PUT", "/collections/" + name_ + "/points?wait=true",
-                                       Batch(id, id, "w"), 10s);
-          std::lock_guard<std::mutex> lock(mu_);
-          (r.status == 200 ? acked_ : unknown_).insert(id);
-        }
-      });
-    }
-  }
-  ~Writers() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    for (std::thread& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  std::set<uint64_t> acked() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  size_t unknown() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return unknown_.size();
-  }
-
- private:
-  std::string name_;
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::set<uint64_t> acked_, unknown_;
-};
-
-// Ids a scroll through `via` returns.
-std::set<uint64_t> Ids(const ClusterPeer& via, const std::string& name) {
-  HttpResponse r = via.Request("POST", "/collections/" + name + "/points/scroll",
-                               R"({"limit":1000000,"with_payload":false})", 30s);
-  REQUIRE(r.status == 200);
-  std::set<uint64_t> out;
-  rapidjson::Document d = Json(r);
-  for (const auto& p : d["result"]["points"].GetArray()) out.insert(p["id"].GetUint64());
-  CHECK(d["result"]["next_page_offset"].IsNull());
-  return out;
-}
-
 // The peer of `peers` holding no replica of shard 0 and one that holds it.
 ClusterPeer* HolderOf(const std::vector<ClusterPeer*>& peers, const std::string& name, bool holds) {
   std::vector<Replica> replicas = Replicas(*peers[0], name, 0);

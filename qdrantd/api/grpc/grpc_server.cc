@@ -5,6 +5,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -85,6 +86,92 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
     return Answer(context, ::grpc::Status::OK);
   }
 
+  ServerUnaryReactor* ListTransfers(CallbackServerContext* context,
+                                    const qdrantd::admin::ListTransfersRequest* request,
+                                    qdrantd::admin::ListTransfersReply* reply) override {
+    if (auto* refused = Refused(auth_, context, "qdrantd.admin.Admin/ListTransfers", *request)) {
+      return refused;
+    }
+    if (auto* off = Standalone(context)) return off;
+    const auto now_ms = cluster::WallClockMs();
+    for (const cluster::Transfer& t : hooks_.transfers()) {
+      if (request->has_collection() && t.collection != request->collection()) continue;
+      FillTransfer(t, now_ms, reply->add_transfers());
+    }
+    return Answer(context, ::grpc::Status::OK);
+  }
+
+  ServerUnaryReactor* GetRebalance(CallbackServerContext* context,
+                                   const qdrantd::admin::GetRebalanceRequest* request,
+                                   qdrantd::admin::GetRebalanceReply* reply) override {
+    if (auto* refused = Refused(auth_, context, "qdrantd.admin.Admin/GetRebalance", *request)) {
+      return refused;
+    }
+    if (auto* off = Standalone(context)) return off;
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    hooks_.rebalance([reactor, reply](cluster::RebalanceStatus r) {
+      reply->set_state(r.state);
+      reply->set_reason(r.reason);
+      reply->set_moves_done(r.moves_done);
+      reply->set_moves_failed(r.moves_failed);
+      reply->set_moves_in_flight(r.moves_in_flight);
+      reply->set_moves_planned(r.moves_planned);
+      reply->set_moves_total(r.moves_total);
+      reply->set_started_at_ms(r.started_ms);
+      if (r.eta_sec) reply->set_eta_seconds(*r.eta_sec);
+      for (cluster::PeerId p : r.draining) reply->add_draining(p);
+      for (const cluster::PlannedMove& m : r.plan.moves) {
+        auto* move = reply->add_plan();
+        move->set_kind(std::string(cluster::PlannedMoveKindName(m.kind)));
+        move->set_collection(m.collection);
+        move->set_shard_id(m.shard);
+        move->set_from_peer_id(m.from);
+        if (m.to) move->set_to_peer_id(m.to);
+        move->set_reason(m.reason);
+      }
+      const auto now_ms = cluster::WallClockMs();
+      for (const cluster::Transfer& t : r.in_flight)
+        FillTransfer(t, now_ms, reply->add_in_flight());
+      for (const std::string& why : r.plan.stuck) reply->add_stuck(why);
+      for (const auto& [peer, now] : r.plan.replicas_before) {
+        auto* counts = reply->add_replicas();
+        counts->set_peer_id(peer);
+        counts->set_now(now);
+        auto after = r.plan.replicas_after.find(peer);
+        counts->set_after(after == r.plan.replicas_after.end() ? 0 : after->second);
+      }
+      reactor->Finish(::grpc::Status::OK);
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* StartRebalance(CallbackServerContext* context,
+                                     const qdrantd::admin::StartRebalanceRequest* request,
+                                     qdrantd::admin::StartRebalanceReply*) override {
+    if (auto* refused = Refused(auth_, context, "qdrantd.admin.Admin/StartRebalance", *request)) {
+      return refused;
+    }
+    if (auto* off = Standalone(context)) return off;
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    hooks_.start_rebalance(Timeout(request->has_timeout_sec(), request->timeout_sec()),
+                           [reactor](Status s) { reactor->Finish(ToGrpcStatus(s)); });
+    return reactor;
+  }
+
+  ServerUnaryReactor* DrainPeer(CallbackServerContext* context,
+                                const qdrantd::admin::DrainPeerRequest* request,
+                                qdrantd::admin::DrainPeerReply*) override {
+    if (auto* refused = Refused(auth_, context, "qdrantd.admin.Admin/DrainPeer", *request)) {
+      return refused;
+    }
+    if (auto* off = Standalone(context)) return off;
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    hooks_.drain_peer(request->peer_id(), request->cancel(),
+                      Timeout(request->has_timeout_sec(), request->timeout_sec()),
+                      [reactor](Status s) { reactor->Finish(ToGrpcStatus(s)); });
+    return reactor;
+  }
+
   ServerUnaryReactor* RemovePeer(CallbackServerContext* context,
                                  const qdrantd::admin::RemovePeerRequest* request,
                                  qdrantd::admin::RemovePeerReply*) override {
@@ -108,6 +195,56 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
   }
 
  private:
+  static std::chrono::milliseconds Timeout(bool given, uint64_t seconds) {
+    return std::chrono::seconds(given ? std::min<uint64_t>(seconds, 24 * 3600) : 10);
+  }
+  // FAILED_PRECONDITION in standalone mode (as RemovePeer), UNAVAILABLE before consensus runs.
+  ServerUnaryReactor* Standalone(CallbackServerContext* context) const {
+    if (!cluster_enabled_) {
+      return Answer(context, ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION,
+                                            "Cluster operations are not available in standalone "
+                                            "mode: start qdrantd with cluster.enabled=true"));
+    }
+    if (!hooks_.transfers || !hooks_.rebalance || !hooks_.start_rebalance || !hooks_.drain_peer) {
+      return Answer(context,
+                    ::grpc::Status(::grpc::StatusCode::UNAVAILABLE, "consensus is not running"));
+    }
+    return nullptr;
+  }
+  // A transfer with its progress as the source last reported it, and the rate and ETA derived.
+  static void FillTransfer(const cluster::Transfer& t, uint64_t now_ms,
+                           qdrantd::admin::TransferInfo* out) {
+    out->set_collection(t.collection);
+    out->set_shard_id(t.shard);
+    out->set_from_peer_id(t.from);
+    out->set_to_peer_id(t.to);
+    out->set_method(t.method);
+    out->set_sync(t.sync);
+    out->set_reason(t.automatic && t.reason.empty() ? "recovery" : t.reason);
+    out->set_restarts(t.restarts);
+    const cluster::Transfer::Progress& p = t.progress;
+    out->set_points_done(p.points_done);
+    out->set_points_total(p.points_total);
+    out->set_bytes_done(p.bytes_done);
+    out->set_ops_done(p.ops_done);
+    out->set_ops_total(p.ops_total);
+    out->set_started_at_ms(p.started_ms);
+    out->set_updated_at_ms(p.updated_ms);
+    if (p.updated_ms <= p.started_ms) return;
+    const double seconds = static_cast<double>(p.updated_ms - p.started_ms) / 1000.0;
+    out->set_bytes_per_second(static_cast<double>(p.bytes_done) / seconds);
+    const bool by_ops = t.method == "wal_delta";
+    const uint64_t done = by_ops ? p.ops_done : p.points_done;
+    const uint64_t total = by_ops ? p.ops_total : p.points_total;
+    if (done > 0 && total >= done) {
+      // The rest at the rate so far, less the time since the report.
+      const double left =
+          seconds * static_cast<double>(total - done) / static_cast<double>(done) -
+          static_cast<double>(now_ms > p.updated_ms ? now_ms - p.updated_ms : 0) / 1000.0;
+      out->set_eta_seconds(std::max(0.0, left));
+    }
+  }
+
   bool cluster_enabled_;
   AdminClusterHooks hooks_;
   const auth::Authenticator* auth_;

@@ -15,6 +15,7 @@
 
 #include "libshared/status.h"
 #include "qdrantd/api/server_tls.h"
+#include "qdrantd/cluster/rebalance.h"
 #include "qdrantd/collection/collection_change.h"
 
 namespace qd::server {
@@ -33,7 +34,7 @@ class Authenticator;
 
 namespace qd::api::grpc {
 
-// Cluster mode (issue #5): how the admin service reaches the cluster. Both are called on gRPC
+// Cluster mode (issue #5): how the admin service reaches the cluster. All are called on gRPC
 // threads, must not block, and call their callback exactly once from any thread.
 struct AdminClusterHooks {
   struct Peer {
@@ -54,6 +55,16 @@ struct AdminClusterHooks {
   std::function<void(std::function<void(Info)>)> status;
   std::function<void(uint64_t peer_id, bool force, std::chrono::milliseconds timeout,
                      std::function<void(Status)>)> remove_peer;
+  // ListTransfers: the cluster state's transfers, returned at once (any thread).
+  std::function<std::vector<cluster::Transfer>()> transfers;
+  // GetRebalance: the rebalance status as this peer computes it (cluster/rebalance.h).
+  std::function<void(std::function<void(cluster::RebalanceStatus)>)> rebalance;
+  std::function<void(std::chrono::milliseconds timeout, std::function<void(Status)>)>
+      start_rebalance;
+  // DrainPeer: CheckDrain's refusals, else the kDrainPeer proposal's verdict.
+  std::function<void(uint64_t peer_id, bool cancel, std::chrono::milliseconds timeout,
+                     std::function<void(Status)>)>
+      drain_peer;
 };
 
 struct GrpcServerOptions {

@@ -5,11 +5,14 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <set>
+#include <string_view>
 
 #include "qdrantd/api/rest/async_handler.h"
 #include "qdrantd/api/rest/json.h"
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/cluster/cluster_node.h"
+#include "qdrantd/cluster/rebalance.h"
 #include "qdrantd/server/loop.h"
 
 namespace qd::api::rest {
@@ -31,7 +34,136 @@ std::string Rfc3339Now() {
   return buf;
 }
 
-std::string ClusterJson(const cluster::ClusterStatus& s) {
+std::string Rfc3339(uint64_t ms_since_epoch) {
+  std::time_t t = static_cast<std::time_t>(ms_since_epoch / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lluZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<unsigned long long>(ms_since_epoch % 1000));
+  return buf;
+}
+
+// The `rebalance` object of GET /cluster (beyond Qdrant, whose schema allows extra properties
+// there) and, with `full`, the result of GET /cluster/rebalance: the plan as this peer computes
+// it (cluster/rebalance.h) from the state and the peers it reaches. Only the leader knows which
+// peers count as dead, so heal moves show in the plan on the leader alone.
+std::string RebalanceJson(const cluster::ClusterState& state, const cluster::ClusterStatus& status,
+                          bool full) {
+  // Only the leader hears from every peer (a follower hears from the leader alone), and only
+  // it acts on the plan: elsewhere every peer counts as reachable.
+  std::set<cluster::PeerId> unreachable;
+  for (const auto& [id, peer] : status.peers) {
+    if (!peer.reachable && status.role == "Leader") unreachable.insert(id);
+  }
+  const cluster::RebalanceStatus r =
+      cluster::DescribeRebalance(state, unreachable, cluster::WallClockMs());
+  std::string out;
+  out.append("{\"state\":")
+      .append(JsonQuote(r.state))
+      .append(",\"reason\":")
+      .append(r.reason.empty() ? "null" : JsonQuote(r.reason))
+      .append(",\"moves_done\":")
+      .append(std::to_string(r.moves_done))
+      .append(",\"moves_failed\":")
+      .append(std::to_string(r.moves_failed))
+      .append(",\"moves_in_flight\":")
+      .append(std::to_string(r.moves_in_flight))
+      .append(",\"moves_planned\":")
+      .append(std::to_string(r.moves_planned))
+      .append(",\"moves_total\":")
+      .append(std::to_string(r.moves_total))
+      .append(",\"started_at\":")
+      .append(r.started_ms ? JsonQuote(Rfc3339(r.started_ms)) : "null")
+      .append(",\"eta_sec\":")
+      .append(r.eta_sec ? std::to_string(*r.eta_sec) : "null")
+      .append(",\"draining\":[");
+  bool first = true;
+  for (cluster::PeerId p : r.draining) {
+    out.append(first ? "" : ",").append(std::to_string(p));
+    first = false;
+  }
+  out += "]";
+  if (!full) return out + "}";
+  out += ",\"plan\":[";
+  first = true;
+  for (const cluster::PlannedMove& m : r.plan.moves) {
+    out.append(first ? "" : ",")
+        .append("{\"kind\":\"")
+        .append(cluster::PlannedMoveKindName(m.kind))
+        .append("\",\"collection\":")
+        .append(JsonQuote(m.collection))
+        .append(",\"shard_id\":")
+        .append(std::to_string(m.shard))
+        .append(",\"from_peer_id\":")
+        .append(std::to_string(m.from))
+        .append(",\"to_peer_id\":")
+        .append(m.to ? std::to_string(m.to) : "null")
+        .append(",\"reason\":")
+        .append(JsonQuote(m.reason))
+        .append("}");
+    first = false;
+  }
+  out += "],\"in_flight\":[";
+  first = true;
+  for (const cluster::Transfer& t : r.in_flight) {
+    out.append(first ? "" : ",")
+        .append("{\"collection\":")
+        .append(JsonQuote(t.collection))
+        .append(",\"shard_id\":")
+        .append(std::to_string(t.shard))
+        .append(",\"from_peer_id\":")
+        .append(std::to_string(t.from))
+        .append(",\"to_peer_id\":")
+        .append(std::to_string(t.to))
+        .append(",\"sync\":")
+        .append(t.sync ? "true" : "false")
+        .append(",\"method\":")
+        .append(JsonQuote(t.method))
+        .append(",\"reason\":")
+        .append(JsonQuote(t.reason.empty() ? "recovery" : t.reason))
+        .append(",\"points_done\":")
+        .append(std::to_string(t.progress.points_done))
+        .append(",\"points_total\":")
+        .append(std::to_string(t.progress.points_total))
+        .append("}");
+    first = false;
+  }
+  out += "],\"stuck\":[";
+  first = true;
+  for (const std::string& why : r.plan.stuck) {
+    out.append(first ? "" : ",").append(JsonQuote(why));
+    first = false;
+  }
+  out += "],\"replicas_per_peer\":{";
+  first = true;
+  for (const auto& [peer, now] : r.plan.replicas_before) {
+    auto after = r.plan.replicas_after.find(peer);
+    out.append(first ? "" : ",")
+        .append("\"")
+        .append(std::to_string(peer))
+        .append("\":{\"now\":")
+        .append(std::to_string(now))
+        .append(",\"after\":")
+        .append(std::to_string(after == r.plan.replicas_after.end() ? 0 : after->second))
+        .append("}");
+    first = false;
+  }
+  return out + "}}";
+}
+
+Result<uint64_t> ParsePeerId(const std::string& text) {
+  uint64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Status::InvalidArgument("Path deserialize error: can not parse \"" + text +
+                                   "\" to a u64");
+  }
+  return id;
+}
+
+std::string ClusterJson(const cluster::ClusterStatus& s, const cluster::ClusterState& state) {
   std::string out = "{\"status\":\"enabled\",\"peer_id\":" + std::to_string(s.peer_id) + ",\"peers\":{";
   bool first = true;
   for (const auto& [id, peer] : s.peers) {
@@ -60,7 +192,7 @@ std::string ClusterJson(const cluster::ClusterStatus& s) {
     first = false;
     out += JsonQuote(uri) + ":{\"count\":" + std::to_string(count) + ",\"latest_error\":null}";
   }
-  out += "}}";
+  out += "},\"rebalance\":" + RebalanceJson(state, s, /*full=*/false) + "}";
   return out;
 }
 
@@ -114,8 +246,44 @@ void ProposeAndAnswer(server::Loop& loop, cluster::ClusterNode& node, Request& r
 
 void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& node, RecoverFn recover) {
   router.Add("GET", "/cluster", [&loop, &node](Request& request, Reply reply) {
-    reply.Send(JsonResult(request, ClusterJson(node.GetStatus(loop.Enter()))));
+    reply.Send(JsonResult(request, ClusterJson(node.GetStatus(loop.Enter()), *node.State())));
   });
+  // Rebalancing, draining (beyond Qdrant; docs/cluster.md "Rebalancing, draining and
+  // self-healing"): the plan, starting a rebalance, draining a peer and cancelling a drain.
+  router.Add("GET", "/cluster/rebalance", [&loop, &node](Request& request, Reply reply) {
+    reply.Send(JsonResult(request, RebalanceJson(*node.State(), node.GetStatus(loop.Enter()),
+                                                 /*full=*/true)));
+  });
+  router.Add("POST", "/cluster/rebalance", [&loop, &node](Request& request, Reply reply) {
+    MetaOperation op;
+    op.kind = MetaOperation::Kind::kSetRebalance;
+    op.rebalance_action = "start";
+    op.reason = "requested";
+    op.started_ms = cluster::WallClockMs();
+    ProposeAndAnswer(loop, node, request, std::move(reply), std::move(op),
+                     /*wait_by_default=*/true);
+  });
+  for (const char* method : {"POST", "DELETE"}) {
+    const bool cancel = std::string_view(method) == "DELETE";
+    router.Add(method, "/cluster/peer/{peer_id}/drain",
+               [&loop, &node, cancel](Request& request, Reply reply) {
+                 Result<uint64_t> id = ParsePeerId(request.Param("peer_id"));
+                 if (!id.ok()) {
+                   reply.Send(JsonError(request, id.status()));
+                   return;
+                 }
+                 if (Status s = cluster::CheckDrain(*node.State(), *id, cancel); !s.ok()) {
+                   reply.Send(JsonError(request, s));
+                   return;
+                 }
+                 MetaOperation op;
+                 op.kind = MetaOperation::Kind::kDrainPeer;
+                 op.peer_id = *id;
+                 op.cancel = cancel;
+                 ProposeAndAnswer(loop, node, request, std::move(reply), std::move(op),
+                                  /*wait_by_default=*/true);
+               });
+  }
   // Qdrant's recover re-applies the consensus state from a snapshot (compat.md §6.6). Our
   // applied state is always current, so recovering means reconciling it again in full: local
   // replicas whose files vanished come back, empty (refilling them is the data plane's job).
@@ -129,14 +297,12 @@ void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& 
   });
   router.Add("DELETE", "/cluster/peer/{peer_id}", [&loop, &node](Request& request, Reply reply) {
     const std::string& text = request.Param("peer_id");
-    uint64_t id = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-      reply.Send(
-          JsonError(request, Status::InvalidArgument("Path deserialize error: can not parse \"" +
-                                                     text + "\" to a u64")));
+    Result<uint64_t> parsed = ParsePeerId(text);
+    if (!parsed.ok()) {
+      reply.Send(JsonError(request, parsed.status()));
       return;
     }
+    const uint64_t id = *parsed;
     Result<bool> force = BoolParam(request, "force", false);
     if (!force.ok()) {
       reply.Send(JsonError(request, force.status()));

@@ -1,4 +1,5 @@
 // REST routes of cluster mode (compat.md §6.1, §6.4, §6.7): GET /cluster, POST /cluster/recover,
+// GET+POST /cluster/rebalance, POST+DELETE /cluster/peer/{peer_id}/drain (beyond Qdrant),
 // DELETE /cluster/peer/{peer_id}, and the cluster metadata keys. Handlers parse, call the
 // ClusterNode on the loop, and answer; consensus waits never block the loop (the reply is sent
 // from the proposal's callback). Standalone mode keeps service_routes.cc's answers.

@@ -42,6 +42,10 @@ void AddServiceRoutes(Router& router, ServiceState state) {
     };
     router.Add("POST", "/cluster/recover", standalone);
     router.Add("DELETE", "/cluster/peer/{peer_id}", standalone);
+    router.Add("GET", "/cluster/rebalance", standalone);
+    router.Add("POST", "/cluster/rebalance", standalone);
+    router.Add("POST", "/cluster/peer/{peer_id}/drain", standalone);
+    router.Add("DELETE", "/cluster/peer/{peer_id}/drain", standalone);
   }
 }
 

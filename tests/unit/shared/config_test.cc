@@ -206,6 +206,8 @@ TEST_CASE("built-in defaults are those of config.md", "[unit][config]") {
   CHECK(c.cluster.consensus.bootstrap_timeout_sec == 15);
   CHECK(c.cluster.consensus.max_message_queue_size == 100);
   CHECK(c.cluster.consensus.compact_wal_entries == 128);
+  CHECK(c.cluster.rebalance.on_join);
+  CHECK(c.cluster.rebalance.dead_peer_timeout_sec == 600);
   CHECK_FALSE(c.telemetry_disabled);
   CHECK(c.tls.cert == "./tls/cert.pem");
   CHECK(c.tls.cert_ttl == 3600);
@@ -273,6 +275,8 @@ TEST_CASE("conf/config.yaml agrees with the defaults in config.h", "[unit][confi
   CHECK(c.cluster.consensus.max_message_queue_size == d.cluster.consensus.max_message_queue_size);
   CHECK(c.cluster.consensus.message_timeout_ticks == d.cluster.consensus.message_timeout_ticks);
   CHECK(c.cluster.consensus.compact_wal_entries == d.cluster.consensus.compact_wal_entries);
+  CHECK(c.cluster.rebalance.on_join == d.cluster.rebalance.on_join);
+  CHECK(c.cluster.rebalance.dead_peer_timeout_sec == d.cluster.rebalance.dead_peer_timeout_sec);
   CHECK(c.tls.cert == d.tls.cert);
   CHECK(c.tls.key == d.tls.key);
   CHECK(c.tls.ca_cert == d.tls.ca_cert);
