@@ -192,6 +192,12 @@ Result<CollectionConfig> FromConfigJson(std::string_view text) {
     s.m = pick("m", 16);
     s.ef_construct = pick("ef_construct", 100);
     s.full_scan_threshold_kb = pick("full_scan_threshold", 10000);
+    // payload_m: the vector's own, else the collection's; null or absent: m (Qdrant's default).
+    if (own && own->HasMember("payload_m") && (*own)["payload_m"].IsUint64()) {
+      s.payload_m = (*own)["payload_m"].GetUint64();
+    } else if (hnsw.HasMember("payload_m") && hnsw["payload_m"].IsUint64()) {
+      s.payload_m = hnsw["payload_m"].GetUint64();
+    }
     return s;
   };
   if (params.HasMember("vectors")) {

@@ -158,6 +158,22 @@ struct HnswIndex::Impl {
     out.assign(data, data + n);
   }
 
+  // Payload links (LinkGroup): internal id -> extra level-0 neighbours. Empty until the first
+  // group is linked, then hnswlib's capacity long (grown under resize_mu exclusive). A list is
+  // written under its node's lock inside a WriteScope and read as hnswlib's lists are.
+  std::vector<std::vector<tableint>> extra;
+
+  // WalkDistancesPerEf: an exponential moving average over unfiltered walks (weight 1/16 for
+  // the newest), 0 until the first. Relaxed: a lost update only delays the average.
+  mutable std::atomic<float> walk_distances_per_ef{0};
+
+  void RecordWalk(size_t distances, size_t ef) const {
+    const float sample = float(distances) / float(std::max<size_t>(ef, 1));
+    const float old = walk_distances_per_ef.load(std::memory_order_relaxed);
+    walk_distances_per_ef.store(old == 0 ? sample : old + (sample - old) / 16,
+                                std::memory_order_relaxed);
+  }
+
   float Dist(const float* q, tableint node) const {
     return hnsw->fstdistfunc_(q, hnsw->getDataByInternalId(node), hnsw->dist_func_param_);
   }
@@ -237,6 +253,7 @@ Status HnswIndex::Reserve(size_t count) {
     return Status::Internal(std::string("cannot grow HNSW index: ") + e.what());
   }
   GrowUpdateLocks(h);
+  if (!impl_->extra.empty()) impl_->extra.resize(h.max_elements_);
   std::unique_lock<std::shared_mutex> labels(impl_->labels_mu);
   impl_->label_of.resize(h.max_elements_);
   return Status::Ok();
@@ -313,7 +330,8 @@ std::vector<float> HnswIndex::DistancesTo(const float* prepared_query,
   return out;
 }
 
-std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, const Accept& accept) const {
+std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, const Accept& accept,
+                                   Walk* walk) const {
   std::vector<Hit> hits;
   if (k == 0) return hits;
   std::vector<float> q = PrepareQuery(query);
@@ -339,12 +357,14 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
   } end_read{impl_.get(), !lock_nodes};
 
   std::vector<tableint> neighbours;
+  size_t distances = 1;
   float current_dist = impl_->Dist(q.data(), current);
   for (int level = max_level; level > 0; --level) {
     bool changed = true;
     while (changed) {
       changed = false;
       impl_->Neighbours(current, level, lock_nodes, neighbours);
+      distances += neighbours.size();
       for (tableint candidate : neighbours) {
         float d = impl_->Dist(q.data(), candidate);
         if (d < current_dist) {
@@ -379,17 +399,49 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
   auto label = [&](tableint node) {
     return label_of ? label_of[node] : static_cast<uint32_t>(h.getExternalLabel(node));
   };
-  auto accepted = [&](tableint node) { return accept(label(node)); };
+  // Counted for the planner's probe (Walk): tests and passes.
+  size_t tested = 0, passed = 0;
+  const size_t probe_after = walk ? walk->probe_after : 0;
+  bool probing = probe_after > 0;
+  auto accepted = [&](tableint node) {
+    ++tested;
+    const bool ok = accept(label(node));
+    passed += ok;
+    return ok;
+  };
+  bool abandoned = false;
   // The prefetches are written out where they happen: GCC 12 found a lambda holding only
   // prefetches free of side effects and dropped its calls, prefetches and all.
 
+  // A walk within a payload group (Walk::within) measures and expands only the group's labels;
+  // it starts from the upper layers' entry if that is in the group, and from the given seeds.
+  const Accept* within = walk ? walk->within : nullptr;
+  auto inside = [&](tableint node) { return !within || (*within)(label(node)); };
   float lower_bound = std::numeric_limits<float>::max();
-  if (accepted(current)) {
-    top.emplace(current_dist, current);
-    lower_bound = current_dist;
+  auto start = [&](tableint node, float d) {
+    if (mass[node] == tag) return;
+    mass[node] = tag;
+    if (accepted(node)) {
+      top.emplace(d, node);
+      if (top.size() > ef) top.pop();
+      lower_bound = top.top().first;
+    }
+    candidates.emplace(d, node);
+  };
+  if (inside(current)) start(current, current_dist);
+  if (within) {
+    for (uint32_t seed : walk->seeds) {
+      const tableint node = impl_->InternalOf(seed);
+      if (node == kAbsent || !inside(node)) continue;  // internal_of holds only added ids
+      ++distances;
+      start(node, impl_->Dist(q.data(), node));
+    }
   }
-  candidates.emplace(current_dist, current);
-  mass[current] = tag;
+  // Payload links of the node being expanded, appended to hnswlib's list (copied: both lists
+  // are read under the node's lock while an insert may run). Only a walk within a group
+  // follows them: elsewhere they would double the lists an unfiltered walk measures.
+  thread_local std::vector<tableint> merged;
+  const bool has_extra = within && !impl_->extra.empty();
   while (!candidates.empty()) {
     Pair best = candidates.top();
     if (best.first > lower_bound && top.size() >= ef) break;
@@ -397,11 +449,25 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
     std::unique_lock<std::mutex> node_lock(h.link_list_locks_[best.second], std::defer_lock);
     if (lock_nodes) node_lock.lock();
     linklistsizeint* list = h.get_linklist0(best.second);
-    const size_t n = h.getListCount(list);
+    size_t n = h.getListCount(list);
     const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+    if (has_extra && !impl_->extra[best.second].empty()) {
+      const std::vector<tableint>& more = impl_->extra[best.second];
+      merged.assign(links, links + n);
+      merged.insert(merged.end(), more.begin(), more.end());
+      links = merged.data();
+      n = merged.size();
+    }
     if (n > 0) {
       __builtin_prefetch(mass + links[0]);
       __builtin_prefetch(level0 + links[0] * stride + data_offset);
+    }
+    if (probing && tested >= probe_after) {
+      probing = false;
+      if (!walk->keep_going(tested, passed)) {
+        abandoned = true;
+        break;
+      }
     }
     for (size_t j = 0; j < n; ++j) {
       const tableint candidate = links[j];
@@ -411,6 +477,8 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
       }
       if (mass[candidate] == tag) continue;
       mass[candidate] = tag;
+      if (within && !inside(candidate)) continue;
+      ++distances;
       float d = impl_->Dist(q.data(), candidate);
       if (top.size() < ef || d < lower_bound) {
         candidates.emplace(d, candidate);
@@ -426,6 +494,14 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
     }
   }
   h.visited_list_pool_->releaseVisitedList(visited);
+  if (!accept.filter && !within && !abandoned) impl_->RecordWalk(distances, ef);
+  if (walk) {
+    walk->distances = distances;
+    walk->tested = tested;
+    walk->passed = passed;
+    walk->abandoned = abandoned;
+  }
+  if (abandoned) return hits;
 
   hits.reserve(top.size());
   while (!top.empty()) {
@@ -437,6 +513,104 @@ std::vector<Hit> HnswIndex::Search(const float* query, size_t k, size_t ef, cons
   });
   if (hits.size() > k) hits.resize(k);
   return hits;
+}
+
+Status HnswIndex::LinkGroup(const std::vector<uint32_t>& labels, size_t m, size_t ef_construct) {
+  if (labels.size() < 2 || m == 0) return Status::Ok();
+  auto& h = *impl_->hnsw;
+  {
+    std::unique_lock<std::shared_mutex> resize(impl_->resize_mu);
+    if (impl_->extra.size() < h.max_elements_) impl_->extra.resize(h.max_elements_);
+  }
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  std::vector<tableint> ids;
+  ids.reserve(labels.size());
+  for (uint32_t label : labels) {
+    const tableint id = impl_->InternalOf(label);
+    if (id != kAbsent) ids.push_back(id);
+  }
+  if (ids.size() < 2) return Status::Ok();
+  // The group's own layer 0: a throw-away hnswlib graph over copies of its vectors (hnswlib
+  // cannot build over another's memory), labelled by position in `ids`; its level-0 lists
+  // become the extra links. Copies cost the group's vectors once, freed on return.
+  std::vector<std::pair<tableint, std::vector<tableint>>> links(ids.size());
+  try {
+    hnswlib::HierarchicalNSW<float> sub(impl_->space.get(), ids.size(), m, ef_construct);
+    for (size_t i = 0; i < ids.size(); ++i) sub.addPoint(h.getDataByInternalId(ids[i]), i);
+    for (tableint j = 0; j < sub.cur_element_count; ++j) {
+      const size_t i = sub.getExternalLabel(j);
+      linklistsizeint* list = sub.get_linklist0(j);
+      const tableint* data = reinterpret_cast<const tableint*>(list + 1);
+      links[i].first = ids[i];
+      for (size_t k = 0; k < sub.getListCount(list); ++k) {
+        links[i].second.push_back(ids[sub.getExternalLabel(data[k])]);
+      }
+    }
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("cannot build payload links: ") + e.what());
+  }
+  WriteScope writing(*this);
+  for (auto& [node, more] : links) {
+    std::lock_guard<std::mutex> guard(h.link_list_locks_[node]);
+    std::vector<tableint>& list = impl_->extra[node];
+    for (tableint other : more) {
+      if (std::find(list.begin(), list.end(), other) == list.end()) list.push_back(other);
+    }
+  }
+  return Status::Ok();
+}
+
+void HnswIndex::LinkIntoGroup(uint32_t label, const Accept& group,
+                              const std::vector<uint32_t>& seeds, size_t m, size_t ef_construct) {
+  if (m == 0 || impl_->extra.empty()) return;
+  std::vector<float> v;
+  if (!VectorOf(label, v)) return;
+  Walk walk;
+  walk.within = &group;
+  walk.seeds = seeds;
+  std::vector<Hit> nearest = Search(v.data(), m + 1, std::max(ef_construct, m + 1), group, &walk);
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  auto& h = *impl_->hnsw;
+  const tableint self = impl_->InternalOf(label);
+  if (self == kAbsent || self >= impl_->extra.size()) return;
+  std::vector<tableint> chosen;
+  for (const Hit& hit : nearest) {
+    const tableint other = impl_->InternalOf(hit.label);
+    if (other != kAbsent && other != self && chosen.size() < m) chosen.push_back(other);
+  }
+  WriteScope writing(*this);
+  // Both ways; a neighbour's list past 2m (per group it is in, as LinkGroup leaves it at most)
+  // keeps its nearest, hnswlib's simple rule rather than its heuristic.
+  auto link = [&](tableint from, tableint to) {
+    std::lock_guard<std::mutex> guard(h.link_list_locks_[from]);
+    std::vector<tableint>& list = impl_->extra[from];
+    if (std::find(list.begin(), list.end(), to) != list.end()) return;
+    list.push_back(to);
+    if (list.size() <= 2 * m) return;
+    const char* base = h.getDataByInternalId(from);
+    auto dist = [&](tableint x) {
+      return h.fstdistfunc_(base, h.getDataByInternalId(x), h.dist_func_param_);
+    };
+    auto farthest = std::max_element(list.begin(), list.end(),
+                                     [&](tableint a, tableint b) { return dist(a) < dist(b); });
+    list.erase(farthest);
+  };
+  for (tableint other : chosen) {
+    link(self, other);
+    link(other, self);
+  }
+}
+
+void HnswIndex::ClearPayloadLinks() {
+  std::unique_lock<std::shared_mutex> resize(impl_->resize_mu);
+  std::vector<std::vector<tableint>>().swap(impl_->extra);
+}
+
+size_t HnswIndex::PayloadLinkCount() const {
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  size_t n = 0;
+  for (const auto& list : impl_->extra) n += list.size();
+  return n;
 }
 
 Status HnswIndex::Save(const std::string& path) const {
@@ -456,6 +630,10 @@ size_t HnswIndex::size() const {
   return impl_->hnsw->cur_element_count;
 }
 const HnswIndex::Params& HnswIndex::params() const { return impl_->params; }
+
+double HnswIndex::WalkDistancesPerEf() const {
+  return impl_->walk_distances_per_ef.load(std::memory_order_relaxed);
+}
 
 float HnswIndex::Score(Distance distance, float hit_distance) {
   switch (distance) {

@@ -86,14 +86,58 @@ class HnswIndex {
     }
   };
 
-  // The k best accepted labels by distance, best first (ties by label).
-  std::vector<Hit> Search(const float* query, size_t k, size_t ef, const Accept& accept) const;
+  // What a walk measured of itself, and an optional check part way (the planner's probe,
+  // index/search_planner.h): once `probe_after` labels were tested against the Accept,
+  // `keep_going(tested, passed)` says whether to go on; when it says no, Search stops at once,
+  // returns no hits and sets `abandoned`. A label is tested when the walk first reaches it while
+  // it still holds fewer than ef accepted labels, or when it would enter the results.
+  // `within`, when set, restricts the walk to the labels it accepts (a payload group with
+  // payload links, see LinkGroup): others are neither measured nor expanded. The walk then
+  // starts from the upper layers' entry (if within) and from `seeds`, labels of the group.
+  struct Walk {
+    size_t probe_after = 0;  // 0: no probe
+    std::function<bool(size_t tested, size_t passed)> keep_going;
+    const Accept* within = nullptr;
+    std::vector<uint32_t> seeds;
+    size_t distances = 0;  // distances computed, upper layers included
+    size_t tested = 0, passed = 0;
+    bool abandoned = false;
+  };
+
+  // The k best accepted labels by distance, best first (ties by label). `walk`, when given,
+  // receives the walk's figures and may carry a probe.
+  std::vector<Hit> Search(const float* query, size_t k, size_t ef, const Accept& accept,
+                          Walk* walk = nullptr) const;
+  // Distances per unit of ef that unfiltered walks of this index computed lately (a moving
+  // average over searches), or 0 before the first: the graph's shape as the planner needs it.
+  double WalkDistancesPerEf() const;
   // Distance between the query (already prepared) and a stored label; label must be present.
   float DistanceTo(const float* prepared_query, uint32_t label) const;
   // Distances to many present labels under one lock (exact search).
   std::vector<float> DistancesTo(const float* prepared_query, const std::vector<uint32_t>& labels) const;
   // Cosine queries must be normalised like stored vectors; others are copied as they are.
   std::vector<float> PrepareQuery(const float* query) const;
+
+  // Payload-aware links (issue #22; Qdrant's hnsw_config.payload_m). hnswlib's level 0 links
+  // each point to its nearest points overall; a filter on one payload value then reaches its
+  // points only through others. These are extra level-0 links among the points of one value
+  // (a *group*), kept beside hnswlib's lists, so that a walk restricted to the group (Walk::
+  // within) stays connected. A label's extra links are the union over its groups.
+  //
+  // Links `labels` (present, distinct) as a layer 0 of their own, built like an HNSW graph
+  // with `m` links a point (2m at most, hnswlib's level-0 rule) and ef_construct; a group's
+  // links are built once, when its size first passes the planner's threshold.
+  // Errors: kInternal (hnswlib failed to build).
+  Status LinkGroup(const std::vector<uint32_t>& labels, size_t m, size_t ef_construct);
+  // Links one more point of a linked group: its m nearest in the group, found by a walk within
+  // it (`group` accepts the group's labels; `seeds`: a few of them), each linked both ways (a
+  // list past 2m drops its farthest).
+  void LinkIntoGroup(uint32_t label, const Accept& group, const std::vector<uint32_t>& seeds,
+                     size_t m, size_t ef_construct);
+  // Drops every extra link (payload indexes dropped, payload_m changed).
+  void ClearPayloadLinks();
+  // Extra links held, for tests and memory figures.
+  size_t PayloadLinkCount() const;
 
   Status Save(const std::string& path) const;
   size_t size() const;  // labels ever added

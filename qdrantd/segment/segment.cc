@@ -7,14 +7,28 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "libshared/log.h"
 #include "libshared/sqlite.h"
 #include "qdrantd/index/json_path.h"
+#include "qdrantd/index/search_planner.h"
 
 namespace qd::segment {
+
+namespace {
+std::atomic<uint64_t> search_path_counts[3];
+}  // namespace
+
+void CountSearchPath(SearchPathTaken path) {
+  search_path_counts[static_cast<int>(path)].fetch_add(1, std::memory_order_relaxed);
+}
+uint64_t SearchPathCount(SearchPathTaken path) {
+  return search_path_counts[static_cast<int>(path)].load(std::memory_order_relaxed);
+}
+
 namespace {
 
 using Alloc = rapidjson::MemoryPoolAllocator<>;
@@ -263,7 +277,8 @@ Segment::Segment(std::string dir, std::vector<VectorSpec> specs, std::unique_ptr
       specs_(std::move(specs)),
       db_(std::move(db)),
       offset_of_(std::make_unique<IdMap>()),
-      present_(specs_.size()) {}
+      present_(specs_.size()),
+      linked_groups_(specs_.size()) {}
 Segment::~Segment() = default;
 
 Result<std::unique_ptr<Segment>> Segment::Open(const std::string& dir,
@@ -386,7 +401,7 @@ Status Segment::Load() {
     Status st = AddDense(work, static_cast<int>(s));
     if (!st.ok()) return st;
   }
-  return Status::Ok();
+  return RebuildPayloadLinks();
 }
 
 Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& given, int spec) {
@@ -669,6 +684,12 @@ Result<Segment::PendingStore> Segment::ApplyChanges(OpNum op_num, const Operatio
       if (offset < slots_.size() && slots_[offset].live()) present_.SetAll(offset, bits);
     }
   }
+  {
+    // Payload links: a new or dropped payload index changes every group (built again: the
+    // write waits, as for the index itself); otherwise the touched points join theirs.
+    Status st = field_change ? RebuildPayloadLinks() : LinkPayloads(touched);
+    if (!st.ok()) return st;
+  }
 
   // What points.db gets, captured now: the next op may change these slots before it is stored.
   PendingStore pending;
@@ -788,7 +809,11 @@ Status Segment::SyncFromStore(const std::vector<PointId>& ids) {
     Status st = AddDense(refs, static_cast<int>(s));
     if (!st.ok()) return st;
   }
-  return Status::Ok();
+  std::vector<uint32_t> offsets;
+  for (const auto& spec_work : work) {
+    for (const auto& item : spec_work) offsets.push_back(item.first);
+  }
+  return LinkPayloads(offsets);
 }
 
 Status Segment::CreateFieldIndex(const std::string& field, const std::string& schema_json) {
@@ -805,6 +830,145 @@ Status Segment::CreateFieldIndex(const std::string& field, const std::string& sc
   return Status::Ok();
 }
 
+size_t Segment::PayloadM(int spec) const { return specs_[spec].payload_m.value_or(specs_[spec].m); }
+
+size_t Segment::LinkThresholdPoints(int spec) const {
+  const size_t vector_bytes = std::max<size_t>(1, specs_[spec].dim * sizeof(float));
+  return specs_[spec].full_scan_threshold_kb * 1024 / vector_bytes;
+}
+
+std::string Segment::GroupId(const std::string& field, const std::string& key) {
+  return field + '\x1f' + key;
+}
+
+namespace {
+
+// A group's labels as an Accept bitset (those with the spec's vector), and up to 16 of them,
+// spread over the group, for a walk within it to start from.
+struct GroupWalk {
+  std::vector<uint64_t> words;
+  std::vector<uint32_t> seeds;
+  index::HnswIndex::Accept accept;
+};
+
+void MakeGroupWalk(const std::vector<uint32_t>& members, const Presence& present, size_t spec,
+                   GroupWalk& out) {
+  out.words.assign((present.size() + 63) / 64, 0);
+  std::vector<uint32_t> in;
+  for (uint32_t offset : members) {
+    if (!present.Test(offset, spec)) continue;
+    out.words[offset >> 6] |= uint64_t{1} << (offset & 63);
+    in.push_back(offset);
+  }
+  out.seeds.clear();
+  const size_t step = std::max<size_t>(1, in.size() / 16);
+  for (size_t i = 0; i < in.size(); i += step) out.seeds.push_back(in[i]);
+  out.accept = index::HnswIndex::Accept{out.words.data(), present.size(), nullptr};
+}
+
+}  // namespace
+
+Status Segment::LinkPayloads(const std::vector<uint32_t>& offsets) {
+  if (offsets.empty()) return Status::Ok();
+  for (size_t s = 0; s < specs_.size(); ++s) {
+    if (specs_[s].sparse || !dense_[s] || PayloadM(int(s)) == 0) continue;
+    const size_t m = PayloadM(int(s)), threshold = LinkThresholdPoints(int(s));
+    // What to do, read under the lock; the graph work runs without it (searches go on).
+    struct Work {
+      bool build = false;          // the group just passed the threshold: link all of it
+      std::vector<uint32_t> join;  // else: these points join its links
+      GroupWalk walk;
+      std::vector<uint32_t> members;
+    };
+    std::map<std::string, Work> work;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      for (const auto& [name, field] : payload_indexes_.indexes()) {
+        if (!field->Groupable()) continue;
+        for (uint32_t offset : offsets) {
+          if (offset >= slots_.size() || !slots_[offset].live()) continue;
+          if (!present_.Test(offset, s)) continue;
+          for (const std::string& key : field->GroupsOf(offset)) {
+            const std::string id = GroupId(name, key);
+            auto [it, fresh] = work.try_emplace(id);
+            Work& w = it->second;
+            if (fresh) {
+              w.members = field->GroupMembers(key);
+              if (w.members.size() <= threshold) {
+                w.members.clear();
+                continue;
+              }
+              w.build = linked_groups_[s].count(id) == 0;
+              if (!w.build) MakeGroupWalk(w.members, present_, s, w.walk);
+            }
+            if (!w.build && !w.members.empty()) w.join.push_back(offset);
+          }
+        }
+      }
+    }
+    for (auto& [id, w] : work) {
+      if (w.members.empty()) continue;
+      if (w.build) {
+        Status st = dense_[s]->LinkGroup(w.members, m, specs_[s].ef_construct);
+        if (!st.ok()) return st;
+        std::unique_lock<std::shared_mutex> lock(mu_);
+        linked_groups_[s].insert(id);
+        continue;
+      }
+      for (uint32_t offset : w.join) {
+        dense_[s]->LinkIntoGroup(offset, w.walk.accept, w.walk.seeds, m, specs_[s].ef_construct);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status Segment::RebuildPayloadLinks() {
+  for (size_t s = 0; s < specs_.size(); ++s) {
+    if (specs_[s].sparse || !dense_[s]) continue;
+    std::vector<std::pair<std::string, std::vector<uint32_t>>> groups;
+    {
+      std::unique_lock<std::shared_mutex> lock(mu_);
+      const bool had_links = !linked_groups_[s].empty();
+      linked_groups_[s].clear();
+      if (had_links) dense_[s]->ClearPayloadLinks();
+      if (PayloadM(int(s)) == 0) continue;
+      for (const auto& [name, field] : payload_indexes_.indexes()) {
+        for (const std::string& key : field->GroupsLargerThan(LinkThresholdPoints(int(s)))) {
+          groups.emplace_back(GroupId(name, key), field->GroupMembers(key));
+        }
+      }
+    }
+    for (auto& [id, members] : groups) {
+      Status st = dense_[s]->LinkGroup(members, PayloadM(int(s)), specs_[s].ef_construct);
+      if (!st.ok()) return st;
+      std::unique_lock<std::shared_mutex> lock(mu_);
+      linked_groups_[s].insert(id);
+    }
+  }
+  return Status::Ok();
+}
+
+std::optional<std::vector<uint32_t>> Segment::LinkedGroupOf(const PointFilter* filter,
+                                                            int spec) const {
+  if (!filter || !filter->filter || linked_groups_[spec].empty()) return std::nullopt;
+  std::optional<std::vector<uint32_t>> best;
+  for (const index::Condition& c : filter->filter->must()) {
+    const auto* field = std::get_if<index::FieldCondition>(&c.body);
+    if (!field) continue;
+    const index::PayloadFieldIndex* idx = payload_indexes_.Find(field->key);
+    if (!idx) continue;
+    std::optional<std::string> key = idx->GroupOf(*field);
+    if (!key) continue;
+    for (const auto& [name, found] : payload_indexes_.indexes()) {
+      if (found.get() != idx || !linked_groups_[spec].count(GroupId(name, *key))) continue;
+      std::vector<uint32_t> members = idx->GroupMembers(*key);
+      if (!best || members.size() < best->size()) best = std::move(members);
+    }
+  }
+  return best;
+}
+
 std::vector<uint32_t> Segment::CandidateOffsets(const PointFilter* filter) const {
   std::optional<std::vector<uint32_t>> planned = PlannedOffsets(filter);
   if (planned) return std::move(*planned);
@@ -812,6 +976,20 @@ std::vector<uint32_t> Segment::CandidateOffsets(const PointFilter* filter) const
   out.reserve(offset_of_->size());
   offset_of_->ForEach([&](const PointId&, uint32_t offset) { out.push_back(offset); });
   return out;
+}
+
+std::optional<index::CandidatePlan> Segment::Plan(const PointFilter* filter) const {
+  if (!filter || !filter->filter) return std::nullopt;
+  index::CandidatePlan plan = payload_indexes_.Plan(
+      *filter->filter, offset_of_->size(),
+      [this](const PointId& id) -> std::optional<uint32_t> { return offset_of_->Find(id); });
+  if (plan.candidates) {
+    std::vector<uint32_t>& c = *plan.candidates;
+    c.erase(std::remove_if(c.begin(), c.end(),
+                           [&](uint32_t o) { return o >= slots_.size() || !slots_[o].live(); }),
+            c.end());
+  }
+  return plan;
 }
 
 std::optional<std::vector<uint32_t>> Segment::PlannedOffsets(const PointFilter* filter) const {
@@ -896,7 +1074,8 @@ Status Segment::FinishVacuum(int spec, std::unique_ptr<index::HnswIndex> fresh) 
   vacuum_changed_.clear();
   if (!s.ok()) return s;
   dense_[spec] = std::move(fresh);
-  return Status::Ok();
+  lock.unlock();
+  return RebuildPayloadLinks();  // the fresh graph has none
 }
 
 void Segment::AbortVacuum() {
@@ -1133,15 +1312,100 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
     });
   } else {
     const index::HnswIndex& index = *dense_[s];
-    // The planner: exact over the candidates when asked, or when the payload indexes narrow the
-    // filter to fewer points than Qdrant's full_scan_threshold (kilobytes of vectors) — a scan
-    // then beats the graph. Otherwise the filtered graph traversal.
-    std::optional<std::vector<uint32_t>> planned = PlannedOffsets(spec.filter);
-    size_t count = planned ? planned->size() : offset_of_->size();
-    size_t kb = count * vs.dim * sizeof(float) / 1024;
-    if (spec.exact || kb < vs.full_scan_threshold_kb) {
+    // The planner (index/search_planner.h): exact when asked, or when the payload indexes narrow
+    // the filter to fewer points than Qdrant's full_scan_threshold (kilobytes of vectors), as
+    // Qdrant does. Above it, a filtered search takes the cheaper path by the cost model: the
+    // scan of the candidates, or the graph walk, which measures the filter's selectivity around
+    // the query over its first labels and hands over to the scan when that makes it the dearer.
+    std::optional<index::CandidatePlan> plan = Plan(spec.filter);
+    const size_t points = offset_of_->size();
+    const size_t scanned = plan && plan->candidates ? plan->candidates->size() : points;
+    const size_t kb = scanned * vs.dim * sizeof(float) / 1024;
+    const size_t ef = std::max(spec.ef ? spec.ef : std::max<size_t>(vs.ef_construct, want), want);
+    index::PlannerInputs costs;
+    costs.dim = vs.dim;
+    costs.points = points;
+    costs.scanned = scanned;
+    costs.matches = plan ? std::min(plan->expected_matches, double(scanned)) : double(points);
+    costs.ef = ef;
+    costs.walk_distances_per_ef = index.WalkDistancesPerEf();
+    bool exact = spec.exact || (kb < vs.full_scan_threshold_kb && !spec.force_graph);
+    // A filter on a value whose points have payload links walks within them: the walk then
+    // meets only that value's points, wherever the query is, and costs what an unfiltered walk
+    // of a graph that size does (selectivity: the filter's share of the group). No probe.
+    std::optional<std::vector<uint32_t>> group;
+    if (!exact && filtered) group = LinkedGroupOf(spec.filter, s);
+    index::PlannerInputs group_costs = costs;
+    if (group) {
+      group_costs.points = group->size();
+      group_costs.matches = std::min(costs.matches, double(group->size()));
+    }
+    const bool planned = filtered && !spec.force_graph;
+    if (!exact && planned && group) {
+      const double in_group = group_costs.matches / double(std::max<size_t>(1, group->size()));
+      exact = index::SearchPlanner::WalkCostNs(group_costs, in_group) >
+              index::SearchPlanner::ExactCostNs(costs);
+    } else if (!exact && planned) {
+      exact = index::SearchPlanner::Decide(costs) == index::SearchPath::kExact;
+    }
+    bool walked = false;
+    if (!exact) {
+      // The walk tests candidates against a bitset (present and, when the payload indexes
+      // narrowed the filter, among their candidates) before it pays for Filter::Matches over a
+      // payload: most labels a selective filter's walk reaches fail the bitset.
+      const uint64_t* words = present_.Words(s);
+      std::vector<uint64_t> narrowed;
+      if (plan && plan->candidates) {
+        narrowed.assign((present_.size() + 63) / 64, 0);
+        for (uint32_t offset : *plan->candidates) {
+          if (offset < present_.size()) narrowed[offset >> 6] |= uint64_t{1} << (offset & 63);
+        }
+        for (size_t w = 0; w < narrowed.size(); ++w) narrowed[w] &= words[w];
+        words = narrowed.data();
+      }
+      std::function<bool(uint32_t)> filter_check = [&](uint32_t offset) {
+        const Slot& slot = slots_[offset];
+        return (*spec.filter)(slot.id, slot.payload());
+      };
+      index::HnswIndex::Accept graph_accept{words, present_.size(),
+                                            filtered ? &filter_check : nullptr};
+      index::HnswIndex::Walk walk;
+      GroupWalk within;
+      if (group) {
+        MakeGroupWalk(*group, present_, s, within);
+        walk.within = &within.accept;
+        walk.seeds = within.seeds;
+      } else if (planned) {
+        walk.probe_after = index::SearchPlanner::kProbeLabels;
+        walk.keep_going = [&](size_t tested, size_t passed) {
+          return index::SearchPlanner::KeepWalking(costs, tested, passed);
+        };
+      }
+      std::vector<index::Hit> found =
+          index.Search(spec.query.dense.data(), want, ef, graph_accept, &walk);
+      if (walk.abandoned) {
+        CountSearchPath(SearchPathTaken::kWalkThenExact);
+      } else {
+        CountSearchPath(SearchPathTaken::kWalk);
+        walked = true;
+        // Each hit's slot is a cache miss of its own: ask for all of them before the first.
+        for (const index::Hit& h : found) __builtin_prefetch(&slots_[h.label]);
+        hits.reserve(found.size());
+        for (const index::Hit& h : found) {
+          PointRecord r;
+          r.id = slots_[h.label].id;
+          r.offset = h.label;
+          r.distance = h.distance;
+          hits.push_back(std::move(r));
+        }
+      }
+    } else {
+      CountSearchPath(SearchPathTaken::kExact);
+    }
+    if (!walked) {
       std::vector<float> q = index.PrepareQuery(spec.query.dense.data());
-      std::vector<uint32_t> all = planned ? std::move(*planned) : CandidateOffsets(nullptr);
+      std::vector<uint32_t> all =
+          plan && plan->candidates ? std::move(*plan->candidates) : CandidateOffsets(nullptr);
       all.erase(std::remove_if(all.begin(), all.end(), [&](uint32_t o) { return !accept(o); }),
                 all.end());
       std::vector<float> distances = index.DistancesTo(q.data(), all);
@@ -1151,27 +1415,6 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
         r.id = slots_[all[i]].id;
         r.offset = all[i];
         r.distance = distances[i];
-        hits.push_back(std::move(r));
-      }
-    } else {
-      size_t ef = spec.ef ? spec.ef : std::max<size_t>(vs.ef_construct, want);
-      // The index reads present_ itself; only a filter costs a call per candidate.
-      std::function<bool(uint32_t)> filter_check = [&](uint32_t offset) {
-        const Slot& slot = slots_[offset];
-        return (*spec.filter)(slot.id, slot.payload());
-      };
-      index::HnswIndex::Accept graph_accept{present_.Words(s), present_.size(),
-                                            filtered ? &filter_check : nullptr};
-      std::vector<index::Hit> found =
-          index.Search(spec.query.dense.data(), want, ef, graph_accept);
-      // Each hit's slot is a cache miss of its own: ask for all of them before the first.
-      for (const index::Hit& h : found) __builtin_prefetch(&slots_[h.label]);
-      hits.reserve(found.size());
-      for (const index::Hit& h : found) {
-        PointRecord r;
-        r.id = slots_[h.label].id;
-        r.offset = h.label;
-        r.distance = h.distance;
         hits.push_back(std::move(r));
       }
     }

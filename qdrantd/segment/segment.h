@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -51,7 +52,16 @@ struct VectorSpec {
   size_t m = 16;
   size_t ef_construct = 100;
   size_t full_scan_threshold_kb = 10000;
+  // hnsw_config.payload_m: links per point among the points of one payload value (issue #22,
+  // HnswIndex::LinkGroup); unset: m. 0: no payload links.
+  std::optional<size_t> payload_m;
 };
+
+// Which path dense searches took, process-wide, for /metrics (`qdrantd_search_plan_total`):
+// the exact scan, the graph walk, or a walk the planner's probe abandoned for the scan.
+enum class SearchPathTaken { kExact, kWalk, kWalkThenExact };
+void CountSearchPath(SearchPathTaken path);
+uint64_t SearchPathCount(SearchPathTaken path);
 
 // A parsed filter (index/filter.h): a predicate over (id, payload) that the payload indexes can
 // also plan with. Empty means "every point".
@@ -112,6 +122,9 @@ struct SearchSpec {
   std::optional<float> score_threshold;
   size_t ef = 0;  // 0: the index's ef_construct
   bool exact = false;
+  // Benchmarks: the graph walk whatever the planner would choose (REST `params.qdrantd_plan:
+  // "hnsw"`, not a Qdrant field), so both paths can be timed in one run.
+  bool force_graph = false;
   const PointFilter* filter = nullptr;
 };
 
@@ -293,9 +306,29 @@ class Segment {
   // Offsets of live points that may match (all live points when no index narrows it), sorted.
   // Caller holds mu_.
   std::vector<uint32_t> CandidateOffsets(const PointFilter* filter) const;
+  // The payload indexes' plan for filter, its candidates (if any) restricted to live points;
+  // nullopt without a filter. Caller holds mu_.
+  std::optional<index::CandidatePlan> Plan(const PointFilter* filter) const;
   // The payload indexes' candidates for filter, or nullopt when no index narrows it.
   std::optional<std::vector<uint32_t>> PlannedOffsets(const PointFilter* filter) const;
   Status CreateFieldIndex(const std::string& field, const std::string& schema_json);  // holds mu_
+
+  // Payload links (issue #22, HnswIndex::LinkGroup). A group (the points of one value of a
+  // keyword, uuid, integer or bool index) gets links once it holds more points than
+  // full_scan_threshold_kb of vectors: below that the planner scans it anyway (Qdrant's rule).
+  // Links live in memory only: Open() builds them again, as do index creation and drops.
+  size_t PayloadM(int spec) const;
+  size_t LinkThresholdPoints(int spec) const;
+  // "<field path>\x1f<group key>", the name of a group in linked_groups_.
+  static std::string GroupId(const std::string& field, const std::string& key);
+  // Links the points at `offsets` (just given vectors or payloads) into their linked groups,
+  // and links every group they made pass the threshold. Writer only; takes mu_ shared.
+  Status LinkPayloads(const std::vector<uint32_t>& offsets);
+  // Drops all payload links and builds them for every group over the threshold. Writer only.
+  Status RebuildPayloadLinks();
+  // The group a filter's walk may stay within: a top-level must `match: {value}` whose group
+  // is linked (the smallest, when several are). Caller holds mu_.
+  std::optional<std::vector<uint32_t>> LinkedGroupOf(const PointFilter* filter, int spec) const;
 
   const std::string dir_;
   const std::vector<VectorSpec> specs_;
@@ -310,6 +343,8 @@ class Segment {
   int vacuum_spec_ = -1;                      // Protected by mu_
   std::vector<uint32_t> vacuum_changed_;      // Protected by mu_
   index::PayloadIndexSet payload_indexes_;   // Protected by mu_
+  // Per dense spec, the groups whose payload links are built (GroupId). Protected by mu_.
+  std::vector<std::set<std::string>> linked_groups_;
   uint32_t next_offset_ = 0;                  // writer only
   std::atomic<OpNum> applied_op_{0};
   OpNum index_op_ = 0;

@@ -128,8 +128,8 @@ int Main(int argc, char** argv) {
   std::vector<uint64_t> visible((n + 63) / 64, ~uint64_t(0));
   index::HnswIndex::Accept accept{visible.data(), n, nullptr};
 
-  std::printf("%6s %10s %10s %12s %12s %7s\n", "ef", "raw recall", "our recall", "raw q/CPU-s",
-              "our q/CPU-s", "ratio");
+  std::printf("%6s %10s %10s %12s %12s %7s %8s\n", "ef", "raw recall", "our recall", "raw q/CPU-s",
+              "our q/CPU-s", "ratio", "dist/ef");
   for (int ef : *efs) {
     raw->setEf(static_cast<size_t>(ef));
     Side r, o;
@@ -160,10 +160,11 @@ int Main(int argc, char** argv) {
       o.queries += nq;
     }
     const double raw_rate = r.queries / r.cpu_seconds, our_rate = o.queries / o.cpu_seconds;
-    std::printf("%6d %10.4f %10.4f %12.0f %12.0f %7.2f\n", ef,
+    // dist/ef: distances our walk computed per unit of ef (the planner's graph shape figure).
+    std::printf("%6d %10.4f %10.4f %12.0f %12.0f %7.2f %8.1f\n", ef,
                 RecallAtK(r.found, ds.groundtruth, ds.gt_k, k),
                 RecallAtK(o.found, ds.groundtruth, ds.gt_k, k), raw_rate, our_rate,
-                our_rate / raw_rate);
+                our_rate / raw_rate, (*ours)->WalkDistancesPerEf());
   }
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/collection/collection.h"
 #include "qdrantd/collection/collections.h"
+#include "qdrantd/segment/segment.h"
 
 namespace qd::api::rest {
 namespace {
@@ -170,6 +171,18 @@ std::string RenderMetrics(const MetricsContext& context) {
   families.push_back(Single("collections_vector_total", "total number of vectors in all collections",
                             MetricType::Gauge, static_cast<double>(vectors)));
   families.push_back(std::move(points));
+  MetricFamily plans = Family("qdrantd_search_plan_total",
+                              "dense searches by the path that answered them: the exact scan, the "
+                              "HNSW walk, or a walk the planner's probe handed to the scan",
+                              MetricType::Counter);
+  for (auto [path, name] :
+       {std::pair{segment::SearchPathTaken::kExact, "exact"},
+        std::pair{segment::SearchPathTaken::kWalk, "hnsw"},
+        std::pair{segment::SearchPathTaken::kWalkThenExact, "hnsw_then_exact"}}) {
+    plans.metric.push_back(
+        Sample(static_cast<double>(segment::SearchPathCount(path)), {{"path", name}}));
+  }
+  families.push_back(std::move(plans));
 
   families.push_back(Single("cluster_enabled", "is cluster support enabled", MetricType::Gauge,
                             context.cluster ? 1 : 0));

@@ -509,6 +509,11 @@ Status ParseSearchParams(const Value& body, const std::string& path, segment::Se
       if (!exact->IsBool()) return TypeError(path + "params.exact", "a boolean");
       spec.exact = exact->GetBool();
     }
+    // Ours, for benchmarks (scripts/bench/filtered.sh): "hnsw" times the graph walk even where
+    // the planner would scan. Any other value leaves the choice to the planner.
+    if (const Value* plan = Member(*params, "qdrantd_plan")) {
+      spec.force_graph = plan->IsString() && std::string_view(plan->GetString()) == "hnsw";
+    }
   }
   return Status::Ok();
 }

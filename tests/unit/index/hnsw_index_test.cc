@@ -253,4 +253,111 @@ TEST_CASE("HnswIndex grown step by step and reloaded answers as one made at full
   CHECK(hits[0].label == n);
 }
 
+// Issue #22: payload links. The group is the labels whose first coordinate is above 1 (a slab
+// of the space, about 16% of it); queries come from the other side (first coordinate -3), so
+// the graph's own links lead away from the group and a walk within it needs the group's links.
+TEST_CASE("HnswIndex walks within a linked group wherever the query is", "[hnsw]") {
+  constexpr size_t n = 3000;
+  std::vector<float> data = RandomVectors(n, 11);
+  auto index = MakeIndex(n);
+  for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
+  std::vector<uint32_t> group;
+  std::vector<uint64_t> bits((n + 63) / 64, 0);
+  for (uint32_t label = 0; label < n; ++label) {
+    if (data[label * kDim] > 1) {
+      group.push_back(label);
+      bits[label / 64] |= uint64_t(1) << (label % 64);
+    }
+  }
+  REQUIRE(group.size() > 300);
+  HnswIndex::Accept in_group{bits.data(), n, nullptr};
+  // Half the group linked at once, the rest point by point, as a segment grows a group.
+  const size_t half = group.size() / 2;
+  REQUIRE(index->LinkGroup({group.begin(), group.begin() + half}, 8, 64).ok());
+  const size_t links_at_half = index->PayloadLinkCount();
+  CHECK(links_at_half >= half * 4);
+  std::vector<uint32_t> seeds;
+  for (size_t i = 0; i < half; i += half / 16) seeds.push_back(group[i]);
+  for (size_t i = half; i < group.size(); ++i) {
+    index->LinkIntoGroup(group[i], in_group, seeds, 8, 64);
+  }
+  CHECK(index->PayloadLinkCount() > links_at_half);
+
+  std::vector<float> queries = RandomVectors(20, 12);
+  size_t found = 0;
+  for (size_t q = 0; q < 20; ++q) {
+    float* query = &queries[q * kDim];
+    query[0] = -3;
+    HnswIndex::Walk walk;
+    walk.within = &in_group;
+    walk.seeds = seeds;
+    std::vector<Hit> hits = index->Search(query, 10, 64, in_group, &walk);
+    std::vector<uint32_t> truth = BruteForce(data, n, query, 10, in_group);
+    for (const Hit& h : hits) {
+      CHECK((data[h.label * kDim] > 1));
+      found += std::count(truth.begin(), truth.end(), h.label);
+    }
+    // Within the group the walk measures group labels only.
+    CHECK(walk.tested <= group.size());
+  }
+  CHECK(double(found) / 200 >= 0.95);
+
+  index->ClearPayloadLinks();
+  CHECK(index->PayloadLinkCount() == 0);
+}
+
+// Payload links change while searches walk within the group: the writer links points in and
+// grows the index (Reserve moves the extra lists too), two threads search. Run under TSan.
+TEST_CASE("HnswIndex searches within a group while points are linked into it", "[hnsw]") {
+  constexpr size_t n = 2000, more = 400;
+  std::vector<float> data = RandomVectors(n + more, 13);
+  auto index = MakeIndex(n);
+  for (uint32_t label = 0; label < n; ++label) REQUIRE(index->Add(label, &data[label * kDim]).ok());
+  std::vector<uint32_t> group;
+  std::vector<uint64_t> bits((n + more + 63) / 64, 0);
+  for (uint32_t label = 0; label < n; label += 3) {
+    group.push_back(label);
+    bits[label / 64] |= uint64_t(1) << (label % 64);
+  }
+  const size_t half = group.size() / 2;
+  REQUIRE(index->LinkGroup({group.begin(), group.begin() + half}, 8, 32).ok());
+  std::vector<uint32_t> seeds(group.begin(), group.begin() + 16);
+  HnswIndex::Accept in_group{bits.data(), n, nullptr};
+
+  std::atomic<bool> done{false};
+  std::atomic<size_t> bad{0};
+  auto searcher = [&](uint32_t seed) {
+    std::vector<float> queries = RandomVectors(16, seed);
+    for (size_t i = 0; !done.load() || i < 32; ++i) {
+      HnswIndex::Walk walk;
+      walk.within = &in_group;
+      walk.seeds = seeds;
+      std::vector<Hit> hits = index->Search(&queries[(i % 16) * kDim], 10, 32, in_group, &walk);
+      bool ok =
+          hits.size() == 10 &&
+          std::is_sorted(hits.begin(), hits.end(),
+                         [](const Hit& a, const Hit& b) { return a.distance < b.distance; }) &&
+          std::all_of(hits.begin(), hits.end(), [](const Hit& h) { return h.label % 3 == 0; });
+      if (!ok) ++bad;
+    }
+  };
+  std::thread s1(searcher, 14), s2(searcher, 15);
+  for (size_t i = half; i < group.size(); ++i) {
+    index->LinkIntoGroup(group[i], in_group, seeds, 8, 32);
+    if (i % 100 == 0) {  // the writer grows the graph between links, as a segment does
+      const uint32_t first = static_cast<uint32_t>(n + (i / 100) * 10);
+      if (first + 10 <= n + more) {
+        REQUIRE(index->Reserve(10).ok());
+        for (uint32_t label = first; label < first + 10; ++label) {
+          REQUIRE(index->Add(label, &data[label * kDim]).ok());
+        }
+      }
+    }
+  }
+  done = true;
+  s1.join();
+  s2.join();
+  CHECK(bad == 0);
+}
+
 }  // namespace qd::index
