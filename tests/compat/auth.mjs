@@ -6,20 +6,11 @@
 import assert from 'node:assert/strict';
 import { QdrantClient as RestClient } from '@qdrant/js-client-rest';
 import { QdrantClient as GrpcClient } from '@qdrant/js-client-grpc';
+import { check } from './check.mjs';
 
 const [restUrl, grpcUrl, apiKey, readOnlyKey] = process.argv.slice(2);
 assert.ok(restUrl && grpcUrl && apiKey && readOnlyKey,
   'usage: node auth.mjs <rest url> <grpc url> <api key> <read-only key>');
-
-const check = async (name, fn) => {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-    process.exit(1);
-  }
-};
 
 // The clients warn that a key goes over plain http; the test servers have no TLS.
 const warn = console.warn;

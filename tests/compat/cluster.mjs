@@ -3,19 +3,10 @@
 // Usage: node cluster.mjs <rest url>. Prints one line per check; exits 1 on the first mismatch.
 import assert from 'node:assert/strict';
 import { QdrantClient } from '@qdrant/js-client-rest';
+import { check } from './check.mjs';
 
 const [restUrl] = process.argv.slice(2);
 assert.ok(restUrl, 'usage: node cluster.mjs <rest url>');
-
-const check = async (name, fn) => {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-    process.exit(1);
-  }
-};
 
 const client = new QdrantClient({ url: restUrl, checkCompatibility: false });
 

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Distance, FieldType, QdrantClient, ReplicaState } from '@qdrant/js-client-grpc';
+import { check } from './check.mjs';
 
 const [url, shardsArg = '2'] = process.argv.slice(2);
 if (!url || !/^[1-9]\d*$/.test(shardsArg)) {
@@ -68,16 +69,6 @@ async function call(api, method, request) {
   checkShape(services[api].method[method].input, request, `${api}.${method}`);
   return client.api(api)[method](request);
 }
-
-const check = async (name, fn) => {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-    process.exit(1);
-  }
-};
 
 // ---------------------------------------------------------------------------------------------
 // The data: deterministic, so a failure reproduces.

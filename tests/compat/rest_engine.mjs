@@ -7,21 +7,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { QdrantClient } from '@qdrant/js-client-rest';
+import { check } from './check.mjs';
 
 const [restUrl] = process.argv.slice(2);
 assert.ok(restUrl, 'usage: node rest_engine.mjs <rest url>');
 const client = new QdrantClient({ url: restUrl, checkCompatibility: false });
-
-const check = async (name, fn) => {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-    if (error?.data) console.log(JSON.stringify(error.data));
-    process.exit(1);
-  }
-};
 
 // Deterministic data.
 let seed = 12345;

@@ -5,19 +5,10 @@
 import assert from 'node:assert/strict';
 import { QdrantClient as RestClient } from '@qdrant/js-client-rest';
 import { QdrantClient as GrpcClient } from '@qdrant/js-client-grpc';
+import { check } from './check.mjs';
 
 const [restUrl, grpcUrl] = process.argv.slice(2);
 assert.ok(restUrl && grpcUrl, 'usage: node service.mjs <rest url> <grpc url>');
-
-const check = async (name, fn) => {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    console.log(`FAIL ${name}: ${error?.stack ?? error}`);
-    process.exit(1);
-  }
-};
 
 await check('REST versionInfo() returns title, version and a 40-character commit', async () => {
   const rest = new RestClient({ url: restUrl, checkCompatibility: false });
