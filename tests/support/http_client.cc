@@ -87,10 +87,18 @@ HttpResponse HttpRequest(uint16_t port, const std::string& method, const std::st
   int fd = Connect(port, &response.error);
   if (fd < 0) return response;
   SendAll(fd, request);
+  const auto started = std::chrono::steady_clock::now();
   std::string data = ReceiveUntilEof(fd, timeout);
   ::close(fd);
 
   size_t header_end = data.find("\r\n\r\n");
+  if (data.empty()) {
+    // Say which: a slow server (the deadline passed) and a closed connection read alike.
+    const bool timed_out = std::chrono::steady_clock::now() - started >= timeout;
+    response.error = timed_out ? "no answer within " + std::to_string(timeout.count()) + " ms"
+                               : "the connection closed without an answer";
+    return response;
+  }
   if (data.compare(0, 9, "HTTP/1.1 ") != 0 || header_end == std::string::npos) {
     response.error = "malformed response: " + data.substr(0, 200);
     return response;
