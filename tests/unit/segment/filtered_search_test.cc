@@ -4,6 +4,13 @@
 // found faster: the walk for the query's own cluster and for half the points, the scan (after
 // the walk's probe) for another cluster. The choice is read from the process-wide path counters
 // that /metrics serves; no timing.
+//
+// The graph is built by two threads (Segment::Apply), so its shape differs from run to run, and
+// the clusters are far apart: now and then (3 runs in 120, measured with the probe's counts
+// printed) the greedy descent through the upper layers ends in a neighbouring cluster, the
+// probe's first labels then all fail (0/65), and that one query is rightly handed to the scan.
+// So "the planner follows the correlation" is asserted per block with one query of slack
+// (kStray): a planner that ignored the correlation would be wrong for all ten.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
@@ -19,6 +26,7 @@ namespace {
 constexpr uint32_t kDim = 16;
 constexpr size_t kPoints = 10000;
 constexpr size_t kClusters = 10;
+constexpr size_t kStray = 1;  // queries whose descent may end in another cluster (see above)
 
 struct Set {
   std::vector<float> base;  // kPoints x kDim
@@ -173,7 +181,8 @@ TEST_CASE("filtered search keeps recall and the planner follows the filter's cor
     INFO("the query's own cluster: the walk");
     Figures f = Run(*segment, set, LabelIs, [&](int c, size_t i) { return set.label[i] == c; });
     CHECK(f.recall >= 0.95);
-    CHECK(f.walk == kClusters);
+    CHECK(f.walk >= kClusters - kStray);
+    CHECK(f.walk + f.handed_over == kClusters);
   }
   {
     INFO("another cluster: the probe hands the search to the scan");
@@ -181,9 +190,9 @@ TEST_CASE("filtered search keeps recall and the planner follows the filter's cor
     Figures f = Run(
         *segment, set, [&](int c) { return LabelIs(other(c)); },
         [&](int c, size_t i) { return set.label[i] == other(c); });
-    CHECK(f.recall == 1.0);
-    CHECK(f.handed_over + f.exact == kClusters);
-    CHECK(f.walk == 0);
+    CHECK(f.recall >= (f.walk == 0 ? 1.0 : 0.95));  // a stray query walks its target cluster
+    CHECK(f.handed_over + f.exact >= kClusters - kStray);
+    CHECK(f.walk <= kStray);
   }
   {
     INFO("half the points, uncorrelated: the walk");
