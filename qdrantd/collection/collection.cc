@@ -315,9 +315,8 @@ bool Collection::Layout::HasTransfer(uint32_t shard, uint64_t from, uint64_t to)
 void Collection::ListenToLog(const Slot& slot, uint32_t shard, uint64_t self_peer) {
   if (!link_) return;
   slot.replica->SetLogListener(
-      self_peer, [this, shard](segment::OpNum n, const std::string& body, bool ordered_here) {
-        OnLogged(shard, n, body, ordered_here);
-      });
+      self_peer, [this, shard](segment::OpNum n, const std::string& body, bool ordered_here,
+                               uint64_t from) { OnLogged(shard, n, body, ordered_here, from); });
 }
 
 Status Collection::CheckKnown(const Layout& layout) const {
@@ -754,7 +753,7 @@ Collection::AckOutcome Collection::WaitAcks(uint32_t shard, segment::OpNum op_nu
 }
 
 void Collection::OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body,
-                          bool ordered_here) {
+                          bool ordered_here, uint64_t from) {
   std::shared_ptr<const Layout> layout = this->layout();
   if (!link_ || shard >= layout->others.size()) return;
   std::vector<uint64_t> targets;
@@ -768,8 +767,11 @@ void Collection::OnLogged(uint32_t shard, segment::OpNum op_num, const std::stri
     std::lock_guard<std::mutex> lock(forwards_mu_);
     auto it = forwards_.find(shard);
     if (it != forwards_.end()) {
+      // Never back to the peer it came from: a transfer's receiver that became the ordering
+      // replica before this source stopped forwarding would get its own op back, and the two
+      // would wait for each other's answer (each holding the op's acks) until the ack timeout.
       for (uint64_t peer : it->second) {
-        if (std::find(targets.begin(), targets.end(), peer) == targets.end())
+        if (peer != from && std::find(targets.begin(), targets.end(), peer) == targets.end())
           targets.push_back(peer);
       }
     }
@@ -806,7 +808,6 @@ Result<segment::OpNum> Collection::ApplyReplicated(uint32_t shard, uint64_t orig
       Status s = CheckLocalReplica(*layout, shard, allowed, " and takes no writes");
       if (!s.ok()) return s;
       const segment::OpNum first = ops.front().op_num;
-      const segment::OpNum end = ops.back().op_num;
       replica::LocalReplica& replica = *layout->local[shard]->replica;
       if (segment::OpNum have = replica.last_op(); first > have + 1) {
         // A gap: the missing ops may still come through another stream (a transfer's source
@@ -827,11 +828,13 @@ Result<segment::OpNum> Collection::ApplyReplicated(uint32_t shard, uint64_t orig
           }
         }
       }
-      const segment::OpNum logged_from = ops.front().op_num;  // fetched ones included
-      Result<segment::OpNum> n = replica.ApplyReplicated(origin, std::move(ops));
+      std::vector<segment::OpNum> logged;
+      Result<segment::OpNum> n = replica.ApplyReplicated(origin, std::move(ops), &logged);
       // The receivers of a transfer this peer sends got these ops too (OnLogged): answer once
-      // they applied them, so that the writer's wait covers the transfer's receiver.
-      for (segment::OpNum op = logged_from; op <= end; ++op) {
+      // they applied them, so that the writer's wait covers the transfer's receiver. Only the
+      // ops logged by this call: an op skipped here was logged (and its acks registered) by
+      // whoever logged it first, maybe this peer ordering it, which waits for them itself.
+      for (segment::OpNum op : logged) {
         AckOutcome acks = WaitAcks(shard, op);
         for (const auto& [peer, failure] : acks.failures) {
           link_->ReportDead(name_, shard, peer, failure.message());
@@ -923,7 +926,14 @@ Status Collection::Handover(const Layout& layout, uint32_t shard) {
     }
     std::vector<replica::LocalReplica::NumberedOp> ops;
     for (StreamItem& m : *missing) ops.push_back({m.op_num, std::move(m.body)});
-    Result<segment::OpNum> n = replica.ApplyReplicated(newest_peer, std::move(ops));
+    std::vector<segment::OpNum> logged;
+    Result<segment::OpNum> n = replica.ApplyReplicated(newest_peer, std::move(ops), &logged);
+    {
+      // A transfer this peer sends got them too (OnLogged); its stream fails later ops if it
+      // fails these, so nobody waits for their answers here.
+      std::lock_guard<std::mutex> lock(acks_mu_);
+      for (segment::OpNum op : logged) acks_.erase({shard, op});
+    }
     if (!n.ok()) return n.status().WithContext(where + ": taking over its ordering");
   }
   QD_LOG_INFO(where + ": this peer orders its writes from op " + std::to_string(newest + 1));

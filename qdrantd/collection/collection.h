@@ -272,7 +272,9 @@ class Collection {
   // replicas that accept writes (ops numbered here, except to transfer targets, which their
   // transfer's source feeds) and for the receivers of transfers this peer sends (every op).
   // ListenToLog attaches it to a local replica (cluster mode).
-  void OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body, bool ordered_here);
+  // `from`: the peer the op came from (this one when ordered here); never sent back to it.
+  void OnLogged(uint32_t shard, segment::OpNum op_num, const std::string& body, bool ordered_here,
+                uint64_t from);
   void ListenToLog(const Slot& slot, uint32_t shard, uint64_t self_peer);
   // The peer that orders the shard's writes in this view: the Active replica with the highest
   // peer id, else the Initializing one with the highest (right after a create); 0: none.

@@ -164,7 +164,8 @@ namespace {
 bool IsEmpty(const Operation& op) { return op.points.empty() && op.ids.empty() && op.field_name.empty(); }
 }  // namespace
 
-Result<OpNum> LocalReplica::ApplyReplicated(uint64_t origin, std::vector<NumberedOp> ops) {
+Result<OpNum> LocalReplica::ApplyReplicated(uint64_t origin, std::vector<NumberedOp> ops,
+                                            std::vector<OpNum>* logged) {
   // Every op joins the queue at once, in order, so the front takes them into one group (one
   // transaction, one fsync) as far as kMaxGroupBytes allows; this thread then commits the rest
   // of them as each reaches the front.
@@ -208,6 +209,11 @@ Result<OpNum> LocalReplica::ApplyReplicated(uint64_t origin, std::vector<Numbere
       CommitGroup(*w);
     }
     if (!w->status.ok()) refused = true;
+  }
+  if (logged) {
+    for (auto& w : writers) {
+      if (w->status.ok() && !w->skipped) logged->push_back(w->op_num);
+    }
   }
   Status first_error;
   for (auto& w : writers) {
@@ -377,7 +383,8 @@ Status LocalReplica::AppendToWal(const std::vector<Writer*>& group) {
   for (Writer* x : group) {
     if (x->body.empty()) continue;
     x->op_num = ++last_op_;
-    if (listener_) listener_(x->op_num, x->body, x->expected == 0);
+    if (listener_)
+      listener_(x->op_num, x->body, x->expected == 0, x->expected == 0 ? origin_ : x->origin);
   }
   wal_commits_.fetch_add(1, std::memory_order_relaxed);
   logged_cv_.notify_all();

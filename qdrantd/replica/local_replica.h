@@ -77,12 +77,13 @@ class LocalReplica {
                                 const std::function<void(segment::OpNum)>& on_durable);
 
   // Cluster mode: `listener` is called for every op this replica logs, in op order, under the
-  // WAL lock, with the op's encoding and whether Update numbered it here (this replica orders
-  // the shard's writes) or ApplyReplicated logged another's; it must only queue work (the op
-  // for the other replicas, or for a transfer's receiver). `origin` (this peer) is recorded
-  // with the ops Update logs. Call before the first Update.
-  using LogListener =
-      std::function<void(segment::OpNum, const std::string& body, bool ordered_here)>;
+  // WAL lock, with the op's encoding, whether Update numbered it here (this replica orders
+  // the shard's writes) or ApplyReplicated logged another's, and the peer it came from (this
+  // one, or ApplyReplicated's `origin`); it must only queue work (the op for the other
+  // replicas, or for a transfer's receiver). `origin` (this peer) is recorded with the ops
+  // Update logs. Call before the first Update.
+  using LogListener = std::function<void(segment::OpNum, const std::string& body, bool ordered_here,
+                                         uint64_t from)>;
   void SetLogListener(uint64_t origin, LogListener listener);
   // Cluster mode, a replica that follows another's order: logs `ops` (numbered by the ordering
   // replica `origin`, consecutive) in one WAL transaction and applies them in order. Returns
@@ -98,7 +99,10 @@ class LocalReplica {
     segment::OpNum op_num = 0;
     std::string body;  // segment::Encode(op)
   };
-  Result<segment::OpNum> ApplyReplicated(uint64_t origin, std::vector<NumberedOp> ops);
+  // `logged`, when given, receives the numbers of the ops this call logged (not those it
+  // skipped): only for those did the log listener run here.
+  Result<segment::OpNum> ApplyReplicated(uint64_t origin, std::vector<NumberedOp> ops,
+                                         std::vector<segment::OpNum>* logged = nullptr);
 
   // Shard transfers. Source: runs `fn` with last_op() and the segment while no op is being
   // logged or applied (the WAL lock held, every logged op applied), so what it reads of the

@@ -4,6 +4,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
 
 #include "p2p.grpc.pb.h"
 
@@ -11,7 +15,15 @@ namespace qd::test {
 
 ClusterPeer::ClusterPeer(std::map<std::string, std::string> env) : env_(std::move(env)) { NewPorts(); }
 
-ClusterPeer::~ClusterPeer() = default;  // Process's destructor SIGKILLs and reaps
+// Process's destructor SIGKILLs and reaps. With QD_TEST_PEER_LOGS=<dir> set, the peer's stderr
+// is kept there (the working directory goes with the TempDir): how a rare failure is read.
+ClusterPeer::~ClusterPeer() {
+  const char* keep = std::getenv("QD_TEST_PEER_LOGS");
+  if (!keep || !process_) return;
+  std::ofstream out(std::string(keep) + "/" + std::to_string(::getpid()) + "-" +
+                    std::to_string(p2p_port_) + ".stderr");
+  out << process_->Stderr();
+}
 
 void ClusterPeer::NewPorts() {
   http_port_ = FreePort();

@@ -315,11 +315,15 @@ TEST_CASE("the log listener sees every op logged, in op order, and which were nu
   std::mutex mu;
   std::vector<OpNum> seen;
   std::vector<OpNum> replicated;
-  replica->SetLogListener(7, [&](OpNum n, const std::string& body, bool ordered_here) {
-    std::lock_guard<std::mutex> lock(mu);
-    (ordered_here ? seen : replicated).push_back(n);
-    CHECK(segment::Decode(body).ok());
-  });
+  std::vector<uint64_t> from_of_replicated;
+  replica->SetLogListener(7,
+                          [&](OpNum n, const std::string& body, bool ordered_here, uint64_t from) {
+                            std::lock_guard<std::mutex> lock(mu);
+                            (ordered_here ? seen : replicated).push_back(n);
+                            if (ordered_here) CHECK(from == 7);
+                            if (!ordered_here) from_of_replicated.push_back(from);
+                            CHECK(segment::Decode(body).ok());
+                          });
   std::vector<std::thread> writers;
   for (uint64_t t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
@@ -329,9 +333,18 @@ TEST_CASE("the log listener sees every op logged, in op order, and which were nu
   for (std::thread& w : writers) w.join();
   REQUIRE(seen.size() == 100);
   for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == i + 1);
-  REQUIRE(replica->ApplyReplicated(9, Numbered(101, {1000, 1001})).ok());
+  std::vector<OpNum> logged;
+  REQUIRE(replica->ApplyReplicated(9, Numbered(101, {1000, 1001}), &logged).ok());
   CHECK(seen.size() == 100);
   CHECK(replicated == std::vector<OpNum>{101, 102});
+  CHECK(from_of_replicated == std::vector<uint64_t>{9, 9});
+  CHECK(logged == std::vector<OpNum>{101, 102});
+  // The same ops again (a second stream during a transfer's handover), and one new: only the
+  // new one is logged, so only for it does the caller wait for the listener's receivers.
+  logged.clear();
+  REQUIRE(replica->ApplyReplicated(8, Numbered(101, {1000, 1001, 1002}), &logged).ok());
+  CHECK(logged == std::vector<OpNum>{103});
+  CHECK(replicated == std::vector<OpNum>{101, 102, 103});
 }
 
 TEST_CASE(
@@ -341,7 +354,7 @@ TEST_CASE(
   auto leader = OpenReplica(leader_dir.path());
   auto follower = OpenReplica(follower_dir.path());
   std::vector<LocalReplica::NumberedOp> stream;
-  leader->SetLogListener(1, [&](OpNum n, const std::string& body, bool) {
+  leader->SetLogListener(1, [&](OpNum n, const std::string& body, bool, uint64_t) {
     stream.push_back({n, body});
   });
   for (uint64_t id = 1; id <= 5; ++id) REQUIRE(Write(*leader, id).ok());
