@@ -469,7 +469,12 @@ Result<ClusterStatus> Client::GetClusterStatus() {
   status.consensus_thread_status = reply.consensus_thread_status();
   status.peers.reserve(reply.peers_size());
   for (const qdrantd::admin::PeerInfo& p : reply.peers()) {
-    status.peers.push_back({p.id(), p.uri(), p.role(), p.is_voter(), p.reachable()});
+    PeerStatus peer{p.id(), p.uri(), p.role(), p.is_voter(), p.reachable(), p.node_type()};
+    if (p.has_term()) peer.term = p.term();
+    if (p.has_commit()) peer.commit = p.commit();
+    if (p.has_applied()) peer.applied = p.applied();
+    if (p.has_lag()) peer.lag = p.lag();
+    status.peers.push_back(std::move(peer));
   }
   return status;
 }

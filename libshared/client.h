@@ -52,7 +52,11 @@ struct PeerStatus {
   std::string uri;
   std::string role;  // Leader, Follower, Candidate, PreCandidate, or empty when unknown
   bool is_voter = false;
-  bool reachable = false;
+  bool reachable = false;  // and it answered the server's status call
+  std::string node_type;   // Normal or Listener
+  // As the peer reported them to the server; nullopt when it did not answer.
+  std::optional<uint64_t> term, commit, applied;
+  std::optional<uint64_t> lag;  // Raft entries the leader committed that it has not applied
 };
 
 struct ClusterStatus {

@@ -67,6 +67,8 @@ class Context {
   void Fail(const Status& status);
   // Same, for a mistake of the user's: exit code 2.
   void UsageError(const Status& status);
+  // A check that ran and found problems (cluster doctor): exit code 1, nothing printed here.
+  void ProblemsFound() { exit_code_ = kExitRefused; }
 
  private:
   GlobalOptions flags_;

@@ -22,6 +22,21 @@ constexpr std::chrono::milliseconds kCommitQueryRetry{500};
 
 std::string Id(uint64_t id) { return std::to_string(id); }
 
+// GET /cluster's raft_info.role names; empty when consensus is not running.
+std::string RoleName(const consensus::RaftStatus& st) {
+  switch (st.role) {
+    case consensus::Role::kLeader:
+      return "Leader";
+    case consensus::Role::kFollower:
+      return "Follower";
+    case consensus::Role::kCandidate:
+      return st.pre_candidate ? "PreCandidate" : "Candidate";
+    case consensus::Role::kUnavailable:
+      break;
+  }
+  return "";
+}
+
 uint64_t RandomPeerId() {
   std::random_device rd;
   std::mt19937_64 rng((uint64_t(rd()) << 32) ^ rd());
@@ -476,9 +491,9 @@ void ClusterNode::UpdateReadiness(OnLoop on_loop) {
       auto round = std::make_shared<Round>(Round{others.size(), std::nullopt});
       for (const std::string& uri : others) {
         peers_->CommitIndex(on_loop, uri, std::chrono::milliseconds(1000),
-                            [this, round](OnLoop, Status s, uint64_t commit, uint64_t) {
+                            [this, round](OnLoop, Status s, const peer::PeerPool::Position& p) {
                               if (s.ok())
-                                round->highest = std::max(round->highest.value_or(0), commit);
+                                round->highest = std::max(round->highest.value_or(0), p.commit);
                               if (--round->waiting > 0) return;
                               commit_query_in_flight_ = false;
                               if (round->highest) {
@@ -571,7 +586,9 @@ void ClusterNode::MembersBehind(OnLoop on_loop, uint64_t index, std::chrono::mil
   if (others.empty()) return round->reply(on_loop, {});
   for (const auto& [id, uri] : others) {
     peers_->CommitIndex(on_loop, uri, timeout,
-                        [round, id = id, index](OnLoop l, Status s, uint64_t, uint64_t reconciled) {
+                        [round, id = id, index](OnLoop l, Status s,
+                                                const peer::PeerPool::Position& p) {
+                          const uint64_t reconciled = p.reconciled;
                           Caught c = Caught::kYes;
                           if (!s.ok()) {
                             // Nothing listens there: the peer is down. Any other failure (a
@@ -585,6 +602,46 @@ void ClusterNode::MembersBehind(OnLoop on_loop, uint64_t index, std::chrono::mil
                           }
                           round->members[id] = c;
                           if (--round->waiting == 0) round->reply(l, std::move(round->members));
+                        });
+  }
+}
+
+peer::PeerPool::Position ClusterNode::OwnPosition(OnLoop on_loop) const {
+  peer::PeerPool::Position p;
+  p.commit = CommitIndex(on_loop);
+  p.reconciled = ReconciledIndex(on_loop);
+  if (!raft_ || !raft_->started()) return p;
+  consensus::RaftStatus st = raft_->GetStatus(on_loop);
+  p.term = st.term;
+  p.applied = st.last_applied;
+  p.role = RoleName(st);
+  return p;
+}
+
+void ClusterNode::Positions(
+    OnLoop on_loop, std::chrono::milliseconds timeout,
+    std::function<void(OnLoop, std::map<PeerId, std::optional<peer::PeerPool::Position>>)> reply) {
+  std::shared_ptr<const ClusterState> state = fsm_.Current();
+  struct Round {
+    size_t waiting = 0;
+    std::map<PeerId, std::optional<peer::PeerPool::Position>> positions;
+    std::function<void(OnLoop, std::map<PeerId, std::optional<peer::PeerPool::Position>>)> reply;
+  };
+  auto round = std::make_shared<Round>();
+  round->reply = std::move(reply);
+  round->positions[peer_id_] = OwnPosition(on_loop);
+  std::vector<std::pair<PeerId, std::string>> others;
+  for (const auto& [id, peer] : state->peers) {
+    if (id != peer_id_) others.emplace_back(id, Resolve(id, peer.uri));
+  }
+  round->waiting = others.size();
+  if (others.empty() || !peers_) return round->reply(on_loop, std::move(round->positions));
+  for (const auto& [id, uri] : others) {
+    peers_->CommitIndex(on_loop, uri, timeout,
+                        [round, id = id](OnLoop l, Status s, const peer::PeerPool::Position& p) {
+                          round->positions[id] =
+                              s.ok() ? std::optional<peer::PeerPool::Position>(p) : std::nullopt;
+                          if (--round->waiting == 0) round->reply(l, std::move(round->positions));
                         });
   }
 }
@@ -636,12 +693,7 @@ ClusterStatus ClusterNode::GetStatus(OnLoop on_loop) const {
   out.commit = st.commit;
   out.pending_operations = waiters_.size();
   if (st.leader_id != 0) out.leader = st.leader_id;
-  switch (st.role) {
-    case consensus::Role::kLeader: out.role = "Leader"; break;
-    case consensus::Role::kFollower: out.role = "Follower"; break;
-    case consensus::Role::kCandidate: out.role = st.pre_candidate ? "PreCandidate" : "Candidate"; break;
-    case consensus::Role::kUnavailable: break;
-  }
+  out.role = RoleName(st);
   out.is_voter = st.is_voter;
   if (state->removed_peers.count(peer_id_) || !raft_ || !raft_->started() || raft_->closed()) {
     out.consensus_thread_status = "stopped";

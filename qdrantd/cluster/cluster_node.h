@@ -39,13 +39,11 @@
 #include "qdrantd/cluster/meta_operation.h"
 #include "qdrantd/cluster/state_machine.h"
 #include "qdrantd/consensus/raft_io.h"
+#include "qdrantd/peer/peer_pool.h"
 #include "qdrantd/server/loop.h"
 
 namespace qd::consensus {
 class RaftNode;
-}
-namespace qd::peer {
-class PeerPool;
 }
 
 namespace qd::cluster {
@@ -144,6 +142,15 @@ class ClusterNode : public consensus::Transport {
   uint64_t CommitIndex(server::OnLoop) const;
   // The applied index of the last state this node's local collections reflect. Loop thread.
   uint64_t ReconciledIndex(server::OnLoop) const;
+  // This node's commit, reconciled and applied indexes, term and role (P2P CommitIndex).
+  peer::PeerPool::Position OwnPosition(server::OnLoop) const;
+  // Every member's position, asked over P2P CommitIndex (this node's own without a call);
+  // nullopt for a member that did not answer within `timeout`. For admin ClusterStatus
+  // (qdctl cluster status: term, commit, applied and lag per peer). Loop thread.
+  void Positions(
+      server::OnLoop, std::chrono::milliseconds timeout,
+      std::function<void(server::OnLoop, std::map<PeerId, std::optional<peer::PeerPool::Position>>)>
+          reply);
   // Asks every other member how far it applied and reconciled the state (P2P CommitIndex) and
   // calls `reply` once all answered or `timeout` passed, with each member's standing: reached
   // `index`, behind it, down (its address refuses connections), or no answer. Loop thread.

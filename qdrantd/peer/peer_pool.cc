@@ -200,11 +200,16 @@ void PeerPool::CommitIndex(OnLoop, const std::string& uri, std::chrono::millisec
       &call->ctx, &call->req, &call->resp, [self, call, reply = std::move(reply), uri](::grpc::Status s) mutable {
         self->Untrack(&call->ctx, [call, reply = std::move(reply), s, uri](OnLoop on_loop) {
           if (!s.ok()) {
-            reply(on_loop, Status::Unavailable("cannot reach " + uri + ": " + s.error_message()), 0,
-                  0);
+            reply(on_loop, Status::Unavailable("cannot reach " + uri + ": " + s.error_message()),
+                  Position{});
             return;
           }
-          reply(on_loop, Status::Ok(), call->resp.commit(), call->resp.reconciled());
+          reply(on_loop, Status::Ok(),
+                Position{.commit = call->resp.commit(),
+                         .reconciled = call->resp.reconciled(),
+                         .term = call->resp.term(),
+                         .applied = call->resp.applied(),
+                         .role = call->resp.role()});
         });
       });
 }

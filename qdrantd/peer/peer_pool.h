@@ -46,10 +46,16 @@ class PeerPool {
                std::chrono::milliseconds timeout, Reply reply);
   void Join(server::OnLoop, const std::string& uri, uint64_t peer_id, const std::string& my_uri,
             const std::string& node_type, std::chrono::milliseconds timeout, Reply reply);
-  // The peer's Raft commit index and reconciled index (proto/p2p.proto CommitIndexReply);
-  // kUnavailable when it cannot be reached in time.
-  using CommitReply =
-      std::function<void(server::OnLoop, Status status, uint64_t commit, uint64_t reconciled)>;
+  // The peer's Raft commit index, reconciled index and standing (proto/p2p.proto
+  // CommitIndexReply); kUnavailable when it cannot be reached in time.
+  struct Position {
+    uint64_t commit = 0;
+    uint64_t reconciled = 0;
+    uint64_t term = 0;
+    uint64_t applied = 0;
+    std::string role;
+  };
+  using CommitReply = std::function<void(server::OnLoop, Status status, const Position&)>;
   void CommitIndex(server::OnLoop, const std::string& uri, std::chrono::milliseconds timeout, CommitReply reply);
 
   // message_send_failures of GET /cluster: failures per peer URI since start.

@@ -688,6 +688,12 @@ Status Daemon::Impl::StartCluster(OnLoop on_loop) {
               },
           .commit_index = [node](OnLoop l) { return node->CommitIndex(l); },
           .reconciled_index = [node](OnLoop l) { return node->ReconciledIndex(l); },
+          .standing =
+              [node](OnLoop l) {
+                peer::PeerPool::Position p = node->OwnPosition(l);
+                return api::p2p::P2pHandlers::Standing{
+                    .term = p.term, .applied = p.applied, .role = p.role};
+              },
       },
       api::p2p::P2pDataContext{.collections = collections.get(),
                                .forward_pool = forward_pool.get(),
@@ -708,15 +714,52 @@ api::grpc::AdminClusterHooks Daemon::Impl::ClusterHooks() {
   api::grpc::AdminClusterHooks hooks;
   hooks.status = [node, l](std::function<void(api::grpc::AdminClusterHooks::Info)> done) {
     l->Post([node, done = std::move(done)](OnLoop on_loop) {
-      cluster::ClusterStatus s = node->GetStatus(on_loop);
-      api::grpc::AdminClusterHooks::Info info{.peer_id = s.peer_id, .term = s.term, .commit = s.commit,
-                                              .leader = s.leader,
-                                              .consensus_thread_status = s.consensus_thread_status};
-      for (const auto& [id, p] : s.peers) {
-        std::string role = id == s.peer_id ? s.role : (s.leader && *s.leader == id ? "Leader" : "Follower");
-        info.peers.push_back({.id = id, .uri = p.uri, .role = role, .is_voter = p.is_voter, .reachable = p.reachable});
-      }
-      done(std::move(info));
+      // Every peer's own term, commit and applied index (P2P CommitIndex, 1 s at most), so
+      // that qdctl cluster status shows each one's lag behind the leader.
+      node->Positions(
+          on_loop, std::chrono::milliseconds(1000), [node, done](OnLoop now, auto positions) {
+            cluster::ClusterStatus s = node->GetStatus(now);
+            std::shared_ptr<const cluster::ClusterState> state = node->State();
+            api::grpc::AdminClusterHooks::Info info{
+                .peer_id = s.peer_id,
+                .term = s.term,
+                .commit = s.commit,
+                .leader = s.leader,
+                .consensus_thread_status = s.consensus_thread_status};
+            // Lag: entries the leader committed that the peer has not applied yet.
+            uint64_t leader_commit = s.commit;
+            if (s.leader) {
+              auto it = positions.find(*s.leader);
+              if (it != positions.end() && it->second) leader_commit = it->second->commit;
+            }
+            for (const auto& [id, p] : s.peers) {
+              api::grpc::AdminClusterHooks::Peer peer{
+                  .id = id, .uri = p.uri, .is_voter = p.is_voter, .reachable = false};
+              auto known = state->peers.find(id);
+              peer.node_type =
+                  known != state->peers.end() && known->second.type == cluster::NodeType::kListener
+                      ? "Listener"
+                      : "Normal";
+              auto it = positions.find(id);
+              if (it != positions.end() && it->second) {
+                // It answered this node just now: reachable, whatever Raft traffic says (a
+                // follower hears only from the leader, so it cannot tell about the others).
+                const peer::PeerPool::Position& pos = *it->second;
+                peer.reachable = true;
+                peer.role = pos.role;
+                peer.term = pos.term;
+                peer.commit = pos.commit;
+                peer.applied = pos.applied;
+                peer.lag = leader_commit > pos.applied ? leader_commit - pos.applied : 0;
+              } else {
+                // No answer: the role this node believes, as GET /cluster shows it.
+                peer.role = id == s.peer_id ? s.role
+                                            : (s.leader && *s.leader == id ? "Leader" : "Follower");
+              }
+              info.peers.push_back(std::move(peer));
+            }
+            done(std::move(info));
+          });
     });
   };
   hooks.remove_peer = [node](uint64_t id, bool force, std::chrono::milliseconds timeout,

@@ -107,6 +107,45 @@ TEST_CASE("three peers bootstrap, agree on the leader and replicate metadata", "
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("\"voter\":true") != std::string::npos);
   CHECK(r.out.find("\"leader\":true") != std::string::npos);
+
+  // Each peer answers for itself: its term, its applied index and no lag once idle.
+  auto status_json = [&](const ClusterPeer& via) {
+    RunResult j = RunQdctl({"--url", "http://127.0.0.1:" + std::to_string(via.grpc_port()),
+                            "--output", "json", "cluster", "status"},
+                           home.path());
+    auto d = std::make_shared<rapidjson::Document>();
+    d->Parse(j.out.c_str());
+    return d;
+  };
+  const uint64_t paused_id = peers[0]->Cluster()->peer_id;
+  CHECK(PollUntil(
+      [&] {
+        auto d = status_json(*peers[1]);
+        if (d->HasParseError() || !d->IsArray() || d->Size() != 3) return false;
+        for (const auto& row : d->GetArray()) {
+          if (!row["term"].IsUint64() || !row["applied"].IsUint64() || !row["lag"].IsUint64())
+            return false;
+          if (row["applied"].GetUint64() == 0 || row["lag"].GetUint64() != 0) return false;
+          if (std::string(row["type"].GetString()) != "Normal") return false;
+          if (!row["role"].IsString()) return false;
+        }
+        return true;
+      },
+      10s));
+  // A paused peer does not answer: not reachable, no figures of its own.
+  peers[0]->Kill(SIGSTOP);
+  auto d = status_json(*peers[1]);
+  peers[0]->Kill(SIGCONT);
+  REQUIRE((!d->HasParseError() && d->IsArray()));
+  bool seen = false;
+  for (const auto& row : d->GetArray()) {
+    if (row["id"].GetUint64() != paused_id) continue;
+    seen = true;
+    CHECK(row["reachable"].IsFalse());
+    CHECK(row["term"].IsNull());
+    CHECK(row["lag"].IsNull());
+  }
+  CHECK(seen);
 }
 
 TEST_CASE("five peers joined back to back are all voters with one leader", "[cluster]") {

@@ -73,6 +73,11 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
           peer->set_role(p.role);
           peer->set_is_voter(p.is_voter);
           peer->set_reachable(p.reachable);
+          peer->set_node_type(p.node_type);
+          if (p.term) peer->set_term(*p.term);
+          if (p.commit) peer->set_commit(*p.commit);
+          if (p.applied) peer->set_applied(*p.applied);
+          if (p.lag) peer->set_lag(*p.lag);
         }
         reply->set_term(info.term);
         reply->set_commit(info.commit);

@@ -42,7 +42,11 @@ struct AdminClusterHooks {
     std::string uri;
     std::string role;
     bool is_voter = false;
-    bool reachable = false;
+    bool reachable = false;  // and it answered the status call
+    std::string node_type;   // Normal or Listener
+    // As the peer itself reported them; nullopt when it did not answer.
+    std::optional<uint64_t> term, commit, applied;
+    std::optional<uint64_t> lag;  // the leader's commit index minus the peer's applied index
   };
   struct Info {
     uint64_t peer_id = 0;

@@ -67,6 +67,12 @@ class Service final : public pb::P2p::CallbackService {
     loop_.Post([this, reactor, reply](OnLoop on_loop) {
       reply->set_commit(handlers_.commit_index ? handlers_.commit_index(on_loop) : 0);
       reply->set_reconciled(handlers_.reconciled_index ? handlers_.reconciled_index(on_loop) : 0);
+      if (handlers_.standing) {
+        P2pHandlers::Standing s = handlers_.standing(on_loop);
+        reply->set_term(s.term);
+        reply->set_applied(s.applied);
+        reply->set_role(s.role);
+      }
       reactor->Finish(::grpc::Status::OK);
     });
     return reactor;

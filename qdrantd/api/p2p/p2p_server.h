@@ -33,6 +33,13 @@ struct P2pHandlers {
   // reflect (applied and reconciled).
   std::function<uint64_t(server::OnLoop)> commit_index;
   std::function<uint64_t(server::OnLoop)> reconciled_index;
+  // Its Raft term, last applied entry and role name (CommitIndexReply).
+  struct Standing {
+    uint64_t term = 0;
+    uint64_t applied = 0;
+    std::string role;
+  };
+  std::function<Standing(server::OnLoop)> standing;
 };
 
 // The data plane's side of the listener (service P2pData): forwarded writes, replicated ops and
