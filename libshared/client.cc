@@ -29,6 +29,7 @@ constexpr const char* kListTransfers = "qdrantd.admin.Admin/ListTransfers";
 constexpr const char* kGetRebalance = "qdrantd.admin.Admin/GetRebalance";
 constexpr const char* kStartRebalance = "qdrantd.admin.Admin/StartRebalance";
 constexpr const char* kDrainPeer = "qdrantd.admin.Admin/DrainPeer";
+constexpr const char* kVerifyCollection = "qdrantd.admin.Admin/VerifyCollection";
 constexpr const char* kCreateCollection = "qdrant.Collections/Create";
 constexpr const char* kListCollections = "qdrant.Collections/List";
 constexpr const char* kGetCollection = "qdrant.Collections/Get";
@@ -586,6 +587,22 @@ Status Client::DrainPeer(uint64_t peer_id, bool cancel) {
   qdrantd::admin::DrainPeerReply reply;
   ::grpc::Status s = impl_->admin->DrainPeer(&context, request, &reply);
   return impl_->ToStatus(s, kDrainPeer);
+}
+
+Result<std::vector<ReplicaDigest>> Client::VerifyCollection(const std::string& name) {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrantd::admin::VerifyCollectionRequest request;
+  request.set_collection_name(name);
+  qdrantd::admin::VerifyCollectionReply reply;
+  ::grpc::Status s = impl_->admin->VerifyCollection(&context, request, &reply);
+  if (Status status = impl_->ToStatus(s, kVerifyCollection); !status.ok()) return status;
+  std::vector<ReplicaDigest> out;
+  for (const qdrantd::admin::ReplicaDigestInfo& r : reply.replicas()) {
+    out.push_back(
+        {r.shard_id(), r.peer_id(), r.state(), r.error(), r.last_op(), r.points(), r.digest()});
+  }
+  return out;
 }
 
 Status Client::CreateCollection(const CollectionCreate& request) {

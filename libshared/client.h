@@ -122,6 +122,17 @@ struct RebalanceInfo {
   std::vector<PeerReplicas> replicas;
 };
 
+// qdrantd.admin.Admin/VerifyCollection: one replica's digest (docs/admin-api.md).
+struct ReplicaDigest {
+  uint32_t shard_id = 0;
+  uint64_t peer_id = 0;
+  std::string state;
+  std::string error;  // why no digest was taken; empty when it was
+  uint64_t last_op = 0;
+  uint64_t points = 0;
+  std::string digest;  // equal replicas at the same last_op have equal digests
+};
+
 // qdrant.Collections/UpdateCollectionClusterSetup: one shard operation (compat.md §6.5).
 struct ShardOperation {
   enum class Kind { kReplicate, kMove, kAbort, kDrop, kRestart };
@@ -247,6 +258,9 @@ class Client {
   Result<RebalanceInfo> GetRebalance();
   Status StartRebalance();
   Status DrainPeer(uint64_t peer_id, bool cancel);
+  // Every replica of every shard of `name` with its digest. Errors also: kNotFound for an
+  // unknown collection; kFailedPrecondition in standalone mode.
+  Result<std::vector<ReplicaDigest>> VerifyCollection(const std::string& name);
 
   // Qdrant's Collections service (proto/collections_service.proto). A server without it (a
   // qdrantd that does not serve collections over gRPC yet) fails them with kFailedPrecondition

@@ -243,6 +243,7 @@ void RegisterCollection(CLI::App& app, Context& context) {
   });
 
   RegisterCollectionCluster(*group, context);
+  RegisterCollectionVerify(*group, context);
 }
 
 }  // namespace qd::qdctl

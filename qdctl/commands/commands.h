@@ -24,6 +24,8 @@ void RegisterRebalance(CLI::App& app, Context& context);   // qdctl rebalance ..
 void RegisterShard(CLI::App& app, Context& context);       // qdctl shard replicate|move|...
 // qdctl collection cluster NAME, added to the `collection` group.
 void RegisterCollectionCluster(CLI::App& collection_group, Context& context);
+// qdctl collection verify NAME [--repair] (commands/verify.cc).
+void RegisterCollectionVerify(CLI::App& collection_group, Context& context);
 
 // A bash completion script for `app`'s whole tree of subcommands and options, generated at
 // run time so it stays right as commands are added.

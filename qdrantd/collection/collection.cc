@@ -1241,6 +1241,85 @@ Result<ShardReadResult> Collection::ReadSlot(const Slot& slot, const ShardRead& 
   return Status::InvalidArgument("unknown read kind");
 }
 
+namespace {
+uint64_t Fnv1a64(std::string_view bytes, uint64_t h = 14695981039346656037ull) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+}  // namespace
+
+Result<ReplicaDigest> Collection::Digest(uint32_t shard) const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  if (Status s = CheckLocalReplica(*layout, shard, true, ""); !s.ok()) return s;
+  segment::Projection all;
+  all.all_vectors = true;
+  all.payload = [](const rapidjson::Value& in, rapidjson::Value& o,
+                   rapidjson::Document::AllocatorType& a) { o.CopyFrom(in, a); };
+  ReplicaDigest d;
+  Status s = layout->local[shard]->replica->WithQuiescedLog(
+      [&](segment::OpNum op, const segment::Segment& seg) {
+        d.op = op;
+        std::optional<segment::PointId> next;
+        do {
+          // Each point as a transfer sends it (Encode of a one-point upsert) and its version.
+          RecordBatch batch = seg.Scroll(next, 1025, nullptr, all);
+          next.reset();
+          if (batch.points.size() > 1024) {
+            next = batch.points[1024].id;
+            batch.points.resize(1024);
+          }
+          for (segment::PointRecord& r : batch.points) {
+            Operation one;
+            one.kind = OpKind::kUpsert;
+            segment::PointStruct p;
+            p.id = r.id;
+            p.vectors = std::move(r.vectors);
+            if (r.has_payload && r.payload.IsObject()) {
+              rapidjson::StringBuffer text;
+              rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+              r.payload.Accept(writer);
+              p.payload_json.assign(text.GetString(), text.GetSize());
+            }
+            one.points.push_back(std::move(p));
+            const uint64_t version = r.version;
+            const uint64_t h = Fnv1a64(
+                segment::Encode(one),
+                Fnv1a64(std::string_view(reinterpret_cast<const char*>(&version), sizeof version)));
+            ++d.points;
+            d.sum += h;
+            d.xor_ ^= h;
+          }
+        } while (next);
+        return Status::Ok();
+      });
+  if (!s.ok()) return s;
+  return d;
+}
+
+std::vector<Collection::VerifiedReplica> Collection::Verify() const {
+  std::shared_ptr<const Layout> layout = this->layout();
+  std::vector<VerifiedReplica> out;
+  const size_t shards = std::max(layout->local.size(), layout->others.size());
+  for (uint32_t shard = 0; shard < shards; ++shard) {
+    if (shard < layout->local.size() && layout->local[shard]) {
+      out.push_back({shard, layout->self_peer, layout->local_state[shard], Digest(shard)});
+    }
+    if (shard >= layout->others.size()) continue;
+    for (const auto& [peer, state] : layout->others[shard]) {
+      VerifiedReplica v{shard, peer, state, Status::Unavailable("no P2P link")};
+      if (link_) v.digest = link_->Digest(peer, name_, shard);
+      out.push_back(std::move(v));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const VerifiedReplica& a, const VerifiedReplica& b) {
+    return std::pair(a.shard, a.peer) < std::pair(b.shard, b.peer);
+  });
+  return out;
+}
+
 Result<ShardReadResult> Collection::ReadLocal(uint32_t shard, const ShardRead& read) const {
   std::shared_ptr<const Layout> layout = this->layout();
   // A Listener never answers reads; a coordinator that picked this replica as Active while

@@ -203,6 +203,19 @@ class Collection {
   void EndTransfer(uint32_t shard, uint64_t to);
   // Runs `read` on this peer's replica of the shard (payloads projected by read.projection).
   Result<ShardReadResult> ReadLocal(uint32_t shard, const ShardRead& read) const;
+  // This peer's replica of the shard in a few numbers (ReplicaDigest), taken with its WAL
+  // quiesced: writes to the shard wait meanwhile (about 1 us a point). Errors: kNotFound
+  // without a local replica.
+  Result<ReplicaDigest> Digest(uint32_t shard) const;
+  // qdctl collection verify: every replica of every shard in this peer's view, with its state
+  // and its digest (this peer's own, the others' over P2P) or why it could not be taken.
+  struct VerifiedReplica {
+    uint32_t shard = 0;
+    uint64_t peer = 0;
+    shard::ReplicaState state = shard::ReplicaState::kActive;
+    Result<ReplicaDigest> digest = Status::Unavailable("not asked");
+  };
+  std::vector<VerifiedReplica> Verify() const;
 
   // Shard and collection info: these count the LOCAL replicas only, never fail.
   size_t Count(const segment::PointFilter* filter) const;

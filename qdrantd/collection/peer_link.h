@@ -91,6 +91,15 @@ struct ReplicaClock {
   segment::OpNum op = 0;
   uint64_t hash = 0;
 };
+// A replica's content in a few numbers (proto/p2p.proto DigestReply): equal replicas at the
+// same op have equal digests.
+struct ReplicaDigest {
+  segment::OpNum op = 0;
+  uint64_t points = 0;
+  uint64_t sum = 0;
+  uint64_t xor_ = 0;
+  friend bool operator==(const ReplicaDigest&, const ReplicaDigest&) = default;
+};
 inline bool IsUnreachable(const Status& s) {
   return s.code() == StatusCode::kUnavailable && s.message().rfind(kUnreachable, 0) == 0;
 }
@@ -123,6 +132,10 @@ class PeerLink {
   virtual Result<std::optional<ReplicaClock>> TransferReady(uint64_t peer,
                                                             const std::string& collection,
                                                             uint32_t shard, uint64_t from) = 0;
+
+  // `peer`'s replica's digest (Collection::Digest). Errors as Forward's.
+  virtual Result<ReplicaDigest> Digest(uint64_t peer, const std::string& collection,
+                                       uint32_t shard) = 0;
 
   // Ops `from`..`to` from `peer`'s WAL of the shard, as kOp items. Errors: kNotFound when its
   // WAL no longer holds them all; as Forward's.

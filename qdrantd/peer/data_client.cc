@@ -242,6 +242,23 @@ Result<segment::OpNum> DataClient::Fence(uint64_t peer, const std::string& colle
   return reply.last_op();
 }
 
+Result<collection::ReplicaDigest> DataClient::Digest(uint64_t peer, const std::string& collection,
+                                                     uint32_t shard) {
+  Result<std::shared_ptr<pb::P2pData::Stub>> stub = impl_->StubFor(peer);
+  if (!stub.ok()) return stub.status();
+  pb::DigestRequest req;
+  req.set_collection(collection);
+  req.set_shard(shard);
+  pb::DigestReply reply;
+  ::grpc::ClientContext context;
+  SetDeadline(context, impl_->options.read_timeout);
+  ::grpc::Status status = (*stub)->Digest(&context, req, &reply);
+  if (!status.ok()) return Unreachable(peer, "taking a replica's digest", status);
+  Status s = StatusFromWire(reply.code(), reply.message());
+  if (!s.ok()) return s;
+  return collection::ReplicaDigest{reply.last_op(), reply.points(), reply.sum(), reply.xor_()};
+}
+
 Result<std::vector<collection::StreamItem>> DataClient::ReadOps(uint64_t peer,
                                                                 const std::string& collection,
                                                                 uint32_t shard, segment::OpNum from,

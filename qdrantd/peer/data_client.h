@@ -56,6 +56,8 @@ class DataClient : public collection::PeerLink {
                                                                 uint64_t from) override;
   Result<segment::OpNum> Fence(uint64_t peer, const std::string& collection, uint32_t shard,
                                uint64_t orderer) override;
+  Result<collection::ReplicaDigest> Digest(uint64_t peer, const std::string& collection,
+                                           uint32_t shard) override;
   Result<std::vector<collection::StreamItem>> ReadOps(uint64_t peer, const std::string& collection,
                                                       uint32_t shard, segment::OpNum from,
                                                       segment::OpNum to) override;

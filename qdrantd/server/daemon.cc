@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "qdrantd/cluster/rebalance.h"
 #include "qdrantd/cluster/reconciler.h"
 #include "qdrantd/cluster/transfer_manager.h"
+#include "qdrantd/collection/collection.h"
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/collection/snapshots.h"
 #include "qdrantd/peer/data_client.h"
@@ -798,6 +800,33 @@ api::grpc::AdminClusterHooks Daemon::Impl::ClusterHooks() {
     op.peer_id = id;
     op.cancel = cancel;
     node->Propose(std::move(op), timeout, std::move(done));
+  };
+  collection::Collections* all = collections.get();
+  WorkerPool* api_pool = pool.get();
+  hooks.verify = [all, api_pool](const std::string& name, auto done) {
+    Status queued = api_pool->Submit([all, name, done] {
+      Result<std::shared_ptr<collection::Collection>> c = all->Get(name);
+      if (!c.ok()) return done(c.status());
+      std::vector<api::grpc::AdminClusterHooks::Digest> out;
+      for (collection::Collection::VerifiedReplica& v : (*c)->Verify()) {
+        api::grpc::AdminClusterHooks::Digest d{
+            .shard = v.shard, .peer = v.peer, .state = std::string(shard::StateName(v.state))};
+        if (!v.digest.ok()) {
+          d.error = v.digest.status().message();
+        } else {
+          char hex[33];
+          std::snprintf(hex, sizeof hex, "%016llx%016llx",
+                        static_cast<unsigned long long>(v.digest->sum),
+                        static_cast<unsigned long long>(v.digest->xor_));
+          d.last_op = v.digest->op;
+          d.points = v.digest->points;
+          d.digest = hex;
+        }
+        out.push_back(std::move(d));
+      }
+      done(std::move(out));
+    });
+    if (!queued.ok()) done(queued);
   };
   return hooks;
 }

@@ -1,12 +1,16 @@
-// qdctl cluster doctor against three real peers (issue #18): healthy says so and exits 0; a
-// killed peer and the Dead replica it left are found (exit 1) with the commands that fix them;
-// and running the command the doctor proposes makes the cluster healthy again.
+// qdctl's checks against three real peers (issue #18). cluster doctor: healthy says so and
+// exits 0; a killed peer and the Dead replica it left are found (exit 1) with the commands that
+// fix them; and running the command the doctor proposes makes the cluster healthy again.
+// collection verify: a replica whose points.db was altered while its peer was down (so it is
+// Active yet holds other data) is found by its digest, and --repair makes it equal again.
 #include <rapidjson/document.h>
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <sstream>
 
+#include "libshared/sqlite.h"
 #include "tests/cluster/cluster_harness.h"
 #include "tests/cluster/points_helpers.h"
 
@@ -132,6 +136,83 @@ TEST_CASE("cluster doctor finds a dead peer and its Dead replica, and its fix he
   REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "d"); }, 30s));
   CHECK(PollUntil([&] { return RunDoctor(*via, home.path()).exit_code == 0; }, 10s));
   CHECK(Count(*victim, "d") == 201);
+}
+
+TEST_CASE("collection verify finds an Active replica holding other data, and --repair re-syncs it",
+          "[cluster]") {
+  auto peers =
+      StartCluster(3, {{"QDRANT__STORAGE__PERFORMANCE__INCOMING_SHARD_TRANSFERS_LIMIT", "0"},
+                       {"QDRANT__STORAGE__PERFORMANCE__OUTGOING_SHARD_TRANSFERS_LIMIT", "0"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "v", 1, 2));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "v"); }, 10s));
+  Preload(*peers[0], "v", 300);
+  TempDir home;
+  auto verify = [&](const ClusterPeer& via, bool repair = false) {
+    std::vector<std::string> args{
+        "--url",      "http://127.0.0.1:" + std::to_string(via.grpc_port()),
+        "--timeout",  "60",
+        "collection", "verify",
+        "v"};
+    if (repair) args.push_back("--repair");
+    return RunQdctl(args, home.path());
+  };
+  RunResult clean = verify(*peers[0]);
+  INFO(clean.out << clean.err);
+  CHECK(clean.exit_code == 0);
+  CHECK(clean.out.find("DIFFERS") == std::string::npos);
+
+  // The lower-id holder (not the ordering replica, whose copy wins a tie) gets one payload
+  // changed in its points.db while it is down: it comes back Active, with other data.
+  ClusterPeer* victim = nullptr;
+  ClusterPeer* via = nullptr;
+  for (auto& p : peers) {
+    if (!HoldsReplica(*p, "v")) {
+      via = p.get();
+    } else if (!victim || PeerId(*p) < PeerId(*victim)) {
+      victim = p.get();
+    }
+  }
+  REQUIRE(victim);
+  REQUIRE(via);
+  REQUIRE(victim->Stop() == 0);
+  std::string points_db;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(victim->dir())) {
+    const std::string path = e.path().string();
+    if (path.find("/collections/v/0/points.db") != std::string::npos &&
+        path.size() > std::string("points.db").size() &&
+        path.substr(path.size() - std::string("points.db").size()) == "points.db") {
+      points_db = path;
+    }
+  }
+  REQUIRE(!points_db.empty());
+  {
+    auto db = sqlite::Db::Open(points_db, sqlite::Db::Sync::kFull);
+    REQUIRE(db.ok());
+    REQUIRE((*db)
+                ->Exec("UPDATE points SET payload = '{\"tampered\":true}' WHERE id = "
+                       "(SELECT min(id) FROM points)")
+                .ok());
+    REQUIRE((*db)->Changes() == 1);
+  }
+  victim->Start();
+  REQUIRE(victim->WaitReady());
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "v"); }, 10s));
+
+  RunResult found = verify(*via);
+  INFO(found.out << found.err);
+  CHECK(found.exit_code == 1);
+  CHECK(found.out.find("DIFFERS") != std::string::npos);
+  CHECK(found.out.find("ok (good copy)") != std::string::npos);
+
+  RunResult repaired = verify(*via, /*repair=*/true);
+  INFO(repaired.out << repaired.err);
+  CHECK(repaired.exit_code == 0);
+  CHECK(repaired.err.find("re-syncing the replica on peer " + std::to_string(PeerId(*victim))) !=
+        std::string::npos);
+  CHECK(repaired.out.find("DIFFERS") == std::string::npos);
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "v"); }, 10s));
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "v", 1, 2) == 2);
 }
 
 }  // namespace

@@ -109,6 +109,7 @@ constexpr GrpcRule kGrpcRules[] = {
     {"qdrantd.admin.Admin/GetRebalance", kReadNode},
     {"qdrantd.admin.Admin/StartRebalance", kManage},
     {"qdrantd.admin.Admin/DrainPeer", kManage},
+    {"qdrantd.admin.Admin/VerifyCollection", kReadCollection},
     // Collections.
     {"qdrant.Collections/Get", kReadCollection},
     {"qdrant.Collections/List", kReadNode},

@@ -177,6 +177,32 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
     return reactor;
   }
 
+  ServerUnaryReactor* VerifyCollection(CallbackServerContext* context,
+                                       const qdrantd::admin::VerifyCollectionRequest* request,
+                                       qdrantd::admin::VerifyCollectionReply* reply) override {
+    if (auto* refused = Refused(auth_, context, "qdrantd.admin.Admin/VerifyCollection", *request)) {
+      return refused;
+    }
+    if (auto* off = Standalone(context)) return off;
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    hooks_.verify(request->collection_name(),
+                  [reactor, reply](Result<std::vector<AdminClusterHooks::Digest>> digests) {
+                    if (!digests.ok()) return reactor->Finish(ToGrpcStatus(digests.status()));
+                    for (const AdminClusterHooks::Digest& d : *digests) {
+                      qdrantd::admin::ReplicaDigestInfo* out = reply->add_replicas();
+                      out->set_shard_id(d.shard);
+                      out->set_peer_id(d.peer);
+                      out->set_state(d.state);
+                      out->set_error(d.error);
+                      out->set_last_op(d.last_op);
+                      out->set_points(d.points);
+                      out->set_digest(d.digest);
+                    }
+                    reactor->Finish(::grpc::Status::OK);
+                  });
+    return reactor;
+  }
+
   ServerUnaryReactor* RemovePeer(CallbackServerContext* context,
                                  const qdrantd::admin::RemovePeerRequest* request,
                                  qdrantd::admin::RemovePeerReply*) override {

@@ -69,6 +69,19 @@ struct AdminClusterHooks {
   std::function<void(uint64_t peer_id, bool cancel, std::chrono::milliseconds timeout,
                      std::function<void(Status)>)>
       drain_peer;
+  // VerifyCollection: each replica's digest (Collection::Verify), taken off the loop; kNotFound
+  // for an unknown collection.
+  struct Digest {
+    uint32_t shard = 0;
+    uint64_t peer = 0;
+    std::string state;
+    std::string error;  // empty: the figures below are set
+    uint64_t last_op = 0, points = 0;
+    std::string digest;
+  };
+  std::function<void(const std::string& collection,
+                     std::function<void(Result<std::vector<Digest>>)>)>
+      verify;
 };
 
 struct GrpcServerOptions {

@@ -196,6 +196,22 @@ class DataService final : public pb::P2pData::CallbackService {
     });
   }
 
+  ServerUnaryReactor* Digest(CallbackServerContext* context, const pb::DigestRequest* request,
+                             pb::DigestReply* reply) override {
+    return OnPool(data_.read_pool, context, reply, [this, request, reply]() -> Status {
+      Result<std::shared_ptr<collection::Collection>> c =
+          data_.collections->Get(request->collection());
+      if (!c.ok()) return c.status();
+      Result<collection::ReplicaDigest> d = (*c)->Digest(request->shard());
+      if (!d.ok()) return d.status();
+      reply->set_last_op(d->op);
+      reply->set_points(d->points);
+      reply->set_sum(d->sum);
+      reply->set_xor_(d->xor_);
+      return Status::Ok();
+    });
+  }
+
   ServerUnaryReactor* ReadOps(CallbackServerContext* context, const pb::ReadOpsRequest* request,
                               pb::ReadOpsReply* reply) override {
     return OnPool(data_.read_pool, context, reply, [this, request, reply]() -> Status {
