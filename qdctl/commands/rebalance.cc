@@ -2,7 +2,11 @@
 // "Rebalancing, draining and self-healing", docs/admin-api.md): the plan the answering peer
 // computes, starting a rebalance (and waiting for it), and the shard transfers with the
 // progress their sources report through consensus, readable on any peer.
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "qdctl/commands/commands.h"
@@ -45,7 +49,15 @@ std::string Bytes(double bytes) {
   return buf;
 }
 
-Record TransferRecord(const client::TransferStatus& t, Format format) {
+// [########------------] 40%: what a terminal shows of a transfer's progress.
+std::string Bar(uint64_t done, uint64_t total) {
+  constexpr int kWidth = 20;
+  const int filled =
+      total == 0 ? 0 : static_cast<int>(std::min<uint64_t>(done, total) * kWidth / total);
+  return "[" + std::string(filled, '#') + std::string(kWidth - filled, '-') + "]";
+}
+
+Record TransferRecord(const client::TransferStatus& t, Format format, bool bars = false) {
   const bool by_ops = t.method == "wal_delta";
   const uint64_t done = by_ops ? t.ops_done : t.points_done;
   const uint64_t total = by_ops ? t.ops_total : t.points_total;
@@ -70,6 +82,7 @@ Record TransferRecord(const client::TransferStatus& t, Format format) {
   if (t.started_at_ms != 0) {
     progress = std::to_string(done) + "/" + std::to_string(total) + (by_ops ? " ops" : " points");
     if (total > 0) progress += " (" + std::to_string(done * 100 / total) + "%)";
+    if (bars) progress = Bar(done, total) + " " + progress;
   }
   r.push_back({"progress", progress});
   r.push_back({"rate", t.started_at_ms ? Value(Bytes(t.bytes_per_second) + "/s") : Value(nullptr)});
@@ -155,19 +168,37 @@ void RegisterRebalance(CLI::App& app, Context& context) {
   CLI::App* transfers = app.add_subcommand("transfers", "Shard transfers with their progress");
   auto collection = std::make_shared<std::string>();
   transfers->add_option("--collection", *collection, "Only this collection's transfers");
-  transfers->callback([&context, collection] {
+  auto watch = std::make_shared<bool>(false);
+  auto until_done = std::make_shared<bool>(false);
+  transfers->add_flag("--watch", *watch,
+                      "List them again every second: redrawn in place with progress bars on a "
+                      "terminal, one list after another otherwise");
+  transfers->add_flag("--until-done", *until_done,
+                      "With --watch: stop once no transfer is left (exit 0)");
+  transfers->callback([&context, collection, watch, until_done] {
     std::unique_ptr<client::Client> client = context.Connect();
     if (!client) return;
-    Result<std::vector<client::TransferStatus>> list = client->ListTransfers(
-        collection->empty() ? std::nullopt : std::optional<std::string>(*collection));
-    if (!list.ok()) {
-      context.Fail(list.status());
-      return;
+    const bool terminal = *watch && context.format() == Format::kTable && ::isatty(STDOUT_FILENO);
+    for (;;) {
+      Result<std::vector<client::TransferStatus>> list = client->ListTransfers(
+          collection->empty() ? std::nullopt : std::optional<std::string>(*collection));
+      if (!list.ok()) {
+        context.Fail(list.status());
+        return;
+      }
+      std::vector<Record> rows;
+      for (const client::TransferStatus& t : *list)
+        rows.push_back(TransferRecord(t, context.format(), terminal));
+      if (terminal) std::fputs("\033[H\033[J", stdout);  // home, clear to the end
+      if (*watch && rows.empty() && context.format() == Format::kTable) {
+        std::puts("no shard transfers");
+      }
+      context.PrintList(rows);
+      if (!*watch || (*until_done && list->empty())) return;
+      if (!terminal) std::puts("");
+      std::fflush(stdout);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
     }
-    std::vector<Record> rows;
-    for (const client::TransferStatus& t : *list)
-      rows.push_back(TransferRecord(t, context.format()));
-    context.PrintList(rows);
   });
 }
 

@@ -346,7 +346,26 @@ TEST_CASE(
         return seen;
       },
       30s));
+  // transfers --watch --until-done (not a terminal), beside apply --wait: one plain list a
+  // second until none is left.
+  RunResult watched;
+  std::thread watcher([&] {
+    watched = RunQdctl({"--url", "http://127.0.0.1:" + std::to_string(peers[1]->grpc_port()),
+                        "transfers", "--collection", "t", "--watch", "--until-done"},
+                       home.path());
+  });
   RunResult status = qdctl(*peers[2], {"rebalance", "apply", "--wait"});
+  watcher.join();
+  {
+    INFO(watched.out << watched.err);
+    CHECK(watched.exit_code == 0);
+    CHECK(watched.out.find("rebalance") != std::string::npos);
+    CHECK(watched.out.find("points (") != std::string::npos);
+    CHECK(watched.out.find("[#") == std::string::npos);  // bars only on a terminal
+    const std::string last = "no shard transfers\n";
+    CHECK((watched.out.size() >= last.size() &&
+           watched.out.compare(watched.out.size() - last.size(), last.size(), last) == 0));
+  }
   INFO(status.out << status.err);
   REQUIRE(status.exit_code == 0);
   rapidjson::Document s;
