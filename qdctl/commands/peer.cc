@@ -1,8 +1,11 @@
+// qdctl peer list: every peer with its type, reachability, replicas held (transfers in flight
+// counted as done) and whether it is draining (ClusterStatus and GetRebalance).
 // qdctl peer remove ID [--force]: removes a peer from the cluster through consensus
 // (qdrantd.admin.Admin/RemovePeer, REST DELETE /cluster/peer/{id}). Without --force the server
 // refuses while the peer still holds shard replicas.
 // qdctl peer drain ID [--cancel] [--wait]: moves its replicas to other peers first
 // (qdrantd.admin.Admin/DrainPeer, REST POST /cluster/peer/{id}/drain).
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -13,6 +16,38 @@ namespace qd::qdctl {
 void RegisterPeer(CLI::App& app, Context& context) {
   CLI::App* peer = app.add_subcommand("peer", "Cluster peers");
   peer->require_subcommand(1);
+  peer->add_subcommand("list", "The peers with their type, reachability, replicas and drains")
+      ->callback([&context] {
+        std::unique_ptr<client::Client> client = context.Connect();
+        if (!client) return;
+        Result<client::ClusterStatus> status = client->GetClusterStatus();
+        if (!status.ok()) return context.Fail(status.status());
+        if (!status->enabled) {
+          context.Print(Record{{"status", std::string("disabled")}});
+          return;
+        }
+        Result<client::RebalanceInfo> r = client->GetRebalance();
+        if (!r.ok()) return context.Fail(r.status());
+        const bool json = context.format() == Format::kJson;
+        std::vector<Record> rows;
+        for (const client::PeerStatus& p : status->peers) {
+          std::optional<uint64_t> replicas;
+          for (const auto& c : r->replicas) {
+            if (c.peer_id == p.id) replicas = c.now;
+          }
+          const bool draining =
+              std::find(r->draining.begin(), r->draining.end(), p.id) != r->draining.end();
+          rows.push_back(Record{
+              {"id", p.id},
+              {"uri", p.uri},
+              {"type", p.node_type.empty() ? Value(nullptr) : Value(p.node_type)},
+              {"reachable",
+               json ? Value(p.reachable) : Value(std::string(p.reachable ? "yes" : "no"))},
+              {"replicas", replicas ? Value(*replicas) : Value(nullptr)},
+              {"draining", json ? Value(draining) : Value(std::string(draining ? "yes" : "no"))}});
+        }
+        context.PrintList(rows);
+      });
   CLI::App* remove = peer->add_subcommand("remove", "Remove a peer from the cluster");
   auto id = std::make_shared<uint64_t>(0);
   auto force = std::make_shared<bool>(false);

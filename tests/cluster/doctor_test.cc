@@ -73,6 +73,21 @@ TEST_CASE("cluster doctor finds a dead peer and its Dead replica, and its fix he
   INFO(healthy.out << healthy.err);
   CHECK(healthy.out.find("healthy: 3 peers, 1 collections") != std::string::npos);
   CHECK(healthy.findings.empty());
+  // peer list: three reachable peers holding the shard's two replicas between them.
+  RunResult list = RunQdctl({"--url", "http://127.0.0.1:" + std::to_string(peers[0]->grpc_port()),
+                             "-o", "json", "peer", "list"},
+                            home.path());
+  INFO(list.out << list.err);
+  rapidjson::Document rows;
+  rows.Parse(list.out.c_str());
+  REQUIRE((!rows.HasParseError() && rows.IsArray() && rows.Size() == 3));
+  uint64_t replicas = 0;
+  for (const auto& row : rows.GetArray()) {
+    CHECK(row["reachable"].IsTrue());
+    CHECK(row["draining"].IsFalse());
+    replicas += row["replicas"].GetUint64();
+  }
+  CHECK(replicas == 2);
 
   // Kill a peer holding a replica; a write marks its replica Dead.
   ClusterPeer* victim = nullptr;
