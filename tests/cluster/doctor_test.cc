@@ -50,16 +50,24 @@ bool HoldsReplica(const ClusterPeer& p, const std::string& name) {
   return r.status == 200 && !d.HasParseError() && d["result"]["local_shards"].Size() > 0;
 }
 
-TEST_CASE("cluster doctor finds a dead peer and its Dead replica, and its fix heals the cluster",
-          "[cluster]") {
-  // Automatic recovery off (limits 0/0): the Dead replica stays until the doctor's fix runs.
+// Three peers with automatic recovery off (transfer limits 0/0: what breaks stays broken until
+// the test, or a command it runs, fixes it) and collection `name`: 1 shard, RF 2, `points`.
+std::vector<std::unique_ptr<ClusterPeer>> ClusterWithCollection(const std::string& name,
+                                                                uint64_t points) {
   auto peers =
       StartCluster(3, {{"QDRANT__STORAGE__PERFORMANCE__INCOMING_SHARD_TRANSFERS_LIMIT", "0"},
                        {"QDRANT__STORAGE__PERFORMANCE__OUTGOING_SHARD_TRANSFERS_LIMIT", "0"}});
   REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
-  REQUIRE(CreateCollection(*peers[0], "d", 1, 2));
-  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "d"); }, 10s));
-  Preload(*peers[0], "d", 200);
+  REQUIRE(CreateCollection(*peers[0], name, 1, 2));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), name); }, 10s));
+  Preload(*peers[0], name, points);
+  return peers;
+}
+
+TEST_CASE("cluster doctor finds a dead peer and its Dead replica, and its fix heals the cluster",
+          "[cluster]") {
+  // The Dead replica stays until the doctor's fix runs.
+  auto peers = ClusterWithCollection("d", 200);
   TempDir home;
 
   // Healthy: exit 0 and says so.
@@ -155,13 +163,7 @@ TEST_CASE("cluster doctor finds a dead peer and its Dead replica, and its fix he
 
 TEST_CASE("collection verify finds an Active replica holding other data, and --repair re-syncs it",
           "[cluster]") {
-  auto peers =
-      StartCluster(3, {{"QDRANT__STORAGE__PERFORMANCE__INCOMING_SHARD_TRANSFERS_LIMIT", "0"},
-                       {"QDRANT__STORAGE__PERFORMANCE__OUTGOING_SHARD_TRANSFERS_LIMIT", "0"}});
-  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
-  REQUIRE(CreateCollection(*peers[0], "v", 1, 2));
-  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "v"); }, 10s));
-  Preload(*peers[0], "v", 300);
+  auto peers = ClusterWithCollection("v", 300);
   TempDir home;
   auto verify = [&](const ClusterPeer& via, bool repair = false) {
     std::vector<std::string> args{
