@@ -1302,18 +1302,26 @@ Result<ReplicaDigest> Collection::Digest(uint32_t shard) const {
 std::vector<Collection::VerifiedReplica> Collection::Verify() const {
   std::shared_ptr<const Layout> layout = this->layout();
   std::vector<VerifiedReplica> out;
+  // The other peers' digests in parallel: a paused peer costs one P2P deadline, not one each.
+  std::vector<std::future<Result<ReplicaDigest>>> remote;
   const size_t shards = std::max(layout->local.size(), layout->others.size());
+  for (uint32_t shard = 0; shard < shards; ++shard) {
+    if (shard >= layout->others.size()) continue;
+    for (const auto& [peer, state] : layout->others[shard]) {
+      out.push_back({shard, peer, state, Status::Unavailable("no P2P link")});
+      if (link_) {
+        remote.push_back(std::async(std::launch::async, [this, peer = peer, shard] {
+          return link_->Digest(peer, name_, shard);
+        }));
+      }
+    }
+  }
   for (uint32_t shard = 0; shard < shards; ++shard) {
     if (shard < layout->local.size() && layout->local[shard]) {
       out.push_back({shard, layout->self_peer, layout->local_state[shard], Digest(shard)});
     }
-    if (shard >= layout->others.size()) continue;
-    for (const auto& [peer, state] : layout->others[shard]) {
-      VerifiedReplica v{shard, peer, state, Status::Unavailable("no P2P link")};
-      if (link_) v.digest = link_->Digest(peer, name_, shard);
-      out.push_back(std::move(v));
-    }
   }
+  for (size_t i = 0; i < remote.size(); ++i) out[i].digest = remote[i].get();
   std::sort(out.begin(), out.end(), [](const VerifiedReplica& a, const VerifiedReplica& b) {
     return std::pair(a.shard, a.peer) < std::pair(b.shard, b.peer);
   });

@@ -1,8 +1,15 @@
 #include "tests/support/node.h"
 
+#include <cstdlib>
+
 namespace qd::test {
 
-const char* QdrantdBinary() { return QD_QDRANTD_BIN; }
+// QD_QDRANTD_BIN in the environment runs the tests against another build of the daemon (a
+// TSan one, say) without building the tests there too.
+const char* QdrantdBinary() {
+  const char* other = std::getenv("QD_QDRANTD_BIN");
+  return other && *other ? other : QD_QDRANTD_BIN;
+}
 const char* QdctlBinary() { return QD_QDCTL_BIN; }
 
 Node::Node(NodeOptions options)
