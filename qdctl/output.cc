@@ -199,4 +199,10 @@ std::string RenderList(const std::vector<Record>& records, Format format) {
   return AlignedTable(rows);
 }
 
+std::string ProgressBar(uint64_t done, uint64_t total) {
+  constexpr uint64_t kWidth = 20;
+  const uint64_t filled = total == 0 ? 0 : std::min(done, total) * kWidth / total;
+  return "[" + std::string(filled, '#') + std::string(kWidth - filled, '-') + "]";
+}
+
 }  // namespace qd::qdctl

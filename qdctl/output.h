@@ -37,4 +37,8 @@ std::string RenderList(const std::vector<Record>& rows, Format format);
 // ("\n"), so one row stays one line.
 std::string AlignedTable(const std::vector<std::vector<std::string>>& rows);
 
+// A 20-character progress bar, "[#####---------------]" for a quarter: what qdctl transfers
+// --watch shows per transfer on a terminal. `done` beyond `total` shows full; total 0 empty.
+std::string ProgressBar(uint64_t done, uint64_t total);
+
 }  // namespace qd::qdctl

@@ -49,14 +49,6 @@ std::string Bytes(double bytes) {
   return buf;
 }
 
-// [########------------] 40%: what a terminal shows of a transfer's progress.
-std::string Bar(uint64_t done, uint64_t total) {
-  constexpr int kWidth = 20;
-  const int filled =
-      total == 0 ? 0 : static_cast<int>(std::min<uint64_t>(done, total) * kWidth / total);
-  return "[" + std::string(filled, '#') + std::string(kWidth - filled, '-') + "]";
-}
-
 Record TransferRecord(const client::TransferStatus& t, Format format, bool bars = false) {
   const bool by_ops = t.method == "wal_delta";
   const uint64_t done = by_ops ? t.ops_done : t.points_done;
@@ -82,7 +74,7 @@ Record TransferRecord(const client::TransferStatus& t, Format format, bool bars 
   if (t.started_at_ms != 0) {
     progress = std::to_string(done) + "/" + std::to_string(total) + (by_ops ? " ops" : " points");
     if (total > 0) progress += " (" + std::to_string(done * 100 / total) + "%)";
-    if (bars) progress = Bar(done, total) + " " + progress;
+    if (bars) progress = ProgressBar(done, total) + " " + progress;
   }
   r.push_back({"progress", progress});
   r.push_back({"rate", t.started_at_ms ? Value(Bytes(t.bytes_per_second) + "/s") : Value(nullptr)});

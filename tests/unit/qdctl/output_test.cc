@@ -7,6 +7,7 @@
 
 using qd::qdctl::AlignedTable;
 using qd::qdctl::Format;
+using qd::qdctl::ProgressBar;
 using qd::qdctl::Record;
 using qd::qdctl::Render;
 using qd::qdctl::RenderList;
@@ -83,4 +84,12 @@ TEST_CASE("RenderList prints a header row from the keys, or a JSON array", "[uni
                                            "\n");
   CHECK(RenderList({}, Format::kTable) == "");
   CHECK(RenderList({}, Format::kJson) == "[]\n");
+}
+
+TEST_CASE("ProgressBar fills in proportion, never past full", "[unit][qdctl]") {
+  CHECK(ProgressBar(0, 100) == "[--------------------]");
+  CHECK(ProgressBar(25, 100) == "[#####---------------]");
+  CHECK(ProgressBar(100, 100) == "[####################]");
+  CHECK(ProgressBar(150, 100) == "[####################]");
+  CHECK(ProgressBar(5, 0) == "[--------------------]");
 }
