@@ -301,12 +301,30 @@ void TransferManager::RunPlanner(const ClusterState& state) {
       dead.insert(id);
     }
   }
+  // With a transfer limit at 0 no automatic transfer ever starts, so a rebalance could only
+  // stay `running` with its moves planned for ever: a join is acknowledged without one, and a
+  // requested one finishes at once (the log says why).
+  const bool can_move = options_.incoming_limit > 0 && options_.outgoing_limit > 0;
   if (!state.rebalance.joined.empty()) {
     std::string who;
     for (PeerId p : state.rebalance.joined) who += (who.empty() ? "" : ", ") + std::to_string(p);
-    ProposeRebalance(options_.rebalance_on_join ? "start" : "ack_join",
+    if (options_.rebalance_on_join && !can_move) {
+      QD_LOG_INFO(
+          "rebalance: not started for the join: automatic transfers are off "
+          "(storage.performance.incoming_shard_transfers_limit or "
+          "outgoing_shard_transfers_limit is 0)");
+    }
+    ProposeRebalance(options_.rebalance_on_join && can_move ? "start" : "ack_join",
                      (state.rebalance.joined.size() > 1 ? "peers " : "peer ") + who + " joined");
     return;  // plan on the state that says whether it runs
+  }
+  if (state.rebalance.running && !can_move) {
+    QD_LOG_INFO(
+        "rebalance: finished without moves: automatic transfers are off "
+        "(storage.performance.incoming_shard_transfers_limit or "
+        "outgoing_shard_transfers_limit is 0)");
+    ProposeRebalance("finish", "");
+    return;
   }
   RebalancePlan plan = PlanRebalance(state, unreachable, dead, state.rebalance.running);
   // A rebalance ends when nothing is left to balance with every staying peer reachable: a peer

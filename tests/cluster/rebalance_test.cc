@@ -286,6 +286,34 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "with transfer limits 0/0 a join starts no rebalance and a requested one ends at once, "
+    "instead of staying running with moves that never start",
+    "[cluster]") {
+  const std::map<std::string, std::string> off{
+      {"QDRANT__STORAGE__PERFORMANCE__INCOMING_SHARD_TRANSFERS_LIMIT", "0"},
+      {"QDRANT__STORAGE__PERFORMANCE__OUTGOING_SHARD_TRANSFERS_LIMIT", "0"}};
+  auto peers = StartCluster(2, off);
+  REQUIRE(WaitConverged(Ptrs(peers), 2) != 0);
+  REQUIRE(CreateCollection(*peers[0], "o", 4, 1));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "o"); }, 10s));
+  peers.push_back(std::make_unique<ClusterPeer>(off));
+  peers.back()->Start(peers[0]->uri());
+  REQUIRE(PollUntil([&] { return peers.back()->Request("GET", "/healthz").status == 200; }, 30s));
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  auto rebalance = [&] { return Json(peers[0]->Request("GET", "/cluster/rebalance")); };
+  // The newcomer holds nothing, so a rebalance would have a move; none may run.
+  REQUIRE(PollUntil([&] { return rebalance()["result"]["plan"].Size() > 0; }, 10s));
+  for (int i = 0; i < 5; ++i) {
+    CHECK(std::string(rebalance()["result"]["state"].GetString()) != "running");
+    std::this_thread::sleep_for(200ms);
+  }
+  REQUIRE(peers[1]->Request("POST", "/cluster/rebalance").status == 200);
+  CHECK(PollUntil([&] { return std::string(rebalance()["result"]["state"].GetString()) == "done"; },
+                  10s));
+  CHECK(rebalance()["result"]["moves_done"].GetUint64() == 0);
+}
+
+TEST_CASE(
     "qdctl plans, applies and watches a rebalance, lists transfers with progress from any peer, "
     "drains a peer and removes it",
     "[cluster]") {
