@@ -1,24 +1,49 @@
 #include "qdrantd/router/query.h"
 
+#include <algorithm>
+#include <functional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
+
+#include "qdrantd/router/scoring.h"
 
 namespace qd::router {
 
 namespace {
 
-// `filter` with `id` left out: {"must": [filter], "must_not": [{"has_id": [id]}]}.
+using segment::PointId;
+using segment::PointRecord;
+using segment::RecordBatch;
+using segment::Vector;
+using IdSet = std::unordered_set<PointId, segment::PointIdHash>;
+
+// `filter` with `ids` left out: {"must": [filter], "must_not": [{"has_id": ids}]}.
 Result<segment::PointFilter> Excluding(const segment::PointFilter& filter,
-                                       const segment::PointId& id) {
+                                       const std::vector<PointId>& ids) {
+  if (ids.empty()) return filter;
   std::string json = "{";
   if (filter) json += "\"must\":[" + filter.json + "],";
-  json += "\"must_not\":[{\"has_id\":[" + id.ToJson() + "]}]}";
+  json += "\"must_not\":[{\"has_id\":[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) json += ',';
+    json += ids[i].ToJson();
+  }
+  json += "]}]}";
   return segment::PointFilter::ParseText(json, "filter");
 }
 
-}  // namespace
+// Both filters: a prefetch runs with its parent's filter as well as its own (Qdrant's rule).
+Result<segment::PointFilter> Both(const segment::PointFilter& a, const segment::PointFilter& b) {
+  if (!a) return b;
+  if (!b) return a;
+  return segment::PointFilter::ParseText("{\"must\":[" + a.json + "," + b.json + "]}", "filter");
+}
 
-Result<segment::RecordBatch> Run(const collection::Collection& collection, Query query) {
+// Runs the plain queries the collection answers itself (nearest, order_by, listing) with the
+// query's own filter pointer set. The records carry what query.projection asks for.
+Result<RecordBatch> RunDirect(const collection::Collection& collection, Query query) {
   const segment::PointFilter* filter = query.filter ? &query.filter : nullptr;
   segment::SearchSpec& spec = query.spec;
   switch (query.kind) {
@@ -33,24 +58,466 @@ Result<segment::RecordBatch> Run(const collection::Collection& collection, Query
       // leaving it out in the filter (not after the search) keeps offset and limit exact.
       segment::Projection vector_only;
       vector_only.vector_names = {spec.vector_name};
-      Result<segment::RecordBatch> found =
+      Result<RecordBatch> found =
           collection.Retrieve({query.point}, vector_only, query.consistency);
       if (!found.ok()) return found.status();
       if (found->points.empty() || found->points[0].vectors.empty()) {
         return Status::NotFound("No point with id " + query.point.ToString() + " found");
       }
       spec.query = std::move(found->points[0].vectors[0].second);
-      Result<segment::PointFilter> excluding = Excluding(query.filter, query.point);
+      Result<segment::PointFilter> excluding = Excluding(query.filter, {query.point});
       if (!excluding.ok()) return excluding.status();
       query.filter = std::move(*excluding);
       filter = &query.filter;
       break;
     }
-    case Query::Kind::kNearest:
+    default:
       break;
   }
   spec.filter = filter;
   return collection.Search(spec, query.projection, query.consistency);
+}
+
+// The vector a query ranks by: its name's spec.
+Result<segment::VectorSpec> SpecOf(const collection::Collection& collection,
+                                   const std::string& name) {
+  for (const segment::VectorSpec& vs : collection.config().vectors) {
+    if (vs.name == name) return vs;
+  }
+  return Status::InvalidArgument("Wrong input: Not existing vector name error: " + name);
+}
+
+// The stored vectors `name` of `ids`, by id; points without one are absent.
+Result<std::unordered_map<PointId, Vector, segment::PointIdHash>> VectorsOf(
+    const collection::Collection& collection, const std::vector<PointId>& ids,
+    const std::string& name, const collection::ReadConsistency& consistency) {
+  segment::Projection vector_only;
+  vector_only.vector_names = {name};
+  Result<RecordBatch> found = collection.Retrieve(ids, vector_only, consistency);
+  if (!found.ok()) return found.status();
+  std::unordered_map<PointId, Vector, segment::PointIdHash> out;
+  for (PointRecord& r : found->points) {
+    if (!r.vectors.empty()) out.emplace(r.id, std::move(r.vectors[0].second));
+  }
+  return out;
+}
+
+// A query's examples made vectors (stored points read for the ids), checked against the vector
+// they rank by, and prepared for the metric. `ids` collects the example ids, to leave out.
+class Examples {
+ public:
+  Examples(const collection::Collection& collection, const Query& query, segment::VectorSpec spec)
+      : collection_(collection), query_(query), spec_(std::move(spec)) {}
+
+  // Reads every id among `inputs` in one call.
+  Status Load(const std::vector<const VectorInput*>& inputs) {
+    std::vector<PointId> wanted;
+    for (const VectorInput* in : inputs) {
+      if (in->id && seen_.insert(*in->id).second) wanted.push_back(*in->id);
+    }
+    ids_.insert(ids_.end(), wanted.begin(), wanted.end());
+    if (wanted.empty()) return Status::Ok();
+    auto found = VectorsOf(collection_, wanted, spec_.name, query_.consistency);
+    if (!found.ok()) return found.status();
+    stored_ = std::move(*found);
+    return Status::Ok();
+  }
+
+  Result<Vector> Get(const VectorInput& in) const {
+    Vector v;
+    if (in.id) {
+      auto it = stored_.find(*in.id);
+      if (it == stored_.end()) {
+        return Status::NotFound("No point with id " + in.id->ToString() + " found");
+      }
+      v = it->second;
+    } else {
+      v = in.vector;
+    }
+    if (v.sparse != spec_.sparse) {
+      return Status::InvalidArgument(std::string("Wrong input: vector `") + spec_.name + "` is " +
+                                     (spec_.sparse ? "sparse" : "dense") + ", the example is not");
+    }
+    if (!v.sparse && v.dense.size() != spec_.dim) {
+      return Status::InvalidArgument(
+          "Wrong input: Vector dimension error: expected dim: " + std::to_string(spec_.dim) +
+          ", got " + std::to_string(v.dense.size()));
+    }
+    return Prepared(spec_.distance, std::move(v));
+  }
+
+  Result<std::vector<Vector>> GetAll(const std::vector<VectorInput>& inputs) const {
+    std::vector<Vector> out;
+    for (const VectorInput& in : inputs) {
+      Result<Vector> v = Get(in);
+      if (!v.ok()) return v.status();
+      out.push_back(std::move(*v));
+    }
+    return out;
+  }
+
+  const std::vector<PointId>& ids() const { return ids_; }
+
+ private:
+  const collection::Collection& collection_;
+  const Query& query_;
+  segment::VectorSpec spec_;
+  IdSet seen_;
+  std::vector<PointId> ids_;
+  std::unordered_map<PointId, Vector, segment::PointIdHash> stored_;
+};
+
+// How a query scores one candidate's prepared vector, and the vectors that find candidates for
+// it when there is no prefetch (a nearest search around each).
+struct Scorer {
+  std::function<Scored(const Vector&)> score;
+  std::vector<Vector> seeds;
+};
+
+Result<Scorer> MakeScorer(const Query& query, const Examples& examples, index::Distance distance) {
+  Scorer out;
+  auto similarities = [distance](const std::vector<Vector>& list, const Vector& x) {
+    std::vector<float> s;
+    s.reserve(list.size());
+    for (const Vector& v : list) s.push_back(Similarity(distance, v, x));
+    return s;
+  };
+  auto own = [](float s) { return Scored{PointId{}, s, s}; };
+  switch (query.kind) {
+    case Query::Kind::kNearest: {
+      Vector q = Prepared(distance, query.spec.query);
+      out.score = [distance, q](const Vector& x) { return NearestScore(distance, q, x); };
+      out.seeds.push_back(std::move(q));
+      return out;
+    }
+    case Query::Kind::kNearestToPoint: {
+      VectorInput in;
+      in.id = query.point;
+      Result<Vector> q = examples.Get(in);
+      if (!q.ok()) return q.status();
+      out.score = [distance, q = *q](const Vector& x) { return NearestScore(distance, q, x); };
+      out.seeds.push_back(std::move(*q));
+      return out;
+    }
+    case Query::Kind::kRecommend: {
+      Result<std::vector<Vector>> positive = examples.GetAll(query.positive);
+      if (!positive.ok()) return positive.status();
+      Result<std::vector<Vector>> negative = examples.GetAll(query.negative);
+      if (!negative.ok()) return negative.status();
+      if (query.strategy == Query::Strategy::kAverageVector) {
+        if (positive->empty()) {
+          return Status::InvalidArgument(
+              "Bad request: At least one positive vector ID required with this strategy");
+        }
+        if (positive->front().sparse) {
+          return Status::InvalidArgument(
+              "Bad request: the average_vector strategy needs dense vectors; use best_score or "
+              "sum_scores for sparse ones");
+        }
+        Vector q = Prepared(distance, AverageVector(*positive, *negative));
+        out.score = [distance, q](const Vector& x) { return NearestScore(distance, q, x); };
+        out.seeds.push_back(std::move(q));
+        return out;
+      }
+      if (positive->empty() && negative->empty()) {
+        return Status::InvalidArgument(
+            "Bad request: At least one positive or negative example is required");
+      }
+      const bool best = query.strategy == Query::Strategy::kBestScore;
+      out.seeds = *positive;
+      out.score = [=, p = std::move(*positive), n = std::move(*negative)](const Vector& x) {
+        std::vector<float> ps = similarities(p, x), ns = similarities(n, x);
+        return own(best ? BestScore(ps, ns) : SumScores(ps, ns));
+      };
+      return out;
+    }
+    case Query::Kind::kDiscover:
+    case Query::Kind::kContext: {
+      std::vector<std::pair<Vector, Vector>> pairs;
+      for (const auto& [plus, minus] : query.pairs) {
+        Result<Vector> p = examples.Get(plus);
+        if (!p.ok()) return p.status();
+        Result<Vector> m = examples.Get(minus);
+        if (!m.ok()) return m.status();
+        out.seeds.push_back(*p);
+        pairs.emplace_back(std::move(*p), std::move(*m));
+      }
+      auto pair_similarities = [distance, pairs](const Vector& x) {
+        std::vector<std::pair<float, float>> s;
+        s.reserve(pairs.size());
+        for (const auto& [p, m] : pairs) {
+          s.emplace_back(Similarity(distance, p, x), Similarity(distance, m, x));
+        }
+        return s;
+      };
+      if (query.kind == Query::Kind::kContext) {
+        if (pairs.empty()) {
+          return Status::InvalidArgument("Bad request: context needs at least one pair");
+        }
+        out.score = [=](const Vector& x) { return own(ContextScore(pair_similarities(x))); };
+        return out;
+      }
+      Result<Vector> target = examples.Get(query.target);
+      if (!target.ok()) return target.status();
+      out.seeds.insert(out.seeds.begin(), *target);
+      out.score = [=, t = std::move(*target)](const Vector& x) {
+        return own(DiscoverScore(Similarity(distance, t, x), pair_similarities(x)));
+      };
+      return out;
+    }
+    default:
+      return Status::InvalidArgument("Bad request: this query cannot rank prefetched points");
+  }
+}
+
+std::vector<const VectorInput*> InputsOf(const Query& query, VectorInput& point) {
+  std::vector<const VectorInput*> out;
+  if (query.kind == Query::Kind::kNearestToPoint) {
+    point.id = query.point;
+    out.push_back(&point);
+  }
+  for (const VectorInput& in : query.positive) out.push_back(&in);
+  for (const VectorInput& in : query.negative) out.push_back(&in);
+  if (query.kind == Query::Kind::kDiscover) out.push_back(&query.target);
+  for (const auto& [plus, minus] : query.pairs) {
+    out.push_back(&plus);
+    out.push_back(&minus);
+  }
+  return out;
+}
+
+bool PassesThreshold(const Query& query, const segment::VectorSpec& vs, const Scored& s) {
+  if (!query.spec.score_threshold) return true;
+  const bool distance_like =
+      !vs.sparse &&
+      (vs.distance == index::Distance::kEuclid || vs.distance == index::Distance::kManhattan) &&
+      (query.kind == Query::Kind::kNearest || query.kind == Query::Kind::kNearestToPoint ||
+       (query.kind == Query::Kind::kRecommend &&
+        query.strategy == Query::Strategy::kAverageVector));
+  return distance_like ? s.score <= *query.spec.score_threshold
+                       : s.score >= *query.spec.score_threshold;
+}
+
+// Scores `candidates` (ids, vectors read here) or every point that passes `filter` (exact
+// scan) with `scorer`, best `want` first.
+Result<std::vector<Scored>> Rescore(const collection::Collection& collection, const Query& query,
+                                    const segment::VectorSpec& vs, const Scorer& scorer,
+                                    const std::vector<PointId>& candidates, size_t want) {
+  std::vector<Scored> out;
+  auto add = [&](const PointId& id, Vector v) {
+    Scored s = scorer.score(Prepared(vs.distance, std::move(v)));
+    s.id = id;
+    if (PassesThreshold(query, vs, s)) out.push_back(s);
+  };
+  // Candidates are read in pages: a prefetch's union is small, but a scan's is not.
+  constexpr size_t kPage = 1024;
+  for (size_t at = 0; at < candidates.size(); at += kPage) {
+    std::vector<PointId> page(candidates.begin() + at,
+                              candidates.begin() + std::min(candidates.size(), at + kPage));
+    auto vectors = VectorsOf(collection, page, vs.name, query.consistency);
+    if (!vectors.ok()) return vectors.status();
+    for (auto& [id, v] : *vectors) add(id, std::move(v));
+  }
+  SortBest(out);
+  if (out.size() > want) out.resize(want);
+  return out;
+}
+
+// Every point id that passes `filter`, in id order (Rescore skips those without the vector).
+Result<std::vector<PointId>> Scan(const collection::Collection& collection, const Query& query,
+                                  const segment::PointFilter* filter) {
+  std::vector<PointId> out;
+  std::optional<PointId> from;
+  segment::Projection none;
+  do {
+    std::optional<PointId> next;
+    Result<RecordBatch> page = collection.Scroll(from, 4096, filter, none, next, query.consistency);
+    if (!page.ok()) return page.status();
+    for (const PointRecord& r : page->points) out.push_back(r.id);
+    from = next;
+  } while (from);
+  return out;
+}
+
+Scored FromRecord(const PointRecord& r, const segment::VectorSpec* vs, size_t position) {
+  Scored s{r.id, r.score, r.score};
+  if (!vs) {
+    s.key = -static_cast<float>(position);  // ordered pages: their order is the ranking
+  } else if (!vs->sparse && (vs->distance == index::Distance::kEuclid ||
+                             vs->distance == index::Distance::kManhattan)) {
+    s.key = -r.score;
+  }
+  return s;
+}
+
+// The best spec.limit + spec.offset results of `query` (with `inherited` applied as well),
+// ids and scores only.
+Result<std::vector<Scored>> Evaluate(const collection::Collection& collection, Query& query,
+                                     const segment::PointFilter& inherited) {
+  Result<segment::PointFilter> filter = Both(inherited, query.filter);
+  if (!filter.ok()) return filter.status();
+  const size_t want = query.spec.limit + query.spec.offset;
+  std::vector<std::vector<Scored>> lists;
+  for (Query& p : query.prefetch) {
+    p.consistency = query.consistency;
+    Result<std::vector<Scored>> list = Evaluate(collection, p, *filter);
+    if (!list.ok()) return list.status();
+    lists.push_back(std::move(*list));
+  }
+  const bool prefetched = !query.prefetch.empty();
+
+  if (query.kind == Query::Kind::kFusion) {
+    if (!prefetched) {
+      return Status::InvalidArgument(
+          "Bad request: fusion needs `prefetch`: it fuses their results");
+    }
+    std::vector<Scored> fused = query.fusion == Query::Fusion::kRrf
+                                    ? FuseRrf(lists, query.rrf_k, query.rrf_weights)
+                                    : FuseDbsf(lists);
+    if (query.spec.score_threshold) {
+      std::erase_if(fused, [&](const Scored& s) { return s.score < *query.spec.score_threshold; });
+    }
+    if (fused.size() > want) fused.resize(want);
+    return fused;
+  }
+  if (prefetched && query.kind == Query::Kind::kList) {
+    if (lists.size() != 1) {
+      return Status::InvalidArgument(
+          "Bad request: several prefetches need a `query` (a fusion or a vector) to merge them");
+    }
+    if (lists[0].size() > want) lists[0].resize(want);
+    return std::move(lists[0]);
+  }
+  if (prefetched && query.kind == Query::Kind::kOrderBy) {
+    return Status::InvalidArgument("Bad request: order_by over prefetch is not supported yet");
+  }
+
+  if (query.kind == Query::Kind::kOrderBy || query.kind == Query::Kind::kList) {
+    Query plain = query;
+    plain.filter = std::move(*filter);
+    plain.projection = {};
+    plain.spec.limit = want;
+    plain.spec.offset = 0;
+    Result<RecordBatch> page = RunDirect(collection, std::move(plain));
+    if (!page.ok()) return page.status();
+    std::vector<Scored> out;
+    for (size_t i = 0; i < page->points.size(); ++i) {
+      out.push_back(FromRecord(page->points[i], nullptr, i));
+    }
+    return out;
+  }
+
+  Result<segment::VectorSpec> vs = SpecOf(collection, query.spec.vector_name);
+  if (!vs.ok()) return vs.status();
+  if (!prefetched &&
+      (query.kind == Query::Kind::kNearest || query.kind == Query::Kind::kNearestToPoint)) {
+    Query plain = query;
+    plain.filter = std::move(*filter);
+    plain.projection = {};
+    plain.spec.limit = want;
+    plain.spec.offset = 0;
+    Result<RecordBatch> page = RunDirect(collection, std::move(plain));
+    if (!page.ok()) return page.status();
+    std::vector<Scored> out;
+    for (size_t i = 0; i < page->points.size(); ++i) {
+      out.push_back(FromRecord(page->points[i], &*vs, i));
+    }
+    return out;
+  }
+
+  Examples examples(collection, query, *vs);
+  VectorInput point;
+  Status loaded = examples.Load(InputsOf(query, point));
+  if (!loaded.ok()) return loaded;
+  Result<Scorer> scorer = MakeScorer(query, examples, vs->distance);
+  if (!scorer.ok()) return scorer.status();
+  // The examples given by id are never results (Qdrant's rule).
+  Result<segment::PointFilter> excluding = Excluding(*filter, examples.ids());
+  if (!excluding.ok()) return excluding.status();
+  const segment::PointFilter* narrowed = *excluding ? &*excluding : nullptr;
+
+  std::vector<PointId> candidates;
+  if (prefetched) {
+    IdSet seen;
+    IdSet examples_ids(examples.ids().begin(), examples.ids().end());
+    for (const std::vector<Scored>& list : lists) {
+      for (const Scored& s : list) {
+        if (!examples_ids.count(s.id) && seen.insert(s.id).second) candidates.push_back(s.id);
+      }
+    }
+  } else if (query.kind == Query::Kind::kRecommend &&
+             query.strategy == Query::Strategy::kAverageVector) {
+    // A nearest search with the averaged vector: the collection's own index, limit and offset.
+    segment::SearchSpec spec = query.spec;
+    spec.query = scorer->seeds.front();
+    spec.limit = want;
+    spec.offset = 0;
+    spec.filter = narrowed;
+    Result<RecordBatch> page = collection.Search(spec, {}, query.consistency);
+    if (!page.ok()) return page.status();
+    std::vector<Scored> out;
+    for (size_t i = 0; i < page->points.size(); ++i) {
+      out.push_back(FromRecord(page->points[i], &*vs, i));
+    }
+    return out;
+  } else if (query.spec.exact || scorer->seeds.empty()) {
+    // Exact: every point is a candidate, as Qdrant's exact search of a custom objective scores
+    // them all.
+    Result<std::vector<PointId>> all = Scan(collection, query, narrowed);
+    if (!all.ok()) return all.status();
+    candidates = std::move(*all);
+  } else {
+    // The graph cannot walk a custom objective here (hnswlib's walk is by distance), so the
+    // candidates are the nearest neighbours of each example that can score well: the positive
+    // ones, the discover target and each context pair's positive. Qdrant walks the graph with
+    // the objective; both are approximate, and `exact: true` scores every point.
+    const size_t per_seed = std::max<size_t>({want * 4, query.spec.ef, 64});
+    IdSet seen;
+    for (const Vector& seed : scorer->seeds) {
+      segment::SearchSpec spec;
+      spec.vector_name = vs->name;
+      spec.query = seed;
+      spec.limit = per_seed;
+      spec.ef = query.spec.ef;
+      spec.filter = narrowed;
+      Result<RecordBatch> near = collection.Search(spec, {}, query.consistency);
+      if (!near.ok()) return near.status();
+      for (const PointRecord& r : near->points) {
+        if (seen.insert(r.id).second) candidates.push_back(r.id);
+      }
+    }
+  }
+  return Rescore(collection, query, *vs, *scorer, candidates, want);
+}
+
+}  // namespace
+
+Result<segment::RecordBatch> Run(const collection::Collection& collection, Query query) {
+  const bool plain =
+      query.prefetch.empty() &&
+      (query.kind == Query::Kind::kNearest || query.kind == Query::Kind::kNearestToPoint ||
+       query.kind == Query::Kind::kOrderBy || query.kind == Query::Kind::kList);
+  if (plain) return RunDirect(collection, std::move(query));
+  Result<std::vector<Scored>> ranked = Evaluate(collection, query, segment::PointFilter{});
+  if (!ranked.ok()) return ranked.status();
+  // The page, then its records with what the query projects.
+  std::vector<PointId> ids;
+  for (size_t i = query.spec.offset; i < ranked->size(); ++i) ids.push_back((*ranked)[i].id);
+  RecordBatch out;
+  if (ids.empty()) return out;
+  Result<RecordBatch> records = collection.Retrieve(ids, query.projection, query.consistency);
+  if (!records.ok()) return records.status();
+  std::unordered_map<PointId, size_t, segment::PointIdHash> at;
+  for (size_t i = 0; i < records->points.size(); ++i) at.emplace(records->points[i].id, i);
+  out.arena = records->arena;
+  for (size_t i = query.spec.offset; i < ranked->size(); ++i) {
+    auto it = at.find((*ranked)[i].id);
+    if (it == at.end()) continue;  // deleted since it was scored
+    PointRecord r = std::move(records->points[it->second]);
+    r.score = (*ranked)[i].score;
+    out.points.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace qd::router

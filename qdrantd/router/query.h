@@ -6,7 +6,10 @@
 // Thread: any.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "libshared/status.h"
 #include "qdrantd/collection/collection.h"
@@ -16,13 +19,27 @@
 
 namespace qd::router {
 
+// A vector given as such, or as the id of a stored point whose vector (of the query's vector
+// name) it stands for; such points are left out of the results, as Qdrant does.
+struct VectorInput {
+  std::optional<segment::PointId> id;
+  segment::Vector vector;  // when no id
+};
+
 struct Query {
   enum class Kind : uint8_t {
     kNearest,         // nearest to spec.query
     kNearestToPoint,  // nearest to `point`'s vector spec.vector_name, the point itself left out
     kOrderBy,         // points ordered by a payload field (order_by)
     kList,            // points in id order: a query without `query`
+    kRecommend,       // positive / negative examples, by `strategy`
+    kDiscover,        // near `target`, within the context `pairs`
+    kContext,         // within the context `pairs` only
+    kFusion,          // the prefetches' results fused by `fusion`
   };
+  enum class Strategy : uint8_t { kAverageVector, kBestScore, kSumScores };
+  enum class Fusion : uint8_t { kRrf, kDbsf };
+
   Kind kind = Kind::kNearest;
   // Vector name, query vector, limit, offset, score threshold, ef, exact. Its `filter` pointer
   // is Run's to set.
@@ -32,11 +49,24 @@ struct Query {
   std::optional<segment::OrderBy> order_by;  // kOrderBy
   segment::PointId point;                    // kNearestToPoint
   collection::ReadConsistency consistency;
+  // The candidates this query scores or fuses (Qdrant's nested `prefetch`): each runs with this
+  // query's filter as well as its own, and returns its spec.limit best (Qdrant's default 10).
+  // This query then ranks the union of their results (fusion: the lists themselves).
+  std::vector<Query> prefetch;
+  std::vector<VectorInput> positive, negative;  // kRecommend
+  Strategy strategy = Strategy::kAverageVector;
+  VectorInput target;                                      // kDiscover
+  std::vector<std::pair<VectorInput, VectorInput>> pairs;  // kDiscover, kContext: (+, -)
+  Fusion fusion = Fusion::kRrf;                            // kFusion
+  uint32_t rrf_k = 2;                                      // Qdrant's default
+  std::vector<float> rrf_weights;                          // one per prefetch; empty: all 1
 };
 
 // Runs `query`: at most spec.limit records after skipping spec.offset. Errors: the
-// collection's; kNotFound ("No point with id N found") when kNearestToPoint's point does not
-// exist or has no such vector.
+// collection's; kNotFound ("No point with id N found") when a point given as a vector does not
+// exist or has no such vector; kInvalidArgument for a query these parts cannot make (fusion
+// without prefetch, several prefetches and no query to rank them, order_by over prefetch, an
+// example whose size or kind does not fit the vector, recommend with no positive example).
 Result<segment::RecordBatch> Run(const collection::Collection& collection, Query query);
 
 }  // namespace qd::router

@@ -129,6 +129,48 @@ await check('query with a sparse vector equals exact dot product', async () => {
   assert.deepEqual(got.points[0].vector.text, stored, 'sparse vector returned faithfully');
 });
 
+await check('hybrid query: dense and sparse prefetch fused by rrf, as computed by hand', async () => {
+  const sq = { indices: [3, 7, 11, 20], values: [0.5, 1, 0.25, 2] };
+  const dense = topK(points, (p) => cosine(query, p.vector.image), 20);
+  const sparse = topK(points.filter((p) => overlaps(sq, p.vector.text)), (p) => sparseDot(sq, p.vector.text), 20);
+  const sums = new Map();
+  for (const list of [dense, sparse]) list.forEach((h, pos) => sums.set(h.id, (sums.get(h.id) ?? 0) + 1 / (2 + pos)));
+  const expected = [...sums].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, 10);
+  const got = await client.query(name, {
+    prefetch: [{ query, using: 'image', limit: 20 }, { query: sq, using: 'text', limit: 20 }],
+    query: { fusion: 'rrf' },
+    limit: 10,
+    with_payload: true,
+  });
+  sameRanking(got.points, expected);
+  assert.equal(got.points[0].payload.city, points[got.points[0].id - 1].payload.city, 'payload of a fused point');
+});
+
+await check('recommend (best_score) and discover equal brute force', async () => {
+  const example = (id) => points[id - 1].vector.image;
+  const sigmoid = (x) => 0.5 * (x / (1 + Math.abs(x)) + 1);
+  const others = points.filter((p) => ![1, 2, 3].includes(p.id));
+  const best = (p) => {
+    const pos = Math.max(cosine(example(1), p.vector.image), cosine(example(2), p.vector.image));
+    const neg = cosine(example(3), p.vector.image);
+    return pos > neg ? sigmoid(pos) : -sigmoid(neg);
+  };
+  const got = await client.query(name, {
+    query: { recommend: { positive: [1, 2], negative: [3], strategy: 'best_score' } },
+    using: 'image', limit: 8, params: { exact: true },
+  });
+  sameRanking(got.points, topK(others, best, 8));
+  const discover = (p) => {
+    const rank = cosine(example(2), p.vector.image) > cosine(example(3), p.vector.image) ? 1 : -1;
+    return rank + sigmoid(cosine(example(1), p.vector.image));
+  };
+  const found = await client.query(name, {
+    query: { discover: { target: 1, context: [{ positive: 2, negative: 3 }] } },
+    using: 'image', limit: 8, params: { exact: true },
+  });
+  sameRanking(found.points, topK(others, discover, 8));
+});
+
 await check('scroll to the end returns every id once, in order', async () => {
   const seen = [];
   let offset;

@@ -79,6 +79,10 @@ constexpr RestRule kRestRules[] = {
     {"POST", "/collections/{collection_name}/points/search/batch", kReadCollection},
     {"POST", "/collections/{collection_name}/points/query", kReadCollection},
     {"POST", "/collections/{collection_name}/points/query/batch", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/recommend", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/recommend/batch", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/discover", kReadCollection},
+    {"POST", "/collections/{collection_name}/points/discover/batch", kReadCollection},
     // Snapshots.
     {"GET", "/collections/{collection_name}/snapshots", kReadCollection},
     {"POST", "/collections/{collection_name}/snapshots", kWriteCollection},

@@ -300,75 +300,327 @@ Result<router::Query> ParseSearch(const qdrant::SearchPoints& request, const std
   return out;
 }
 
-// A query: nearest to a vector (dense or sparse) or to a stored point, whose own id Qdrant then
-// leaves out of the results; no query lists points.
+Status NotYet(const std::string& what) {
+  return Status::InvalidArgument("Bad request: " + what + " is not supported by this server yet");
+}
+
+// A vector or the id of a stored point (the Query API's VectorInput).
+Result<router::VectorInput> FromInput(const qdrant::VectorInput& input, const std::string& path) {
+  router::VectorInput out;
+  switch (input.variant_case()) {
+    case qdrant::VectorInput::kId: {
+      Result<PointId> id = FromProto(input.id());
+      if (!id.ok()) return id.status();
+      out.id = *id;
+      return out;
+    }
+    case qdrant::VectorInput::kDense:
+      if (input.dense().data().empty()) {
+        return Status::InvalidArgument("Validation error in JSON body: [" + path +
+                                       ": Vector must not be empty]");
+      }
+      out.vector.dense.assign(input.dense().data().begin(), input.dense().data().end());
+      return out;
+    case qdrant::VectorInput::kSparse: {
+      qdrant::Vector v;
+      *v.mutable_sparse() = input.sparse();
+      Result<segment::Vector> sparse = FromProto(v, path);
+      if (!sparse.ok()) return sparse.status();
+      out.vector = std::move(*sparse);
+      return out;
+    }
+    case qdrant::VectorInput::kMultiDense:
+      return Status::InvalidArgument("Wrong input: multivectors are not supported (" + path + ")");
+    default:
+      return NotYet("this kind of vector input (" + path + ")");
+  }
+}
+
+// The legacy examples (recommend, discover): an id or a Vector.
+Result<router::VectorInput> FromExample(const qdrant::VectorExample& example,
+                                        const std::string& path) {
+  router::VectorInput out;
+  if (example.has_id()) {
+    Result<PointId> id = FromProto(example.id());
+    if (!id.ok()) return id.status();
+    out.id = *id;
+    return out;
+  }
+  if (!example.has_vector()) {
+    return Status::InvalidArgument("Format error in JSON body: " + path + ": missing example");
+  }
+  Result<segment::Vector> v = FromProto(example.vector(), path);
+  if (!v.ok()) return v.status();
+  out.vector = std::move(*v);
+  return out;
+}
+
+template <typename Inputs>
+Result<std::vector<router::VectorInput>> FromInputs(const Inputs& inputs, const std::string& path) {
+  std::vector<router::VectorInput> out;
+  for (int i = 0; i < inputs.size(); ++i) {
+    Result<router::VectorInput> in = FromInput(inputs[i], path + "[" + std::to_string(i) + "]");
+    if (!in.ok()) return in.status();
+    out.push_back(std::move(*in));
+  }
+  return out;
+}
+
+router::Query::Strategy StrategyOf(qdrant::RecommendStrategy strategy) {
+  switch (strategy) {
+    case qdrant::BestScore:
+      return router::Query::Strategy::kBestScore;
+    case qdrant::SumScores:
+      return router::Query::Strategy::kSumScores;
+    default:
+      return router::Query::Strategy::kAverageVector;
+  }
+}
+
+template <typename Pairs>
+Result<std::vector<std::pair<router::VectorInput, router::VectorInput>>> FromPairs(
+    const Pairs& pairs, const std::string& path) {
+  std::vector<std::pair<router::VectorInput, router::VectorInput>> out;
+  for (int i = 0; i < pairs.size(); ++i) {
+    const std::string at = path + "[" + std::to_string(i) + "].";
+    Result<router::VectorInput> plus = FromInput(pairs[i].positive(), at + "positive");
+    if (!plus.ok()) return plus.status();
+    Result<router::VectorInput> minus = FromInput(pairs[i].negative(), at + "negative");
+    if (!minus.ok()) return minus.status();
+    out.emplace_back(std::move(*plus), std::move(*minus));
+  }
+  return out;
+}
+
+// A Query's variant into `out`; no query lists points.
+Status ParseQueryVariant(bool has, const qdrant::Query& query, const std::string& path,
+                         router::Query& out) {
+  using Kind = router::Query::Kind;
+  if (!has) {
+    out.kind = Kind::kList;
+    return Status::Ok();
+  }
+  switch (query.variant_case()) {
+    case qdrant::Query::kNearest: {
+      Result<router::VectorInput> in = FromInput(query.nearest(), path + "query");
+      if (!in.ok()) return in.status();
+      if (in->id) {
+        out.kind = Kind::kNearestToPoint;
+        out.point = *in->id;
+      } else {
+        out.spec.query = std::move(in->vector);
+      }
+      return Status::Ok();
+    }
+    case qdrant::Query::kOrderBy: {
+      Result<segment::OrderBy> order_by = FromProto(query.order_by(), path + "query.order_by");
+      if (!order_by.ok()) return order_by.status();
+      out.kind = Kind::kOrderBy;
+      out.order_by = std::move(*order_by);
+      return Status::Ok();
+    }
+    case qdrant::Query::kRecommend: {
+      const qdrant::RecommendInput& r = query.recommend();
+      auto positive = FromInputs(r.positive(), path + "query.recommend.positive");
+      if (!positive.ok()) return positive.status();
+      auto negative = FromInputs(r.negative(), path + "query.recommend.negative");
+      if (!negative.ok()) return negative.status();
+      out.kind = Kind::kRecommend;
+      out.positive = std::move(*positive);
+      out.negative = std::move(*negative);
+      out.strategy = StrategyOf(r.strategy());
+      return Status::Ok();
+    }
+    case qdrant::Query::kDiscover: {
+      const qdrant::DiscoverInput& d = query.discover();
+      Result<router::VectorInput> target = FromInput(d.target(), path + "query.discover.target");
+      if (!target.ok()) return target.status();
+      auto pairs = FromPairs(d.context().pairs(), path + "query.discover.context");
+      if (!pairs.ok()) return pairs.status();
+      out.kind = Kind::kDiscover;
+      out.target = std::move(*target);
+      out.pairs = std::move(*pairs);
+      return Status::Ok();
+    }
+    case qdrant::Query::kContext: {
+      auto pairs = FromPairs(query.context().pairs(), path + "query.context");
+      if (!pairs.ok()) return pairs.status();
+      out.kind = Kind::kContext;
+      out.pairs = std::move(*pairs);
+      return Status::Ok();
+    }
+    case qdrant::Query::kFusion:
+      out.kind = Kind::kFusion;
+      out.fusion = query.fusion() == qdrant::DBSF ? router::Query::Fusion::kDbsf
+                                                  : router::Query::Fusion::kRrf;
+      return Status::Ok();
+    case qdrant::Query::kRrf:
+      if (query.rrf().has_k() && query.rrf().k() == 0) {
+        return Status::Unprocessable("Validation error in JSON body: [" + path +
+                                     "query.rrf.k: value 0 invalid, must be 1 or more]");
+      }
+      out.kind = Kind::kFusion;
+      out.fusion = router::Query::Fusion::kRrf;
+      out.rrf_k = query.rrf().has_k() ? query.rrf().k() : 2;
+      out.rrf_weights.assign(query.rrf().weights().begin(), query.rrf().weights().end());
+      return Status::Ok();
+    case qdrant::Query::kSample:
+      return NotYet("the `sample` query");
+    case qdrant::Query::kFormula:
+      return NotYet("the `formula` query");
+    case qdrant::Query::kNearestWithMmr:
+      return NotYet("`mmr`");
+    default:
+      return NotYet("this query type");
+  }
+}
+
+Status ParseFilterInto(bool has, const qdrant::Filter& filter, const std::string& path,
+                       router::Query& out) {
+  if (!has) return Status::Ok();
+  Result<segment::PointFilter> parsed = ParseFilter(filter, path + "filter");
+  if (!parsed.ok()) return parsed.status();
+  out.filter = std::move(*parsed);
+  return Status::Ok();
+}
+
+// A prefetch (nested): query, using, filter, params, score_threshold, limit.
+Status ParsePrefetch(const qdrant::PrefetchQuery& p, const std::string& path, router::Query& out,
+                     int depth) {
+  if (depth >= 8)
+    return Status::InvalidArgument("Bad request: prefetch is nested too deep (8 levels at most)");
+  if (p.has_lookup_from()) return NotYet("`lookup_from`");
+  for (int i = 0; i < p.prefetch_size(); ++i) {
+    router::Query sub;
+    Status s =
+        ParsePrefetch(p.prefetch(i), path + "prefetch[" + std::to_string(i) + "].", sub, depth + 1);
+    if (!s.ok()) return s;
+    out.prefetch.push_back(std::move(sub));
+  }
+  out.spec.vector_name = p.using_();
+  Status s = ParseQueryVariant(p.has_query(), p.query(), path, out);
+  if (!s.ok()) return s;
+  out.spec.limit = p.has_limit() ? p.limit() : 10;
+  s = CheckLimit(out.spec.limit, path);
+  if (!s.ok()) return s;
+  if (p.has_score_threshold()) out.spec.score_threshold = p.score_threshold();
+  s = ParseParams(p.has_params(), p.params(), path, out.spec);
+  if (!s.ok()) return s;
+  return ParseFilterInto(p.has_filter(), p.filter(), path, out);
+}
+
+Status ParseProjection(bool has_payload, const qdrant::WithPayloadSelector& with_payload,
+                       bool has_vectors, const qdrant::WithVectorsSelector& with_vectors,
+                       router::Query& out) {
+  Result<segment::PayloadProjector> payload =
+      ParseWithPayload(has_payload ? &with_payload : nullptr, false);
+  if (!payload.ok()) return payload.status();
+  out.projection.payload = std::move(*payload);
+  ParseWithVectors(has_vectors ? &with_vectors : nullptr, out.projection);
+  return Status::Ok();
+}
+
+// A query (the Query API): prefetch, nearest, recommend, discover, context, order_by, fusion.
 Result<router::Query> ParseQuery(const qdrant::QueryPoints& request, const std::string& path) {
   router::Query out;
-  if (request.prefetch_size() > 0) {
-    return Status::InvalidArgument("Bad request: prefetch is not supported by this server yet");
+  if (request.has_lookup_from()) return NotYet("`lookup_from`");
+  for (int i = 0; i < request.prefetch_size(); ++i) {
+    router::Query sub;
+    Status s =
+        ParsePrefetch(request.prefetch(i), path + "prefetch[" + std::to_string(i) + "].", sub, 1);
+    if (!s.ok()) return s;
+    out.prefetch.push_back(std::move(sub));
   }
   out.spec.vector_name = request.using_();
-  if (!request.has_query()) {
-    out.kind = router::Query::Kind::kList;
-  } else if (request.query().variant_case() == qdrant::Query::kOrderBy) {
-    Result<segment::OrderBy> order_by =
-        FromProto(request.query().order_by(), path + "query.order_by");
-    if (!order_by.ok()) return order_by.status();
-    out.kind = router::Query::Kind::kOrderBy;
-    out.order_by = std::move(*order_by);
-  } else if (request.query().variant_case() != qdrant::Query::kNearest) {
-    return Status::InvalidArgument(
-        "Bad request: this query type is not supported by this server yet");
-  } else {
-    const qdrant::VectorInput& nearest = request.query().nearest();
-    switch (nearest.variant_case()) {
-      case qdrant::VectorInput::kDense:
-        if (nearest.dense().data().empty()) {
-          return Status::InvalidArgument("Validation error in JSON body: [" + path +
-                                         "query: Vector must not be empty]");
-        }
-        out.spec.query.dense.assign(nearest.dense().data().begin(), nearest.dense().data().end());
-        break;
-      case qdrant::VectorInput::kSparse: {
-        qdrant::Vector v;
-        *v.mutable_sparse() = nearest.sparse();
-        Result<segment::Vector> sparse = FromProto(v, path + "query");
-        if (!sparse.ok()) return sparse.status();
-        out.spec.query = std::move(*sparse);
-        break;
-      }
-      case qdrant::VectorInput::kId: {
-        Result<PointId> id = FromProto(nearest.id());
-        if (!id.ok()) return id.status();
-        out.kind = router::Query::Kind::kNearestToPoint;
-        out.point = *id;
-        break;
-      }
-      case qdrant::VectorInput::kMultiDense:
-        return Status::InvalidArgument("Wrong input: multivectors are not supported (" + path +
-                                       "query)");
-      default:
-        return Status::InvalidArgument(
-            "Bad request: this query type is not supported by this server yet");
-    }
-  }
+  Status s = ParseQueryVariant(request.has_query(), request.query(), path, out);
+  if (!s.ok()) return s;
   out.spec.limit = request.has_limit() ? request.limit() : 10;
-  Status s = CheckLimit(out.spec.limit, path);
+  s = CheckLimit(out.spec.limit, path);
   if (!s.ok()) return s;
   out.spec.offset = request.offset();
   if (request.has_score_threshold()) out.spec.score_threshold = request.score_threshold();
   s = ParseParams(request.has_params(), request.params(), path, out.spec);
   if (!s.ok()) return s;
-  if (request.has_filter()) {
-    Result<segment::PointFilter> filter = ParseFilter(request.filter(), path + "filter");
-    if (!filter.ok()) return filter.status();
-    out.filter = std::move(*filter);
+  s = ParseFilterInto(request.has_filter(), request.filter(), path, out);
+  if (!s.ok()) return s;
+  s = ParseProjection(request.has_with_payload(), request.with_payload(),
+                      request.has_with_vectors(), request.with_vectors(), out);
+  if (!s.ok()) return s;
+  return out;
+}
+
+// The search fields of RecommendPoints and DiscoverPoints.
+template <typename Request>
+Status ParseExampleSearch(const Request& request, const std::string& path, router::Query& out) {
+  if (request.has_lookup_from()) return NotYet("`lookup_from`");
+  out.spec.vector_name = request.using_();
+  Status s = CheckLimit(request.limit(), path);
+  if (!s.ok()) return s;
+  out.spec.limit = request.limit();
+  out.spec.offset = request.offset();
+  s = ParseParams(request.has_params(), request.params(), path, out.spec);
+  if (!s.ok()) return s;
+  s = ParseFilterInto(request.has_filter(), request.filter(), path, out);
+  if (!s.ok()) return s;
+  return ParseProjection(request.has_with_payload(), request.with_payload(),
+                         request.has_with_vectors(), request.with_vectors(), out);
+}
+
+Result<router::Query> ParseRecommend(const qdrant::RecommendPoints& request,
+                                     const std::string& path) {
+  router::Query out;
+  out.kind = router::Query::Kind::kRecommend;
+  auto add = [&](const auto& ids, const auto& vectors, const std::string& name,
+                 std::vector<router::VectorInput>& into) -> Status {
+    for (const qdrant::PointId& id : ids) {
+      Result<PointId> parsed = FromProto(id);
+      if (!parsed.ok()) return parsed.status();
+      router::VectorInput in;
+      in.id = *parsed;
+      into.push_back(std::move(in));
+    }
+    for (int i = 0; i < vectors.size(); ++i) {
+      Result<segment::Vector> v =
+          FromProto(vectors[i], path + name + "_vectors[" + std::to_string(i) + "]");
+      if (!v.ok()) return v.status();
+      router::VectorInput in;
+      in.vector = std::move(*v);
+      into.push_back(std::move(in));
+    }
+    return Status::Ok();
+  };
+  Status s = add(request.positive(), request.positive_vectors(), "positive", out.positive);
+  if (!s.ok()) return s;
+  s = add(request.negative(), request.negative_vectors(), "negative", out.negative);
+  if (!s.ok()) return s;
+  out.strategy = StrategyOf(request.strategy());
+  if (request.has_score_threshold()) out.spec.score_threshold = request.score_threshold();
+  s = ParseExampleSearch(request, path, out);
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<router::Query> ParseDiscover(const qdrant::DiscoverPoints& request,
+                                    const std::string& path) {
+  router::Query out;
+  for (int i = 0; i < request.context_size(); ++i) {
+    const std::string at = path + "context[" + std::to_string(i) + "].";
+    Result<router::VectorInput> plus = FromExample(request.context(i).positive(), at + "positive");
+    if (!plus.ok()) return plus.status();
+    Result<router::VectorInput> minus = FromExample(request.context(i).negative(), at + "negative");
+    if (!minus.ok()) return minus.status();
+    out.pairs.emplace_back(std::move(*plus), std::move(*minus));
   }
-  Result<segment::PayloadProjector> payload =
-      ParseWithPayload(request.has_with_payload() ? &request.with_payload() : nullptr, false);
-  if (!payload.ok()) return payload.status();
-  out.projection.payload = std::move(*payload);
-  ParseWithVectors(request.has_with_vectors() ? &request.with_vectors() : nullptr, out.projection);
+  if (request.has_target() && request.target().has_single()) {
+    Result<router::VectorInput> target = FromExample(request.target().single(), path + "target");
+    if (!target.ok()) return target.status();
+    out.kind = router::Query::Kind::kDiscover;
+    out.target = std::move(*target);
+  } else {
+    out.kind = router::Query::Kind::kContext;
+  }
+  Status s = ParseExampleSearch(request, path, out);
+  if (!s.ok()) return s;
   return out;
 }
 
@@ -772,6 +1024,46 @@ class PointsService final : public qdrant::Points::CallbackService {
     });
   }
 
+  ServerUnaryReactor* Recommend(CallbackServerContext* context,
+                                const qdrant::RecommendPoints* request,
+                                qdrant::RecommendResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Recommend", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      return RunOne(*request, ParseRecommend, response->mutable_result());
+    });
+  }
+
+  ServerUnaryReactor* RecommendBatch(CallbackServerContext* context,
+                                     const qdrant::RecommendBatchPoints* request,
+                                     qdrant::RecommendBatchResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/RecommendBatch", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      return RunParsedBatch(*request, request->recommend_points(), ParseRecommend, response);
+    });
+  }
+
+  ServerUnaryReactor* Discover(CallbackServerContext* context,
+                               const qdrant::DiscoverPoints* request,
+                               qdrant::DiscoverResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Discover", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      return RunOne(*request, ParseDiscover, response->mutable_result());
+    });
+  }
+
+  ServerUnaryReactor* DiscoverBatch(CallbackServerContext* context,
+                                    const qdrant::DiscoverBatchPoints* request,
+                                    qdrant::DiscoverBatchResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/DiscoverBatch", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      return RunParsedBatch(*request, request->discover_points(), ParseDiscover, response);
+    });
+  }
+
   // Not implemented: each answers UNIMPLEMENTED naming itself.
 #define QD_UNIMPLEMENTED(Method, Request, Response)                                          \
   ServerUnaryReactor* Method(CallbackServerContext* context, const qdrant::Request* request, \
@@ -784,11 +1076,7 @@ class PointsService final : public qdrant::Points::CallbackService {
   QD_UNIMPLEMENTED(CreateVectorName, CreateVectorNameRequest, PointsOperationResponse)
   QD_UNIMPLEMENTED(DeleteVectorName, DeleteVectorNameRequest, PointsOperationResponse)
   QD_UNIMPLEMENTED(SearchGroups, SearchPointGroups, SearchGroupsResponse)
-  QD_UNIMPLEMENTED(Recommend, RecommendPoints, RecommendResponse)
-  QD_UNIMPLEMENTED(RecommendBatch, RecommendBatchPoints, RecommendBatchResponse)
   QD_UNIMPLEMENTED(RecommendGroups, RecommendPointGroups, RecommendGroupsResponse)
-  QD_UNIMPLEMENTED(Discover, DiscoverPoints, DiscoverResponse)
-  QD_UNIMPLEMENTED(DiscoverBatch, DiscoverBatchPoints, DiscoverBatchResponse)
   QD_UNIMPLEMENTED(QueryGroups, QueryPointGroups, QueryGroupsResponse)
   QD_UNIMPLEMENTED(Facet, FacetCounts, FacetResponse)
   QD_UNIMPLEMENTED(SearchMatrixPairs, SearchMatrixPoints, SearchMatrixPairsResponse)
@@ -796,6 +1084,36 @@ class PointsService final : public qdrant::Points::CallbackService {
 #undef QD_UNIMPLEMENTED
 
  private:
+  // One query of a request parsed by `parse`, its scored points into `out`.
+  template <typename Request, typename Parse, typename List>
+  Status RunOne(const Request& request, Parse parse, List* out) {
+    Result<CollectionPtr> c = c_.collections->Get(request.collection_name());
+    if (!c.ok()) return c.status();
+    Result<router::Query> query = parse(request, "");
+    if (!query.ok()) return query.status();
+    query->consistency = ConsistencyOf(request);
+    Result<segment::RecordBatch> result = router::Run(**c, std::move(*query));
+    if (!result.ok()) return result.status();
+    FillScored(*result, (*c)->config().unnamed_vector, out);
+    return Status::Ok();
+  }
+
+  // A batch request's queries, each parsed by `parse` and read with the batch's consistency.
+  template <typename Request, typename Items, typename Parse, typename Response>
+  Status RunParsedBatch(const Request& request, const Items& items, Parse parse,
+                        Response* response) {
+    Result<CollectionPtr> c = c_.collections->Get(request.collection_name());
+    if (!c.ok()) return c.status();
+    std::vector<router::Query> searches;
+    for (int i = 0; i < items.size(); ++i) {
+      Result<router::Query> s = parse(items[i], "searches[" + std::to_string(i) + "].");
+      if (!s.ok()) return s.status();
+      s->consistency = ConsistencyOf(request);
+      searches.push_back(std::move(*s));
+    }
+    return RunBatch(**c, searches, response);
+  }
+
   // The searches run on this thread and on idle pool threads (see WorkerPool::ForEach).
   template <typename Response>
   Status RunBatch(const Collection& c, std::vector<router::Query>& searches, Response* response) {

@@ -554,48 +554,311 @@ Result<router::Query> ParseSearch(const Value& body, const std::string& path) {
   return out;
 }
 
-// A query request (points/query): `query` as a vector, {"nearest": v}, a sparse vector or a
-// point id (its own vector); absent lists points.
-Result<router::Query> ParseQuery(const Value& body, const std::string& path) {
-  if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
-  router::Query out;
-  if (Member(body, "prefetch")) {
-    return Status::InvalidArgument("Bad request: prefetch is not supported by this server yet");
+// A vector or the id of a stored point (the Query API's VectorInput).
+Result<router::VectorInput> ParseVectorInput(const Value& value, const std::string& path) {
+  router::VectorInput out;
+  if (value.IsUint64() || value.IsString()) {
+    Result<PointId> id = ParsePointId(value, path);
+    if (!id.ok()) return id.status();
+    out.id = *id;
+    return out;
   }
-  if (const Value* using_name = Member(body, "using")) {
+  Result<segment::Vector> v = ParseOneVector(value, path);
+  if (!v.ok()) return v.status();
+  out.vector = std::move(*v);
+  return out;
+}
+
+// An array of VectorInputs; absent or null is none.
+Result<std::vector<router::VectorInput>> ParseVectorInputs(const Value& object, const char* name,
+                                                           const std::string& path) {
+  std::vector<router::VectorInput> out;
+  const Value* list = Member(object, name);
+  if (!list || list->IsNull()) return out;
+  if (!list->IsArray()) return TypeError(path + name, "an array of point ids or vectors");
+  for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+    Result<router::VectorInput> in =
+        ParseVectorInput((*list)[i], path + name + "[" + std::to_string(i) + "]");
+    if (!in.ok()) return in.status();
+    out.push_back(std::move(*in));
+  }
+  return out;
+}
+
+Result<router::Query::Strategy> ParseStrategy(const Value& object, const std::string& path) {
+  const Value* strategy = Member(object, "strategy");
+  if (!strategy || strategy->IsNull()) return router::Query::Strategy::kAverageVector;
+  std::string_view name = strategy->IsString() ? strategy->GetString() : "";
+  if (name == "average_vector") return router::Query::Strategy::kAverageVector;
+  if (name == "best_score") return router::Query::Strategy::kBestScore;
+  if (name == "sum_scores") return router::Query::Strategy::kSumScores;
+  return Status::InvalidArgument("Format error in JSON body: " + path +
+                                 "strategy: unknown variant, expected one of `average_vector`, "
+                                 "`best_score`, `sum_scores`");
+}
+
+// Context pairs: one {positive, negative} or an array of them; absent or null is none.
+Result<std::vector<std::pair<router::VectorInput, router::VectorInput>>> ParsePairs(
+    const Value* value, const std::string& path) {
+  std::vector<std::pair<router::VectorInput, router::VectorInput>> out;
+  if (!value || value->IsNull()) return out;
+  auto one = [&](const Value& pair, const std::string& at) -> Status {
+    if (!pair.IsObject()) return TypeError(at, "an object {positive, negative}");
+    const Value* plus = Member(pair, "positive");
+    const Value* minus = Member(pair, "negative");
+    if (!plus)
+      return Status::InvalidArgument("Format error in JSON body: " + at +
+                                     ": missing field `positive`");
+    if (!minus)
+      return Status::InvalidArgument("Format error in JSON body: " + at +
+                                     ": missing field `negative`");
+    Result<router::VectorInput> p = ParseVectorInput(*plus, at + ".positive");
+    if (!p.ok()) return p.status();
+    Result<router::VectorInput> m = ParseVectorInput(*minus, at + ".negative");
+    if (!m.ok()) return m.status();
+    out.emplace_back(std::move(*p), std::move(*m));
+    return Status::Ok();
+  };
+  if (value->IsArray()) {
+    for (rapidjson::SizeType i = 0; i < value->Size(); ++i) {
+      Status s = one((*value)[i], path + "[" + std::to_string(i) + "]");
+      if (!s.ok()) return s;
+    }
+    return out;
+  }
+  Status s = one(*value, path);
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status NotYet(const std::string& what) {
+  return Status::InvalidArgument("Bad request: " + what + " is not supported by this server yet");
+}
+
+// The `query` of a query request or prefetch, into `out`: a vector, a point id, or one of the
+// objects nearest, recommend, discover, context, order_by, fusion, rrf; absent lists points.
+Status ParseQueryVariant(const Value* query, const std::string& path, router::Query& out) {
+  using Kind = router::Query::Kind;
+  if (!query || query->IsNull()) {
+    out.kind = Kind::kList;
+    return Status::Ok();
+  }
+  if (query->IsObject() && query->HasMember("nearest")) {
+    if (query->HasMember("mmr")) return NotYet("`mmr`");
+    query = &(*query)["nearest"];
+  }
+  if (query->IsArray() || query->IsUint64() || query->IsString() ||
+      (query->IsObject() && query->HasMember("indices"))) {
+    Result<router::VectorInput> in = ParseVectorInput(*query, path + "query");
+    if (!in.ok()) return in.status();
+    if (in->id) {
+      out.kind = Kind::kNearestToPoint;
+      out.point = *in->id;
+    } else {
+      out.spec.query = std::move(in->vector);
+    }
+    return Status::Ok();
+  }
+  if (!query->IsObject())
+    return TypeError(path + "query", "a vector, a point id or a query object");
+  if (const Value* order_by = Member(*query, "order_by")) {
+    Result<segment::OrderBy> parsed = ParseOrderBy(*order_by, path + "query.order_by");
+    if (!parsed.ok()) return parsed.status();
+    out.kind = Kind::kOrderBy;
+    out.order_by = std::move(*parsed);
+    return Status::Ok();
+  }
+  if (const Value* recommend = Member(*query, "recommend")) {
+    const std::string at = path + "query.recommend.";
+    if (!recommend->IsObject()) return TypeError(at, "an object");
+    out.kind = Kind::kRecommend;
+    Result<std::vector<router::VectorInput>> positive =
+        ParseVectorInputs(*recommend, "positive", at);
+    if (!positive.ok()) return positive.status();
+    Result<std::vector<router::VectorInput>> negative =
+        ParseVectorInputs(*recommend, "negative", at);
+    if (!negative.ok()) return negative.status();
+    Result<router::Query::Strategy> strategy = ParseStrategy(*recommend, at);
+    if (!strategy.ok()) return strategy.status();
+    out.positive = std::move(*positive);
+    out.negative = std::move(*negative);
+    out.strategy = *strategy;
+    return Status::Ok();
+  }
+  if (const Value* discover = Member(*query, "discover")) {
+    const std::string at = path + "query.discover.";
+    if (!discover->IsObject()) return TypeError(at, "an object");
+    const Value* target = Member(*discover, "target");
+    if (!target)
+      return Status::InvalidArgument("Format error in JSON body: " + at +
+                                     "target: missing field `target`");
+    Result<router::VectorInput> t = ParseVectorInput(*target, at + "target");
+    if (!t.ok()) return t.status();
+    auto pairs = ParsePairs(Member(*discover, "context"), at + "context");
+    if (!pairs.ok()) return pairs.status();
+    out.kind = Kind::kDiscover;
+    out.target = std::move(*t);
+    out.pairs = std::move(*pairs);
+    return Status::Ok();
+  }
+  if (const Value* context = Member(*query, "context")) {
+    auto pairs = ParsePairs(context, path + "query.context");
+    if (!pairs.ok()) return pairs.status();
+    out.kind = Kind::kContext;
+    out.pairs = std::move(*pairs);
+    return Status::Ok();
+  }
+  if (const Value* fusion = Member(*query, "fusion")) {
+    std::string_view name = fusion->IsString() ? fusion->GetString() : "";
+    if (name != "rrf" && name != "dbsf") {
+      return Status::InvalidArgument("Format error in JSON body: " + path +
+                                     "query.fusion: unknown variant, expected `rrf` or `dbsf`");
+    }
+    out.kind = Kind::kFusion;
+    out.fusion = name == "rrf" ? router::Query::Fusion::kRrf : router::Query::Fusion::kDbsf;
+    return Status::Ok();
+  }
+  if (const Value* rrf = Member(*query, "rrf")) {
+    const std::string at = path + "query.rrf.";
+    if (!rrf->IsObject()) return TypeError(at, "an object");
+    Result<std::optional<uint64_t>> k = OptionalUint(*rrf, "k", at + "k");
+    if (!k.ok()) return k.status();
+    if (*k && **k == 0) {
+      return Status::Unprocessable("Validation error in JSON body: [" + at +
+                                   "k: value 0 invalid, must be 1 or more]");
+    }
+    out.kind = Kind::kFusion;
+    out.fusion = router::Query::Fusion::kRrf;
+    out.rrf_k = static_cast<uint32_t>(k->value_or(2));
+    if (const Value* weights = Member(*rrf, "weights"); weights && !weights->IsNull()) {
+      if (!weights->IsArray()) return TypeError(at + "weights", "an array of numbers");
+      for (const Value& w : weights->GetArray()) {
+        if (!w.IsNumber()) return TypeError(at + "weights", "an array of numbers");
+        out.rrf_weights.push_back(static_cast<float>(w.GetDouble()));
+      }
+    }
+    return Status::Ok();
+  }
+  for (const char* name : {"sample", "formula", "relevance_feedback"}) {
+    if (query->HasMember(name)) return NotYet(std::string("the `") + name + "` query");
+  }
+  return TypeError(path + "query", "a vector, a point id or a query object");
+}
+
+// The fields a query request shares with its prefetches: prefetch (nested), query, using,
+// filter, params, score_threshold, limit.
+Status ParseQueryCore(const Value& body, const std::string& path, router::Query& out, int depth) {
+  if (const Value* lookup = Member(body, "lookup_from"); lookup && !lookup->IsNull()) {
+    return NotYet("`lookup_from`");
+  }
+  if (const Value* using_name = Member(body, "using"); using_name && !using_name->IsNull()) {
     if (!using_name->IsString()) return TypeError(path + "using", "a string");
     out.spec.vector_name = using_name->GetString();
   }
-  const Value* query = Member(body, "query");
-  if (query && query->IsObject() && query->HasMember("nearest")) query = &(*query)["nearest"];
-  if (!query) {
-    out.kind = router::Query::Kind::kList;
-  } else if (query->IsObject() && query->HasMember("order_by")) {
-    Result<segment::OrderBy> order_by = ParseOrderBy((*query)["order_by"], path + "query.order_by");
-    if (!order_by.ok()) return order_by.status();
-    out.kind = router::Query::Kind::kOrderBy;
-    out.order_by = std::move(*order_by);
-  } else if (query->IsArray() || (query->IsObject() && query->HasMember("indices"))) {
-    Result<segment::Vector> v = ParseOneVector(*query, path + "query");
-    if (!v.ok()) return v.status();
-    out.spec.query = std::move(*v);
-  } else if (query->IsUint64() || query->IsString()) {
-    Result<PointId> id = ParsePointId(*query, path + "query");
-    if (!id.ok()) return id.status();
-    out.kind = router::Query::Kind::kNearestToPoint;
-    out.point = *id;
-  } else {
-    return Status::InvalidArgument("Bad request: this query type is not supported by this server yet");
+  if (const Value* prefetch = Member(body, "prefetch"); prefetch && !prefetch->IsNull()) {
+    if (depth >= 8)
+      return Status::InvalidArgument("Bad request: prefetch is nested too deep (8 levels at most)");
+    auto one = [&](const Value& p, const std::string& at) -> Status {
+      if (!p.IsObject()) return TypeError(at, "an object");
+      router::Query sub;
+      Status s = ParseQueryCore(p, at + ".", sub, depth + 1);
+      if (!s.ok()) return s;
+      out.prefetch.push_back(std::move(sub));
+      return Status::Ok();
+    };
+    if (prefetch->IsArray()) {
+      for (rapidjson::SizeType i = 0; i < prefetch->Size(); ++i) {
+        Status s = one((*prefetch)[i], path + "prefetch[" + std::to_string(i) + "]");
+        if (!s.ok()) return s;
+      }
+    } else {
+      Status s = one(*prefetch, path + "prefetch");
+      if (!s.ok()) return s;
+    }
+  }
+  Status s = ParseQueryVariant(Member(body, "query"), path, out);
+  if (!s.ok()) return s;
+  s = ParseSearchParams(body, path, out.spec);
+  if (!s.ok()) return s;
+  Result<segment::PointFilter> filter = ParseFilterField(body, "filter", path + "filter");
+  if (!filter.ok()) return filter.status();
+  out.filter = std::move(*filter);
+  return Status::Ok();
+}
+
+Status ParseProjection(const Value& body, router::Query& out) {
+  Result<segment::PayloadProjector> payload = ParseWithPayload(body, false);
+  if (!payload.ok()) return payload.status();
+  out.projection.payload = std::move(*payload);
+  return ParseWithVector(body, out.projection);
+}
+
+// A query request (points/query): the Query API, prefetch and all.
+Result<router::Query> ParseQuery(const Value& body, const std::string& path) {
+  if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
+  router::Query out;
+  Status s = ParseQueryCore(body, path, out, 0);
+  if (!s.ok()) return s;
+  s = ParseProjection(body, out);
+  if (!s.ok()) return s;
+  return out;
+}
+
+// The fields recommend and discover requests share with a search: using, filter, params,
+// limit, offset, score_threshold, with_payload, with_vector.
+Status ParseExampleSearch(const Value& body, const std::string& path, router::Query& out) {
+  if (const Value* lookup = Member(body, "lookup_from"); lookup && !lookup->IsNull()) {
+    return NotYet("`lookup_from`");
+  }
+  if (const Value* using_name = Member(body, "using"); using_name && !using_name->IsNull()) {
+    if (!using_name->IsString()) return TypeError(path + "using", "a string");
+    out.spec.vector_name = using_name->GetString();
   }
   Status s = ParseSearchParams(body, path, out.spec);
   if (!s.ok()) return s;
   Result<segment::PointFilter> filter = ParseFilterField(body, "filter", path + "filter");
   if (!filter.ok()) return filter.status();
   out.filter = std::move(*filter);
-  Result<segment::PayloadProjector> payload = ParseWithPayload(body, false);
-  if (!payload.ok()) return payload.status();
-  out.projection.payload = std::move(*payload);
-  s = ParseWithVector(body, out.projection);
+  return ParseProjection(body, out);
+}
+
+// A recommend request (points/recommend): positive and negative ids or vectors, a strategy.
+Result<router::Query> ParseRecommend(const Value& body, const std::string& path) {
+  if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
+  router::Query out;
+  out.kind = router::Query::Kind::kRecommend;
+  Result<std::vector<router::VectorInput>> positive = ParseVectorInputs(body, "positive", path);
+  if (!positive.ok()) return positive.status();
+  Result<std::vector<router::VectorInput>> negative = ParseVectorInputs(body, "negative", path);
+  if (!negative.ok()) return negative.status();
+  Result<router::Query::Strategy> strategy = ParseStrategy(body, path);
+  if (!strategy.ok()) return strategy.status();
+  out.positive = std::move(*positive);
+  out.negative = std::move(*negative);
+  out.strategy = *strategy;
+  Status s = ParseExampleSearch(body, path, out);
+  if (!s.ok()) return s;
+  return out;
+}
+
+// A discover request (points/discover): a target and context pairs; without a target, a
+// context search.
+Result<router::Query> ParseDiscover(const Value& body, const std::string& path) {
+  if (!body.IsObject()) return TypeError(path.empty() ? "body" : path, "an object");
+  router::Query out;
+  auto pairs = ParsePairs(Member(body, "context"), path + "context");
+  if (!pairs.ok()) return pairs.status();
+  out.pairs = std::move(*pairs);
+  const Value* target = Member(body, "target");
+  if (target && !target->IsNull()) {
+    Result<router::VectorInput> t = ParseVectorInput(*target, path + "target");
+    if (!t.ok()) return t.status();
+    out.kind = router::Query::Kind::kDiscover;
+    out.target = std::move(*t);
+  } else {
+    out.kind = router::Query::Kind::kContext;
+  }
+  Status s = ParseExampleSearch(body, path, out);
   if (!s.ok()) return s;
   return out;
 }
@@ -606,7 +869,32 @@ void WriteScored(JsonWriter& w, const segment::RecordBatch& batch, bool unnamed)
   w.EndArray();
 }
 
-enum class SearchKind { kSearch, kSearchBatch, kQuery, kQueryBatch };
+enum class SearchKind {
+  kSearch,
+  kSearchBatch,
+  kQuery,
+  kQueryBatch,
+  kRecommend,
+  kRecommendBatch,
+  kDiscover,
+  kDiscoverBatch
+};
+
+Result<router::Query> ParseOf(SearchKind kind, const Value& body, const std::string& path) {
+  switch (kind) {
+    case SearchKind::kQuery:
+    case SearchKind::kQueryBatch:
+      return ParseQuery(body, path);
+    case SearchKind::kRecommend:
+    case SearchKind::kRecommendBatch:
+      return ParseRecommend(body, path);
+    case SearchKind::kDiscover:
+    case SearchKind::kDiscoverBatch:
+      return ParseDiscover(body, path);
+    default:
+      return ParseSearch(body, path);
+  }
+}
 
 Result<Response> Search(Collections& collections, server::WorkerPool& pool, const Request& request,
                         SearchKind kind) {
@@ -615,7 +903,8 @@ Result<Response> Search(Collections& collections, server::WorkerPool& pool, cons
   Result<rapidjson::Document> body = ParseJsonBody(request.body);
   if (!body.ok()) return body.status();
   const bool query = kind == SearchKind::kQuery || kind == SearchKind::kQueryBatch;
-  const bool batch = kind == SearchKind::kSearchBatch || kind == SearchKind::kQueryBatch;
+  const bool batch = kind == SearchKind::kSearchBatch || kind == SearchKind::kQueryBatch ||
+                     kind == SearchKind::kRecommendBatch || kind == SearchKind::kDiscoverBatch;
   Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
   if (!consistency.ok()) return consistency.status();
   std::vector<router::Query> searches;
@@ -624,13 +913,12 @@ Result<Response> Search(Collections& collections, server::WorkerPool& pool, cons
     if (!list || !list->IsArray()) return Status::InvalidArgument("Format error in JSON body: missing field `searches`");
     for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
       std::string path = "searches[" + std::to_string(i) + "].";
-      Result<router::Query> s =
-          query ? ParseQuery((*list)[i], path) : ParseSearch((*list)[i], path);
+      Result<router::Query> s = ParseOf(kind, (*list)[i], path);
       if (!s.ok()) return s.status();
       searches.push_back(std::move(*s));
     }
   } else {
-    Result<router::Query> s = query ? ParseQuery(*body, "") : ParseSearch(*body, "");
+    Result<router::Query> s = ParseOf(kind, *body, "");
     if (!s.ok()) return s.status();
     searches.push_back(std::move(*s));
   }
@@ -704,6 +992,18 @@ void AddPointRoutes(Router& router, EngineContext context) {
   });
   add("POST", (base + "/query/batch").c_str(), [collections, pool](const Request& r) {
     return Search(*collections, *pool, r, SearchKind::kQueryBatch);
+  });
+  add("POST", (base + "/recommend").c_str(), [collections, pool](const Request& r) {
+    return Search(*collections, *pool, r, SearchKind::kRecommend);
+  });
+  add("POST", (base + "/recommend/batch").c_str(), [collections, pool](const Request& r) {
+    return Search(*collections, *pool, r, SearchKind::kRecommendBatch);
+  });
+  add("POST", (base + "/discover").c_str(), [collections, pool](const Request& r) {
+    return Search(*collections, *pool, r, SearchKind::kDiscover);
+  });
+  add("POST", (base + "/discover/batch").c_str(), [collections, pool](const Request& r) {
+    return Search(*collections, *pool, r, SearchKind::kDiscoverBatch);
   });
   add_update("PUT", "/collections/{collection_name}/index",
              [collections](const Request& r, const Collection::OnDurable& d) { return CreateFieldIndex(*collections, r, d); });

@@ -1,0 +1,540 @@
+// The Query API beyond nearest (issue #21): prefetch with rrf and dbsf fusion, a query that ranks
+// prefetched points by its own vector, recommend (average_vector, best_score, sum_scores),
+// discover and context, through REST (query, recommend, discover) and gRPC (Query, Recommend,
+// Discover) against one real qdrantd. Every expected answer is computed here from the vectors
+// the test wrote: fusion by hand from the prefetches' own answers, the rest by brute force.
+#include <grpcpp/grpcpp.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "points_service.grpc.pb.h"
+#include "tests/support/json.h"
+#include "tests/support/node.h"
+
+using namespace qd::test;
+
+namespace {
+
+struct Hit {
+  uint64_t id;
+  float score;
+};
+using Hits = std::vector<Hit>;
+
+std::string Show(const Hits& hits) {
+  std::string out;
+  for (const Hit& h : hits) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%llu:%.7g ", static_cast<unsigned long long>(h.id),
+                  static_cast<double>(h.score));
+    out += text;
+  }
+  return out;
+}
+
+// Same ids in the same order, scores equal to float precision.
+bool Same(const Hits& a, const Hits& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].id != b[i].id) return false;
+    if (std::fabs(a[i].score - b[i].score) > 1e-5f * std::max(1.0f, std::fabs(b[i].score))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+#define CHECK_SAME(a, b)                                               \
+  do {                                                                 \
+    Hits left_ = (a), right_ = (b);                                    \
+    INFO("got      " << Show(left_) << "\nexpected " << Show(right_)); \
+    CHECK(Same(left_, right_));                                        \
+  } while (0)
+
+std::vector<float> DenseOf(uint64_t id) {
+  return {std::sin(static_cast<float>(id)), std::cos(static_cast<float>(id) * 0.7f),
+          static_cast<float>(id % 7) / 7.0f, 0.5f};
+}
+
+// Sparse: two indices, the second one's value varies.
+std::map<uint32_t, float> SparseOf(uint64_t id) {
+  return {{static_cast<uint32_t>(id % 10), 1.0f},
+          {static_cast<uint32_t>(10 + id % 7), static_cast<float>(id % 5) / 5.0f + 0.1f}};
+}
+
+std::string Json(const std::vector<float>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", static_cast<double>(v[i]));
+    out += (i ? "," : "") + std::string(text);
+  }
+  return out + "]";
+}
+
+std::string Json(const std::map<uint32_t, float>& v) {
+  std::string indices, values;
+  for (const auto& [i, x] : v) {
+    indices += (indices.empty() ? "" : ",") + std::to_string(i);
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", static_cast<double>(x));
+    values += (values.empty() ? "" : ",") + std::string(text);
+  }
+  return R"({"indices":[)" + indices + R"(],"values":[)" + values + "]}";
+}
+
+std::vector<float> Unit(std::vector<float> v) {
+  double norm = 0;
+  for (float x : v) norm += double(x) * x;
+  norm = std::sqrt(norm);
+  for (float& x : v) x = static_cast<float>(x / norm);
+  return v;
+}
+
+float Dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += double(a[i]) * b[i];
+  return static_cast<float>(sum);
+}
+
+// Cosine similarity, as the collection's vectors are stored (unit length).
+float Cos(const std::vector<float>& a, const std::vector<float>& b) {
+  return Dot(Unit(a), Unit(b));
+}
+
+float SparseDot(const std::map<uint32_t, float>& a, const std::map<uint32_t, float>& b) {
+  float sum = 0;
+  for (const auto& [i, x] : a) {
+    auto it = b.find(i);
+    if (it != b.end()) sum += x * it->second;
+  }
+  return sum;
+}
+
+float Sigmoid(float x) { return 0.5f * (x / (1.0f + std::fabs(x)) + 1.0f); }
+
+constexpr uint64_t kPoints = 120;
+
+// The best `limit` of every point but `excluded` by `score`, ties by id.
+Hits BruteForce(const std::function<float(uint64_t)>& score, size_t limit,
+                const std::set<uint64_t>& excluded = {}) {
+  Hits all;
+  for (uint64_t id = 1; id <= kPoints; ++id) {
+    if (!excluded.count(id)) all.push_back({id, score(id)});
+  }
+  std::sort(all.begin(), all.end(), [](const Hit& a, const Hit& b) {
+    return a.score != b.score ? a.score > b.score : a.id < b.id;
+  });
+  if (all.size() > limit) all.resize(limit);
+  return all;
+}
+
+HttpResponse Post(const Node& n, const std::string& path, const std::string& body) {
+  return HttpRequest(n.http_port(), "POST", path, body, {{"content-type", "application/json"}});
+}
+
+Hits RestHits(const Node& node, const std::string& path, const std::string& body) {
+  HttpResponse r = Post(node, path, body);
+  INFO(path << " " << body << " -> " << r.body);
+  REQUIRE(r.status == 200);
+  rapidjson::Document doc = ParseJson(r.body);
+  const rapidjson::Value& result = doc["result"];
+  const rapidjson::Value& points = result.IsObject() ? result["points"] : result;
+  Hits out;
+  for (const auto& p : points.GetArray()) {
+    out.push_back({p["id"].GetUint64(), static_cast<float>(p["score"].GetDouble())});
+  }
+  return out;
+}
+
+Hits Query(const Node& node, const std::string& body) {
+  return RestHits(node, "/collections/h/points/query", body);
+}
+
+template <typename Points>
+Hits GrpcHits(const Points& points) {
+  Hits out;
+  for (const auto& p : points) out.push_back({p.id().num(), p.score()});
+  return out;
+}
+
+void Deadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+}
+
+void SetDense(qdrant::VectorInput* in, const std::vector<float>& v) {
+  for (float x : v) in->mutable_dense()->add_data(x);
+}
+
+void SetSparse(qdrant::VectorInput* in, const std::map<uint32_t, float>& v) {
+  for (const auto& [i, x] : v) {
+    in->mutable_sparse()->add_indices(i);
+    in->mutable_sparse()->add_values(x);
+  }
+}
+
+// Reciprocal rank fusion by hand: sum of weight / (k + position from 0).
+Hits Rrf(const std::vector<Hits>& lists, float k, const std::vector<float>& weights, size_t limit) {
+  std::map<uint64_t, float> sums;
+  for (size_t l = 0; l < lists.size(); ++l) {
+    for (size_t pos = 0; pos < lists[l].size(); ++pos) {
+      sums[lists[l][pos].id] += (weights.empty() ? 1.0f : weights[l]) / (k + float(pos));
+    }
+  }
+  return BruteForce([&](uint64_t id) { return sums.count(id) ? sums[id] : -1.0f; },
+                    std::min(limit, sums.size()));
+}
+
+// Distribution-based score fusion by hand: each list's scores mapped from mean +- 3 sample
+// standard deviations to 0..1, summed.
+Hits Dbsf(const std::vector<Hits>& lists, size_t limit) {
+  std::map<uint64_t, float> sums;
+  for (const Hits& list : lists) {
+    double mean = 0, var = 0;
+    for (const Hit& h : list) mean += h.score;
+    mean /= double(list.size());
+    for (const Hit& h : list) var += (h.score - mean) * (h.score - mean);
+    double sd = std::sqrt(var / double(list.size() - 1));
+    for (const Hit& h : list) {
+      sums[h.id] += static_cast<float>((h.score - (mean - 3 * sd)) / (6 * sd));
+    }
+  }
+  return BruteForce([&](uint64_t id) { return sums.count(id) ? sums[id] : -100.0f; },
+                    std::min(limit, sums.size()));
+}
+
+}  // namespace
+
+TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
+          "[integration][grpc][query][hybrid]") {
+  Node node;
+  REQUIRE(node.WaitReady());
+  REQUIRE(HttpRequest(node.http_port(), "PUT", "/collections/h",
+                      R"({"vectors":{"d":{"size":4,"distance":"Cosine"}},)"
+                      R"("sparse_vectors":{"s":{}},"shard_number":3})")
+              .status == 200);
+  std::string body = R"({"points":[)";
+  for (uint64_t id = 1; id <= kPoints; ++id) {
+    body += (id > 1 ? "," : "") + std::string(R"({"id":)") + std::to_string(id) +
+            R"(,"vector":{"d":)" + Json(DenseOf(id)) + R"(,"s":)" + Json(SparseOf(id)) +
+            R"(},"payload":{"g":)" + std::to_string(id % 5) + "}}";
+  }
+  REQUIRE(
+      HttpRequest(node.http_port(), "PUT", "/collections/h/points?wait=true", body + "]}").status ==
+      200);
+  auto stub = qdrant::Points::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(node.grpc_port()), grpc::InsecureChannelCredentials()));
+  auto grpc_query = [&](const std::function<void(qdrant::QueryPoints&)>& fill) {
+    qdrant::QueryPoints request;
+    request.set_collection_name("h");
+    fill(request);
+    grpc::ClientContext context;
+    Deadline(context);
+    qdrant::QueryResponse reply;
+    grpc::Status s = stub->Query(&context, request, &reply);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    return GrpcHits(reply.result());
+  };
+
+  const std::vector<float> v = DenseOf(1000);
+  const std::map<uint32_t, float> sq = {{3, 1.0f}, {12, 0.7f}, {15, 0.4f}};
+  const std::string dense_prefetch = R"({"query":)" + Json(v) + R"(,"using":"d","limit":20})";
+  const std::string sparse_prefetch = R"({"query":)" + Json(sq) + R"(,"using":"s","limit":20})";
+  auto grpc_prefetches = [&](qdrant::QueryPoints& r) {
+    qdrant::PrefetchQuery* dense = r.add_prefetch();
+    SetDense(dense->mutable_query()->mutable_nearest(), v);
+    dense->set_using_("d");
+    dense->set_limit(20);
+    qdrant::PrefetchQuery* sparse = r.add_prefetch();
+    SetSparse(sparse->mutable_query()->mutable_nearest(), sq);
+    sparse->set_using_("s");
+    sparse->set_limit(20);
+  };
+
+  SECTION("rrf and dbsf fuse the prefetches' own answers") {
+    Hits dense = Query(node, dense_prefetch);
+    Hits sparse = Query(node, sparse_prefetch);
+    REQUIRE(dense.size() == 20);
+    REQUIRE(sparse.size() == 20);
+    // The prefetched lists themselves are right: cosine and sparse dot products.
+    CHECK_SAME(dense, BruteForce([&](uint64_t id) { return Cos(v, DenseOf(id)); }, 20));
+    CHECK_SAME(sparse, BruteForce([&](uint64_t id) { return SparseDot(sq, SparseOf(id)); }, 20));
+
+    const std::string prefetch = R"("prefetch":[)" + dense_prefetch + "," + sparse_prefetch + "]";
+    Hits rrf = Query(node, "{" + prefetch + R"(,"query":{"fusion":"rrf"},"limit":10})");
+    CHECK_SAME(rrf, Rrf({dense, sparse}, 2, {}, 10));
+    CHECK_SAME(grpc_query([&](auto& r) {
+                 grpc_prefetches(r);
+                 r.mutable_query()->set_fusion(qdrant::RRF);
+                 r.set_limit(10);
+               }),
+               rrf);
+    Hits page = Query(node, "{" + prefetch + R"(,"query":{"fusion":"rrf"},"limit":4,"offset":3})");
+    CHECK_SAME(page, Hits(rrf.begin() + 3, rrf.begin() + 7));
+
+    Hits weighted =
+        Query(node, "{" + prefetch + R"(,"query":{"rrf":{"k":60,"weights":[3,1]}},"limit":10})");
+    CHECK_SAME(weighted, Rrf({dense, sparse}, 60, {3, 1}, 10));
+    CHECK_SAME(grpc_query([&](auto& r) {
+                 grpc_prefetches(r);
+                 r.mutable_query()->mutable_rrf()->set_k(60);
+                 r.mutable_query()->mutable_rrf()->add_weights(3);
+                 r.mutable_query()->mutable_rrf()->add_weights(1);
+                 r.set_limit(10);
+               }),
+               weighted);
+
+    Hits dbsf = Query(node, "{" + prefetch + R"(,"query":{"fusion":"dbsf"},"limit":10})");
+    CHECK_SAME(dbsf, Dbsf({dense, sparse}, 10));
+    CHECK_SAME(grpc_query([&](auto& r) {
+                 grpc_prefetches(r);
+                 r.mutable_query()->set_fusion(qdrant::DBSF);
+                 r.set_limit(10);
+               }),
+               dbsf);
+
+    // The outer filter reaches the prefetches.
+    Hits filtered = Query(node, "{" + prefetch +
+                                    R"(,"query":{"fusion":"rrf"},"limit":10,)"
+                                    R"("filter":{"must":[{"key":"g","match":{"value":2}}]}})");
+    REQUIRE_FALSE(filtered.empty());
+    for (const Hit& h : filtered) CHECK(h.id % 5 == 2);
+  }
+
+  SECTION("a query ranks the prefetched points by its own vector") {
+    Hits sparse = Query(node, R"({"query":)" + Json(sq) + R"(,"using":"s","limit":30})");
+    REQUIRE(sparse.size() == 30);
+    std::set<uint64_t> prefetched;
+    for (const Hit& h : sparse) prefetched.insert(h.id);
+    Hits expected = BruteForce(
+        [&](uint64_t id) { return prefetched.count(id) ? Cos(v, DenseOf(id)) : -10.0f; }, 10);
+    const std::string request = R"({"prefetch":{"query":)" + Json(sq) +
+                                R"(,"using":"s","limit":30},"query":)" + Json(v) +
+                                R"(,"using":"d","limit":10})";
+    Hits rest = Query(node, request);
+    CHECK_SAME(rest, expected);
+    CHECK_SAME(grpc_query([&](auto& r) {
+                 qdrant::PrefetchQuery* p = r.add_prefetch();
+                 SetSparse(p->mutable_query()->mutable_nearest(), sq);
+                 p->set_using_("s");
+                 p->set_limit(30);
+                 SetDense(r.mutable_query()->mutable_nearest(), v);
+                 r.set_using_("d");
+                 r.set_limit(10);
+               }),
+               expected);
+    // One prefetch and no query: the prefetch's answer, cut to the outer limit.
+    Hits passed = Query(
+        node, R"({"prefetch":{"query":)" + Json(sq) + R"(,"using":"s","limit":30},"limit":5})");
+    CHECK_SAME(passed, Hits(sparse.begin(), sparse.begin() + 5));
+    // Nested: the inner prefetch narrows what the middle one ranks.
+    Hits nested =
+        Query(node, R"({"prefetch":{"prefetch":{"query":)" + Json(sq) +
+                        R"(,"using":"s","limit":30},"query":)" + Json(v) +
+                        R"(,"using":"d","limit":10},"query":{"fusion":"rrf"},"limit":3})");
+    CHECK_SAME(nested, Rrf({expected}, 2, {}, 3));
+  }
+
+  const std::vector<float> n1 = Unit(DenseOf(1)), n2 = Unit(DenseOf(2)), n3 = Unit(DenseOf(3));
+  const std::set<uint64_t> examples = {1, 2, 3};
+
+  SECTION("recommend: average_vector, best_score and sum_scores, through every API") {
+    std::vector<float> avg(4);
+    for (size_t i = 0; i < 4; ++i) avg[i] = (n1[i] + n2[i]) - n3[i];  // 2 * avg(+) - avg(-)
+    Hits average = BruteForce([&](uint64_t id) { return Cos(avg, DenseOf(id)); }, 10, examples);
+    Hits best = BruteForce(
+        [&](uint64_t id) {
+          std::vector<float> x = Unit(DenseOf(id));
+          float p = std::max(Dot(n1, x), Dot(n2, x)), n = Dot(n3, x);
+          return p > n ? Sigmoid(p) : -Sigmoid(n);
+        },
+        10, examples);
+    Hits sum = BruteForce(
+        [&](uint64_t id) {
+          std::vector<float> x = Unit(DenseOf(id));
+          return Dot(n1, x) + Dot(n2, x) - Dot(n3, x);
+        },
+        10, examples);
+    const std::vector<std::pair<const char*, Hits>> strategies = {
+        {"average_vector", average}, {"best_score", best}, {"sum_scores", sum}};
+    for (const auto& [strategy, expected] : strategies) {
+      INFO(strategy);
+      const std::string s = strategy;
+      CHECK_SAME(Query(node, R"({"query":{"recommend":{"positive":[1,2],"negative":[3],)"
+                             R"("strategy":")" +
+                                 s +
+                                 R"("}},"using":"d","limit":10,)"
+                                 R"("params":{"exact":true}})"),
+                 expected);
+      CHECK_SAME(RestHits(node, "/collections/h/points/recommend",
+                          R"({"positive":[1,2],"negative":[3],"strategy":")" + s +
+                              R"(","using":"d","limit":10,"params":{"exact":true}})"),
+                 expected);
+      const qdrant::RecommendStrategy proto = s == "average_vector" ? qdrant::AverageVector
+                                              : s == "best_score"   ? qdrant::BestScore
+                                                                    : qdrant::SumScores;
+      CHECK_SAME(grpc_query([&](auto& r) {
+                   qdrant::RecommendInput* in = r.mutable_query()->mutable_recommend();
+                   in->add_positive()->mutable_id()->set_num(1);
+                   in->add_positive()->mutable_id()->set_num(2);
+                   in->add_negative()->mutable_id()->set_num(3);
+                   in->set_strategy(proto);
+                   r.set_using_("d");
+                   r.set_limit(10);
+                   r.mutable_params()->set_exact(true);
+                 }),
+                 expected);
+      qdrant::RecommendPoints request;
+      request.set_collection_name("h");
+      request.add_positive()->set_num(1);
+      request.add_positive()->set_num(2);
+      request.add_negative()->set_num(3);
+      request.set_strategy(proto);
+      request.set_using_("d");
+      request.set_limit(10);
+      request.mutable_params()->set_exact(true);
+      grpc::ClientContext context;
+      Deadline(context);
+      qdrant::RecommendResponse reply;
+      grpc::Status status = stub->Recommend(&context, request, &reply);
+      INFO(status.error_message());
+      REQUIRE(status.ok());
+      CHECK_SAME(GrpcHits(reply.result()), expected);
+    }
+    // Without `exact`, the candidates come from searches around each positive example; on this
+    // data they hold the best ten.
+    CHECK_SAME(Query(node, R"({"query":{"recommend":{"positive":[1,2],"negative":[3],)"
+                           R"("strategy":"best_score"}},"using":"d","limit":10})"),
+               best);
+    // An example given as a vector is not left out of the results (only ids are).
+    Hits by_vector = Query(node, R"({"query":{"recommend":{"positive":[)" + Json(DenseOf(50)) +
+                                     R"(]}},"using":"d","limit":3})");
+    REQUIRE_FALSE(by_vector.empty());
+    CHECK(by_vector[0].id == 50);
+    // Negatives only, best_score: the points least like the negative example.
+    Hits away = Query(node, R"({"query":{"recommend":{"negative":[3],"strategy":"best_score"}},)"
+                            R"("using":"d","limit":5})");
+    CHECK_SAME(away, BruteForce([&](uint64_t id) { return -Sigmoid(Dot(n3, Unit(DenseOf(id)))); },
+                                5, {3}));
+    // Batches answer each request in order.
+    HttpResponse batch = Post(node, "/collections/h/points/recommend/batch",
+                              R"({"searches":[{"positive":[1],"using":"d","limit":2},)"
+                              R"({"positive":[2],"using":"d","limit":3}]})");
+    REQUIRE(batch.status == 200);
+    rapidjson::Document doc = ParseJson(batch.body);
+    REQUIRE(doc["result"].Size() == 2);
+    CHECK(doc["result"][0].Size() == 2);
+    CHECK(doc["result"][1].Size() == 3);
+  }
+
+  SECTION("discover and context") {
+    const std::vector<float> target = Unit(DenseOf(5));
+    const std::vector<std::pair<std::vector<float>, std::vector<float>>> pairs = {
+        {Unit(DenseOf(7)), Unit(DenseOf(9))}, {Unit(DenseOf(11)), Unit(DenseOf(13))}};
+    const std::set<uint64_t> used = {5, 7, 9, 11, 13};
+    Hits discover = BruteForce(
+        [&](uint64_t id) {
+          std::vector<float> x = Unit(DenseOf(id));
+          int rank = 0;
+          for (const auto& [p, n] : pairs) rank += Dot(p, x) > Dot(n, x) ? 1 : -1;
+          return float(rank) + Sigmoid(Dot(target, x));
+        },
+        10, used);
+    Hits context = BruteForce(
+        [&](uint64_t id) {
+          std::vector<float> x = Unit(DenseOf(id));
+          float loss = 0;
+          for (const auto& [p, n] : pairs) {
+            loss += std::min(Dot(p, x) - Dot(n, x) - std::numeric_limits<float>::epsilon(), 0.0f);
+          }
+          return loss;
+        },
+        10, {7, 9, 11, 13});
+    const std::string context_json =
+        R"([{"positive":7,"negative":9},{"positive":11,"negative":13}])";
+    CHECK_SAME(Query(node, R"({"query":{"discover":{"target":5,"context":)" + context_json +
+                               R"(}},"using":"d","limit":10,"params":{"exact":true}})"),
+               discover);
+    CHECK_SAME(RestHits(node, "/collections/h/points/discover",
+                        R"({"target":5,"context":)" + context_json +
+                            R"(,"using":"d","limit":10,"params":{"exact":true}})"),
+               discover);
+    CHECK_SAME(Query(node, R"({"query":{"context":)" + context_json +
+                               R"(},"using":"d","limit":10,"params":{"exact":true}})"),
+               context);
+    qdrant::DiscoverPoints request;
+    request.set_collection_name("h");
+    request.mutable_target()->mutable_single()->mutable_id()->set_num(5);
+    for (auto [p, n] : {std::pair<int, int>{7, 9}, {11, 13}}) {
+      qdrant::ContextExamplePair* pair = request.add_context();
+      pair->mutable_positive()->mutable_id()->set_num(p);
+      pair->mutable_negative()->mutable_id()->set_num(n);
+    }
+    request.set_using_("d");
+    request.set_limit(10);
+    request.mutable_params()->set_exact(true);
+    grpc::ClientContext context_call;
+    Deadline(context_call);
+    qdrant::DiscoverResponse reply;
+    grpc::Status status = stub->Discover(&context_call, request, &reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    CHECK_SAME(GrpcHits(reply.result()), discover);
+  }
+
+  SECTION("queries these parts cannot make are refused with what is wrong") {
+    struct Case {
+      std::string body;
+      int status;
+      std::string says;
+    };
+    const std::vector<Case> cases = {
+        {R"({"query":{"fusion":"rrf"}})", 400, "fusion needs `prefetch`"},
+        {R"({"prefetch":[)" + dense_prefetch + "," + sparse_prefetch + "]}", 400,
+         "several prefetches need a `query`"},
+        {R"({"query":{"recommend":{"negative":[3]}},"using":"d"})", 400,
+         "At least one positive vector ID required"},
+        {R"({"query":{"recommend":{"positive":[[1,2]]}},"using":"d"})", 400,
+         "Vector dimension error: expected dim: 4, got 2"},
+        {R"({"query":{"recommend":{"positive":[9999]}},"using":"d"})", 404,
+         "No point with id 9999 found"},
+        {R"({"query":{"recommend":{"positive":[1]}},"using":"nope"})", 400,
+         "Not existing vector name error: nope"},
+        {R"({"query":{"recommend":{"positive":[1],"strategy":"worst"}},"using":"d"})", 400,
+         "strategy: unknown variant"},
+        {R"({"query":{"sample":"random"}})", 400, "not supported by this server yet"},
+        {R"({"query":[1,2,3,4],"using":"d","lookup_from":{"collection":"x"}})", 400,
+         "`lookup_from` is not supported"},
+        {R"({"query":{"fusion":"max"}})", 400, "expected `rrf` or `dbsf`"},
+    };
+    for (const Case& c : cases) {
+      HttpResponse r = Post(node, "/collections/h/points/query", c.body);
+      INFO(c.body << " -> " << r.status << " " << r.body);
+      CHECK(r.status == c.status);
+      CHECK(r.body.find(c.says) != std::string::npos);
+    }
+    qdrant::QueryPoints request;
+    request.set_collection_name("h");
+    request.mutable_query()->set_fusion(qdrant::RRF);
+    grpc::ClientContext context;
+    Deadline(context);
+    qdrant::QueryResponse reply;
+    grpc::Status s = stub->Query(&context, request, &reply);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message().find("fusion needs `prefetch`") != std::string::npos);
+    // Still serving.
+    CHECK(Query(node, dense_prefetch).size() == 20);
+  }
+}
