@@ -54,35 +54,6 @@ Result<NamedVectors> DecodeVectors(std::string_view blob) {
   return std::move(op->points[0].vectors);
 }
 
-float SparseDot(const Vector& a, const Vector& b) {
-  // Both sorted by index (we sort on the way in).
-  float sum = 0;
-  size_t i = 0, j = 0;
-  while (i < a.indices.size() && j < b.indices.size()) {
-    if (a.indices[i] == b.indices[j]) {
-      sum += a.values[i++] * b.values[j++];
-    } else if (a.indices[i] < b.indices[j]) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return sum;
-}
-
-bool Overlaps(const Vector& a, const Vector& b) {
-  size_t i = 0, j = 0;
-  while (i < a.indices.size() && j < b.indices.size()) {
-    if (a.indices[i] == b.indices[j]) return true;
-    if (a.indices[i] < b.indices[j]) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return false;
-}
-
 void SortSparse(Vector& v) {
   if (std::is_sorted(v.indices.begin(), v.indices.end())) return;
   std::vector<size_t> order(v.indices.size());
@@ -328,6 +299,7 @@ Status Segment::Load() {
   // Index checkpoints: usable only if every dense index loads; otherwise rebuild all from here.
   bool indexes_loaded = index_op_ > 0;
   dense_.resize(specs_.size());
+  sparse_postings_.resize(specs_.size());
   for (size_t i = 0; i < specs_.size(); ++i) {
     if (specs_[i].sparse) continue;
     index::HnswIndex::Params params{specs_[i].dim, specs_[i].distance, specs_[i].m,
@@ -375,7 +347,9 @@ Status Segment::Load() {
       if (s < 0) continue;
       present_.Set(offset, s);
       if (v.sparse) {
-        slot.MutableSparse(s, specs_.size()) = std::move(v);
+        Vector& stored = slot.MutableSparse(s, specs_.size());
+        stored = std::move(v);
+        sparse_postings_[s].Set(offset, stored.indices, stored.values);
       } else if (!indexes_loaded || !dense_[s]->Contains(offset)) {
         to_index_by_spec[s].emplace_back(offset, std::move(v));
       }
@@ -402,6 +376,17 @@ Status Segment::Load() {
     if (!st.ok()) return st;
   }
   return RebuildPayloadLinks();
+}
+
+void Segment::CompactSparsePostings() {
+  for (size_t s = 0; s < specs_.size(); ++s) {
+    if (!specs_[s].sparse || !sparse_postings_[s].NeedsCompaction()) continue;
+    sparse_postings_[s].Compact();
+    offset_of_->ForEach([&](const PointId&, uint32_t offset) {
+      const Vector& v = slots_[offset].sparse(s);
+      if (!v.indices.empty()) sparse_postings_[s].Set(offset, v.indices, v.values);
+    });
+  }
 }
 
 Status Segment::AddDense(const std::vector<std::pair<uint32_t, const Vector*>>& given, int spec) {
@@ -528,6 +513,9 @@ Result<Segment::PendingStore> Segment::ApplyChanges(OpNum op_num, const Operatio
     uint64_t bits = 0;
     if (replace_all) {
       present_.ClearAll(offset);
+      for (size_t s = 0; s < specs_.size(); ++s) {
+        if (specs_[s].sparse) sparse_postings_[s].Remove(offset);
+      }
       slot.ClearSparse();
     }
     for (const auto& [name, v] : vectors) {
@@ -538,6 +526,7 @@ Result<Segment::PendingStore> Segment::ApplyChanges(OpNum op_num, const Operatio
         stored = v;
         stored.sparse = true;
         SortSparse(stored);
+        sparse_postings_[s].Set(offset, stored.indices, stored.values);
         present_.Set(offset, s);
       } else {
         present_.Clear(offset, s);  // invisible until indexed
@@ -591,6 +580,9 @@ Result<Segment::PendingStore> Segment::ApplyChanges(OpNum op_num, const Operatio
           if (!offset) continue;
           payload_indexes_.Remove(*offset);
           present_.ClearAll(*offset);
+          for (size_t s = 0; s < specs_.size(); ++s) {
+            if (specs_[s].sparse) sparse_postings_[s].Remove(*offset);
+          }
           slots_[*offset] = Slot();  // free; the HNSW node stays as a dead waypoint
           offset_of_->Erase(id);
           erased.push_back(id);
@@ -605,7 +597,10 @@ Result<Segment::PendingStore> Segment::ApplyChanges(OpNum op_num, const Operatio
             int s = SpecIndex(name);
             if (s < 0) continue;
             present_.Clear(*offset, s);
-            if (specs_[s].sparse) slot.MutableSparse(s, specs_.size()) = Vector();
+            if (specs_[s].sparse) {
+              sparse_postings_[s].Remove(*offset);
+              slot.MutableSparse(s, specs_.size()) = Vector();
+            }
           }
           slot.version = op_num;
           touched.push_back(*offset);
@@ -671,6 +666,7 @@ Result<Segment::PendingStore> Segment::ApplyChanges(OpNum op_num, const Operatio
         break;
       }
     }
+    CompactSparsePostings();
   }
 
   for (size_t s = 0; s < specs_.size(); ++s) {
@@ -1300,16 +1296,30 @@ Result<RecordBatch> Segment::Search(const SearchSpec& spec, const Projection& pr
   if (vs.sparse) {
     Vector query = spec.query;
     SortSparse(query);
-    offset_of_->ForEach([&](const PointId& id, uint32_t offset) {
-      const Vector& stored = slots_[offset].sparse(s);
-      if (!accept(offset) || !Overlaps(query, stored)) return;
-      PointRecord r;
-      r.id = id;
-      r.offset = offset;
-      r.score = SparseDot(query, stored);
-      r.distance = -r.score;
-      if (passes_threshold(r.score)) hits.push_back(std::move(r));
+    // Only points listed under one of the query's dimensions can overlap it; each is scored by
+    // its current vector (a listing may be stale: see SparsePostings).
+    // The posting lists score every point that shares a dimension with the query; records are
+    // made for the best only (a common dimension makes most points candidates).
+    std::vector<std::pair<float, uint32_t>> scored =
+        sparse_postings_[s].Score(query.indices, query.values);
+    std::erase_if(scored, [&](const std::pair<float, uint32_t>& hit) {
+      return !accept(hit.second) || !passes_threshold(hit.first);
     });
+    const size_t best = std::min(want, scored.size());
+    std::partial_sort(scored.begin(), scored.begin() + best, scored.end(),
+                      [&](const auto& a, const auto& b) {
+                        if (a.first != b.first) return a.first > b.first;
+                        return slots_[a.second].id < slots_[b.second].id;
+                      });
+    hits.reserve(best);
+    for (size_t i = 0; i < best; ++i) {
+      PointRecord r;
+      r.id = slots_[scored[i].second].id;
+      r.offset = scored[i].second;
+      r.score = scored[i].first;
+      r.distance = -r.score;
+      hits.push_back(std::move(r));
+    }
   } else {
     const index::HnswIndex& index = *dense_[s];
     // The planner (index/search_planner.h): exact when asked, or when the payload indexes narrow

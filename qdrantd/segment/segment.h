@@ -35,6 +35,7 @@
 #include "libshared/status.h"
 #include "qdrantd/index/hnsw_index.h"
 #include "qdrantd/index/payload_index.h"
+#include "qdrantd/index/sparse_postings.h"
 #include "qdrantd/segment/operation.h"
 #include "qdrantd/segment/point_id.h"
 
@@ -329,6 +330,9 @@ class Segment {
   // The group a filter's walk may stay within: a top-level must `match: {value}` whose group
   // is linked (the smallest, when several are). Caller holds mu_.
   std::optional<std::vector<uint32_t>> LinkedGroupOf(const PointFilter* filter, int spec) const;
+  // Rebuilds the posting lists of sparse specs whose stale entries outnumber the live ones.
+  // Caller holds mu_ exclusively.
+  void CompactSparsePostings();
 
   const std::string dir_;
   const std::vector<VectorSpec> specs_;
@@ -343,6 +347,8 @@ class Segment {
   int vacuum_spec_ = -1;                      // Protected by mu_
   std::vector<uint32_t> vacuum_changed_;      // Protected by mu_
   index::PayloadIndexSet payload_indexes_;   // Protected by mu_
+  // Per spec (used for sparse ones): which points have which dimensions. Protected by mu_.
+  std::vector<index::SparsePostings> sparse_postings_;
   // Per dense spec, the groups whose payload links are built (GroupId). Protected by mu_.
   std::vector<std::set<std::string>> linked_groups_;
   uint32_t next_offset_ = 0;                  // writer only
