@@ -83,11 +83,16 @@ Status Collections::Load() {
   return Status::Ok();
 }
 
-Status Collections::ValidateName(const std::string& name) {
+Status Collections::ValidateNameLength(std::string_view name) {
   if (name.empty() || name.size() > 255) {
     return Status::Unprocessable("Validation error in path parameters: [collection_name: length must be from 1 to 255, got " +
                                  std::to_string(name.size()) + "]");
   }
+  return Status::Ok();
+}
+
+Status Collections::ValidateName(const std::string& name) {
+  if (Status s = ValidateNameLength(name); !s.ok()) return s;
   if (name == "." || name == ".." || name.find_first_of("/\\:*?\"<>|") != std::string::npos ||
       name.find('\0') != std::string::npos) {
     return Status::Unprocessable("Validation error in path parameters: [collection_name: collection name cannot contain \"/\", \"\\\", \":\", \"*\", \"?\", \"\"\", \"<\", \">\", \"|\" or be \".\" or \"..\"]");
@@ -201,6 +206,7 @@ Status Collections::Update(const std::string& name, const CollectionConfig& conf
 }
 
 Result<std::shared_ptr<Collection>> Collections::Get(const std::string& name_or_alias) const {
+  if (name_or_alias.size() > 255) return ValidateNameLength(name_or_alias);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = collections_.find(name_or_alias);
   if (it == collections_.end()) {

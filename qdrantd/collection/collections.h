@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -63,6 +64,9 @@ class Collections {
   Status FlushAll();
 
   static Status ValidateName(const std::string& name);
+  // The length part of it (1 to 255 bytes), which Qdrant checks before it looks a name up:
+  // Get answers it for a longer name, and the REST router for every collection_name in a path.
+  static Status ValidateNameLength(std::string_view name);
 
  private:
   Collections(std::string storage_path, std::unique_ptr<sqlite::Db> db, bool cluster_mode,

@@ -862,8 +862,9 @@ class PointsService final : public qdrant::Points::CallbackService {
       Result<std::vector<PointId>> ids = FromProto(request->ids());
       if (!ids.ok()) return ids.status();
       segment::Projection projection;
+      // Without with_payload, no payload: Qdrant's gRPC default (REST's retrieve differs).
       Result<segment::PayloadProjector> payload =
-          ParseWithPayload(request->has_with_payload() ? &request->with_payload() : nullptr, true);
+          ParseWithPayload(request->has_with_payload() ? &request->with_payload() : nullptr, false);
       if (!payload.ok()) return payload.status();
       projection.payload = std::move(*payload);
       ParseWithVectors(request->has_with_vectors() ? &request->with_vectors() : nullptr,

@@ -239,8 +239,10 @@ Result<segment::OpNum> RunUpdate(Collections& collections, const Request& reques
   return result->operation_id;
 }
 
+// Runs a batch's operations in order; each one's operation id goes to `ids` once it ran.
 Result<segment::OpNum> RunBatch(Collections& collections, const Request& request,
-                                const Collection::OnDurable& durable) {
+                                const Collection::OnDurable& durable,
+                                std::vector<segment::OpNum>& ids) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
   Result<rapidjson::Document> body = ParseJsonBody(request.body);
@@ -287,9 +289,41 @@ Result<segment::OpNum> RunBatch(Collections& collections, const Request& request
     Result<collection::UpdateResult> result =
         (*c)->Update(std::move(updates[i]), i + 1 == updates.size() ? durable : nullptr);
     if (!result.ok()) return result.status();
+    ids.push_back(result->operation_id);
     last = std::max(last, result->operation_id);
   }
   return last;
+}
+
+// Answers a batch as Qdrant does: an array of update results, one per operation, in order.
+// With wait=false it answers once the last operation is in the WAL (the ones before it ran
+// through), every result `acknowledged`.
+void AnswerBatch(Collections& collections, const Request& request, const Answer& answer) {
+  Result<bool> wait = WaitParam(request);
+  if (!wait.ok()) return answer(wait.status());
+  std::vector<segment::OpNum> ids;
+  auto respond = [&](const std::vector<segment::OpNum>& done, bool completed) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartArray();
+    for (segment::OpNum id : done) WriteUpdateResult(w, id, completed);
+    w.EndArray();
+    answer(JsonResult(request, Take(buffer)));
+  };
+  bool answered = false;
+  Collection::OnDurable durable;
+  if (!*wait) {
+    durable = [&](segment::OpNum n) {
+      answered = true;
+      std::vector<segment::OpNum> done = ids;  // the operations before the last one ran
+      done.push_back(n);
+      respond(done, false);
+    };
+  }
+  Result<segment::OpNum> n = RunBatch(collections, request, durable, ids);
+  if (answered) return;
+  if (!n.ok()) return answer(n.status());
+  respond(ids, *wait);
 }
 
 Result<segment::OpNum> CreateFieldIndex(Collections& collections, const Request& request,
@@ -976,8 +1010,13 @@ void AddPointRoutes(Router& router, EngineContext context) {
   update("PUT", (base + "/payload").c_str(), OpKind::kOverwritePayload);
   update("POST", (base + "/payload/delete").c_str(), OpKind::kDeletePayload);
   update("POST", (base + "/payload/clear").c_str(), OpKind::kClearPayload);
-  add_update("POST", (base + "/batch").c_str(),
-             [collections](const Request& r, const Collection::OnDurable& d) { return RunBatch(*collections, r, d); });
+  router.Add("POST", (base + "/batch").c_str(),
+             [context, collections](Request& request, Reply reply) {
+               AsyncDeferred(context, request, std::move(reply),
+                             [collections](const Request& r, Answer answer) {
+                               AnswerBatch(*collections, r, answer);
+                             });
+             });
   add("POST", base.c_str(), [collections](const Request& r) { return GetPoints(*collections, r); });
   add("POST", (base + "/scroll").c_str(), [collections](const Request& r) { return Scroll(*collections, r); });
   add("POST", (base + "/count").c_str(), [collections](const Request& r) { return Count(*collections, r); });

@@ -1,6 +1,7 @@
 #include "qdrantd/api/rest/router.h"
 
 #include "qdrantd/api/auth/operations.h"
+#include "qdrantd/collection/collections.h"
 
 namespace qd::api::rest {
 namespace {
@@ -113,6 +114,11 @@ void Router::Dispatch(Request& request, Reply reply) const {
       Status allowed = authenticator_->Authorize(request.credentials, route.requirement,
                                                  request.Param("collection_name"));
       if (!allowed.ok()) return reply.Send(JsonError(request, allowed));
+    }
+    // Qdrant validates a collection name's length before anything looks it up.
+    if (auto name = request.params.find("collection_name"); name != request.params.end()) {
+      Status valid = collection::Collections::ValidateNameLength(name->second);
+      if (!valid.ok()) return reply.Send(JsonError(request, valid));
     }
     route.handler(request, std::move(reply));
     return;
