@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "qdrantd/index/json_path.h"
 #include "qdrantd/router/scoring.h"
 
 namespace qd::router {
@@ -516,6 +517,141 @@ Result<segment::RecordBatch> Run(const collection::Collection& collection, Query
     PointRecord r = std::move(records->points[it->second]);
     r.score = (*ranked)[i].score;
     out.points.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace {
+
+// The group keys of one payload: each string or integer value at `path` (arrays flattened).
+std::vector<GroupKey> KeysOf(const rapidjson::Value& payload, const index::JsonPath& path) {
+  std::vector<const rapidjson::Value*> found, flat;
+  index::CollectValues(payload, path, found);
+  index::FlattenValues(found, flat);
+  std::vector<GroupKey> out;
+  for (const rapidjson::Value* v : flat) {
+    GroupKey key;
+    if (v->IsString()) {
+      key.kind = GroupKey::Kind::kString;
+      key.string_value.assign(v->GetString(), v->GetStringLength());
+    } else if (v->IsUint64()) {
+      key.kind = GroupKey::Kind::kUnsigned;
+      key.unsigned_value = v->GetUint64();
+    } else if (v->IsInt64()) {
+      key.kind = GroupKey::Kind::kInteger;
+      key.integer_value = v->GetInt64();
+    } else {
+      continue;
+    }
+    out.push_back(std::move(key));
+  }
+  return out;
+}
+
+std::string Text(const GroupKey& key) {
+  switch (key.kind) {
+    case GroupKey::Kind::kString:
+      return "s" + key.string_value;
+    case GroupKey::Kind::kUnsigned:
+      return "u" + std::to_string(key.unsigned_value);
+    case GroupKey::Kind::kInteger:
+      return "i" + std::to_string(key.integer_value);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Groups> RunGroups(const collection::Collection& collection, Query query,
+                         const std::string& group_by, size_t group_size) {
+  Result<index::JsonPath> path = index::ParseJsonPath(group_by);
+  if (!path.ok()) return path.status();
+  const size_t limit = query.spec.limit;
+  const segment::Projection wanted = query.projection;
+  struct Hit {
+    PointId id;
+    float score;
+    segment::OpNum version;
+  };
+  struct Building {
+    GroupKey id;
+    std::vector<Hit> hits;
+  };
+  std::vector<Building> groups;
+  constexpr size_t kMaxResults = 100000;
+  size_t fetch = std::max<size_t>(limit * group_size * 2, 32);
+  for (;;) {
+    Query round = query;
+    round.spec.limit = fetch;
+    round.spec.offset = 0;
+    round.projection = {};
+    round.projection.payload = [](const rapidjson::Value& in, rapidjson::Value& out,
+                                  rapidjson::Document::AllocatorType& a) { out.CopyFrom(in, a); };
+    Result<RecordBatch> ranked = Run(collection, std::move(round));
+    if (!ranked.ok()) return ranked.status();
+    groups.clear();
+    std::unordered_map<std::string, size_t> index_of;
+    for (const PointRecord& r : ranked->points) {
+      if (!r.has_payload) continue;
+      for (GroupKey& key : KeysOf(r.payload, *path)) {
+        const std::string text = Text(key);
+        auto it = index_of.find(text);
+        if (it == index_of.end()) {
+          if (groups.size() == limit) continue;
+          it = index_of.emplace(text, groups.size()).first;
+          groups.push_back(Building{std::move(key), {}});
+        }
+        std::vector<Hit>& hits = groups[it->second].hits;
+        if (hits.size() < group_size) hits.push_back(Hit{r.id, r.score, r.version});
+      }
+    }
+    const bool full = groups.size() == limit &&
+                      std::all_of(groups.begin(), groups.end(),
+                                  [&](const Building& g) { return g.hits.size() == group_size; });
+    if (full || ranked->points.size() < fetch || fetch >= kMaxResults) break;
+    fetch = std::min(fetch * 4, kMaxResults);
+  }
+
+  // The hits' records, with what the query projects.
+  Groups out;
+  std::vector<PointId> ids;
+  for (const Building& g : groups) {
+    for (const Hit& h : g.hits) ids.push_back(h.id);
+  }
+  std::unordered_map<PointId, size_t, segment::PointIdHash> at;
+  RecordBatch records;
+  if (!ids.empty() && (wanted.payload || wanted.any_vectors())) {
+    Result<RecordBatch> read = collection.Retrieve(ids, wanted, query.consistency);
+    if (!read.ok()) return read.status();
+    records = std::move(*read);
+    for (size_t i = 0; i < records.points.size(); ++i) at.emplace(records.points[i].id, i);
+  }
+  out.records.arena = records.arena;
+  for (const Building& g : groups) {
+    Groups::Group group;
+    group.id = g.id;
+    for (const Hit& h : g.hits) {
+      PointRecord r;
+      if (auto it = at.find(h.id); it != at.end()) {
+        // A point in two groups (an array value) is copied, not moved, for the second.
+        PointRecord& source = records.points[it->second];
+        r.id = source.id;
+        r.version = source.version;
+        r.has_payload = source.has_payload;
+        if (source.has_payload) r.payload.CopyFrom(source.payload, out.records.Allocator());
+        r.has_vectors = source.has_vectors;
+        r.vectors = source.vectors;
+      } else if (wanted.payload || wanted.any_vectors()) {
+        continue;  // deleted since it was ranked
+      } else {
+        r.id = h.id;
+        r.version = h.version;
+      }
+      r.score = h.score;
+      group.hits.push_back(out.records.points.size());
+      out.records.points.push_back(std::move(r));
+    }
+    if (!group.hits.empty()) out.groups.push_back(std::move(group));
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -68,5 +69,35 @@ struct Query {
 // without prefetch, several prefetches and no query to rank them, order_by over prefetch, an
 // example whose size or kind does not fit the vector, recommend with no positive example).
 Result<segment::RecordBatch> Run(const collection::Collection& collection, Query query);
+
+// A group's id: the payload value its points share (Qdrant's GroupId). Non-negative integers
+// are unsigned, as Qdrant reads JSON.
+struct GroupKey {
+  enum class Kind : uint8_t { kUnsigned, kInteger, kString };
+  Kind kind = Kind::kString;
+  uint64_t unsigned_value = 0;
+  int64_t integer_value = 0;
+  std::string string_value;
+};
+
+// The answer of a grouped query: groups best first, each with its hits best first.
+struct Groups {
+  segment::RecordBatch records;  // every hit; payloads live in its arena
+  struct Group {
+    GroupKey id;
+    std::vector<size_t> hits;  // indexes into records.points
+  };
+  std::vector<Group> groups;
+};
+
+// Runs `query` grouped by the values of the payload field `group_by` (Qdrant's query/groups,
+// search/groups, recommend/groups): at most query.spec.limit groups of at most `group_size`
+// hits. A point joins the group of each string or integer value the field has (an array: each
+// element); points without one are left out. Groups are ordered by their best hit, as the
+// query ranks. It asks the query for more results, four times as many each round, until it
+// fills every group or runs out (or past 100,000 results). Errors: Run's; kInvalidArgument
+// for a group_by that is not a payload path.
+Result<Groups> RunGroups(const collection::Collection& collection, Query query,
+                         const std::string& group_by, size_t group_size);
 
 }  // namespace qd::router

@@ -1,6 +1,6 @@
 // The Query API beyond nearest in a 3-peer cluster (issue #21): prefetch with rrf fusion,
-// recommend and discover over 3 shards with 2 replicas each give every peer the same answer,
-// the one computed here (fusion by hand from the prefetches' answers, recommend by brute
+// recommend, discover and groups over 3 shards with 2 replicas each give every peer the same
+// answer, the one computed here (fusion by hand from the prefetches' answers, recommend by brute
 // force), and still do with one peer killed.
 #include <signal.h>
 
@@ -128,8 +128,11 @@ TEST_CASE("prefetch with rrf, recommend and discover answer alike through every 
   });
   expected_reco.resize(10);
 
+  const std::string groups =
+      R"({"query":)" + Floats(v) + R"(,"using":"d","group_by":"g","limit":3,"group_size":4})";
   auto check_all = [&](const std::vector<ClusterPeer*>& serving) {
     std::vector<uint64_t> first_discover;
+    std::string first_groups;
     for (ClusterPeer* p : serving) {
       INFO("peer " << PeerId(*p));
       CHECK(Ids(Hits(*p, fused)) == Ids(expected_rrf));
@@ -142,6 +145,14 @@ TEST_CASE("prefetch with rrf, recommend and discover answer alike through every 
       CHECK(found.size() == 10);
       if (first_discover.empty()) first_discover = found;
       CHECK(found == first_discover);
+      // Groups: 3 of 4 hits each (g has 3 values and 300 points), the same through every peer.
+      HttpResponse grouped = p->Request("POST", "/collections/hq/points/query/groups", groups);
+      REQUIRE(grouped.status == 200);
+      rapidjson::Document d = Json(grouped);
+      REQUIRE(d["result"]["groups"].Size() == 3);
+      for (const auto& g : d["result"]["groups"].GetArray()) CHECK(g["hits"].Size() == 4);
+      if (first_groups.empty()) first_groups = Result(grouped);
+      CHECK(Result(grouped) == first_groups);
     }
   };
   check_all(Ptrs(peers));

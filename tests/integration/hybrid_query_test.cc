@@ -126,6 +126,19 @@ float Sigmoid(float x) { return 0.5f * (x / (1.0f + std::fabs(x)) + 1.0f); }
 
 constexpr uint64_t kPoints = 120;
 
+// Payload "tag": "even" or "odd", and for multiples of 7 also "seven" (an array).
+std::vector<std::string> Tags(uint64_t id) {
+  std::vector<std::string> out = {id % 2 ? "odd" : "even"};
+  if (id % 7 == 0) out.push_back("seven");
+  return out;
+}
+
+std::string TagJson(uint64_t id) {
+  std::vector<std::string> tags = Tags(id);
+  if (tags.size() == 1) return "\"" + tags[0] + "\"";
+  return "[\"" + tags[0] + "\",\"" + tags[1] + "\"]";
+}
+
 // The best `limit` of every point but `excluded` by `score`, ties by id.
 Hits BruteForce(const std::function<float(uint64_t)>& score, size_t limit,
                 const std::set<uint64_t>& excluded = {}) {
@@ -228,7 +241,7 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
   for (uint64_t id = 1; id <= kPoints; ++id) {
     body += (id > 1 ? "," : "") + std::string(R"({"id":)") + std::to_string(id) +
             R"(,"vector":{"d":)" + Json(DenseOf(id)) + R"(,"s":)" + Json(SparseOf(id)) +
-            R"(},"payload":{"g":)" + std::to_string(id % 5) + "}}";
+            R"(},"payload":{"g":)" + std::to_string(id % 5) + R"(,"tag":)" + TagJson(id) + "}}";
   }
   REQUIRE(
       HttpRequest(node.http_port(), "PUT", "/collections/h/points?wait=true", body + "]}").status ==
@@ -492,6 +505,137 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     INFO(status.error_message());
     REQUIRE(status.ok());
     CHECK_SAME(GrpcHits(reply.result()), discover);
+  }
+
+  SECTION("groups: query, search and recommend grouped by a payload field") {
+    // Expected: the full ranking walked in order, each point joining the group of each of its
+    // values while there is room (at most `limit` groups of `size`).
+    auto grouped = [](const Hits& ranking,
+                      const std::function<std::vector<std::string>(uint64_t)>& keys, size_t limit,
+                      size_t size) {
+      std::vector<std::pair<std::string, Hits>> groups;
+      for (const Hit& h : ranking) {
+        for (const std::string& key : keys(h.id)) {
+          auto it = std::find_if(groups.begin(), groups.end(),
+                                 [&](const auto& g) { return g.first == key; });
+          if (it == groups.end()) {
+            if (groups.size() == limit) continue;
+            groups.push_back({key, {}});
+            it = groups.end() - 1;
+          }
+          if (it->second.size() < size) it->second.push_back(h);
+        }
+      }
+      return groups;
+    };
+    auto rest_groups = [&](const std::string& path, const std::string& request_body) {
+      HttpResponse r = Post(node, path, request_body);
+      INFO(path << " " << request_body << " -> " << r.body);
+      REQUIRE(r.status == 200);
+      rapidjson::Document d = ParseJson(r.body);
+      std::vector<std::pair<std::string, Hits>> out;
+      for (const auto& g : d["result"]["groups"].GetArray()) {
+        std::string id =
+            g["id"].IsString() ? g["id"].GetString() : std::to_string(g["id"].GetUint64());
+        Hits hits;
+        for (const auto& h : g["hits"].GetArray()) {
+          hits.push_back({h["id"].GetUint64(), static_cast<float>(h["score"].GetDouble())});
+        }
+        out.push_back({id, hits});
+      }
+      return out;
+    };
+    auto same_groups = [](const std::vector<std::pair<std::string, Hits>>& got,
+                          const std::vector<std::pair<std::string, Hits>>& want) {
+      REQUIRE(got.size() == want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        INFO("group " << i << ": " << got[i].first << " vs " << want[i].first);
+        CHECK(got[i].first == want[i].first);
+        CHECK_SAME(got[i].second, want[i].second);
+      }
+    };
+    const Hits ranking = BruteForce([&](uint64_t id) { return Cos(v, DenseOf(id)); }, kPoints);
+    auto by_g = [](uint64_t id) { return std::vector<std::string>{std::to_string(id % 5)}; };
+    const auto want_g = grouped(ranking, by_g, 3, 2);
+    same_groups(rest_groups("/collections/h/points/query/groups",
+                            R"({"query":)" + Json(v) +
+                                R"(,"using":"d","group_by":"g","limit":3,"group_size":2})"),
+                want_g);
+    same_groups(rest_groups("/collections/h/points/search/groups",
+                            R"({"vector":{"name":"d","vector":)" + Json(v) +
+                                R"(},"group_by":"g","limit":3,"group_size":2})"),
+                want_g);
+    // An array value puts a point in each of its groups; the default group_size is 3.
+    same_groups(
+        rest_groups("/collections/h/points/query/groups",
+                    R"({"query":)" + Json(v) + R"(,"using":"d","group_by":"tag","limit":3})"),
+        grouped(ranking, Tags, 3, 3));
+    // gRPC QueryGroups and SearchGroups answer the same groups.
+    qdrant::QueryPointGroups request;
+    request.set_collection_name("h");
+    SetDense(request.mutable_query()->mutable_nearest(), v);
+    request.set_using_("d");
+    request.set_group_by("g");
+    request.set_limit(3);
+    request.set_group_size(2);
+    request.mutable_with_payload()->set_enable(true);
+    grpc::ClientContext context;
+    Deadline(context);
+    qdrant::QueryGroupsResponse reply;
+    grpc::Status status = stub->QueryGroups(&context, request, &reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    REQUIRE(reply.result().groups_size() == 3);
+    for (int i = 0; i < 3; ++i) {
+      const qdrant::PointGroup& g = reply.result().groups(i);
+      CHECK(std::to_string(g.id().unsigned_value()) == want_g[i].first);
+      CHECK_SAME(GrpcHits(g.hits()), want_g[i].second);
+      for (const auto& hit : g.hits()) {
+        CHECK(hit.payload().at("g").integer_value() == int64_t(hit.id().num() % 5));
+      }
+    }
+    qdrant::SearchPointGroups search;
+    search.set_collection_name("h");
+    for (float x : v) search.add_vector(x);
+    search.set_vector_name("d");
+    search.set_group_by("tag");
+    search.set_limit(2);
+    search.set_group_size(4);
+    grpc::ClientContext search_context;
+    Deadline(search_context);
+    qdrant::SearchGroupsResponse search_reply;
+    status = stub->SearchGroups(&search_context, search, &search_reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    const auto want_tags = grouped(ranking, Tags, 2, 4);
+    REQUIRE(search_reply.result().groups_size() == 2);
+    for (int i = 0; i < 2; ++i) {
+      CHECK(search_reply.result().groups(i).id().string_value() == want_tags[i].first);
+      CHECK_SAME(GrpcHits(search_reply.result().groups(i).hits()), want_tags[i].second);
+    }
+    // recommend/groups: best_score, exact, against the brute-force ranking.
+    const Hits reco = BruteForce(
+        [&](uint64_t id) {
+          std::vector<float> x = Unit(DenseOf(id));
+          float p = std::max(Dot(n1, x), Dot(n2, x)), n = Dot(n3, x);
+          return p > n ? Sigmoid(p) : -Sigmoid(n);
+        },
+        kPoints, examples);
+    same_groups(
+        rest_groups("/collections/h/points/recommend/groups",
+                    R"({"positive":[1,2],"negative":[3],"strategy":"best_score","using":"d",)"
+                    R"("params":{"exact":true},"group_by":"g","limit":4,"group_size":3})"),
+        grouped(reco, by_g, 4, 3));
+    // Refusals.
+    HttpResponse no_key =
+        Post(node, "/collections/h/points/query/groups", R"({"query":[1,2,3,4],"using":"d"})");
+    CHECK(no_key.status == 400);
+    CHECK(no_key.body.find("group_by") != std::string::npos);
+    HttpResponse lookup =
+        Post(node, "/collections/h/points/query/groups",
+             R"({"query":[1,2,3,4],"using":"d","group_by":"g","with_lookup":"other"})");
+    CHECK(lookup.status == 400);
+    CHECK(lookup.body.find("`with_lookup` is not supported") != std::string::npos);
   }
 
   SECTION("queries these parts cannot make are refused with what is wrong") {

@@ -624,6 +624,71 @@ Result<router::Query> ParseDiscover(const qdrant::DiscoverPoints& request,
   return out;
 }
 
+// The */groups requests as their plain requests (same field names), plus the group fields.
+qdrant::SearchPoints AsPlain(const qdrant::SearchPointGroups& g) {
+  qdrant::SearchPoints out;
+  out.set_collection_name(g.collection_name());
+  *out.mutable_vector() = g.vector();
+  if (g.has_filter()) *out.mutable_filter() = g.filter();
+  out.set_limit(g.limit());
+  if (g.has_with_payload()) *out.mutable_with_payload() = g.with_payload();
+  if (g.has_params()) *out.mutable_params() = g.params();
+  if (g.has_score_threshold()) out.set_score_threshold(g.score_threshold());
+  if (g.has_vector_name()) out.set_vector_name(g.vector_name());
+  if (g.has_with_vectors()) *out.mutable_with_vectors() = g.with_vectors();
+  if (g.has_sparse_indices()) *out.mutable_sparse_indices() = g.sparse_indices();
+  return out;
+}
+
+qdrant::RecommendPoints AsPlain(const qdrant::RecommendPointGroups& g) {
+  qdrant::RecommendPoints out;
+  out.set_collection_name(g.collection_name());
+  *out.mutable_positive() = g.positive();
+  *out.mutable_negative() = g.negative();
+  *out.mutable_positive_vectors() = g.positive_vectors();
+  *out.mutable_negative_vectors() = g.negative_vectors();
+  if (g.has_strategy()) out.set_strategy(g.strategy());
+  if (g.has_filter()) *out.mutable_filter() = g.filter();
+  out.set_limit(g.limit());
+  if (g.has_with_payload()) *out.mutable_with_payload() = g.with_payload();
+  if (g.has_params()) *out.mutable_params() = g.params();
+  if (g.has_score_threshold()) out.set_score_threshold(g.score_threshold());
+  if (g.has_using_()) out.set_using_(g.using_());
+  if (g.has_with_vectors()) *out.mutable_with_vectors() = g.with_vectors();
+  if (g.has_lookup_from()) *out.mutable_lookup_from() = g.lookup_from();
+  return out;
+}
+
+qdrant::QueryPoints AsPlain(const qdrant::QueryPointGroups& g) {
+  qdrant::QueryPoints out;
+  out.set_collection_name(g.collection_name());
+  *out.mutable_prefetch() = g.prefetch();
+  if (g.has_query()) *out.mutable_query() = g.query();
+  if (g.has_using_()) out.set_using_(g.using_());
+  if (g.has_filter()) *out.mutable_filter() = g.filter();
+  if (g.has_params()) *out.mutable_params() = g.params();
+  if (g.has_score_threshold()) out.set_score_threshold(g.score_threshold());
+  if (g.has_with_payload()) *out.mutable_with_payload() = g.with_payload();
+  if (g.has_with_vectors()) *out.mutable_with_vectors() = g.with_vectors();
+  if (g.has_lookup_from()) *out.mutable_lookup_from() = g.lookup_from();
+  if (g.has_limit()) out.set_limit(g.limit());
+  return out;
+}
+
+void SetGroupId(const router::GroupKey& key, qdrant::GroupId* out) {
+  switch (key.kind) {
+    case router::GroupKey::Kind::kString:
+      out->set_string_value(key.string_value);
+      break;
+    case router::GroupKey::Kind::kUnsigned:
+      out->set_unsigned_value(key.unsigned_value);
+      break;
+    case router::GroupKey::Kind::kInteger:
+      out->set_integer_value(key.integer_value);
+      break;
+  }
+}
+
 template <typename List>
 void FillScored(segment::RecordBatch& batch, bool unnamed, List* out) {
   out->Reserve(static_cast<int>(batch.points.size()));
@@ -1065,6 +1130,36 @@ class PointsService final : public qdrant::Points::CallbackService {
     });
   }
 
+  ServerUnaryReactor* SearchGroups(CallbackServerContext* context,
+                                   const qdrant::SearchPointGroups* request,
+                                   qdrant::SearchGroupsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/SearchGroups", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      return RunGroups(*request, ParseSearch, response->mutable_result());
+    });
+  }
+
+  ServerUnaryReactor* RecommendGroups(CallbackServerContext* context,
+                                      const qdrant::RecommendPointGroups* request,
+                                      qdrant::RecommendGroupsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/RecommendGroups", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      return RunGroups(*request, ParseRecommend, response->mutable_result());
+    });
+  }
+
+  ServerUnaryReactor* QueryGroups(CallbackServerContext* context,
+                                  const qdrant::QueryPointGroups* request,
+                                  qdrant::QueryGroupsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/QueryGroups", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      return RunGroups(*request, ParseQuery, response->mutable_result());
+    });
+  }
+
   // Not implemented: each answers UNIMPLEMENTED naming itself.
 #define QD_UNIMPLEMENTED(Method, Request, Response)                                          \
   ServerUnaryReactor* Method(CallbackServerContext* context, const qdrant::Request* request, \
@@ -1076,15 +1171,42 @@ class PointsService final : public qdrant::Points::CallbackService {
   }
   QD_UNIMPLEMENTED(CreateVectorName, CreateVectorNameRequest, PointsOperationResponse)
   QD_UNIMPLEMENTED(DeleteVectorName, DeleteVectorNameRequest, PointsOperationResponse)
-  QD_UNIMPLEMENTED(SearchGroups, SearchPointGroups, SearchGroupsResponse)
-  QD_UNIMPLEMENTED(RecommendGroups, RecommendPointGroups, RecommendGroupsResponse)
-  QD_UNIMPLEMENTED(QueryGroups, QueryPointGroups, QueryGroupsResponse)
   QD_UNIMPLEMENTED(Facet, FacetCounts, FacetResponse)
   QD_UNIMPLEMENTED(SearchMatrixPairs, SearchMatrixPoints, SearchMatrixPairsResponse)
   QD_UNIMPLEMENTED(SearchMatrixOffsets, SearchMatrixPoints, SearchMatrixOffsetsResponse)
 #undef QD_UNIMPLEMENTED
 
  private:
+  // A */groups request: its plain form parsed by `parse`, run grouped, the groups into `out`.
+  template <typename Request, typename Parse>
+  Status RunGroups(const Request& request, Parse parse, qdrant::GroupsResult* out) {
+    Result<CollectionPtr> c = c_.collections->Get(request.collection_name());
+    if (!c.ok()) return c.status();
+    if (request.group_by().empty()) {
+      return Status::InvalidArgument(
+          "Validation error in JSON body: [group_by: must not be empty]");
+    }
+    if (request.has_with_lookup()) return NotYet("`with_lookup`");
+    const uint64_t group_size = request.group_size();
+    if (group_size == 0) {
+      return Status::Unprocessable(
+          "Validation error in JSON body: [group_size: value 0 invalid, must be 1 or more]");
+    }
+    Result<router::Query> query = parse(AsPlain(request), "");
+    if (!query.ok()) return query.status();
+    query->consistency = ConsistencyOf(request);
+    Result<router::Groups> groups =
+        router::RunGroups(**c, std::move(*query), request.group_by(), group_size);
+    if (!groups.ok()) return groups.status();
+    const bool unnamed = (*c)->config().unnamed_vector;
+    for (const router::Groups::Group& g : groups->groups) {
+      qdrant::PointGroup* group = out->add_groups();
+      SetGroupId(g.id, group->mutable_id());
+      for (size_t i : g.hits) ToProto(groups->records.points[i], unnamed, group->add_hits());
+    }
+    return Status::Ok();
+  }
+
   // One query of a request parsed by `parse`, its scored points into `out`.
   template <typename Request, typename Parse, typename List>
   Status RunOne(const Request& request, Parse parse, List* out) {

@@ -903,6 +903,79 @@ void WriteScored(JsonWriter& w, const segment::RecordBatch& batch, bool unnamed)
   w.EndArray();
 }
 
+// The group fields of a */groups request: group_by (a payload path), group_size (default 3);
+// `limit` (the groups) is the query's. with_lookup is refused for now.
+Status ParseGroupFields(const Value& body, std::string& group_by, size_t& group_size) {
+  const Value* by = Member(body, "group_by");
+  if (!by) return Status::InvalidArgument("Format error in JSON body: missing field `group_by`");
+  if (!by->IsString() || by->GetStringLength() == 0) return TypeError("group_by", "a payload key");
+  group_by = by->GetString();
+  Result<std::optional<uint64_t>> size = OptionalUint(body, "group_size", "group_size");
+  if (!size.ok()) return size.status();
+  if (*size && **size == 0) {
+    return Status::Unprocessable(
+        "Validation error in JSON body: [group_size: value 0 invalid, must be 1 or more]");
+  }
+  group_size = size->value_or(3);
+  if (const Value* lookup = Member(body, "with_lookup"); lookup && !lookup->IsNull()) {
+    return NotYet("`with_lookup`");
+  }
+  return Status::Ok();
+}
+
+enum class GroupsKind { kSearch, kQuery, kRecommend };
+
+// search/groups, query/groups, recommend/groups: {"groups": [{"id", "hits"}]}.
+Result<Response> SearchGroups(Collections& collections, const Request& request, GroupsKind kind) {
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body);
+  if (!body.ok()) return body.status();
+  Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
+  if (!consistency.ok()) return consistency.status();
+  Result<router::Query> query = kind == GroupsKind::kQuery       ? ParseQuery(*body, "")
+                                : kind == GroupsKind::kRecommend ? ParseRecommend(*body, "")
+                                                                 : ParseSearch(*body, "");
+  if (!query.ok()) return query.status();
+  query->consistency = *consistency;
+  std::string group_by;
+  size_t group_size = 3;
+  Status s = ParseGroupFields(*body, group_by, group_size);
+  if (!s.ok()) return s;
+  Result<router::Groups> groups = router::RunGroups(**c, std::move(*query), group_by, group_size);
+  if (!groups.ok()) return groups.status();
+  const bool unnamed = (*c)->config().unnamed_vector;
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("groups");
+  w.StartArray();
+  for (const router::Groups::Group& g : groups->groups) {
+    w.StartObject();
+    w.Key("id");
+    switch (g.id.kind) {
+      case router::GroupKey::Kind::kString:
+        w.String(g.id.string_value.data(),
+                 static_cast<rapidjson::SizeType>(g.id.string_value.size()));
+        break;
+      case router::GroupKey::Kind::kUnsigned:
+        w.Uint64(g.id.unsigned_value);
+        break;
+      case router::GroupKey::Kind::kInteger:
+        w.Int64(g.id.integer_value);
+        break;
+    }
+    w.Key("hits");
+    w.StartArray();
+    for (size_t i : g.hits) WriteRecord(w, groups->records.points[i], true, unnamed);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return JsonResult(request, Take(buffer));
+}
+
 enum class SearchKind {
   kSearch,
   kSearchBatch,
@@ -1031,6 +1104,15 @@ void AddPointRoutes(Router& router, EngineContext context) {
   });
   add("POST", (base + "/query/batch").c_str(), [collections, pool](const Request& r) {
     return Search(*collections, *pool, r, SearchKind::kQueryBatch);
+  });
+  add("POST", (base + "/search/groups").c_str(), [collections](const Request& r) {
+    return SearchGroups(*collections, r, GroupsKind::kSearch);
+  });
+  add("POST", (base + "/query/groups").c_str(), [collections](const Request& r) {
+    return SearchGroups(*collections, r, GroupsKind::kQuery);
+  });
+  add("POST", (base + "/recommend/groups").c_str(), [collections](const Request& r) {
+    return SearchGroups(*collections, r, GroupsKind::kRecommend);
   });
   add("POST", (base + "/recommend").c_str(), [collections, pool](const Request& r) {
     return Search(*collections, *pool, r, SearchKind::kRecommend);
