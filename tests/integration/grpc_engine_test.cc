@@ -190,12 +190,12 @@ TEST_CASE("gRPC answers Qdrant's status codes with the REST messages", "[integra
   SECTION("methods we do not serve: UNIMPLEMENTED, naming the method") {
     grpc::ClientContext context;
     Deadline(context);
-    qdrant::SearchMatrixPoints request;
+    qdrant::CreateVectorNameRequest request;
     request.set_collection_name("books");
-    qdrant::SearchMatrixPairsResponse reply;
-    grpc::Status s = points->SearchMatrixPairs(&context, request, &reply);
+    qdrant::PointsOperationResponse reply;
+    grpc::Status s = points->CreateVectorName(&context, request, &reply);
     CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-    CHECK(s.error_message() == "qdrant.Points/SearchMatrixPairs is not implemented by this server");
+    CHECK(s.error_message() == "qdrant.Points/CreateVectorName is not implemented by this server");
   }
 }
 

@@ -638,6 +638,114 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     CHECK(lookup.body.find("`with_lookup` is not supported") != std::string::npos);
   }
 
+  SECTION("facets and the distance matrix") {
+    auto facet = [&](const std::string& request_body) {
+      HttpResponse r = Post(node, "/collections/h/facet", request_body);
+      INFO(request_body << " -> " << r.body);
+      REQUIRE(r.status == 200);
+      rapidjson::Document d = ParseJson(r.body);
+      std::vector<std::pair<std::string, uint64_t>> out;
+      for (const auto& h : d["result"]["hits"].GetArray()) {
+        out.emplace_back(
+            h["value"].IsString() ? h["value"].GetString() : std::to_string(h["value"].GetInt64()),
+            h["count"].GetUint64());
+      }
+      return out;
+    };
+    using Counts = std::vector<std::pair<std::string, uint64_t>>;
+    // 120 points: g = id % 5 (24 each, ties by value); tag even/odd (60 each) and seven (17).
+    CHECK(facet(R"({"key":"g"})") == Counts{{"0", 24}, {"1", 24}, {"2", 24}, {"3", 24}, {"4", 24}});
+    CHECK(facet(R"({"key":"g","limit":2})") == Counts{{"0", 24}, {"1", 24}});
+    CHECK(facet(R"({"key":"tag","exact":true})") ==
+          Counts{{"even", 60}, {"odd", 60}, {"seven", 17}});
+    CHECK(facet(R"({"key":"tag","filter":{"must":[{"key":"g","match":{"value":0}}]}})") ==
+          Counts{{"even", 12}, {"odd", 12}, {"seven", 3}});  // 35, 70 and 105
+    qdrant::FacetCounts request;
+    request.set_collection_name("h");
+    request.set_key("tag");
+    request.set_limit(2);
+    grpc::ClientContext context;
+    Deadline(context);
+    qdrant::FacetResponse reply;
+    grpc::Status status = stub->Facet(&context, request, &reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    REQUIRE(reply.hits_size() == 2);
+    CHECK(reply.hits(0).value().string_value() == "even");
+    CHECK(reply.hits(0).count() == 60);
+    CHECK(reply.hits(1).value().string_value() == "odd");
+
+    // The matrix: each sampled point's nearest among the sample, checked by brute force.
+    HttpResponse offsets = Post(node, "/collections/h/points/search/matrix/offsets",
+                                R"({"sample":20,"limit":3,"using":"d"})");
+    INFO(offsets.body);
+    REQUIRE(offsets.status == 200);
+    rapidjson::Document m = ParseJson(offsets.body);
+    const auto& result = m["result"];
+    std::vector<uint64_t> ids;
+    for (const auto& id : result["ids"].GetArray()) ids.push_back(id.GetUint64());
+    REQUIRE(ids.size() == 20);
+    CHECK(std::set<uint64_t>(ids.begin(), ids.end()).size() == 20);
+    REQUIRE(result["offsets_row"].Size() == 60);
+    for (size_t row = 0; row < ids.size(); ++row) {
+      std::set<uint64_t> sample(ids.begin(), ids.end());
+      sample.erase(ids[row]);
+      Hits want = BruteForce(
+          [&](uint64_t id) {
+            return sample.count(id) ? Cos(DenseOf(ids[row]), DenseOf(id)) : -10.0f;
+          },
+          3);
+      Hits got;
+      for (size_t k = 0; k < 3; ++k) {
+        const size_t at = row * 3 + k;
+        CHECK(result["offsets_row"][at].GetUint64() == row);
+        got.push_back({ids[result["offsets_col"][at].GetUint64()],
+                       static_cast<float>(result["scores"][at].GetDouble())});
+      }
+      CHECK_SAME(got, want);
+    }
+    // Pairs, with a filter narrowing the points below the sample: all 24 of g = 2.
+    HttpResponse pairs = Post(node, "/collections/h/points/search/matrix/pairs",
+                              R"({"sample":30,"limit":2,"using":"d",)"
+                              R"("filter":{"must":[{"key":"g","match":{"value":2}}]}})");
+    INFO(pairs.body);
+    REQUIRE(pairs.status == 200);
+    rapidjson::Document p = ParseJson(pairs.body);
+    REQUIRE(p["result"]["pairs"].Size() == 48);
+    for (rapidjson::SizeType i = 0; i < 48; i += 2) {
+      const uint64_t a = p["result"]["pairs"][i]["a"].GetUint64();
+      CHECK(a % 5 == 2);
+      Hits want = BruteForce(
+          [&](uint64_t id) {
+            return id % 5 == 2 && id != a ? Cos(DenseOf(a), DenseOf(id)) : -10.0f;
+          },
+          2);
+      Hits got;
+      for (rapidjson::SizeType k = i; k < i + 2; ++k) {
+        CHECK(p["result"]["pairs"][k]["a"].GetUint64() == a);
+        got.push_back({p["result"]["pairs"][k]["b"].GetUint64(),
+                       static_cast<float>(p["result"]["pairs"][k]["score"].GetDouble())});
+      }
+      CHECK_SAME(got, want);
+    }
+    qdrant::SearchMatrixPoints matrix;
+    matrix.set_collection_name("h");
+    matrix.set_using_("d");
+    matrix.set_sample(5);
+    matrix.set_limit(4);
+    grpc::ClientContext matrix_context;
+    Deadline(matrix_context);
+    qdrant::SearchMatrixPairsResponse matrix_reply;
+    status = stub->SearchMatrixPairs(&matrix_context, matrix, &matrix_reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    CHECK(matrix_reply.result().pairs_size() == 20);  // 5 points, each with the 4 others
+    HttpResponse unknown =
+        Post(node, "/collections/h/points/search/matrix/pairs", R"({"using":"x"})");
+    CHECK(unknown.status == 400);
+    CHECK(unknown.body.find("Not existing vector name error: x") != std::string::npos);
+  }
+
   SECTION("queries these parts cannot make are refused with what is wrong") {
     struct Case {
       std::string body;

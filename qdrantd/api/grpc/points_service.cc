@@ -17,6 +17,7 @@
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/index/json_path.h"
 #include "qdrantd/index/payload_index.h"
+#include "qdrantd/router/aggregates.h"
 #include "qdrantd/router/query.h"
 #include "qdrantd/server/worker_pool.h"
 
@@ -1160,6 +1161,89 @@ class PointsService final : public qdrant::Points::CallbackService {
     });
   }
 
+  ServerUnaryReactor* Facet(CallbackServerContext* context, const qdrant::FacetCounts* request,
+                            qdrant::FacetResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Facet", *request)) return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
+      if (!c.ok()) return c.status();
+      if (request->key().empty()) {
+        return Status::InvalidArgument("Validation error in JSON body: [key: must not be empty]");
+      }
+      if (request->has_limit() && request->limit() == 0) {
+        return Status::Unprocessable(
+            "Validation error in JSON body: [limit: value 0 invalid, must be 1 or more]");
+      }
+      segment::PointFilter filter;
+      if (request->has_filter()) {
+        Result<segment::PointFilter> parsed = ParseFilter(request->filter(), "filter");
+        if (!parsed.ok()) return parsed.status();
+        filter = std::move(*parsed);
+      }
+      Result<std::vector<router::FacetHit>> hits =
+          router::Facet(**c, request->key(), request->has_limit() ? request->limit() : 10,
+                        filter ? &filter : nullptr, ConsistencyOf(*request));
+      if (!hits.ok()) return hits.status();
+      for (const router::FacetHit& hit : *hits) {
+        qdrant::FacetHit* out = response->add_hits();
+        switch (hit.value.kind) {
+          case router::FacetValue::Kind::kString:
+            out->mutable_value()->set_string_value(hit.value.string_value);
+            break;
+          case router::FacetValue::Kind::kInteger:
+            out->mutable_value()->set_integer_value(hit.value.integer_value);
+            break;
+          case router::FacetValue::Kind::kBool:
+            out->mutable_value()->set_bool_value(hit.value.bool_value);
+            break;
+        }
+        out->set_count(hit.count);
+      }
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* SearchMatrixPairs(CallbackServerContext* context,
+                                        const qdrant::SearchMatrixPoints* request,
+                                        qdrant::SearchMatrixPairsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/SearchMatrixPairs", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<router::Matrix> m = RunMatrix(*request);
+      if (!m.ok()) return m.status();
+      for (size_t i = 0; i < m->rows.size(); ++i) {
+        for (const auto& [j, score] : m->rows[i]) {
+          qdrant::SearchMatrixPair* pair = response->mutable_result()->add_pairs();
+          ToProto(m->ids[i], pair->mutable_a());
+          ToProto(m->ids[j], pair->mutable_b());
+          pair->set_score(score);
+        }
+      }
+      return Status::Ok();
+    });
+  }
+
+  ServerUnaryReactor* SearchMatrixOffsets(CallbackServerContext* context,
+                                          const qdrant::SearchMatrixPoints* request,
+                                          qdrant::SearchMatrixOffsetsResponse* response) override {
+    if (auto* refused = Refused(c_.auth, context, "qdrant.Points/SearchMatrixOffsets", *request))
+      return refused;
+    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+      Result<router::Matrix> m = RunMatrix(*request);
+      if (!m.ok()) return m.status();
+      qdrant::SearchMatrixOffsets* out = response->mutable_result();
+      for (size_t i = 0; i < m->rows.size(); ++i) {
+        for (const auto& [j, score] : m->rows[i]) {
+          out->add_offsets_row(i);
+          out->add_offsets_col(j);
+          out->add_scores(score);
+        }
+      }
+      for (const PointId& id : m->ids) ToProto(id, out->add_ids());
+      return Status::Ok();
+    });
+  }
+
   // Not implemented: each answers UNIMPLEMENTED naming itself.
 #define QD_UNIMPLEMENTED(Method, Request, Response)                                          \
   ServerUnaryReactor* Method(CallbackServerContext* context, const qdrant::Request* request, \
@@ -1171,12 +1255,31 @@ class PointsService final : public qdrant::Points::CallbackService {
   }
   QD_UNIMPLEMENTED(CreateVectorName, CreateVectorNameRequest, PointsOperationResponse)
   QD_UNIMPLEMENTED(DeleteVectorName, DeleteVectorNameRequest, PointsOperationResponse)
-  QD_UNIMPLEMENTED(Facet, FacetCounts, FacetResponse)
-  QD_UNIMPLEMENTED(SearchMatrixPairs, SearchMatrixPoints, SearchMatrixPairsResponse)
-  QD_UNIMPLEMENTED(SearchMatrixOffsets, SearchMatrixPoints, SearchMatrixOffsetsResponse)
 #undef QD_UNIMPLEMENTED
 
  private:
+  Result<router::Matrix> RunMatrix(const qdrant::SearchMatrixPoints& request) {
+    Result<CollectionPtr> c = c_.collections->Get(request.collection_name());
+    if (!c.ok()) return c.status();
+    if ((request.has_sample() && request.sample() == 0) ||
+        (request.has_limit() && request.limit() == 0)) {
+      return Status::Unprocessable(
+          std::string("Validation error in JSON body: [") +
+          (request.has_sample() && request.sample() == 0 ? "sample" : "limit") +
+          ": value 0 invalid, must be 1 or more]");
+    }
+    segment::PointFilter filter;
+    if (request.has_filter()) {
+      Result<segment::PointFilter> parsed = ParseFilter(request.filter(), "filter");
+      if (!parsed.ok()) return parsed.status();
+      filter = std::move(*parsed);
+    }
+    return router::DistanceMatrix(**c, request.using_(),
+                                  request.has_sample() ? request.sample() : 10,
+                                  request.has_limit() ? request.limit() : 3,
+                                  filter ? &filter : nullptr, ConsistencyOf(request));
+  }
+
   // A */groups request: its plain form parsed by `parse`, run grouped, the groups into `out`.
   template <typename Request, typename Parse>
   Status RunGroups(const Request& request, Parse parse, qdrant::GroupsResult* out) {

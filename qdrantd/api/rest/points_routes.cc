@@ -12,6 +12,7 @@
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/index/json_path.h"
 #include "qdrantd/index/payload_index.h"
+#include "qdrantd/router/aggregates.h"
 #include "qdrantd/router/query.h"
 #include "qdrantd/server/worker_pool.h"
 
@@ -510,6 +511,126 @@ Result<Response> Count(Collections& collections, const Request& request) {
   Result<size_t> n = (*c)->CountPoints(*filter ? &*filter : nullptr, *consistency);
   if (!n.ok()) return n.status();
   return JsonResult(request, "{\"count\":" + std::to_string(*n) + "}");
+}
+
+// POST /facet {key, limit, filter, exact}: {"hits": [{"value", "count"}]}.
+Result<Response> Facet(Collections& collections, const Request& request) {
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return body.status();
+  const Value* key = Member(*body, "key");
+  if (!key) return Status::InvalidArgument("Format error in JSON body: missing field `key`");
+  if (!key->IsString()) return TypeError("key", "a string");
+  Result<std::optional<uint64_t>> limit = OptionalUint(*body, "limit", "limit");
+  if (!limit.ok()) return limit.status();
+  if (*limit && **limit == 0) {
+    return Status::Unprocessable(
+        "Validation error in JSON body: [limit: value 0 invalid, must be 1 or more]");
+  }
+  Result<segment::PointFilter> filter = ParseFilterField(*body, "filter", "filter");
+  if (!filter.ok()) return filter.status();
+  Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
+  if (!consistency.ok()) return consistency.status();
+  Result<std::vector<router::FacetHit>> hits = router::Facet(
+      **c, key->GetString(), limit->value_or(10), *filter ? &*filter : nullptr, *consistency);
+  if (!hits.ok()) return hits.status();
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("hits");
+  w.StartArray();
+  for (const router::FacetHit& hit : *hits) {
+    w.StartObject();
+    w.Key("value");
+    switch (hit.value.kind) {
+      case router::FacetValue::Kind::kString:
+        w.String(hit.value.string_value.data(),
+                 static_cast<rapidjson::SizeType>(hit.value.string_value.size()));
+        break;
+      case router::FacetValue::Kind::kInteger:
+        w.Int64(hit.value.integer_value);
+        break;
+      case router::FacetValue::Kind::kBool:
+        w.Bool(hit.value.bool_value);
+        break;
+    }
+    w.Key("count");
+    w.Uint64(hit.count);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return JsonResult(request, Take(buffer));
+}
+
+// POST /points/search/matrix/pairs|offsets {sample, limit, filter, using}.
+Result<Response> Matrix(Collections& collections, const Request& request, bool pairs) {
+  Result<CollectionPtr> c = Find(collections, request);
+  if (!c.ok()) return c.status();
+  Result<rapidjson::Document> body = ParseJsonBody(request.body.empty() ? "{}" : request.body);
+  if (!body.ok()) return body.status();
+  Result<std::optional<uint64_t>> sample = OptionalUint(*body, "sample", "sample");
+  if (!sample.ok()) return sample.status();
+  Result<std::optional<uint64_t>> limit = OptionalUint(*body, "limit", "limit");
+  if (!limit.ok()) return limit.status();
+  for (const auto& [name, value] : {std::pair{"sample", *sample}, std::pair{"limit", *limit}}) {
+    if (value && *value == 0) {
+      return Status::Unprocessable(std::string("Validation error in JSON body: [") + name +
+                                   ": value 0 invalid, must be 1 or more]");
+    }
+  }
+  std::string using_name;
+  if (const Value* u = Member(*body, "using"); u && !u->IsNull()) {
+    if (!u->IsString()) return TypeError("using", "a string");
+    using_name = u->GetString();
+  }
+  Result<segment::PointFilter> filter = ParseFilterField(*body, "filter", "filter");
+  if (!filter.ok()) return filter.status();
+  Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
+  if (!consistency.ok()) return consistency.status();
+  Result<router::Matrix> m =
+      router::DistanceMatrix(**c, using_name, sample->value_or(10), limit->value_or(3),
+                             *filter ? &*filter : nullptr, *consistency);
+  if (!m.ok()) return m.status();
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  if (pairs) {
+    w.Key("pairs");
+    w.StartArray();
+    for (size_t i = 0; i < m->rows.size(); ++i) {
+      for (const auto& [j, score] : m->rows[i]) {
+        w.StartObject();
+        w.Key("a");
+        WritePointId(w, m->ids[i]);
+        w.Key("b");
+        WritePointId(w, m->ids[j]);
+        w.Key("score");
+        WriteFloat(w, score);
+        w.EndObject();
+      }
+    }
+    w.EndArray();
+  } else {
+    auto column = [&](const char* name, auto write) {
+      w.Key(name);
+      w.StartArray();
+      for (size_t i = 0; i < m->rows.size(); ++i) {
+        for (const auto& [j, score] : m->rows[i]) write(i, j, score);
+      }
+      w.EndArray();
+    };
+    column("offsets_row", [&](size_t i, size_t, float) { w.Uint64(i); });
+    column("offsets_col", [&](size_t, size_t j, float) { w.Uint64(j); });
+    column("scores", [&](size_t, size_t, float score) { WriteFloat(w, score); });
+    w.Key("ids");
+    w.StartArray();
+    for (const PointId& id : m->ids) WritePointId(w, id);
+    w.EndArray();
+  }
+  w.EndObject();
+  return JsonResult(request, Take(buffer));
 }
 
 // Common search parameters of search and query requests.
@@ -1105,6 +1226,12 @@ void AddPointRoutes(Router& router, EngineContext context) {
   add("POST", (base + "/query/batch").c_str(), [collections, pool](const Request& r) {
     return Search(*collections, *pool, r, SearchKind::kQueryBatch);
   });
+  add("POST", "/collections/{collection_name}/facet",
+      [collections](const Request& r) { return Facet(*collections, r); });
+  add("POST", (base + "/search/matrix/pairs").c_str(),
+      [collections](const Request& r) { return Matrix(*collections, r, true); });
+  add("POST", (base + "/search/matrix/offsets").c_str(),
+      [collections](const Request& r) { return Matrix(*collections, r, false); });
   add("POST", (base + "/search/groups").c_str(), [collections](const Request& r) {
     return SearchGroups(*collections, r, GroupsKind::kSearch);
   });
