@@ -353,6 +353,70 @@ await check('query nearest by point id: that point\'s neighbours, itself exclude
   assertRanking(reply.result, bruteForce('image', anchor.image, { limit: 5, exclude: 42 }), 'query by id');
 });
 
+await check('query: text and image prefetches fused by rrf, as computed by hand from each', async () => {
+  const nearest = (data) => ({ variant: { case: 'nearest', value: { variant: { case: 'dense', value: { data } } } } });
+  const queryImage = [0.1, -0.2, 0.3, 0.05];
+  const textHits = (await call('points', 'query', { collectionName, using: 'text', limit: 20n, query: nearest(queryText), params: { exact: true } })).result;
+  const imageHits = (await call('points', 'query', { collectionName, using: 'image', limit: 20n, query: nearest(queryImage), params: { exact: true } })).result;
+  const sums = new Map();
+  for (const list of [textHits, imageHits]) list.forEach((h, pos) => sums.set(idOf(h), (sums.get(idOf(h)) ?? 0) + 1 / (2 + pos)));
+  const want = [...sums].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, 10);
+  const reply = await call('points', 'query', {
+    collectionName, limit: 10n,
+    prefetch: [
+      { using: 'text', limit: 20n, query: nearest(queryText), params: { exact: true } },
+      { using: 'image', limit: 20n, query: nearest(queryImage), params: { exact: true } },
+    ],
+    query: { variant: { case: 'fusion', value: 0 } },  // Fusion.RRF
+  });
+  assertRanking(reply.result, want, 'rrf');
+});
+
+await check('query recommend (best_score, exact): the brute-force ranking without the examples', async () => {
+  const sigmoid = (x) => 0.5 * (x / (1 + Math.abs(x)) + 1);
+  const unit = (id) => normalise(live.get(id).text);
+  const example = (id) => ({ variant: { case: 'id', value: pointId(id) } });
+  const [pos1, pos2, neg] = [...live.keys()].slice(0, 3);
+  const scored = [];
+  for (const p of live.values()) {
+    if ([pos1, pos2, neg].includes(p.id)) continue;
+    const x = normalise(p.text);
+    const best = Math.max(dot(unit(pos1), x), dot(unit(pos2), x));
+    const worst = dot(unit(neg), x);
+    scored.push({ id: p.id, score: best > worst ? sigmoid(best) : -sigmoid(worst) });
+  }
+  scored.sort((a, b) => b.score - a.score || a.id - b.id);
+  const reply = await call('points', 'query', {
+    collectionName, using: 'text', limit: 10n, params: { exact: true },
+    query: { variant: { case: 'recommend', value: { positive: [example(pos1), example(pos2)], negative: [example(neg)], strategy: 1 } } },
+  });
+  assertRanking(reply.result, scored.slice(0, 10), 'recommend');
+});
+
+await check('query groups by city: the best points of the first three cities, two each', async () => {
+  const ranking = bruteForce('text', queryText, { limit: live.size });
+  const groups = [];
+  for (const hit of ranking) {
+    const city = live.get(hit.id).payload.city;
+    let group = groups.find((g) => g.id === city);
+    if (!group) {
+      if (groups.length === 3) continue;
+      group = { id: city, hits: [] };
+      groups.push(group);
+    }
+    if (group.hits.length < 2) group.hits.push(hit);
+  }
+  const reply = await call('points', 'queryGroups', {
+    collectionName, using: 'text', limit: 3n, groupSize: 2n, groupBy: 'city', params: { exact: true },
+    query: { variant: { case: 'nearest', value: { variant: { case: 'dense', value: { data: queryText } } } } },
+  });
+  assert.equal(reply.result.groups.length, 3, 'groups');
+  reply.result.groups.forEach((g, i) => {
+    assert.equal(g.id.kind.value, groups[i].id, `group ${i}`);
+    assertRanking(g.hits, groups[i].hits, `group ${groups[i].id}`);
+  });
+});
+
 await check('scroll (city = Paris) in pages of 37: every match once, by id, with its payload', async () => {
   const paris = filterOf({ must: [keyword('city', 'Paris')] });
   const want = [...live.values()].filter(paris.test).map((p) => p.id).sort((a, b) => a - b);
