@@ -578,6 +578,8 @@ Result<Groups> RunGroups(const collection::Collection& collection, Query query,
     std::vector<Hit> hits;
   };
   std::vector<Building> groups;
+  // Only the field is copied out of each ranked point's payload.
+  const index::PayloadSelector only_key(index::PayloadSelector::Mode::kInclude, {*path});
   constexpr size_t kMaxResults = 100000;
   size_t fetch = std::max<size_t>(limit * group_size * 2, 32);
   for (;;) {
@@ -585,8 +587,10 @@ Result<Groups> RunGroups(const collection::Collection& collection, Query query,
     round.spec.limit = fetch;
     round.spec.offset = 0;
     round.projection = {};
-    round.projection.payload = [](const rapidjson::Value& in, rapidjson::Value& out,
-                                  rapidjson::Document::AllocatorType& a) { out.CopyFrom(in, a); };
+    round.projection.payload = [&only_key](const rapidjson::Value& in, rapidjson::Value& out,
+                                           rapidjson::Document::AllocatorType& a) {
+      only_key.Apply(in, out, a);
+    };
     Result<RecordBatch> ranked = Run(collection, std::move(round));
     if (!ranked.ok()) return ranked.status();
     groups.clear();
