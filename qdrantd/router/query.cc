@@ -491,9 +491,84 @@ Result<std::vector<Scored>> Evaluate(const collection::Collection& collection, Q
   return Rescore(collection, query, *vs, *scorer, candidates, want);
 }
 
+// Replaces every id a lookup_from names (examples, a nearest id) by the vector read from the
+// other collection, through the whole tree.
+Status ApplyLookups(Query& query) {
+  for (Query& p : query.prefetch) {
+    Status s = ApplyLookups(p);
+    if (!s.ok()) return s;
+  }
+  if (!query.lookup_from) return Status::Ok();
+  const LookupFrom& lookup = *query.lookup_from;
+  if (!lookup.resolved)
+    return Status::Internal("lookup_from `" + lookup.collection + "` not resolved");
+  VectorInput point;
+  std::vector<VectorInput*> inputs;
+  if (query.kind == Query::Kind::kNearestToPoint) {
+    point.id = query.point;
+    inputs.push_back(&point);
+  }
+  for (VectorInput& in : query.positive) inputs.push_back(&in);
+  for (VectorInput& in : query.negative) inputs.push_back(&in);
+  if (query.kind == Query::Kind::kDiscover) inputs.push_back(&query.target);
+  for (auto& [plus, minus] : query.pairs) {
+    inputs.push_back(&plus);
+    inputs.push_back(&minus);
+  }
+  std::vector<PointId> ids;
+  for (VectorInput* in : inputs) {
+    if (in->id) ids.push_back(*in->id);
+  }
+  if (ids.empty()) return Status::Ok();
+  auto found = VectorsOf(*lookup.resolved, ids, lookup.vector, query.consistency);
+  if (!found.ok()) return found.status();
+  for (VectorInput* in : inputs) {
+    if (!in->id) continue;
+    auto it = found->find(*in->id);
+    if (it == found->end()) {
+      return Status::NotFound("No point with id " + in->id->ToString() + " found in collection `" +
+                              lookup.collection + "`");
+    }
+    in->vector = it->second;
+    in->id.reset();
+  }
+  if (query.kind == Query::Kind::kNearestToPoint) {
+    query.kind = Query::Kind::kNearest;
+    query.spec.query = std::move(point.vector);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
+std::vector<std::string> LookupCollections(const Query& query) {
+  std::vector<std::string> out;
+  std::function<void(const Query&)> walk = [&](const Query& q) {
+    if (q.lookup_from &&
+        std::find(out.begin(), out.end(), q.lookup_from->collection) == out.end()) {
+      out.push_back(q.lookup_from->collection);
+    }
+    for (const Query& p : q.prefetch) walk(p);
+  };
+  walk(query);
+  return out;
+}
+
+Status ResolveLookups(Query& query, const CollectionLookup& get) {
+  for (Query& p : query.prefetch) {
+    Status s = ResolveLookups(p, get);
+    if (!s.ok()) return s;
+  }
+  if (!query.lookup_from) return Status::Ok();
+  Result<std::shared_ptr<collection::Collection>> c = get(query.lookup_from->collection);
+  if (!c.ok()) return c.status();
+  query.lookup_from->resolved = std::move(*c);
+  return Status::Ok();
+}
+
 Result<segment::RecordBatch> Run(const collection::Collection& collection, Query query) {
+  Status looked_up = ApplyLookups(query);
+  if (!looked_up.ok()) return looked_up;
   const bool plain =
       query.prefetch.empty() &&
       (query.kind == Query::Kind::kNearest || query.kind == Query::Kind::kNearestToPoint ||

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,6 +27,15 @@ namespace qd::router {
 struct VectorInput {
   std::optional<segment::PointId> id;
   segment::Vector vector;  // when no id
+};
+
+// Qdrant's lookup_from: the point ids a query gives as examples (and a nearest id) name points
+// of another collection, whose vector `vector` ("" the default) stands for them. Such ids are
+// not left out of the results: they are not this collection's points.
+struct LookupFrom {
+  std::string collection;
+  std::string vector;
+  std::shared_ptr<const collection::Collection> resolved;  // ResolveLookups sets it
 };
 
 struct Query {
@@ -61,7 +72,16 @@ struct Query {
   Fusion fusion = Fusion::kRrf;                            // kFusion
   uint32_t rrf_k = 2;                                      // Qdrant's default
   std::vector<float> rrf_weights;                          // one per prefetch; empty: all 1
+  std::optional<LookupFrom> lookup_from;
 };
+
+// The collections `query` and its prefetches look up, each once (for the caller's access
+// checks: reading another collection's vectors needs read access to it).
+std::vector<std::string> LookupCollections(const Query& query);
+// Resolves every lookup_from of the tree through `get` (an unknown collection: get's error).
+using CollectionLookup =
+    std::function<Result<std::shared_ptr<collection::Collection>>(const std::string& name)>;
+Status ResolveLookups(Query& query, const CollectionLookup& get);
 
 // Runs `query`: at most spec.limit records after skipping spec.offset. Errors: the
 // collection's; kNotFound ("No point with id N found") when a point given as a vector does not

@@ -406,7 +406,12 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   std::function<bool()> ready;
   if (cluster_node) ready = [node = cluster_node.get()] { return node->Ready(); };
   api::rest::AddServiceRoutes(router, {.cluster_enabled = config.cluster.enabled, .ready = ready});
+  authenticator = std::make_unique<api::auth::Authenticator>(
+      api::auth::AuthOptions{.api_key = config.service.api_key,
+                             .read_only_api_key = config.service.read_only_api_key,
+                             .jwt_rbac = config.service.jwt_rbac});
   api::rest::EngineContext engine{&loop, pool.get(), collections.get(), {}};
+  engine.auth = authenticator.get();
   if (cluster_node) {
     // Collection changes go through consensus; the Reconciler applies each committed state
     // locally on the pool, and the proposer is answered once that is done, so its next request
@@ -506,10 +511,6 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
                                        .grpc = config.service.grpc_port ? &grpc_metrics : nullptr,
                                        .cluster = MetricsOfCluster()});
   rest_metrics.SetRoutes(router.RouteNames());
-  authenticator = std::make_unique<api::auth::Authenticator>(
-      api::auth::AuthOptions{.api_key = config.service.api_key,
-                             .read_only_api_key = config.service.read_only_api_key,
-                             .jwt_rbac = config.service.jwt_rbac});
   if (Status s = router.Protect(authenticator.get()); !s.ok()) return s;
   if (authenticator->enabled()) {
     QD_LOG_INFO(std::string("API keys required on REST and gRPC") +

@@ -280,6 +280,37 @@ TEST_CASE("JWT: read-only, per-collection, expired and forged tokens", "[integra
     CHECK(other.error_code() == grpc::StatusCode::PERMISSION_DENIED);
     CHECK(other.error_message() == "Forbidden: Access to collection music is required");
   }
+  SECTION("lookup_from reads another collection: the token must allow reading it too") {
+    REQUIRE(HttpRequest(port, "PUT", "/collections/books/points?wait=true", kUpsert, ApiKey(kKey))
+                .status == 200);
+    REQUIRE(HttpRequest(port, "PUT", "/collections/films/points?wait=true", kUpsert, ApiKey(kKey))
+                .status == 200);
+    const std::string query =
+        R"({"query":{"recommend":{"positive":[1]}},"lookup_from":{"collection":"films"}})";
+    const std::string books_only =
+        SignJwtForTesting(R"({"access":[{"collection":"books","access":"r"}]})", kKey);
+    HttpResponse refused =
+        HttpRequest(port, "POST", "/collections/books/points/query", query, Bearer(books_only));
+    CHECK(refused.status == 403);
+    CHECK(RestError(refused) == "Forbidden: Access to collection films is required");
+    auto points = qdrant::Points::NewStub(Channel(node));
+    qdrant::QueryPoints request;
+    request.set_collection_name("books");
+    request.mutable_query()->mutable_recommend()->add_positive()->mutable_id()->set_num(1);
+    request.mutable_lookup_from()->set_collection_name("films");
+    qdrant::QueryResponse reply;
+    Call call(ApiKey(books_only));
+    grpc::Status denied = points->Query(&call.context, request, &reply);
+    CHECK(denied.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(denied.error_message() == "Forbidden: Access to collection films is required");
+    const std::string both = SignJwtForTesting(
+        R"({"access":[{"collection":"books","access":"r"},{"collection":"films","access":"r"}]})",
+        kKey);
+    HttpResponse allowed =
+        HttpRequest(port, "POST", "/collections/books/points/query", query, Bearer(both));
+    INFO(allowed.body);
+    CHECK(allowed.status == 200);
+  }
   SECTION("exp: a live token works, an expired one is refused") {
     const std::string live =
         SignJwtForTesting("{\"exp\":" + std::to_string(Now() + 600) + "}", kKey);

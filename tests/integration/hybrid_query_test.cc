@@ -746,6 +746,64 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     CHECK(unknown.body.find("Not existing vector name error: x") != std::string::npos);
   }
 
+  SECTION("lookup_from: examples and a nearest id read from another collection") {
+    REQUIRE(HttpRequest(
+                node.http_port(), "PUT", "/collections/other",
+                R"({"vectors":{"v":{"size":4,"distance":"Dot"},"w":{"size":3,"distance":"Dot"}}})")
+                .status == 200);
+    REQUIRE(HttpRequest(node.http_port(), "PUT", "/collections/other/points?wait=true",
+                        R"({"points":[{"id":1,"vector":{"v":)" + Json(DenseOf(501)) +
+                            R"(,"w":[1,2,3]}},{"id":2,"vector":{"v":)" + Json(DenseOf(502)) +
+                            R"(,"w":[3,2,1]}}]})")
+                .status == 200);
+    const std::string lookup = R"("lookup_from":{"collection":"other","vector":"v"})";
+    // Point 1 of `other` stands for the example; point 1 of `h` is a result like any other.
+    CHECK_SAME(Query(node, R"({"query":{"recommend":{"positive":[1]}},"using":"d","limit":5,)" +
+                               lookup + "}"),
+               BruteForce([&](uint64_t id) { return Cos(DenseOf(501), DenseOf(id)); }, 5));
+    CHECK_SAME(Query(node, R"({"query":2,"using":"d","limit":5,)" + lookup + "}"),
+               BruteForce([&](uint64_t id) { return Cos(DenseOf(502), DenseOf(id)); }, 5));
+    CHECK_SAME(RestHits(node, "/collections/h/points/recommend",
+                        R"({"positive":[1],"negative":[2],"strategy":"sum_scores","using":"d",)"
+                        R"("limit":5,"params":{"exact":true},)" +
+                            lookup + "}"),
+               BruteForce(
+                   [&](uint64_t id) {
+                     std::vector<float> x = Unit(DenseOf(id));
+                     return Dot(Unit(DenseOf(501)), x) - Dot(Unit(DenseOf(502)), x);
+                   },
+                   5));
+    qdrant::QueryPoints request;
+    request.set_collection_name("h");
+    request.mutable_query()->mutable_nearest()->mutable_id()->set_num(2);
+    request.set_using_("d");
+    request.set_limit(5);
+    request.mutable_lookup_from()->set_collection_name("other");
+    request.mutable_lookup_from()->set_vector_name("v");
+    grpc::ClientContext context;
+    Deadline(context);
+    qdrant::QueryResponse reply;
+    grpc::Status status = stub->Query(&context, request, &reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    CHECK_SAME(GrpcHits(reply.result()),
+               BruteForce([&](uint64_t id) { return Cos(DenseOf(502), DenseOf(id)); }, 5));
+    // Refusals: an unknown collection, a missing point, a vector of another size.
+    HttpResponse unknown = Post(node, "/collections/h/points/query",
+                                R"({"query":1,"using":"d","lookup_from":{"collection":"nope"}})");
+    CHECK(unknown.status == 404);
+    CHECK(unknown.body.find("Collection `nope` doesn't exist") != std::string::npos);
+    HttpResponse missing =
+        Post(node, "/collections/h/points/query", R"({"query":7,"using":"d",)" + lookup + "}");
+    CHECK(missing.status == 404);
+    CHECK(missing.body.find("No point with id 7 found in collection `other`") != std::string::npos);
+    HttpResponse size = Post(node, "/collections/h/points/query",
+                             R"({"query":{"recommend":{"positive":[1]}},"using":"d",)"
+                             R"("lookup_from":{"collection":"other","vector":"w"}})");
+    CHECK(size.status == 400);
+    CHECK(size.body.find("expected dim: 4, got 3") != std::string::npos);
+  }
+
   SECTION("queries these parts cannot make are refused with what is wrong") {
     struct Case {
       std::string body;
@@ -767,8 +825,6 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
         {R"({"query":{"recommend":{"positive":[1],"strategy":"worst"}},"using":"d"})", 400,
          "strategy: unknown variant"},
         {R"({"query":{"sample":"random"}})", 400, "not supported by this server yet"},
-        {R"({"query":[1,2,3,4],"using":"d","lookup_from":{"collection":"x"}})", 400,
-         "`lookup_from` is not supported"},
         {R"({"query":{"fusion":"max"}})", 400, "expected `rrf` or `dbsf`"},
     };
     for (const Case& c : cases) {

@@ -301,6 +301,13 @@ Result<router::Query> ParseSearch(const qdrant::SearchPoints& request, const std
   return out;
 }
 
+router::LookupFrom LookupOf(const qdrant::LookupLocation& location) {
+  router::LookupFrom out;
+  out.collection = location.collection_name();
+  out.vector = location.vector_name();
+  return out;
+}
+
 Status NotYet(const std::string& what) {
   return Status::InvalidArgument("Bad request: " + what + " is not supported by this server yet");
 }
@@ -490,7 +497,7 @@ Status ParsePrefetch(const qdrant::PrefetchQuery& p, const std::string& path, ro
                      int depth) {
   if (depth >= 8)
     return Status::InvalidArgument("Bad request: prefetch is nested too deep (8 levels at most)");
-  if (p.has_lookup_from()) return NotYet("`lookup_from`");
+  if (p.has_lookup_from()) out.lookup_from = LookupOf(p.lookup_from());
   for (int i = 0; i < p.prefetch_size(); ++i) {
     router::Query sub;
     Status s =
@@ -524,7 +531,7 @@ Status ParseProjection(bool has_payload, const qdrant::WithPayloadSelector& with
 // A query (the Query API): prefetch, nearest, recommend, discover, context, order_by, fusion.
 Result<router::Query> ParseQuery(const qdrant::QueryPoints& request, const std::string& path) {
   router::Query out;
-  if (request.has_lookup_from()) return NotYet("`lookup_from`");
+  if (request.has_lookup_from()) out.lookup_from = LookupOf(request.lookup_from());
   for (int i = 0; i < request.prefetch_size(); ++i) {
     router::Query sub;
     Status s =
@@ -553,7 +560,7 @@ Result<router::Query> ParseQuery(const qdrant::QueryPoints& request, const std::
 // The search fields of RecommendPoints and DiscoverPoints.
 template <typename Request>
 Status ParseExampleSearch(const Request& request, const std::string& path, router::Query& out) {
-  if (request.has_lookup_from()) return NotYet("`lookup_from`");
+  if (request.has_lookup_from()) out.lookup_from = LookupOf(request.lookup_from());
   out.spec.vector_name = request.using_();
   Status s = CheckLimit(request.limit(), path);
   if (!s.ok()) return s;
@@ -1058,12 +1065,13 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* Query(CallbackServerContext* context, const qdrant::QueryPoints* request,
                             qdrant::QueryResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Query", *request)) return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
       Result<router::Query> search = ParseQuery(*request, "");
       if (!search.ok()) return search.status();
       search->consistency = ConsistencyOf(*request);
+      if (Status s = Lookups(context, "qdrant.Points/Query", *search); !s.ok()) return s;
       Result<segment::RecordBatch> result = router::Run(**c, std::move(*search));
       if (!result.ok()) return result.status();
       FillScored(*result, (*c)->config().unnamed_vector, response->mutable_result());
@@ -1076,7 +1084,7 @@ class PointsService final : public qdrant::Points::CallbackService {
                                  qdrant::QueryBatchResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/QueryBatch", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
       Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
       if (!c.ok()) return c.status();
       std::vector<router::Query> searches;
@@ -1085,6 +1093,7 @@ class PointsService final : public qdrant::Points::CallbackService {
             ParseQuery(request->query_points(i), "searches[" + std::to_string(i) + "].");
         if (!s.ok()) return s.status();
         s->consistency = ConsistencyOf(*request);
+        if (Status l = Lookups(context, "qdrant.Points/QueryBatch", *s); !l.ok()) return l;
         searches.push_back(std::move(*s));
       }
       return RunBatch(**c, searches, response);
@@ -1096,8 +1105,9 @@ class PointsService final : public qdrant::Points::CallbackService {
                                 qdrant::RecommendResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Recommend", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      return RunOne(*request, ParseRecommend, response->mutable_result());
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunOne(context, "qdrant.Points/Recommend", *request, ParseRecommend,
+                    response->mutable_result());
     });
   }
 
@@ -1106,8 +1116,9 @@ class PointsService final : public qdrant::Points::CallbackService {
                                      qdrant::RecommendBatchResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/RecommendBatch", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      return RunParsedBatch(*request, request->recommend_points(), ParseRecommend, response);
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunParsedBatch(context, "qdrant.Points/RecommendBatch", *request,
+                            request->recommend_points(), ParseRecommend, response);
     });
   }
 
@@ -1116,8 +1127,9 @@ class PointsService final : public qdrant::Points::CallbackService {
                                qdrant::DiscoverResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Discover", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      return RunOne(*request, ParseDiscover, response->mutable_result());
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunOne(context, "qdrant.Points/Discover", *request, ParseDiscover,
+                    response->mutable_result());
     });
   }
 
@@ -1126,8 +1138,9 @@ class PointsService final : public qdrant::Points::CallbackService {
                                     qdrant::DiscoverBatchResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/DiscoverBatch", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      return RunParsedBatch(*request, request->discover_points(), ParseDiscover, response);
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunParsedBatch(context, "qdrant.Points/DiscoverBatch", *request,
+                            request->discover_points(), ParseDiscover, response);
     });
   }
 
@@ -1136,8 +1149,9 @@ class PointsService final : public qdrant::Points::CallbackService {
                                    qdrant::SearchGroupsResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/SearchGroups", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      return RunGroups(*request, ParseSearch, response->mutable_result());
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunGroups(context, "qdrant.Points/SearchGroups", *request, ParseSearch,
+                       response->mutable_result());
     });
   }
 
@@ -1146,8 +1160,9 @@ class PointsService final : public qdrant::Points::CallbackService {
                                       qdrant::RecommendGroupsResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/RecommendGroups", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      return RunGroups(*request, ParseRecommend, response->mutable_result());
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunGroups(context, "qdrant.Points/RecommendGroups", *request, ParseRecommend,
+                       response->mutable_result());
     });
   }
 
@@ -1156,8 +1171,9 @@ class PointsService final : public qdrant::Points::CallbackService {
                                   qdrant::QueryGroupsResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/QueryGroups", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      return RunGroups(*request, ParseQuery, response->mutable_result());
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunGroups(context, "qdrant.Points/QueryGroups", *request, ParseQuery,
+                       response->mutable_result());
     });
   }
 
@@ -1282,7 +1298,8 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   // A */groups request: its plain form parsed by `parse`, run grouped, the groups into `out`.
   template <typename Request, typename Parse>
-  Status RunGroups(const Request& request, Parse parse, qdrant::GroupsResult* out) {
+  Status RunGroups(CallbackServerContext* context, std::string_view method, const Request& request,
+                   Parse parse, qdrant::GroupsResult* out) {
     Result<CollectionPtr> c = c_.collections->Get(request.collection_name());
     if (!c.ok()) return c.status();
     if (request.group_by().empty()) {
@@ -1298,6 +1315,7 @@ class PointsService final : public qdrant::Points::CallbackService {
     Result<router::Query> query = parse(AsPlain(request), "");
     if (!query.ok()) return query.status();
     query->consistency = ConsistencyOf(request);
+    if (Status s = Lookups(context, method, *query); !s.ok()) return s;
     Result<router::Groups> groups =
         router::RunGroups(**c, std::move(*query), request.group_by(), group_size);
     if (!groups.ok()) return groups.status();
@@ -1310,14 +1328,28 @@ class PointsService final : public qdrant::Points::CallbackService {
     return Status::Ok();
   }
 
+  // The collections a query's lookup_from names: the caller must be allowed to read each (as
+  // `method` on it), then they are resolved.
+  Status Lookups(CallbackServerContext* context, std::string_view method, router::Query& query) {
+    if (c_.auth != nullptr && c_.auth->enabled()) {
+      for (const std::string& name : router::LookupCollections(query)) {
+        if (Status s = AuthorizeCall(*c_.auth, *context, method, name); !s.ok()) return s;
+      }
+    }
+    return router::ResolveLookups(
+        query, [this](const std::string& name) { return c_.collections->Get(name); });
+  }
+
   // One query of a request parsed by `parse`, its scored points into `out`.
   template <typename Request, typename Parse, typename List>
-  Status RunOne(const Request& request, Parse parse, List* out) {
+  Status RunOne(CallbackServerContext* context, std::string_view method, const Request& request,
+                Parse parse, List* out) {
     Result<CollectionPtr> c = c_.collections->Get(request.collection_name());
     if (!c.ok()) return c.status();
     Result<router::Query> query = parse(request, "");
     if (!query.ok()) return query.status();
     query->consistency = ConsistencyOf(request);
+    if (Status s = Lookups(context, method, *query); !s.ok()) return s;
     Result<segment::RecordBatch> result = router::Run(**c, std::move(*query));
     if (!result.ok()) return result.status();
     FillScored(*result, (*c)->config().unnamed_vector, out);
@@ -1326,7 +1358,8 @@ class PointsService final : public qdrant::Points::CallbackService {
 
   // A batch request's queries, each parsed by `parse` and read with the batch's consistency.
   template <typename Request, typename Items, typename Parse, typename Response>
-  Status RunParsedBatch(const Request& request, const Items& items, Parse parse,
+  Status RunParsedBatch(CallbackServerContext* context, std::string_view method,
+                        const Request& request, const Items& items, Parse parse,
                         Response* response) {
     Result<CollectionPtr> c = c_.collections->Get(request.collection_name());
     if (!c.ok()) return c.status();
@@ -1335,6 +1368,7 @@ class PointsService final : public qdrant::Points::CallbackService {
       Result<router::Query> s = parse(items[i], "searches[" + std::to_string(i) + "].");
       if (!s.ok()) return s.status();
       s->consistency = ConsistencyOf(request);
+      if (Status l = Lookups(context, method, *s); !l.ok()) return l;
       searches.push_back(std::move(*s));
     }
     return RunBatch(**c, searches, response);

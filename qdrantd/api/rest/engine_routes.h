@@ -21,6 +21,9 @@ class WorkerPool;
 namespace qd::collection {
 class Snapshots;
 }  // namespace qd::collection
+namespace qd::api::auth {
+class Authenticator;
+}  // namespace qd::api::auth
 
 namespace qd::api::rest {
 
@@ -40,6 +43,9 @@ struct EngineContext {
   uint64_t peer_id = 0;   // this node's id in cluster mode
   PlacementFn placement;  // empty in standalone mode: every shard is local and Active
   collection::TransfersFn transfers;  // cluster mode: shard transfers in progress
+  // API keys and JWTs; null or disabled: none. The router checks each route's own collection;
+  // handlers check with it the other collections a request reads (a query's lookup_from).
+  const auth::Authenticator* auth = nullptr;
 };
 
 void AddCollectionRoutes(Router& router, EngineContext context);

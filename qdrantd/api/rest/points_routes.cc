@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "qdrantd/api/auth/authenticator.h"
 #include "qdrantd/api/rest/async_handler.h"
 #include "qdrantd/api/rest/json.h"
 #include "qdrantd/api/rest/point_codec.h"
@@ -790,6 +791,26 @@ Status NotYet(const std::string& what) {
   return Status::InvalidArgument("Bad request: " + what + " is not supported by this server yet");
 }
 
+// lookup_from: {"collection": name, "vector": name?}; absent or null is none.
+Status ParseLookupFrom(const Value& body, const std::string& path, router::Query& out) {
+  const Value* lookup = Member(body, "lookup_from");
+  if (!lookup || lookup->IsNull()) return Status::Ok();
+  if (!lookup->IsObject()) return TypeError(path + "lookup_from", "an object");
+  const Value* collection = Member(*lookup, "collection");
+  if (!collection || !collection->IsString()) {
+    return Status::InvalidArgument("Format error in JSON body: " + path +
+                                   "lookup_from: missing field `collection`");
+  }
+  router::LookupFrom from;
+  from.collection = collection->GetString();
+  if (const Value* vector = Member(*lookup, "vector"); vector && !vector->IsNull()) {
+    if (!vector->IsString()) return TypeError(path + "lookup_from.vector", "a string");
+    from.vector = vector->GetString();
+  }
+  out.lookup_from = std::move(from);
+  return Status::Ok();
+}
+
 // The `query` of a query request or prefetch, into `out`: a vector, a point id, or one of the
 // objects nearest, recommend, discover, context, order_by, fusion, rrf; absent lists points.
 Status ParseQueryVariant(const Value* query, const std::string& path, router::Query& out) {
@@ -903,9 +924,7 @@ Status ParseQueryVariant(const Value* query, const std::string& path, router::Qu
 // The fields a query request shares with its prefetches: prefetch (nested), query, using,
 // filter, params, score_threshold, limit.
 Status ParseQueryCore(const Value& body, const std::string& path, router::Query& out, int depth) {
-  if (const Value* lookup = Member(body, "lookup_from"); lookup && !lookup->IsNull()) {
-    return NotYet("`lookup_from`");
-  }
+  if (Status s = ParseLookupFrom(body, path, out); !s.ok()) return s;
   if (const Value* using_name = Member(body, "using"); using_name && !using_name->IsNull()) {
     if (!using_name->IsString()) return TypeError(path + "using", "a string");
     out.spec.vector_name = using_name->GetString();
@@ -962,9 +981,7 @@ Result<router::Query> ParseQuery(const Value& body, const std::string& path) {
 // The fields recommend and discover requests share with a search: using, filter, params,
 // limit, offset, score_threshold, with_payload, with_vector.
 Status ParseExampleSearch(const Value& body, const std::string& path, router::Query& out) {
-  if (const Value* lookup = Member(body, "lookup_from"); lookup && !lookup->IsNull()) {
-    return NotYet("`lookup_from`");
-  }
+  if (Status s = ParseLookupFrom(body, path, out); !s.ok()) return s;
   if (const Value* using_name = Member(body, "using"); using_name && !using_name->IsNull()) {
     if (!using_name->IsString()) return TypeError(path + "using", "a string");
     out.spec.vector_name = using_name->GetString();
@@ -1024,6 +1041,22 @@ void WriteScored(JsonWriter& w, const segment::RecordBatch& batch, bool unnamed)
   w.EndArray();
 }
 
+// A query's lookup_from collections: the caller must be allowed to read each, then they are
+// resolved.
+Status PrepareLookups(Collections& collections, const auth::Authenticator* authenticator,
+                      const Request& request, router::Query& query) {
+  if (authenticator != nullptr && authenticator->enabled()) {
+    for (const std::string& name : router::LookupCollections(query)) {
+      Status allowed = authenticator->Authorize(
+          request.credentials, auth::Requirement{auth::Need::kRead, auth::Scope::kCollection},
+          name);
+      if (!allowed.ok()) return allowed;
+    }
+  }
+  return router::ResolveLookups(
+      query, [&collections](const std::string& name) { return collections.Get(name); });
+}
+
 // The group fields of a */groups request: group_by (a payload path), group_size (default 3);
 // `limit` (the groups) is the query's. with_lookup is refused for now.
 Status ParseGroupFields(const Value& body, std::string& group_by, size_t& group_size) {
@@ -1047,7 +1080,8 @@ Status ParseGroupFields(const Value& body, std::string& group_by, size_t& group_
 enum class GroupsKind { kSearch, kQuery, kRecommend };
 
 // search/groups, query/groups, recommend/groups: {"groups": [{"id", "hits"}]}.
-Result<Response> SearchGroups(Collections& collections, const Request& request, GroupsKind kind) {
+Result<Response> SearchGroups(Collections& collections, const auth::Authenticator* authenticator,
+                              const Request& request, GroupsKind kind) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
   Result<rapidjson::Document> body = ParseJsonBody(request.body);
@@ -1059,6 +1093,7 @@ Result<Response> SearchGroups(Collections& collections, const Request& request, 
                                                                  : ParseSearch(*body, "");
   if (!query.ok()) return query.status();
   query->consistency = *consistency;
+  if (Status s = PrepareLookups(collections, authenticator, request, *query); !s.ok()) return s;
   std::string group_by;
   size_t group_size = 3;
   Status s = ParseGroupFields(*body, group_by, group_size);
@@ -1124,7 +1159,8 @@ Result<router::Query> ParseOf(SearchKind kind, const Value& body, const std::str
   }
 }
 
-Result<Response> Search(Collections& collections, server::WorkerPool& pool, const Request& request,
+Result<Response> Search(Collections& collections, server::WorkerPool& pool,
+                        const auth::Authenticator* authenticator, const Request& request,
                         SearchKind kind) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
@@ -1150,7 +1186,10 @@ Result<Response> Search(Collections& collections, server::WorkerPool& pool, cons
     if (!s.ok()) return s.status();
     searches.push_back(std::move(*s));
   }
-  for (router::Query& q : searches) q.consistency = *consistency;
+  for (router::Query& q : searches) {
+    q.consistency = *consistency;
+    if (Status s = PrepareLookups(collections, authenticator, request, q); !s.ok()) return s;
+  }
   // A batch's searches run on this thread and on idle pool threads: one request can use every
   // core, and a core is not left idle while another client's next request is in flight.
   std::vector<std::optional<Result<segment::RecordBatch>>> results(searches.size());
@@ -1178,6 +1217,7 @@ Result<Response> Search(Collections& collections, server::WorkerPool& pool, cons
 void AddPointRoutes(Router& router, EngineContext context) {
   Collections* collections = context.collections;
   server::WorkerPool* pool = context.pool;
+  const auth::Authenticator* authenticator = context.auth;
   auto add = [&](const char* method, const char* path, std::function<Result<Response>(const Request&)> fn) {
     router.Add(method, path, [context, fn](Request& request, Reply reply) {
       Async(context, request, std::move(reply), fn);
@@ -1214,45 +1254,49 @@ void AddPointRoutes(Router& router, EngineContext context) {
   add("POST", base.c_str(), [collections](const Request& r) { return GetPoints(*collections, r); });
   add("POST", (base + "/scroll").c_str(), [collections](const Request& r) { return Scroll(*collections, r); });
   add("POST", (base + "/count").c_str(), [collections](const Request& r) { return Count(*collections, r); });
-  add("POST", (base + "/search").c_str(), [collections, pool](const Request& r) {
-    return Search(*collections, *pool, r, SearchKind::kSearch);
+  add("POST", (base + "/search").c_str(), [collections, pool, authenticator](const Request& r) {
+    return Search(*collections, *pool, authenticator, r, SearchKind::kSearch);
   });
-  add("POST", (base + "/search/batch").c_str(), [collections, pool](const Request& r) {
-    return Search(*collections, *pool, r, SearchKind::kSearchBatch);
+  add("POST", (base + "/search/batch").c_str(),
+      [collections, pool, authenticator](const Request& r) {
+        return Search(*collections, *pool, authenticator, r, SearchKind::kSearchBatch);
+      });
+  add("POST", (base + "/query").c_str(), [collections, pool, authenticator](const Request& r) {
+    return Search(*collections, *pool, authenticator, r, SearchKind::kQuery);
   });
-  add("POST", (base + "/query").c_str(), [collections, pool](const Request& r) {
-    return Search(*collections, *pool, r, SearchKind::kQuery);
-  });
-  add("POST", (base + "/query/batch").c_str(), [collections, pool](const Request& r) {
-    return Search(*collections, *pool, r, SearchKind::kQueryBatch);
-  });
+  add("POST", (base + "/query/batch").c_str(),
+      [collections, pool, authenticator](const Request& r) {
+        return Search(*collections, *pool, authenticator, r, SearchKind::kQueryBatch);
+      });
   add("POST", "/collections/{collection_name}/facet",
       [collections](const Request& r) { return Facet(*collections, r); });
   add("POST", (base + "/search/matrix/pairs").c_str(),
       [collections](const Request& r) { return Matrix(*collections, r, true); });
   add("POST", (base + "/search/matrix/offsets").c_str(),
       [collections](const Request& r) { return Matrix(*collections, r, false); });
-  add("POST", (base + "/search/groups").c_str(), [collections](const Request& r) {
-    return SearchGroups(*collections, r, GroupsKind::kSearch);
+  add("POST", (base + "/search/groups").c_str(), [collections, authenticator](const Request& r) {
+    return SearchGroups(*collections, authenticator, r, GroupsKind::kSearch);
   });
-  add("POST", (base + "/query/groups").c_str(), [collections](const Request& r) {
-    return SearchGroups(*collections, r, GroupsKind::kQuery);
+  add("POST", (base + "/query/groups").c_str(), [collections, authenticator](const Request& r) {
+    return SearchGroups(*collections, authenticator, r, GroupsKind::kQuery);
   });
-  add("POST", (base + "/recommend/groups").c_str(), [collections](const Request& r) {
-    return SearchGroups(*collections, r, GroupsKind::kRecommend);
+  add("POST", (base + "/recommend/groups").c_str(), [collections, authenticator](const Request& r) {
+    return SearchGroups(*collections, authenticator, r, GroupsKind::kRecommend);
   });
-  add("POST", (base + "/recommend").c_str(), [collections, pool](const Request& r) {
-    return Search(*collections, *pool, r, SearchKind::kRecommend);
+  add("POST", (base + "/recommend").c_str(), [collections, pool, authenticator](const Request& r) {
+    return Search(*collections, *pool, authenticator, r, SearchKind::kRecommend);
   });
-  add("POST", (base + "/recommend/batch").c_str(), [collections, pool](const Request& r) {
-    return Search(*collections, *pool, r, SearchKind::kRecommendBatch);
+  add("POST", (base + "/recommend/batch").c_str(),
+      [collections, pool, authenticator](const Request& r) {
+        return Search(*collections, *pool, authenticator, r, SearchKind::kRecommendBatch);
+      });
+  add("POST", (base + "/discover").c_str(), [collections, pool, authenticator](const Request& r) {
+    return Search(*collections, *pool, authenticator, r, SearchKind::kDiscover);
   });
-  add("POST", (base + "/discover").c_str(), [collections, pool](const Request& r) {
-    return Search(*collections, *pool, r, SearchKind::kDiscover);
-  });
-  add("POST", (base + "/discover/batch").c_str(), [collections, pool](const Request& r) {
-    return Search(*collections, *pool, r, SearchKind::kDiscoverBatch);
-  });
+  add("POST", (base + "/discover/batch").c_str(),
+      [collections, pool, authenticator](const Request& r) {
+        return Search(*collections, *pool, authenticator, r, SearchKind::kDiscoverBatch);
+      });
   add_update("PUT", "/collections/{collection_name}/index",
              [collections](const Request& r, const Collection::OnDurable& d) { return CreateFieldIndex(*collections, r, d); });
   add_update("DELETE", "/collections/{collection_name}/index/{field_name}",
