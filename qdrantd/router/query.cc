@@ -735,4 +735,33 @@ Result<Groups> RunGroups(const collection::Collection& collection, Query query,
   return out;
 }
 
+Status LookupGroups(Groups& groups, const collection::Collection& from,
+                    const segment::Projection& projection,
+                    const collection::ReadConsistency& consistency) {
+  std::vector<PointId> ids;
+  std::vector<std::optional<PointId>> id_of(groups.groups.size());
+  for (size_t i = 0; i < groups.groups.size(); ++i) {
+    const GroupKey& key = groups.groups[i].id;
+    if (key.kind == GroupKey::Kind::kUnsigned) {
+      id_of[i] = PointId::Num(key.unsigned_value);
+    } else if (key.kind == GroupKey::Kind::kString) {
+      Result<PointId> uuid = PointId::ParseUuid(key.string_value);
+      if (uuid.ok()) id_of[i] = *uuid;
+    }
+    if (id_of[i]) ids.push_back(*id_of[i]);
+  }
+  if (ids.empty()) return Status::Ok();
+  Result<RecordBatch> found = from.Retrieve(ids, projection, consistency);
+  if (!found.ok()) return found.status();
+  groups.lookups = std::move(*found);
+  std::unordered_map<PointId, size_t, segment::PointIdHash> at;
+  for (size_t i = 0; i < groups.lookups.points.size(); ++i)
+    at.emplace(groups.lookups.points[i].id, i);
+  for (size_t i = 0; i < groups.groups.size(); ++i) {
+    if (!id_of[i]) continue;
+    if (auto it = at.find(*id_of[i]); it != at.end()) groups.groups[i].lookup = it->second;
+  }
+  return Status::Ok();
+}
+
 }  // namespace qd::router

@@ -105,9 +105,11 @@ struct Groups {
   segment::RecordBatch records;  // every hit; payloads live in its arena
   struct Group {
     GroupKey id;
-    std::vector<size_t> hits;  // indexes into records.points
+    std::vector<size_t> hits;      // indexes into records.points
+    std::optional<size_t> lookup;  // index into lookups.points (with_lookup)
   };
   std::vector<Group> groups;
+  segment::RecordBatch lookups;
 };
 
 // Runs `query` grouped by the values of the payload field `group_by` (Qdrant's query/groups,
@@ -119,5 +121,12 @@ struct Groups {
 // for a group_by that is not a payload path.
 Result<Groups> RunGroups(const collection::Collection& collection, Query query,
                          const std::string& group_by, size_t group_size);
+
+// Qdrant's with_lookup: the point of `from` whose id is each group's id (an unsigned integer
+// or a UUID string), read with `projection`, becomes the group's lookup. Groups with no such
+// point have none.
+Status LookupGroups(Groups& groups, const collection::Collection& from,
+                    const segment::Projection& projection,
+                    const collection::ReadConsistency& consistency);
 
 }  // namespace qd::router

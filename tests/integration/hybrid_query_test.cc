@@ -631,11 +631,69 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
         Post(node, "/collections/h/points/query/groups", R"({"query":[1,2,3,4],"using":"d"})");
     CHECK(no_key.status == 400);
     CHECK(no_key.body.find("group_by") != std::string::npos);
-    HttpResponse lookup =
+    // with_lookup: each group's id is a point of another collection.
+    REQUIRE(HttpRequest(node.http_port(), "PUT", "/collections/titles",
+                        R"({"vectors":{"size":2,"distance":"Dot"}})")
+                .status == 200);
+    std::string titles = R"({"points":[)";
+    for (int g = 0; g < 4; ++g) {  // no point for group 4
+      titles += (g ? "," : "") + std::string(R"({"id":)") + std::to_string(g) +
+                R"(,"vector":[1,0],"payload":{"title":"group )" + std::to_string(g) + R"("}})";
+    }
+    REQUIRE(
+        HttpRequest(node.http_port(), "PUT", "/collections/titles/points?wait=true", titles + "]}")
+            .status == 200);
+    HttpResponse looked = Post(node, "/collections/h/points/query/groups",
+                               R"({"query":)" + Json(v) +
+                                   R"(,"using":"d","group_by":"g","limit":5,"group_size":1,)"
+                                   R"("with_lookup":"titles"})");
+    INFO(looked.body);
+    REQUIRE(looked.status == 200);
+    rapidjson::Document l = ParseJson(looked.body);
+    REQUIRE(l["result"]["groups"].Size() == 5);
+    for (const auto& g : l["result"]["groups"].GetArray()) {
+      const uint64_t id = g["id"].GetUint64();
+      if (id == 4) {
+        CHECK_FALSE(g.HasMember("lookup"));
+        continue;
+      }
+      REQUIRE(g.HasMember("lookup"));
+      CHECK(g["lookup"]["id"].GetUint64() == id);
+      CHECK(g["lookup"]["payload"]["title"].GetString() == "group " + std::to_string(id));
+    }
+    HttpResponse bare = Post(
+        node, "/collections/h/points/query/groups",
+        R"({"query":)" + Json(v) +
+            R"(,"using":"d","group_by":"g","limit":2,"group_size":1,)"
+            R"("with_lookup":{"collection":"titles","with_payload":false,"with_vectors":true}})");
+    REQUIRE(bare.status == 200);
+    rapidjson::Document b = ParseJson(bare.body);
+    for (const auto& g : b["result"]["groups"].GetArray()) {
+      if (!g.HasMember("lookup")) continue;
+      CHECK(g["lookup"]["payload"].IsNull());
+      CHECK(g["lookup"]["vector"].IsArray());
+    }
+    qdrant::QueryPointGroups with_lookup = request;
+    with_lookup.set_limit(5);
+    with_lookup.mutable_with_lookup()->set_collection("titles");
+    grpc::ClientContext lookup_context;
+    Deadline(lookup_context);
+    qdrant::QueryGroupsResponse lookup_reply;
+    status = stub->QueryGroups(&lookup_context, with_lookup, &lookup_reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    size_t with_title = 0;
+    for (const auto& g : lookup_reply.result().groups()) {
+      if (!g.has_lookup()) continue;
+      CHECK(g.lookup().payload().at("title").string_value() ==
+            "group " + std::to_string(g.id().unsigned_value()));
+      ++with_title;
+    }
+    CHECK(with_title == 4);
+    HttpResponse nowhere =
         Post(node, "/collections/h/points/query/groups",
-             R"({"query":[1,2,3,4],"using":"d","group_by":"g","with_lookup":"other"})");
-    CHECK(lookup.status == 400);
-    CHECK(lookup.body.find("`with_lookup` is not supported") != std::string::npos);
+             R"({"query":[1,2,3,4],"using":"d","group_by":"g","with_lookup":"nope"})");
+    CHECK(nowhere.status == 404);
   }
 
   SECTION("facets and the distance matrix") {

@@ -1306,7 +1306,6 @@ class PointsService final : public qdrant::Points::CallbackService {
       return Status::InvalidArgument(
           "Validation error in JSON body: [group_by: must not be empty]");
     }
-    if (request.has_with_lookup()) return NotYet("`with_lookup`");
     const uint64_t group_size = request.group_size();
     if (group_size == 0) {
       return Status::Unprocessable(
@@ -1316,14 +1315,41 @@ class PointsService final : public qdrant::Points::CallbackService {
     if (!query.ok()) return query.status();
     query->consistency = ConsistencyOf(request);
     if (Status s = Lookups(context, method, *query); !s.ok()) return s;
+    // with_lookup reads another collection: the caller must be allowed to read it.
+    CollectionPtr lookup;
+    segment::Projection lookup_projection;
+    if (request.has_with_lookup()) {
+      const qdrant::WithLookup& with = request.with_lookup();
+      if (c_.auth != nullptr && c_.auth->enabled()) {
+        Status allowed = AuthorizeCall(*c_.auth, *context, method, with.collection());
+        if (!allowed.ok()) return allowed;
+      }
+      Result<CollectionPtr> from = c_.collections->Get(with.collection());
+      if (!from.ok()) return from.status();
+      lookup = *from;
+      Result<segment::PayloadProjector> payload =
+          ParseWithPayload(with.has_with_payload() ? &with.with_payload() : nullptr, true);
+      if (!payload.ok()) return payload.status();
+      lookup_projection.payload = std::move(*payload);
+      ParseWithVectors(with.has_with_vectors() ? &with.with_vectors() : nullptr, lookup_projection);
+    }
+    const collection::ReadConsistency read = query->consistency;
     Result<router::Groups> groups =
         router::RunGroups(**c, std::move(*query), request.group_by(), group_size);
     if (!groups.ok()) return groups.status();
+    if (lookup) {
+      Status s = router::LookupGroups(*groups, *lookup, lookup_projection, read);
+      if (!s.ok()) return s;
+    }
     const bool unnamed = (*c)->config().unnamed_vector;
     for (const router::Groups::Group& g : groups->groups) {
       qdrant::PointGroup* group = out->add_groups();
       SetGroupId(g.id, group->mutable_id());
       for (size_t i : g.hits) ToProto(groups->records.points[i], unnamed, group->add_hits());
+      if (g.lookup) {
+        ToProto(groups->lookups.points[*g.lookup], lookup->config().unnamed_vector,
+                group->mutable_lookup());
+      }
     }
     return Status::Ok();
   }

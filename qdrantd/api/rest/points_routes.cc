@@ -1057,9 +1057,17 @@ Status PrepareLookups(Collections& collections, const auth::Authenticator* authe
       query, [&collections](const std::string& name) { return collections.Get(name); });
 }
 
-// The group fields of a */groups request: group_by (a payload path), group_size (default 3);
-// `limit` (the groups) is the query's. with_lookup is refused for now.
-Status ParseGroupFields(const Value& body, std::string& group_by, size_t& group_size) {
+// A */groups request's with_lookup: a collection name, or {collection, with_payload (default
+// true), with_vectors (default false)}.
+struct GroupLookup {
+  std::string collection;
+  segment::Projection projection;
+};
+
+// The group fields of a */groups request: group_by (a payload path), group_size (default 3),
+// with_lookup; `limit` (the groups) is the query's.
+Status ParseGroupFields(const Value& body, std::string& group_by, size_t& group_size,
+                        std::optional<GroupLookup>& lookup) {
   const Value* by = Member(body, "group_by");
   if (!by) return Status::InvalidArgument("Format error in JSON body: missing field `group_by`");
   if (!by->IsString() || by->GetStringLength() == 0) return TypeError("group_by", "a payload key");
@@ -1071,9 +1079,29 @@ Status ParseGroupFields(const Value& body, std::string& group_by, size_t& group_
         "Validation error in JSON body: [group_size: value 0 invalid, must be 1 or more]");
   }
   group_size = size->value_or(3);
-  if (const Value* lookup = Member(body, "with_lookup"); lookup && !lookup->IsNull()) {
-    return NotYet("`with_lookup`");
+  const Value* with = Member(body, "with_lookup");
+  if (!with || with->IsNull()) return Status::Ok();
+  GroupLookup out;
+  if (with->IsString()) {
+    out.collection = with->GetString();
+    out.projection.payload = [](const Value& in, Value& copy,
+                                rapidjson::Document::AllocatorType& a) { copy.CopyFrom(in, a); };
+  } else if (with->IsObject()) {
+    const Value* collection = Member(*with, "collection");
+    if (!collection || !collection->IsString()) {
+      return Status::InvalidArgument(
+          "Format error in JSON body: with_lookup: missing field `collection`");
+    }
+    out.collection = collection->GetString();
+    Result<segment::PayloadProjector> payload = ParseWithPayload(*with, true);
+    if (!payload.ok()) return payload.status();
+    out.projection.payload = std::move(*payload);
+    if (Status s = ParseWithVector(*with, out.projection); !s.ok()) return s;
+  } else {
+    return TypeError("with_lookup",
+                     "a collection name or {collection, with_payload, with_vectors}");
   }
+  lookup = std::move(out);
   return Status::Ok();
 }
 
@@ -1096,10 +1124,29 @@ Result<Response> SearchGroups(Collections& collections, const auth::Authenticato
   if (Status s = PrepareLookups(collections, authenticator, request, *query); !s.ok()) return s;
   std::string group_by;
   size_t group_size = 3;
-  Status s = ParseGroupFields(*body, group_by, group_size);
+  std::optional<GroupLookup> lookup;
+  Status s = ParseGroupFields(*body, group_by, group_size, lookup);
   if (!s.ok()) return s;
+  // with_lookup reads another collection: the caller must be allowed to read it.
+  CollectionPtr lookup_collection;
+  if (lookup) {
+    if (authenticator != nullptr && authenticator->enabled()) {
+      Status allowed = authenticator->Authorize(
+          request.credentials, auth::Requirement{auth::Need::kRead, auth::Scope::kCollection},
+          lookup->collection);
+      if (!allowed.ok()) return allowed;
+    }
+    Result<CollectionPtr> from = collections.Get(lookup->collection);
+    if (!from.ok()) return from.status();
+    lookup_collection = *from;
+  }
+  const collection::ReadConsistency read = query->consistency;
   Result<router::Groups> groups = router::RunGroups(**c, std::move(*query), group_by, group_size);
   if (!groups.ok()) return groups.status();
+  if (lookup_collection) {
+    s = router::LookupGroups(*groups, *lookup_collection, lookup->projection, read);
+    if (!s.ok()) return s;
+  }
   const bool unnamed = (*c)->config().unnamed_vector;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
@@ -1125,6 +1172,11 @@ Result<Response> SearchGroups(Collections& collections, const auth::Authenticato
     w.StartArray();
     for (size_t i : g.hits) WriteRecord(w, groups->records.points[i], true, unnamed);
     w.EndArray();
+    if (g.lookup) {
+      w.Key("lookup");
+      WriteRecord(w, groups->lookups.points[*g.lookup], false,
+                  lookup_collection->config().unnamed_vector);
+    }
     w.EndObject();
   }
   w.EndArray();
