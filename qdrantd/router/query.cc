@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -380,6 +381,28 @@ Result<std::vector<Scored>> Evaluate(const collection::Collection& collection, Q
     }
     if (fused.size() > want) fused.resize(want);
     return fused;
+  }
+  if (query.kind == Query::Kind::kSample) {
+    // Among the prefetched points, or every point the filter passes.
+    std::vector<PointId> pool;
+    if (prefetched) {
+      IdSet seen;
+      for (const std::vector<Scored>& list : lists) {
+        for (const Scored& s : list) {
+          if (seen.insert(s.id).second) pool.push_back(s.id);
+        }
+      }
+    } else {
+      Result<std::vector<PointId>> all = Scan(collection, query, *filter ? &*filter : nullptr);
+      if (!all.ok()) return all.status();
+      pool = std::move(*all);
+    }
+    thread_local std::mt19937_64 rng(std::random_device{}());
+    std::shuffle(pool.begin(), pool.end(), rng);
+    if (pool.size() > want) pool.resize(want);
+    std::vector<Scored> out;
+    for (const PointId& id : pool) out.push_back(Scored{id, 0, 0});
+    return out;
   }
   if (prefetched && query.kind == Query::Kind::kList) {
     if (lists.size() != 1) {

@@ -48,6 +48,7 @@ struct Query {
     kDiscover,        // near `target`, within the context `pairs`
     kContext,         // within the context `pairs` only
     kFusion,          // the prefetches' results fused by `fusion`
+    kSample,          // points drawn at random (Qdrant's sample: random), score 0
   };
   enum class Strategy : uint8_t { kAverageVector, kBestScore, kSumScores };
   enum class Fusion : uint8_t { kRrf, kDbsf };

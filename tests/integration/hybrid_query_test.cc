@@ -862,6 +862,45 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     CHECK(size.body.find("expected dim: 4, got 3") != std::string::npos);
   }
 
+  SECTION("sample: random points, among the filtered or the prefetched") {
+    Hits first = Query(node, R"({"query":{"sample":"random"},"limit":10,)"
+                             R"("filter":{"must":[{"key":"g","match":{"value":3}}]}})");
+    REQUIRE(first.size() == 10);
+    std::set<uint64_t> ids;
+    for (const Hit& h : first) {
+      CHECK(h.id % 5 == 3);
+      CHECK(h.score == 0.0f);
+      ids.insert(h.id);
+    }
+    CHECK(ids.size() == 10);
+    // Another draw of 10 of the 24 is the same set once in C(24, 10) = 1,961,256 tries.
+    Hits second = Query(node, R"({"query":{"sample":"random"},"limit":10,)"
+                              R"("filter":{"must":[{"key":"g","match":{"value":3}}]}})");
+    std::set<uint64_t> again;
+    for (const Hit& h : second) again.insert(h.id);
+    CHECK(again != ids);
+    // Over a prefetch: drawn from its 5 points only.
+    Hits within =
+        Query(node, R"({"prefetch":{"query":)" + Json(v) +
+                        R"(,"using":"d","limit":5},"query":{"sample":"random"},"limit":3})");
+    Hits top5 = Query(node, R"({"query":)" + Json(v) + R"(,"using":"d","limit":5})");
+    REQUIRE(within.size() == 3);
+    for (const Hit& h : within) {
+      CHECK(std::any_of(top5.begin(), top5.end(), [&](const Hit& t) { return t.id == h.id; }));
+    }
+    qdrant::QueryPoints request;
+    request.set_collection_name("h");
+    request.mutable_query()->set_sample(qdrant::Random);
+    request.set_limit(7);
+    grpc::ClientContext context;
+    Deadline(context);
+    qdrant::QueryResponse reply;
+    grpc::Status status = stub->Query(&context, request, &reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    CHECK(reply.result_size() == 7);
+  }
+
   SECTION("queries these parts cannot make are refused with what is wrong") {
     struct Case {
       std::string body;
@@ -882,7 +921,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
          "Not existing vector name error: nope"},
         {R"({"query":{"recommend":{"positive":[1],"strategy":"worst"}},"using":"d"})", 400,
          "strategy: unknown variant"},
-        {R"({"query":{"sample":"random"}})", 400, "not supported by this server yet"},
+        {R"({"query":{"formula":{"sum":[1]}}})", 400, "not supported by this server yet"},
+        {R"({"query":{"sample":"all"}})", 400, "expected `random`"},
         {R"({"query":{"fusion":"max"}})", 400, "expected `rrf` or `dbsf`"},
     };
     for (const Case& c : cases) {

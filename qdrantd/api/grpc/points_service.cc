@@ -472,8 +472,9 @@ Status ParseQueryVariant(bool has, const qdrant::Query& query, const std::string
       out.rrf_k = query.rrf().has_k() ? query.rrf().k() : 2;
       out.rrf_weights.assign(query.rrf().weights().begin(), query.rrf().weights().end());
       return Status::Ok();
-    case qdrant::Query::kSample:
-      return NotYet("the `sample` query");
+    case qdrant::Query::kSample:  // Sample has one value: Random
+      out.kind = Kind::kSample;
+      return Status::Ok();
     case qdrant::Query::kFormula:
       return NotYet("the `formula` query");
     case qdrant::Query::kNearestWithMmr:

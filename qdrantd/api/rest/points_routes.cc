@@ -915,7 +915,15 @@ Status ParseQueryVariant(const Value* query, const std::string& path, router::Qu
     }
     return Status::Ok();
   }
-  for (const char* name : {"sample", "formula", "relevance_feedback"}) {
+  if (const Value* sample = Member(*query, "sample")) {
+    if (!sample->IsString() || std::string_view(sample->GetString()) != "random") {
+      return Status::InvalidArgument("Format error in JSON body: " + path +
+                                     "query.sample: unknown variant, expected `random`");
+    }
+    out.kind = Kind::kSample;
+    return Status::Ok();
+  }
+  for (const char* name : {"formula", "relevance_feedback"}) {
     if (query->HasMember(name)) return NotYet(std::string("the `") + name + "` query");
   }
   return TypeError(path + "query", "a vector, a point id or a query object");
