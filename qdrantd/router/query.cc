@@ -416,7 +416,9 @@ Result<std::vector<Scored>> Evaluate(const collection::Collection& collection, Q
     return Status::InvalidArgument("Bad request: order_by over prefetch is not supported yet");
   }
 
-  if (query.kind == Query::Kind::kOrderBy || query.kind == Query::Kind::kList) {
+  // The queries the collection answers itself: its best `want`, ids and scores only. `vs`
+  // null: an ordered page, ranked by position.
+  auto direct = [&](const segment::VectorSpec* vs) -> Result<std::vector<Scored>> {
     Query plain = query;
     plain.filter = std::move(*filter);
     plain.projection = {};
@@ -426,27 +428,19 @@ Result<std::vector<Scored>> Evaluate(const collection::Collection& collection, Q
     if (!page.ok()) return page.status();
     std::vector<Scored> out;
     for (size_t i = 0; i < page->points.size(); ++i) {
-      out.push_back(FromRecord(page->points[i], nullptr, i));
+      out.push_back(FromRecord(page->points[i], vs, i));
     }
     return out;
+  };
+  if (query.kind == Query::Kind::kOrderBy || query.kind == Query::Kind::kList) {
+    return direct(nullptr);
   }
 
   Result<segment::VectorSpec> vs = SpecOf(collection, query.spec.vector_name);
   if (!vs.ok()) return vs.status();
   if (!prefetched &&
       (query.kind == Query::Kind::kNearest || query.kind == Query::Kind::kNearestToPoint)) {
-    Query plain = query;
-    plain.filter = std::move(*filter);
-    plain.projection = {};
-    plain.spec.limit = want;
-    plain.spec.offset = 0;
-    Result<RecordBatch> page = RunDirect(collection, std::move(plain));
-    if (!page.ok()) return page.status();
-    std::vector<Scored> out;
-    for (size_t i = 0; i < page->points.size(); ++i) {
-      out.push_back(FromRecord(page->points[i], &*vs, i));
-    }
-    return out;
+    return direct(&*vs);
   }
 
   Examples examples(collection, query, *vs);
