@@ -373,6 +373,11 @@ Result<std::vector<Scored>> Evaluate(const collection::Collection& collection, Q
       return Status::InvalidArgument(
           "Bad request: fusion needs `prefetch`: it fuses their results");
     }
+    if (!query.rrf_weights.empty() && query.rrf_weights.size() != lists.size()) {
+      return Status::InvalidArgument(
+          "Bad request: rrf has " + std::to_string(query.rrf_weights.size()) + " weights for " +
+          std::to_string(lists.size()) + " prefetches: give one per prefetch");
+    }
     std::vector<Scored> fused = query.fusion == Query::Fusion::kRrf
                                     ? FuseRrf(lists, query.rrf_k, query.rrf_weights)
                                     : FuseDbsf(lists);

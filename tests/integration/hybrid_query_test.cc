@@ -924,6 +924,9 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
         {R"({"query":{"formula":{"sum":[1]}}})", 400, "not supported by this server yet"},
         {R"({"query":{"sample":"all"}})", 400, "expected `random`"},
         {R"({"query":{"fusion":"max"}})", 400, "expected `rrf` or `dbsf`"},
+        {R"({"prefetch":[)" + dense_prefetch + "," + sparse_prefetch +
+             R"(],"query":{"rrf":{"weights":[1,2,3]}}})",
+         400, "rrf has 3 weights for 2 prefetches"},
     };
     for (const Case& c : cases) {
       HttpResponse r = Post(node, "/collections/h/points/query", c.body);
