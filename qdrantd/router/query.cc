@@ -36,6 +36,20 @@ Result<segment::PointFilter> Excluding(const segment::PointFilter& filter,
   return segment::PointFilter::ParseText(json, "filter");
 }
 
+// `filter` narrowed to `ids`: {"must": [filter, {"has_id": ids}]}.
+Result<segment::PointFilter> Among(const segment::PointFilter& filter,
+                                   const std::vector<PointId>& ids) {
+  std::string json = "{\"must\":[";
+  if (filter) json += filter.json + ",";
+  json += "{\"has_id\":[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) json += ',';
+    json += ids[i].ToJson();
+  }
+  json += "]}]}";
+  return segment::PointFilter::ParseText(json, "filter");
+}
+
 // Both filters: a prefetch runs with its parent's filter as well as its own (Qdrant's rule).
 Result<segment::PointFilter> Both(const segment::PointFilter& a, const segment::PointFilter& b) {
   if (!a) return b;
@@ -342,7 +356,7 @@ Result<std::vector<PointId>> Scan(const collection::Collection& collection, cons
 }
 
 Scored FromRecord(const PointRecord& r, const segment::VectorSpec* vs, size_t position) {
-  Scored s{r.id, r.score, r.score};
+  Scored s{r.id, r.score, r.score, r.order_value};
   if (!vs) {
     s.key = -static_cast<float>(position);  // ordered pages: their order is the ranking
   } else if (!vs->sparse && (vs->distance == index::Distance::kEuclid ||
@@ -418,7 +432,26 @@ Result<std::vector<Scored>> Evaluate(const collection::Collection& collection, Q
     return std::move(lists[0]);
   }
   if (prefetched && query.kind == Query::Kind::kOrderBy) {
-    return Status::InvalidArgument("Bad request: order_by over prefetch is not supported yet");
+    // The prefetched points ordered by the payload field: the collection's ordered read,
+    // narrowed to them by id (the payload indexes plan has_id to exactly those points).
+    std::vector<PointId> ids;
+    IdSet seen;
+    for (const std::vector<Scored>& list : lists) {
+      for (const Scored& s : list) {
+        if (seen.insert(s.id).second) ids.push_back(s.id);
+      }
+    }
+    if (ids.empty()) return std::vector<Scored>{};
+    Result<segment::PointFilter> among = Among(*filter, ids);
+    if (!among.ok()) return among.status();
+    Result<RecordBatch> page =
+        collection.QueryOrdered(*query.order_by, 0, want, &*among, {}, query.consistency);
+    if (!page.ok()) return page.status();
+    std::vector<Scored> out;
+    for (size_t i = 0; i < page->points.size(); ++i) {
+      out.push_back(FromRecord(page->points[i], nullptr, i));
+    }
+    return out;
   }
 
   // The queries the collection answers itself: its best `want`, ids and scores only. `vs`
@@ -613,6 +646,7 @@ Result<segment::RecordBatch> Run(const collection::Collection& collection, Query
     if (it == at.end()) continue;  // deleted since it was scored
     PointRecord r = std::move(records->points[it->second]);
     r.score = (*ranked)[i].score;
+    r.order_value = (*ranked)[i].order_value;
     out.points.push_back(std::move(r));
   }
   return out;

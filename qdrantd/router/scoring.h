@@ -14,20 +14,24 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "qdrantd/index/hnsw_index.h"
+#include "qdrantd/index/payload_index.h"
 #include "qdrantd/segment/operation.h"
 #include "qdrantd/segment/point_id.h"
 
 namespace qd::router {
 
 // One result: `score` as reported, `key` the same made "higher is better" (the negated
-// distance for Euclid and Manhattan nearest searches, the score otherwise).
+// distance for Euclid and Manhattan nearest searches, the score otherwise). Results ordered by
+// a payload field carry the value they stand for.
 struct Scored {
   segment::PointId id;
   float score = 0;
   float key = 0;
+  std::optional<index::OrderValue> order_value;
 };
 
 // Sorts best first: higher key, ties by id ascending (deterministic across shards).

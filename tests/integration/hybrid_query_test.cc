@@ -901,6 +901,56 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     CHECK(reply.result_size() == 7);
   }
 
+  SECTION("order_by over a prefetch: the prefetched points by a payload field") {
+    REQUIRE(HttpRequest(node.http_port(), "PUT", "/collections/h/index?wait=true",
+                        R"({"field_name":"g","field_schema":"integer"})")
+                .status == 200);
+    Hits dense = Query(node, dense_prefetch);
+    REQUIRE(dense.size() == 20);
+    // Descending by g, ties by id descending (Qdrant's (value, id) order).
+    std::vector<uint64_t> want;
+    for (const Hit& h : dense) want.push_back(h.id);
+    std::sort(want.begin(), want.end(),
+              [](uint64_t a, uint64_t b) { return a % 5 != b % 5 ? a % 5 > b % 5 : a > b; });
+    want.resize(6);
+    HttpResponse r = Post(node, "/collections/h/points/query",
+                          R"({"prefetch":)" + dense_prefetch +
+                              R"(,"query":{"order_by":{"key":"g","direction":"desc"}},"limit":6})");
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    rapidjson::Document d = ParseJson(r.body);
+    std::vector<uint64_t> got;
+    for (const auto& p : d["result"]["points"].GetArray()) {
+      got.push_back(p["id"].GetUint64());
+      CHECK(p["order_value"].GetInt64() == int64_t(p["id"].GetUint64() % 5));
+    }
+    CHECK(got == want);
+    qdrant::QueryPoints request;
+    request.set_collection_name("h");
+    qdrant::PrefetchQuery* p = request.add_prefetch();
+    SetDense(p->mutable_query()->mutable_nearest(), v);
+    p->set_using_("d");
+    p->set_limit(20);
+    request.mutable_query()->mutable_order_by()->set_key("g");
+    request.mutable_query()->mutable_order_by()->set_direction(qdrant::Desc);
+    request.set_limit(6);
+    grpc::ClientContext context;
+    Deadline(context);
+    qdrant::QueryResponse reply;
+    grpc::Status status = stub->Query(&context, request, &reply);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    std::vector<uint64_t> grpc_ids;
+    for (const auto& point : reply.result()) grpc_ids.push_back(point.id().num());
+    CHECK(grpc_ids == want);
+    // Without a range index on the key: Qdrant's refusal.
+    HttpResponse unindexed =
+        Post(node, "/collections/h/points/query",
+             R"({"prefetch":)" + dense_prefetch + R"(,"query":{"order_by":"tag"}})");
+    CHECK(unindexed.status == 400);
+    CHECK(unindexed.body.find("No range index for `order_by` key") != std::string::npos);
+  }
+
   SECTION("queries these parts cannot make are refused with what is wrong") {
     struct Case {
       std::string body;
