@@ -186,6 +186,19 @@ void Deadline(grpc::ClientContext& context) {
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
 }
 
+// Calls `method` of `stub` with a 10 s deadline, REQUIREs OK (showing the status otherwise) and
+// returns the reply.
+template <typename Reply, typename Stub, typename Method, typename Request>
+Reply Call(Stub& stub, Method method, const Request& request) {
+  grpc::ClientContext context;
+  Deadline(context);
+  Reply reply;
+  grpc::Status status = (stub.*method)(&context, request, &reply);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  return reply;
+}
+
 void SetDense(qdrant::VectorInput* in, const std::vector<float>& v) {
   for (float x : v) in->mutable_dense()->add_data(x);
 }
@@ -252,13 +265,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     qdrant::QueryPoints request;
     request.set_collection_name("h");
     fill(request);
-    grpc::ClientContext context;
-    Deadline(context);
-    qdrant::QueryResponse reply;
-    grpc::Status s = stub->Query(&context, request, &reply);
-    INFO(s.error_message());
-    REQUIRE(s.ok());
-    return GrpcHits(reply.result());
+    return GrpcHits(
+        Call<qdrant::QueryResponse>(*stub, &qdrant::Points::Stub::Query, request).result());
   };
 
   const std::vector<float> v = DenseOf(1000);
@@ -418,12 +426,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
       request.set_using_("d");
       request.set_limit(10);
       request.mutable_params()->set_exact(true);
-      grpc::ClientContext context;
-      Deadline(context);
-      qdrant::RecommendResponse reply;
-      grpc::Status status = stub->Recommend(&context, request, &reply);
-      INFO(status.error_message());
-      REQUIRE(status.ok());
+      qdrant::RecommendResponse reply =
+          Call<qdrant::RecommendResponse>(*stub, &qdrant::Points::Stub::Recommend, request);
       CHECK_SAME(GrpcHits(reply.result()), expected);
     }
     // Without `exact`, the candidates come from searches around each positive example; on this
@@ -498,12 +502,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     request.set_using_("d");
     request.set_limit(10);
     request.mutable_params()->set_exact(true);
-    grpc::ClientContext context_call;
-    Deadline(context_call);
-    qdrant::DiscoverResponse reply;
-    grpc::Status status = stub->Discover(&context_call, request, &reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::DiscoverResponse reply =
+        Call<qdrant::DiscoverResponse>(*stub, &qdrant::Points::Stub::Discover, request);
     CHECK_SAME(GrpcHits(reply.result()), discover);
   }
 
@@ -579,12 +579,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     request.set_limit(3);
     request.set_group_size(2);
     request.mutable_with_payload()->set_enable(true);
-    grpc::ClientContext context;
-    Deadline(context);
-    qdrant::QueryGroupsResponse reply;
-    grpc::Status status = stub->QueryGroups(&context, request, &reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::QueryGroupsResponse reply =
+        Call<qdrant::QueryGroupsResponse>(*stub, &qdrant::Points::Stub::QueryGroups, request);
     REQUIRE(reply.result().groups_size() == 3);
     for (int i = 0; i < 3; ++i) {
       const qdrant::PointGroup& g = reply.result().groups(i);
@@ -601,12 +597,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     search.set_group_by("tag");
     search.set_limit(2);
     search.set_group_size(4);
-    grpc::ClientContext search_context;
-    Deadline(search_context);
-    qdrant::SearchGroupsResponse search_reply;
-    status = stub->SearchGroups(&search_context, search, &search_reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::SearchGroupsResponse search_reply =
+        Call<qdrant::SearchGroupsResponse>(*stub, &qdrant::Points::Stub::SearchGroups, search);
     const auto want_tags = grouped(ranking, Tags, 2, 4);
     REQUIRE(search_reply.result().groups_size() == 2);
     for (int i = 0; i < 2; ++i) {
@@ -676,12 +668,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     qdrant::QueryPointGroups with_lookup = request;
     with_lookup.set_limit(5);
     with_lookup.mutable_with_lookup()->set_collection("titles");
-    grpc::ClientContext lookup_context;
-    Deadline(lookup_context);
-    qdrant::QueryGroupsResponse lookup_reply;
-    status = stub->QueryGroups(&lookup_context, with_lookup, &lookup_reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::QueryGroupsResponse lookup_reply =
+        Call<qdrant::QueryGroupsResponse>(*stub, &qdrant::Points::Stub::QueryGroups, with_lookup);
     size_t with_title = 0;
     for (const auto& g : lookup_reply.result().groups()) {
       if (!g.has_lookup()) continue;
@@ -722,12 +710,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     request.set_collection_name("h");
     request.set_key("tag");
     request.set_limit(2);
-    grpc::ClientContext context;
-    Deadline(context);
-    qdrant::FacetResponse reply;
-    grpc::Status status = stub->Facet(&context, request, &reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::FacetResponse reply =
+        Call<qdrant::FacetResponse>(*stub, &qdrant::Points::Stub::Facet, request);
     REQUIRE(reply.hits_size() == 2);
     CHECK(reply.hits(0).value().string_value() == "even");
     CHECK(reply.hits(0).count() == 60);
@@ -791,12 +775,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     matrix.set_using_("d");
     matrix.set_sample(5);
     matrix.set_limit(4);
-    grpc::ClientContext matrix_context;
-    Deadline(matrix_context);
-    qdrant::SearchMatrixPairsResponse matrix_reply;
-    status = stub->SearchMatrixPairs(&matrix_context, matrix, &matrix_reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::SearchMatrixPairsResponse matrix_reply = Call<qdrant::SearchMatrixPairsResponse>(
+        *stub, &qdrant::Points::Stub::SearchMatrixPairs, matrix);
     CHECK(matrix_reply.result().pairs_size() == 20);  // 5 points, each with the 4 others
     HttpResponse unknown =
         Post(node, "/collections/h/points/search/matrix/pairs", R"({"using":"x"})");
@@ -838,12 +818,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     request.set_limit(5);
     request.mutable_lookup_from()->set_collection_name("other");
     request.mutable_lookup_from()->set_vector_name("v");
-    grpc::ClientContext context;
-    Deadline(context);
-    qdrant::QueryResponse reply;
-    grpc::Status status = stub->Query(&context, request, &reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::QueryResponse reply =
+        Call<qdrant::QueryResponse>(*stub, &qdrant::Points::Stub::Query, request);
     CHECK_SAME(GrpcHits(reply.result()),
                BruteForce([&](uint64_t id) { return Cos(DenseOf(502), DenseOf(id)); }, 5));
     // Refusals: an unknown collection, a missing point, a vector of another size.
@@ -892,12 +868,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     request.set_collection_name("h");
     request.mutable_query()->set_sample(qdrant::Random);
     request.set_limit(7);
-    grpc::ClientContext context;
-    Deadline(context);
-    qdrant::QueryResponse reply;
-    grpc::Status status = stub->Query(&context, request, &reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::QueryResponse reply =
+        Call<qdrant::QueryResponse>(*stub, &qdrant::Points::Stub::Query, request);
     CHECK(reply.result_size() == 7);
   }
 
@@ -934,12 +906,8 @@ TEST_CASE("prefetch, fusion, recommend and discover answer as computed by hand",
     request.mutable_query()->mutable_order_by()->set_key("g");
     request.mutable_query()->mutable_order_by()->set_direction(qdrant::Desc);
     request.set_limit(6);
-    grpc::ClientContext context;
-    Deadline(context);
-    qdrant::QueryResponse reply;
-    grpc::Status status = stub->Query(&context, request, &reply);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
+    qdrant::QueryResponse reply =
+        Call<qdrant::QueryResponse>(*stub, &qdrant::Points::Stub::Query, request);
     std::vector<uint64_t> grpc_ids;
     for (const auto& point : reply.result()) grpc_ids.push_back(point.id().num());
     CHECK(grpc_ids == want);
