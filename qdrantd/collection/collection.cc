@@ -48,7 +48,140 @@ Collection::Collection(std::string name, std::string dir, CollectionConfig confi
       layout_(std::make_shared<const Layout>()),
       link_(std::move(link)),
       limiter_(std::move(limiter)),
-      ordering_mu_(new std::shared_timed_mutex[std::max<uint32_t>(1, config_.shard_number)]) {}
+      ordering_mu_(new std::shared_timed_mutex[std::max<uint32_t>(1, config_.shard_number)]) {
+  strict_.store(MakeStrict(config_, nullptr));
+}
+
+std::shared_ptr<Collection::Strict> Collection::MakeStrict(
+    const CollectionConfig& config, const std::shared_ptr<const Strict>& before) {
+  auto out = std::make_shared<Strict>();
+  out->mode = config.strict_mode ? config.strict_mode : std::make_shared<const StrictMode>();
+  const StrictMode& m = *out->mode;
+  // A limiter whose limit did not change keeps its tokens: a PATCH of another field must not
+  // hand every client a fresh minute.
+  auto limiter = [&](std::optional<uint64_t> StrictMode::*limit,
+                     std::shared_ptr<RateLimiter> Strict::*field, const char* what) {
+    if (!m.enabled || !(m.*limit)) return std::shared_ptr<RateLimiter>();
+    if (before && (*before).*field && (*before->mode).*limit == m.*limit) return (*before).*field;
+    return std::make_shared<RateLimiter>(*(m.*limit), what);
+  };
+  out->read = limiter(&StrictMode::read_rate_limit, &Strict::read, "Read");
+  out->write = limiter(&StrictMode::write_rate_limit, &Strict::write, "Write");
+  return out;
+}
+
+std::shared_ptr<const StrictMode> Collection::strict_mode() const { return strict_.load()->mode; }
+
+Status Collection::TakeReadTokens(uint64_t cost) const {
+  std::shared_ptr<Strict> strict = strict_.load();
+  return strict->read ? strict->read->Take(cost) : Status::Ok();
+}
+
+Collection::StrictIndexes Collection::IndexedForStrictMode() const {
+  StrictIndexes out;
+  for (const auto& slot : layout()->local) {
+    if (!slot) continue;
+    out.known = true;
+    for (const segment::Segment::FieldIndexInfo& info : slot->replica->segment().FieldIndexes()) {
+      for (index::PayloadFieldType t :
+           {index::PayloadFieldType::kKeyword, index::PayloadFieldType::kInteger,
+            index::PayloadFieldType::kFloat, index::PayloadFieldType::kGeo,
+            index::PayloadFieldType::kText, index::PayloadFieldType::kBool,
+            index::PayloadFieldType::kDatetime, index::PayloadFieldType::kUuid}) {
+        if (info.data_type == index::PayloadFieldTypeName(t)) out.fields.fields[info.field] = t;
+      }
+    }
+    break;  // every replica has the same indexes
+  }
+  return out;
+}
+
+std::optional<size_t> Collection::EstimatedPoints() const {
+  std::shared_ptr<const Layout> l = layout();
+  size_t points = 0, local = 0;
+  for (const auto& slot : l->local) {
+    if (!slot) continue;
+    points += slot->replica->segment().points_count();
+    ++local;
+  }
+  if (local == 0) return std::nullopt;
+  if (local == l->local.size()) return points;
+  return points * l->local.size() / local;
+}
+
+Status Collection::CheckStrictWrite(const UpdateRequest& request) const {
+  std::shared_ptr<Strict> strict = strict_.load();
+  const StrictMode& m = *strict->mode;
+  if (!m.enabled) return Status::Ok();
+  const Operation& op = request.op;
+  const bool adds_vectors = op.kind == OpKind::kUpsert || op.kind == OpKind::kUpdateVectors;
+  if (adds_vectors) {
+    if (Status s = CheckLimit(op.points.size(), m.upsert_max_batchsize, "upsert limit"); !s.ok()) {
+      return s;
+    }
+  }
+  if (request.by_filter || request.update_filter) {
+    StrictIndexes indexed = IndexedForStrictMode();
+    StrictMode checked = m;
+    if (!indexed.known) checked.unindexed_filtering_update.reset();
+    for (const segment::PointFilter* f : {&request.filter, &request.update_filter}) {
+      if (!*f) continue;
+      if (Status s = CheckFilter(checked, *f->filter, indexed.fields, true); !s.ok()) return s;
+    }
+  }
+  if (adds_vectors && !m.sparse_max_length.empty()) {
+    for (const segment::PointStruct& p : op.points) {
+      for (const auto& [name, v] : p.vectors) {
+        auto it = m.sparse_max_length.find(name);
+        if (!v.sparse || it == m.sparse_max_length.end()) continue;
+        if (Status s =
+                CheckLimit(v.indices.size(), it->second, "sparse vector \"" + name + "\" length");
+            !s.ok()) {
+          return s;
+        }
+      }
+    }
+  }
+  if (op.kind == OpKind::kUpsert && (m.max_points_count || m.max_collection_vector_size_bytes)) {
+    if (std::optional<size_t> points = EstimatedPoints()) {
+      if (m.max_points_count && *points + op.points.size() > *m.max_points_count) {
+        return StrictModeError(
+            "Max points count limit of " + std::to_string(*m.max_points_count) + " reached",
+            "Delete some points or raise max_points_count");
+      }
+      if (m.max_collection_vector_size_bytes) {
+        size_t bytes_per_point = 0;
+        for (const segment::VectorSpec& v : config().vectors) {
+          if (!v.sparse) bytes_per_point += v.dim * sizeof(float);
+        }
+        if ((*points + op.points.size()) * bytes_per_point > *m.max_collection_vector_size_bytes) {
+          return StrictModeError("Max vector storage size limit of " +
+                                     std::to_string(*m.max_collection_vector_size_bytes) +
+                                     " bytes reached",
+                                 "Delete some points or raise max_collection_vector_size_bytes");
+        }
+      }
+    }
+  }
+  if (op.kind == OpKind::kCreateFieldIndex && m.max_payload_index_count) {
+    StrictIndexes indexed = IndexedForStrictMode();
+    std::string field = op.field_name;
+    if (Result<index::JsonPath> path = index::ParseJsonPath(field); path.ok()) {
+      field = path->ToString();
+    }
+    if (indexed.known && !indexed.fields.fields.contains(field) &&
+        indexed.fields.fields.size() >= *m.max_payload_index_count) {
+      return StrictModeError("Collection already has the maximum number of payload indexes (" +
+                                 std::to_string(*m.max_payload_index_count) + ")",
+                             "Delete an unused payload index or raise max_payload_index_count");
+    }
+  }
+  if (strict->write) {
+    const uint64_t cost = std::max<uint64_t>(1, op.points.size() + op.ids.size());
+    if (Status s = strict->write->Take(cost); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
 
 std::shared_timed_mutex& Collection::OrderingMutex(uint32_t shard) {
   // The shard count is fixed for a collection's life (no resharding); any other id is a bug
@@ -357,6 +490,7 @@ CollectionConfig Collection::config() const {
 
 void Collection::SetConfig(CollectionConfig config) {
   std::lock_guard<std::mutex> lock(config_mu_);
+  strict_.store(MakeStrict(config, strict_.load()));
   config_ = std::move(config);
 }
 
@@ -450,6 +584,7 @@ Result<UpdateResult> Collection::Update(UpdateRequest request, const OnDurable& 
   const Operation& op = request.op;
   std::shared_ptr<const Layout> layout = this->layout();
   if (Status known = CheckKnown(*layout); !known.ok()) return known;
+  if (Status strict = CheckStrictWrite(request); !strict.ok()) return strict;
   UpdateLimiter::Permit permit;
   if (layout->placed && limiter_) {
     Result<UpdateLimiter::Permit> acquired = limiter_->Acquire();

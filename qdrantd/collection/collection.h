@@ -36,6 +36,7 @@
 #include "qdrantd/collection/collection_config.h"
 #include "qdrantd/collection/peer_link.h"
 #include "qdrantd/collection/replica_reads.h"
+#include "qdrantd/collection/strict_mode.h"
 #include "qdrantd/collection/update_limiter.h"
 #include "qdrantd/replica/local_replica.h"
 #include "qdrantd/shard/replica_state.h"
@@ -92,6 +93,20 @@ class Collection {
   CollectionConfig config() const;
   void SetConfig(CollectionConfig config);  // same shards and vectors only
 
+  // ---- Strict mode (strict_mode.h; docs/query-api.md "Strict mode") ----
+  // The strict_mode_config in force (never null).
+  std::shared_ptr<const StrictMode> strict_mode() const;
+  // The payload indexes the unindexed-filter check trusts: this peer's local replicas' (every
+  // replica of a collection has the same). `known` is false when this peer holds no replica
+  // and so cannot tell: such a coordinator does not refuse (docs/query-api.md says so).
+  struct StrictIndexes {
+    bool known = false;
+    IndexedFields fields;
+  };
+  StrictIndexes IndexedForStrictMode() const;
+  // Takes `cost` tokens of read_rate_limit (Ok without one). Errors: kResourceExhausted.
+  Status TakeReadTokens(uint64_t cost) const;
+
   // Checks every vector of the points against the configuration (names, dense vs sparse,
   // dimensions); maps the unnamed vector. Errors: kInvalidArgument in Qdrant's words.
   Status ValidatePoints(std::vector<segment::PointStruct>& points, bool partial) const;
@@ -107,6 +122,7 @@ class Collection {
   // is answered there); it does not run when the update fails before that or resolved to
   // nothing.
   using OnDurable = std::function<void(segment::OpNum)>;
+  // In strict mode it first checks the update (CheckStrictWrite).
   Result<UpdateResult> Update(UpdateRequest request, const OnDurable& on_durable = nullptr);
   // The reads below ask one replica per shard, or several with a `consistency` other than the
   // default (replica_reads.h; errors then: kUnavailable when fewer replicas answered than it
@@ -265,6 +281,12 @@ class Collection {
              std::shared_ptr<PeerLink> link = nullptr,
              std::shared_ptr<UpdateLimiter> limiter = nullptr);
   static size_t ShardOf(const segment::PointId& id, size_t shards);
+  // Strict mode's write checks, in Qdrant's order: batch size, filters, sparse lengths, the
+  // points and vector storage estimates, payload index count, then write_rate_limit.
+  Status CheckStrictWrite(const UpdateRequest& request) const;
+  // The collection's points from the local replicas: exact standalone; in cluster mode their
+  // average per shard times shard_number (nullopt without a local replica).
+  std::optional<size_t> EstimatedPoints() const;
   Result<std::shared_ptr<Slot>> OpenSlot(uint32_t shard) const;
   std::shared_ptr<const Layout> layout() const { return layout_.load(); }
   // kUnavailable until a cluster-mode collection knows its placement.
@@ -328,6 +350,15 @@ class Collection {
   std::string dropped_dir_;  // set once by MarkDropped, read in the destructor
   mutable std::mutex config_mu_;
   CollectionConfig config_;  // Protected by config_mu_
+  // Strict mode's configuration and rate limiters, swapped whole by SetConfig (the limiters
+  // kept while their limits stay the same).
+  struct Strict {
+    std::shared_ptr<const StrictMode> mode;
+    std::shared_ptr<RateLimiter> read, write;
+  };
+  static std::shared_ptr<Strict> MakeStrict(const CollectionConfig& config,
+                                            const std::shared_ptr<const Strict>& before);
+  std::atomic<std::shared_ptr<Strict>> strict_;
   std::mutex placement_mu_;  // serialises ApplyPlacement
   std::atomic<std::shared_ptr<const Layout>> layout_;
   std::map<uint32_t, std::weak_ptr<Slot>> closing_;  // left the layout; Protected by placement_mu_

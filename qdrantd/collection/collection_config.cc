@@ -173,6 +173,12 @@ Result<CollectionConfig> FromConfigJson(std::string_view text) {
       c.wal_capacity_mb = wal["wal_capacity_mb"].GetUint64();
     }
   }
+  if (doc->HasMember("strict_mode_config")) {
+    // Validated when it was set; a stored config that no longer parses checks nothing.
+    if (Result<StrictMode> sm = ParseStrictMode((*doc)["strict_mode_config"]); sm.ok()) {
+      c.strict_mode = std::make_shared<const StrictMode>(std::move(*sm));
+    }
+  }
   const Value& hnsw = (*doc)["hnsw_config"];
   auto spec_of = [&](const std::string& name, const Value& vp) {
     segment::VectorSpec s;
@@ -316,6 +322,7 @@ Result<CollectionConfig> ParseCreateCollection(const rapidjson::Value& body) {
     if (!st->IsObject()) return TypeError("strict_mode_config", "an object");
     Merge(strict, *st, a);
   }
+  if (Result<StrictMode> sm = ParseStrictMode(strict); !sm.ok()) return sm.status();
   doc.AddMember("strict_mode_config", strict, a);
 
   if (const Value* meta = Member(body, "metadata")) {
@@ -398,6 +405,9 @@ Result<CollectionConfig> ApplyUpdate(const CollectionConfig& current, const rapi
   if (const Value* st = Member(body, "strict_mode_config")) {
     if (!st->IsObject()) return TypeError("strict_mode_config", "an object");
     Merge(doc["strict_mode_config"], *st, a);
+    if (Result<StrictMode> sm = ParseStrictMode(doc["strict_mode_config"]); !sm.ok()) {
+      return sm.status();
+    }
   }
   if (const Value* sparse = Member(body, "sparse_vectors")) {
     if (!sparse->IsObject()) return TypeError("sparse_vectors", "an object");

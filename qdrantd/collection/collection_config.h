@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "libshared/status.h"
+#include "qdrantd/collection/strict_mode.h"
 #include "qdrantd/segment/segment.h"
 
 namespace qd::collection {
@@ -28,6 +29,8 @@ struct CollectionConfig {
   uint64_t wal_capacity_mb = 32;             // wal_config: the WAL a shard keeps (wal_delta)
   bool unnamed_vector = false;  // `vectors` is a single VectorParams (name "")
   std::vector<segment::VectorSpec> vectors;
+  // strict_mode_config, parsed; never null (disabled by default).
+  std::shared_ptr<const StrictMode> strict_mode = std::make_shared<const StrictMode>();
 
   const segment::VectorSpec* FindVector(std::string_view name) const;
   std::string ToJson() const;

@@ -19,6 +19,7 @@
 #include "qdrantd/index/payload_index.h"
 #include "qdrantd/router/aggregates.h"
 #include "qdrantd/router/query.h"
+#include "qdrantd/router/strict_mode.h"
 #include "qdrantd/server/worker_pool.h"
 
 namespace qd::api::grpc {
@@ -947,6 +948,7 @@ class PointsService final : public qdrant::Points::CallbackService {
       for (const PointId& id : *ids) {
         if (std::find(unique.begin(), unique.end(), id) == unique.end()) unique.push_back(id);
       }
+      if (Status s = CheckStrict(**c, *request, {}); !s.ok()) return s;
       Result<segment::RecordBatch> found =
           (*c)->Retrieve(unique, projection, ConsistencyOf(*request));
       if (!found.ok()) return found.status();
@@ -995,6 +997,10 @@ class PointsService final : public qdrant::Points::CallbackService {
       std::optional<PointId> next;
       const size_t limit = request->has_limit() ? request->limit() : 10;
       const segment::PointFilter* f = filter ? &filter : nullptr;
+      router::ReadCheck check;
+      check.limits.emplace_back("limit", limit);
+      check.filters.push_back(&filter);
+      if (Status s = CheckStrict(**c, *request, check); !s.ok()) return s;
       Result<segment::RecordBatch> page =
           order_by ? (*c)->ScrollOrdered(*order_by, offset, limit, f, projection,
                                          ConsistencyOf(*request))
@@ -1020,6 +1026,9 @@ class PointsService final : public qdrant::Points::CallbackService {
         if (!parsed.ok()) return parsed.status();
         filter = std::move(*parsed);
       }
+      router::ReadCheck check;
+      check.filters.push_back(&filter);
+      if (Status s = CheckStrict(**c, *request, check); !s.ok()) return s;
       Result<size_t> n = (*c)->CountPoints(filter ? &filter : nullptr, ConsistencyOf(*request));
       if (!n.ok()) return n.status();
       response->mutable_result()->set_count(*n);
@@ -1030,16 +1039,9 @@ class PointsService final : public qdrant::Points::CallbackService {
   ServerUnaryReactor* Search(CallbackServerContext* context, const qdrant::SearchPoints* request,
                              qdrant::SearchResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Search", *request)) return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
-      if (!c.ok()) return c.status();
-      Result<router::Query> search = ParseSearch(*request, "");
-      if (!search.ok()) return search.status();
-      search->consistency = ConsistencyOf(*request);
-      Result<segment::RecordBatch> result = router::Run(**c, std::move(*search));
-      if (!result.ok()) return result.status();
-      FillScored(*result, (*c)->config().unnamed_vector, response->mutable_result());
-      return Status::Ok();
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunOne(context, "qdrant.Points/Search", *request, ParseSearch,
+                    response->mutable_result());
     });
   }
 
@@ -1048,18 +1050,9 @@ class PointsService final : public qdrant::Points::CallbackService {
                                   qdrant::SearchBatchResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/SearchBatch", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, request, response]() -> Status {
-      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
-      if (!c.ok()) return c.status();
-      std::vector<router::Query> searches;
-      for (int i = 0; i < request->search_points_size(); ++i) {
-        Result<router::Query> s =
-            ParseSearch(request->search_points(i), "searches[" + std::to_string(i) + "].");
-        if (!s.ok()) return s.status();
-        s->consistency = ConsistencyOf(*request);
-        searches.push_back(std::move(*s));
-      }
-      return RunBatch(**c, searches, response);
+    return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
+      return RunParsedBatch(context, "qdrant.Points/SearchBatch", *request,
+                            request->search_points(), ParseSearch, response);
     });
   }
 
@@ -1067,16 +1060,8 @@ class PointsService final : public qdrant::Points::CallbackService {
                             qdrant::QueryResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/Query", *request)) return refused;
     return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
-      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
-      if (!c.ok()) return c.status();
-      Result<router::Query> search = ParseQuery(*request, "");
-      if (!search.ok()) return search.status();
-      search->consistency = ConsistencyOf(*request);
-      if (Status s = Lookups(context, "qdrant.Points/Query", *search); !s.ok()) return s;
-      Result<segment::RecordBatch> result = router::Run(**c, std::move(*search));
-      if (!result.ok()) return result.status();
-      FillScored(*result, (*c)->config().unnamed_vector, response->mutable_result());
-      return Status::Ok();
+      return RunOne(context, "qdrant.Points/Query", *request, ParseQuery,
+                    response->mutable_result());
     });
   }
 
@@ -1086,18 +1071,8 @@ class PointsService final : public qdrant::Points::CallbackService {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Points/QueryBatch", *request))
       return refused;
     return OnPool(c_.pool, context, response, [this, context, request, response]() -> Status {
-      Result<CollectionPtr> c = c_.collections->Get(request->collection_name());
-      if (!c.ok()) return c.status();
-      std::vector<router::Query> searches;
-      for (int i = 0; i < request->query_points_size(); ++i) {
-        Result<router::Query> s =
-            ParseQuery(request->query_points(i), "searches[" + std::to_string(i) + "].");
-        if (!s.ok()) return s.status();
-        s->consistency = ConsistencyOf(*request);
-        if (Status l = Lookups(context, "qdrant.Points/QueryBatch", *s); !l.ok()) return l;
-        searches.push_back(std::move(*s));
-      }
-      return RunBatch(**c, searches, response);
+      return RunParsedBatch(context, "qdrant.Points/QueryBatch", *request, request->query_points(),
+                            ParseQuery, response);
     });
   }
 
@@ -1197,6 +1172,10 @@ class PointsService final : public qdrant::Points::CallbackService {
         if (!parsed.ok()) return parsed.status();
         filter = std::move(*parsed);
       }
+      router::ReadCheck check;
+      check.limits.emplace_back("limit", request->has_limit() ? request->limit() : 10);
+      check.filters.push_back(&filter);
+      if (Status s = CheckStrict(**c, *request, check); !s.ok()) return s;
       Result<std::vector<router::FacetHit>> hits =
           router::Facet(**c, request->key(), request->has_limit() ? request->limit() : 10,
                         filter ? &filter : nullptr, ConsistencyOf(*request));
@@ -1291,6 +1270,11 @@ class PointsService final : public qdrant::Points::CallbackService {
       if (!parsed.ok()) return parsed.status();
       filter = std::move(*parsed);
     }
+    router::ReadCheck check;
+    check.limits.emplace_back("sample", request.has_sample() ? request.sample() : 10);
+    check.limits.emplace_back("limit", request.has_limit() ? request.limit() : 3);
+    check.filters.push_back(&filter);
+    if (Status s = CheckStrict(**c, request, check); !s.ok()) return s;
     return router::DistanceMatrix(**c, request.using_(),
                                   request.has_sample() ? request.sample() : 10,
                                   request.has_limit() ? request.limit() : 3,
@@ -1315,6 +1299,9 @@ class PointsService final : public qdrant::Points::CallbackService {
     Result<router::Query> query = parse(AsPlain(request), "");
     if (!query.ok()) return query.status();
     query->consistency = ConsistencyOf(request);
+    router::ReadCheck check;
+    check.queries.push_back(&*query);
+    if (Status s = CheckStrict(**c, request, check); !s.ok()) return s;
     if (Status s = Lookups(context, method, *query); !s.ok()) return s;
     // with_lookup reads another collection: the caller must be allowed to read it.
     CollectionPtr lookup;
@@ -1355,6 +1342,15 @@ class PointsService final : public qdrant::Points::CallbackService {
     return Status::Ok();
   }
 
+  // Strict mode's read checks (router/strict_mode.h), with the request's timeout if it has one.
+  template <typename Request>
+  static Status CheckStrict(const Collection& c, const Request& request, router::ReadCheck check) {
+    if constexpr (requires { request.has_timeout(); }) {
+      if (request.has_timeout()) check.timeout = request.timeout();
+    }
+    return router::CheckRead(c, check);
+  }
+
   // The collections a query's lookup_from names: the caller must be allowed to read each (as
   // `method` on it), then they are resolved.
   Status Lookups(CallbackServerContext* context, std::string_view method, router::Query& query) {
@@ -1376,6 +1372,9 @@ class PointsService final : public qdrant::Points::CallbackService {
     Result<router::Query> query = parse(request, "");
     if (!query.ok()) return query.status();
     query->consistency = ConsistencyOf(request);
+    router::ReadCheck check;
+    check.queries.push_back(&*query);
+    if (Status s = CheckStrict(**c, request, check); !s.ok()) return s;
     if (Status s = Lookups(context, method, *query); !s.ok()) return s;
     Result<segment::RecordBatch> result = router::Run(**c, std::move(*query));
     if (!result.ok()) return result.status();
@@ -1395,8 +1394,15 @@ class PointsService final : public qdrant::Points::CallbackService {
       Result<router::Query> s = parse(items[i], "searches[" + std::to_string(i) + "].");
       if (!s.ok()) return s.status();
       s->consistency = ConsistencyOf(request);
-      if (Status l = Lookups(context, method, *s); !l.ok()) return l;
       searches.push_back(std::move(*s));
+    }
+    router::ReadCheck check;
+    check.searches = searches.size();
+    check.batch = true;
+    for (const router::Query& q : searches) check.queries.push_back(&q);
+    if (Status s = CheckStrict(**c, request, check); !s.ok()) return s;
+    for (router::Query& q : searches) {
+      if (Status l = Lookups(context, method, q); !l.ok()) return l;
     }
     return RunBatch(**c, searches, response);
   }

@@ -15,6 +15,7 @@
 #include "qdrantd/index/payload_index.h"
 #include "qdrantd/router/aggregates.h"
 #include "qdrantd/router/query.h"
+#include "qdrantd/router/strict_mode.h"
 #include "qdrantd/server/worker_pool.h"
 
 namespace qd::api::rest {
@@ -381,6 +382,14 @@ Result<collection::ReadConsistency> ConsistencyOf(const Request& request) {
   return collection::ParseReadConsistency(*text);
 }
 
+// Strict mode's read checks (router/strict_mode.h), with the request's ?timeout.
+Status CheckStrict(const Collection& c, const Request& request, router::ReadCheck check) {
+  Result<std::optional<uint64_t>> timeout = TimeoutParam(request);
+  if (!timeout.ok()) return timeout.status();
+  check.timeout = *timeout;
+  return router::CheckRead(c, check);
+}
+
 Result<Response> GetPoint(Collections& collections, const Request& request) {
   Result<CollectionPtr> c = Find(collections, request);
   if (!c.ok()) return c.status();
@@ -399,6 +408,7 @@ Result<Response> GetPoint(Collections& collections, const Request& request) {
   projection.all_vectors = true;
   Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
   if (!consistency.ok()) return consistency.status();
+  if (Status strict = CheckStrict(**c, request, {}); !strict.ok()) return strict;
   Result<segment::RecordBatch> found = (*c)->Retrieve({*id}, projection, *consistency);
   if (!found.ok()) return found.status();
   segment::RecordBatch& batch = *found;
@@ -430,6 +440,7 @@ Result<Response> GetPoints(Collections& collections, const Request& request) {
   }
   Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
   if (!consistency.ok()) return consistency.status();
+  if (Status strict = CheckStrict(**c, request, {}); !strict.ok()) return strict;
   Result<segment::RecordBatch> found = (*c)->Retrieve(unique, projection, *consistency);
   if (!found.ok()) return found.status();
   segment::RecordBatch& batch = *found;
@@ -477,6 +488,10 @@ Result<Response> Scroll(Collections& collections, const Request& request) {
   std::optional<PointId> next;
   size_t n = limit->value_or(10);
   const segment::PointFilter* f = *filter ? &*filter : nullptr;
+  router::ReadCheck check;
+  check.limits.emplace_back("limit", n);
+  check.filters.push_back(&*filter);
+  if (Status strict = CheckStrict(**c, request, check); !strict.ok()) return strict;
   Result<segment::RecordBatch> page =
       order_by ? (*c)->ScrollOrdered(*order_by, offset, n, f, projection, *consistency)
                : (*c)->Scroll(offset, n, f, projection, next, *consistency);
@@ -509,6 +524,9 @@ Result<Response> Count(Collections& collections, const Request& request) {
   if (!filter.ok()) return filter.status();
   Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
   if (!consistency.ok()) return consistency.status();
+  router::ReadCheck check;
+  check.filters.push_back(&*filter);
+  if (Status strict = CheckStrict(**c, request, check); !strict.ok()) return strict;
   Result<size_t> n = (*c)->CountPoints(*filter ? &*filter : nullptr, *consistency);
   if (!n.ok()) return n.status();
   return JsonResult(request, "{\"count\":" + std::to_string(*n) + "}");
@@ -533,6 +551,10 @@ Result<Response> Facet(Collections& collections, const Request& request) {
   if (!filter.ok()) return filter.status();
   Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
   if (!consistency.ok()) return consistency.status();
+  router::ReadCheck check;
+  check.limits.emplace_back("limit", limit->value_or(10));
+  check.filters.push_back(&*filter);
+  if (Status strict = CheckStrict(**c, request, check); !strict.ok()) return strict;
   Result<std::vector<router::FacetHit>> hits = router::Facet(
       **c, key->GetString(), limit->value_or(10), *filter ? &*filter : nullptr, *consistency);
   if (!hits.ok()) return hits.status();
@@ -590,6 +612,11 @@ Result<Response> Matrix(Collections& collections, const Request& request, bool p
   if (!filter.ok()) return filter.status();
   Result<collection::ReadConsistency> consistency = ConsistencyOf(request);
   if (!consistency.ok()) return consistency.status();
+  router::ReadCheck check;
+  check.limits.emplace_back("sample", sample->value_or(10));
+  check.limits.emplace_back("limit", limit->value_or(3));
+  check.filters.push_back(&*filter);
+  if (Status strict = CheckStrict(**c, request, check); !strict.ok()) return strict;
   Result<router::Matrix> m =
       router::DistanceMatrix(**c, using_name, sample->value_or(10), limit->value_or(3),
                              *filter ? &*filter : nullptr, *consistency);
@@ -1129,6 +1156,9 @@ Result<Response> SearchGroups(Collections& collections, const auth::Authenticato
                                                                  : ParseSearch(*body, "");
   if (!query.ok()) return query.status();
   query->consistency = *consistency;
+  router::ReadCheck check;
+  check.queries.push_back(&*query);
+  if (Status strict = CheckStrict(**c, request, check); !strict.ok()) return strict;
   if (Status s = PrepareLookups(collections, authenticator, request, *query); !s.ok()) return s;
   std::string group_by;
   size_t group_size = 3;
@@ -1246,8 +1276,15 @@ Result<Response> Search(Collections& collections, server::WorkerPool& pool,
     if (!s.ok()) return s.status();
     searches.push_back(std::move(*s));
   }
+  router::ReadCheck check;
+  check.searches = searches.size();
+  check.batch = batch;
   for (router::Query& q : searches) {
     q.consistency = *consistency;
+    check.queries.push_back(&q);
+  }
+  if (Status strict = CheckStrict(**c, request, check); !strict.ok()) return strict;
+  for (router::Query& q : searches) {
     if (Status s = PrepareLookups(collections, authenticator, request, q); !s.ok()) return s;
   }
   // A batch's searches run on this thread and on idle pool threads: one request can use every
