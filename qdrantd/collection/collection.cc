@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "libshared/log.h"
+#include "qdrantd/collection/issues.h"
 
 namespace qd::collection {
 
@@ -92,6 +93,35 @@ Collection::StrictIndexes Collection::IndexedForStrictMode() const {
       }
     }
     break;  // every replica has the same indexes
+  }
+  return out;
+}
+
+void Collection::NoteFilteredRead(const segment::PointFilter& filter) const {
+  if (!filter) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = issues_checked_ms_.load(std::memory_order_relaxed);
+  if (now - last < 1000 || !issues_checked_ms_.compare_exchange_strong(last, now)) return;
+  std::optional<size_t> points = EstimatedPoints();
+  if (!points || *points < kIssueMinPoints) return;
+  StrictIndexes indexed = IndexedForStrictMode();
+  for (const UnindexedKey& u : UnindexedKeys(*filter.filter, indexed.fields)) {
+    IssueLog::Global().Submit(UnindexedFieldIssue(
+        name_, u.key, std::string(index::PayloadFieldTypeName(u.types.front()))));
+  }
+}
+
+std::vector<Collection::ShardOptimizations> Collection::Optimizations() const {
+  std::vector<ShardOptimizations> out;
+  std::shared_ptr<const Layout> l = layout();
+  for (size_t shard = 0; shard < l->local.size(); ++shard) {
+    if (!l->local[shard]) continue;
+    const replica::LocalReplica& r = *l->local[shard]->replica;
+    out.push_back(ShardOptimizations{static_cast<uint32_t>(shard), r.segment_uuid(),
+                                     r.segment().points_count(), r.NeedsOptimization(),
+                                     r.Optimizations()});
   }
   return out;
 }
@@ -215,6 +245,7 @@ Collection::~Collection() {
 void Collection::MarkDropped(std::string dir) {
   dropped_dir_ = std::move(dir);
   dropped_ = true;
+  IssueLog::Global().Resolve("UNINDEXED_FIELD/" + name_ + "/");
   for (const auto& slot : layout()->local) {
     if (slot) slot->replica->Abandon();
   }
@@ -658,6 +689,13 @@ Result<UpdateResult> Collection::Update(UpdateRequest request, const OnDurable& 
     }
     if (!n.ok()) return n.status();
     result.operation_id = std::max(result.operation_id, *n);
+  }
+  if (op.kind == OpKind::kCreateFieldIndex) {
+    // The index answers the filters an UNINDEXED_FIELD issue was about.
+    std::string field = op.field_name;
+    if (Result<index::JsonPath> path = index::ParseJsonPath(field); path.ok())
+      field = path->ToString();
+    IssueLog::Global().Resolve("UNINDEXED_FIELD/" + name_ + "/" + field);
   }
   return result;
 }

@@ -107,6 +107,23 @@ class Collection {
   // Takes `cost` tokens of read_rate_limit (Ok without one). Errors: kResourceExhausted.
   Status TakeReadTokens(uint64_t cost) const;
 
+  // ---- Issues and optimizations (GET /issues, GET /collections/{c}/optimizations) ----
+  // A filtered read on this collection: when it holds kIssueMinPoints points or more (its
+  // local estimate), an UNINDEXED_FIELD issue (issues.h) for each key the filter reads without
+  // a fitting index. Looks at most once a second per collection, so that the hot path pays a
+  // clock read.
+  static constexpr size_t kIssueMinPoints = 10000;
+  void NoteFilteredRead(const segment::PointFilter& filter) const;
+  // Each local replica's optimizer: its segment, points, whether a run is queued, its runs.
+  struct ShardOptimizations {
+    uint32_t shard = 0;
+    std::string segment_uuid;
+    size_t points = 0;
+    bool queued = false;
+    std::vector<replica::LocalReplica::OptimizationRun> runs;
+  };
+  std::vector<ShardOptimizations> Optimizations() const;
+
   // Checks every vector of the points against the configuration (names, dense vs sparse,
   // dimensions); maps the unnamed vector. Errors: kInvalidArgument in Qdrant's words.
   Status ValidatePoints(std::vector<segment::PointStruct>& points, bool partial) const;
@@ -359,6 +376,7 @@ class Collection {
   static std::shared_ptr<Strict> MakeStrict(const CollectionConfig& config,
                                             const std::shared_ptr<const Strict>& before);
   std::atomic<std::shared_ptr<Strict>> strict_;
+  mutable std::atomic<int64_t> issues_checked_ms_{0};  // NoteFilteredRead's last look
   std::mutex placement_mu_;  // serialises ApplyPlacement
   std::atomic<std::shared_ptr<const Layout>> layout_;
   std::map<uint32_t, std::weak_ptr<Slot>> closing_;  // left the layout; Protected by placement_mu_

@@ -103,10 +103,10 @@ struct FilterWalk {
   bool check_indexes;
   uint64_t conditions = 0;
   uint64_t max_size = 0;
-  std::optional<std::pair<std::string, std::vector<index::PayloadFieldType>>> unindexed;
+  std::vector<UnindexedKey> unindexed;  // in the filter's order, each key once
 
   void Key(const std::vector<index::JsonPathItem>& prefix, const index::FieldCondition& c) {
-    if (!check_indexes || unindexed) return;
+    if (!check_indexes) return;
     std::vector<index::PayloadFieldType> types = TypesFor(c);
     if (types.empty()) return;
     std::vector<index::JsonPathItem> items = prefix;
@@ -117,7 +117,10 @@ struct FilterWalk {
         std::find(types.begin(), types.end(), it->second) != types.end()) {
       return;
     }
-    unindexed.emplace(std::move(key), std::move(types));
+    for (const UnindexedKey& u : unindexed) {
+      if (u.key == key) return;
+    }
+    unindexed.push_back(UnindexedKey{std::move(key), std::move(types)});
   }
 
   void Conditions(const std::vector<index::JsonPathItem>& prefix,
@@ -262,13 +265,19 @@ Status CheckFilter(const StrictMode& strict, const index::Filter& filter,
   if (Status s = CheckLimit(walk.max_size, strict.condition_max_size, "condition size"); !s.ok()) {
     return s;
   }
-  if (walk.unindexed) {
-    return StrictModeError("Index required but not found for \"" + walk.unindexed->first +
+  if (!walk.unindexed.empty()) {
+    return StrictModeError("Index required but not found for \"" + walk.unindexed[0].key +
                                "\" of one of the following types: [" +
-                               TypeList(walk.unindexed->second) + "]",
+                               TypeList(walk.unindexed[0].types) + "]",
                            "Create an index for this key or use a different filter.");
   }
   return Status::Ok();
+}
+
+std::vector<UnindexedKey> UnindexedKeys(const index::Filter& filter, const IndexedFields& indexed) {
+  FilterWalk walk{indexed, true};
+  walk.Walk({}, filter);
+  return std::move(walk.unindexed);
 }
 
 RateLimiter::RateLimiter(uint64_t per_minute, std::string what)

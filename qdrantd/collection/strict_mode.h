@@ -80,6 +80,14 @@ struct IndexedFields {
 Status CheckFilter(const StrictMode& strict, const index::Filter& filter,
                    const IndexedFields& indexed, bool update);
 
+// Every key the filter's conditions read without a fitting index (as CheckFilter finds the
+// first), each once, with the index types that would serve it.
+struct UnindexedKey {
+  std::string key;
+  std::vector<index::PayloadFieldType> types;
+};
+std::vector<UnindexedKey> UnindexedKeys(const index::Filter& filter, const IndexedFields& indexed);
+
 // A token bucket of `per_minute` tokens refilled evenly over a minute (Qdrant's rate limiter):
 // a read costs 1, a write one token per point it names (1 for a write by filter).
 class RateLimiter {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <random>
 #include <unordered_set>
 
 #include "libshared/log.h"
@@ -588,8 +590,77 @@ void LocalReplica::MaybeOptimize() {
   });
 }
 
+namespace {
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A version 4 UUID's text from 128 bits (the version and variant bits are set here).
+std::string FormatUuid(uint64_t hi, uint64_t lo) {
+  hi = (hi & ~uint64_t{0xf000}) | 0x4000;
+  lo = (lo & ~(uint64_t{3} << 62)) | (uint64_t{2} << 62);
+  char out[40];
+  std::snprintf(out, sizeof out, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return out;
+}
+
+std::string RandomUuid() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  const uint64_t hi = random();
+  return FormatUuid(hi, random());
+}
+
+}  // namespace
+
+std::vector<LocalReplica::OptimizationRun> LocalReplica::Optimizations() const {
+  std::lock_guard<std::mutex> lock(runs_mu_);
+  return {runs_.begin(), runs_.end()};
+}
+
+bool LocalReplica::NeedsOptimization() const {
+  return !optimizing_.load() && segment_->SpecNeedingVacuum(options_.deleted_threshold,
+                                                            options_.vacuum_min_vector_number) >= 0;
+}
+
+size_t LocalReplica::optimized_points() const {
+  std::lock_guard<std::mutex> lock(runs_mu_);
+  return optimized_points_;
+}
+
+std::string LocalReplica::segment_uuid() const {
+  // Two FNV-1a hashes of the directory: stable across restarts.
+  return FormatUuid(OpHash(dir_), OpHash(dir_ + "/segment"));
+}
+
 void LocalReplica::Vacuum(int spec) {
   auto started = std::chrono::steady_clock::now();
+  OptimizationRun run;
+  run.uuid = RandomUuid();
+  run.optimizer = "vacuum";
+  run.vector = segment_->vectors()[static_cast<size_t>(spec)].name;
+  run.running = true;
+  run.started_ms = UnixMs();
+  {
+    std::lock_guard<std::mutex> lock(runs_mu_);
+    runs_.push_front(run);
+    if (runs_.size() > kKeptRuns) runs_.pop_back();
+  }
+  // Records how the run ended (it is still the front: runs start one at a time).
+  auto finish = [this](std::optional<std::string> error, size_t points) {
+    std::lock_guard<std::mutex> lock(runs_mu_);
+    OptimizationRun& r = runs_.front();
+    r.running = false;
+    r.error = std::move(error);
+    r.finished_ms = UnixMs();
+    r.points = points;
+    if (!r.error) optimized_points_ += points;
+  };
   std::vector<uint32_t> labels;
   {
     std::lock_guard<std::mutex> lock(apply_mu_);
@@ -600,13 +671,16 @@ void LocalReplica::Vacuum(int spec) {
   if (!fresh.ok()) {
     segment_->AbortVacuum();
     QD_LOG_WARN("optimizer " + dir_ + ": " + fresh.status().message());
+    finish(fresh.status().message(), 0);
     return;
   }
   Status s = segment_->FinishVacuum(spec, std::move(*fresh));
   if (!s.ok()) {
     QD_LOG_WARN("optimizer " + dir_ + ": " + s.message());
+    finish(s.message(), 0);
     return;
   }
+  finish(std::nullopt, labels.size());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   QD_LOG_INFO("optimizer " + dir_ + ": rebuilt the graph of vector " + std::to_string(spec) +
               " without its deleted points (" + std::to_string(labels.size()) + " live) in " +

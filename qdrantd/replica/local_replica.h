@@ -157,6 +157,27 @@ class LocalReplica {
   // A WAL transaction carries at most this many bytes of operations, unless one op is bigger.
   static constexpr size_t kMaxGroupBytes = size_t{8} << 20;
 
+  // The optimizer's runs since Open (GET /collections/{c}/optimizations): the one running, if
+  // any, then the completed ones, newest first (the last kKeptRuns).
+  struct OptimizationRun {
+    std::string uuid;       // random, per run
+    std::string optimizer;  // "vacuum": a graph rebuilt without its deleted points
+    std::string vector;     // the vector whose graph it rebuilt ("" the unnamed one)
+    bool running = false;
+    std::optional<std::string> error;
+    int64_t started_ms = 0;   // Unix milliseconds
+    int64_t finished_ms = 0;  // when not running
+    size_t points = 0;        // live points the rebuilt graph holds
+  };
+  static constexpr size_t kKeptRuns = 32;
+  std::vector<OptimizationRun> Optimizations() const;
+  // Whether a graph needs the optimizer and it is not running on it yet (a queued run).
+  bool NeedsOptimization() const;
+  // Points optimized since Open (Qdrant's total_optimized_points).
+  size_t optimized_points() const;
+  // A stable id for this replica's segment: a UUID made from its directory.
+  std::string segment_uuid() const;
+
  private:
   LocalReplica(std::string dir, std::unique_ptr<sqlite::Db> wal,
                std::unique_ptr<segment::Segment> segment);
@@ -222,6 +243,9 @@ class LocalReplica {
   std::mutex optimizer_mu_;
   std::thread optimizer_;                          // Protected by optimizer_mu_
   std::atomic<bool> optimizing_{false};
+  mutable std::mutex runs_mu_;        // a leaf
+  std::deque<OptimizationRun> runs_;  // newest first; Protected by runs_mu_
+  size_t optimized_points_ = 0;       // Protected by runs_mu_
   std::atomic<bool> abandoned_{false};
   uint64_t origin_ = 0;   // recorded with ops Update logs; set once before writes
   LogListener listener_;  // called under log_mu_; set once before writes

@@ -37,9 +37,17 @@ struct Checker {
   }
 };
 
+// Tells the collection about each filter of the query tree (its issues).
+void NoteFilters(const collection::Collection& collection, const router::Query& q) {
+  collection.NoteFilteredRead(q.filter);
+  for (const router::Query& p : q.prefetch) NoteFilters(collection, p);
+}
+
 }  // namespace
 
 Status CheckRead(const collection::Collection& collection, const ReadCheck& check) {
+  for (const Query* q : check.queries) NoteFilters(collection, *q);
+  for (const segment::PointFilter* f : check.filters) collection.NoteFilteredRead(*f);
   std::shared_ptr<const StrictMode> mode = collection.strict_mode();
   if (!mode->enabled) return Status::Ok();
   if (check.timeout) {

@@ -28,7 +28,8 @@ struct ReadCheck {
   std::vector<const segment::PointFilter*> filters;  // filters outside queries
 };
 
-// Ok when strict mode is off or the request keeps within it, then takes the read tokens.
+// Shows each filter to Collection::NoteFilteredRead (GET /issues), then: Ok when strict mode is
+// off or the request keeps within it, having taken the read tokens.
 // Errors: collection::StrictModeError's kPermissionDenied; kResourceExhausted past
 // read_rate_limit.
 Status CheckRead(const collection::Collection& collection, const ReadCheck& check);

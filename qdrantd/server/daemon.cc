@@ -503,6 +503,7 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
   }
   api::rest::AddCollectionRoutes(router, engine);
   api::rest::AddPointRoutes(router, engine);
+  api::rest::AddDiagnosticsRoutes(router, engine);
   snapshots = std::make_unique<collection::Snapshots>(*collections, config.storage.snapshots_path,
                                                       config.storage.storage_path);
   api::rest::AddSnapshotRoutes(router, engine, snapshots.get());

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -21,5 +23,13 @@ inline rapidjson::Document ParseJson(const std::string& text) {
 }
 
 inline rapidjson::Document Json(const HttpResponse& response) { return ParseJson(response.body); }
+
+// A value as compact JSON text.
+inline std::string ToJson(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
 
 }  // namespace qd::test

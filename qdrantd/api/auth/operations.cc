@@ -33,6 +33,8 @@ constexpr RestRule kRestRules[] = {
     {"GET", "/readyz", kOpen},
     {"GET", "/telemetry", kReadNode},
     {"GET", "/metrics", kReadNode},
+    {"GET", "/issues", kReadNode},
+    {"DELETE", "/issues", kManage},
     // Cluster.
     {"GET", "/cluster", kReadNode},
     {"POST", "/cluster/recover", kManage},
@@ -53,6 +55,7 @@ constexpr RestRule kRestRules[] = {
     {"DELETE", "/collections/{collection_name}", kManage},
     {"GET", "/collections/{collection_name}/exists", kReadCollection},
     {"GET", "/collections/{collection_name}/cluster", kReadCollection},
+    {"GET", "/collections/{collection_name}/optimizations", kReadCollection},
     {"POST", "/collections/{collection_name}/cluster", kManage},
     {"POST", "/collections/aliases", kManage},
     {"GET", "/collections/{collection_name}/aliases", kReadCollection},

@@ -51,5 +51,7 @@ struct EngineContext {
 void AddCollectionRoutes(Router& router, EngineContext context);
 void AddPointRoutes(Router& router, EngineContext context);
 void AddSnapshotRoutes(Router& router, EngineContext context, collection::Snapshots* snapshots);
+// GET/DELETE /issues, GET /collections/{c}/optimizations (diagnostics_routes.cc).
+void AddDiagnosticsRoutes(Router& router, EngineContext context);
 
 }  // namespace qd::api::rest

@@ -3,6 +3,7 @@
 
 #include <rapidjson/document.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,9 @@ Result<rapidjson::Document> ParseJsonBody(std::string_view body);
 
 // `text` as a JSON string literal, quotes included.
 std::string JsonQuote(std::string_view text);
+
+// RFC 3339 UTC time with milliseconds ("2026-12-07T19:38:26.123Z") of Unix milliseconds.
+std::string IsoTime(int64_t unix_ms);
 
 // Serialises a value compactly.
 std::string ToJson(const rapidjson::Value& value);

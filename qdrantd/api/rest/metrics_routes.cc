@@ -3,10 +3,13 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <map>
+#include <optional>
 #include <random>
 
 #include "libshared/version.h"
@@ -15,6 +18,7 @@
 #include "qdrantd/api/rest/router.h"
 #include "qdrantd/collection/collection.h"
 #include "qdrantd/collection/collections.h"
+#include "qdrantd/replica/local_replica.h"
 #include "qdrantd/segment/segment.h"
 
 namespace qd::api::rest {
@@ -65,17 +69,6 @@ std::vector<CollectionFigures> ReadCollections(collection::Collections* collecti
   return out;
 }
 
-std::string IsoTime(int64_t unix_ms) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[80];  // room for any int the compiler cannot bound
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return buf;
-}
-
 // Qdrant's OperationDurationStatistics.
 std::string DurationJson(const metrics::LatencyCell::Snapshot& s) {
   auto micros = [](uint64_t ns) { return std::to_string(static_cast<double>(ns) / 1000.0); };
@@ -89,24 +82,85 @@ std::string DurationJson(const metrics::LatencyCell::Snapshot& s) {
   return out + "}";
 }
 
+// One collection of /telemetry's `collections.collections`, as Qdrant details it: at level 0
+// CollectionsAggregatedTelemetry {vectors, optimizers_status, params}; from level 1
+// CollectionTelemetry {id, config}; from level 2 with `shards` too (ReplicaSetTelemetry: the
+// local replica's figures, the other peers holding the shard, every replica's state).
+std::string CollectionTelemetry(const collection::Collection& c, uint64_t details_level,
+                                const ClusterMetrics* cluster) {
+  const collection::CollectionConfig config = c.config();
+  const size_t points = c.points_count();
+  const size_t vectors = points * std::max<size_t>(config.vectors.size(), 1);
+  if (details_level == 0) {
+    const rapidjson::Value& params = (*config.json)["params"];
+    return "{\"vectors\":" + std::to_string(vectors) +
+           ",\"optimizers_status\":\"ok\",\"params\":" + ToJson(params) + "}";
+  }
+  std::string out = "{\"id\":" + JsonQuote(c.name()) + ",\"config\":" + config.ToJson();
+  if (details_level >= 2) {
+    out += ",\"shards\":[";
+    std::map<uint32_t, size_t> optimized;
+    for (const collection::Collection::ShardOptimizations& s : c.Optimizations()) {
+      for (const replica::LocalReplica::OptimizationRun& run : s.runs) {
+        if (!run.running && !run.error) optimized[s.shard] += run.points;
+      }
+    }
+    for (uint32_t shard = 0; shard < config.shard_number; ++shard) {
+      if (shard) out += ",";
+      out += "{\"id\":" + std::to_string(shard) + ",\"key\":null,\"local\":";
+      if (c.HasLocalShard(shard)) {
+        const size_t n = c.ShardPointsCount(shard);
+        out +=
+            "{\"variant_name\":\"local_shard\",\"status\":\"green\",\"total_optimized_points\":" +
+            std::to_string(optimized[shard]) + ",\"num_points\":" + std::to_string(n) +
+            ",\"num_vectors\":" + std::to_string(n * std::max<size_t>(config.vectors.size(), 1)) +
+            "}";
+      } else {
+        out += "null";
+      }
+      std::string remote, states;
+      if (cluster) {
+        for (const ClusterMetrics::Replica& r : cluster->replicas) {
+          if (r.collection != c.name() || r.shard != shard) continue;
+          if (r.peer != cluster->peer_id) {
+            remote += std::string(remote.empty() ? "" : ",") +
+                      "{\"shard_id\":" + std::to_string(shard) +
+                      ",\"peer_id\":" + std::to_string(r.peer) + "}";
+          }
+          states += std::string(states.empty() ? "" : ",") + JsonQuote(std::to_string(r.peer)) +
+                    ":" + JsonQuote(r.state);
+        }
+      }
+      out += ",\"remote\":[" + remote + "],\"replicate_states\":{" + states + "}}";
+    }
+    out += "]";
+  }
+  return out + "}";
+}
+
 std::string RenderTelemetry(const MetricsContext& context, const std::string& id,
-                            const std::string& startup) {
+                            const std::string& startup, uint64_t details_level) {
   std::string out = "{\"id\":" + JsonQuote(id);
   out += ",\"app\":{\"name\":\"qdrant\",\"version\":" + JsonQuote(version::kQdrantVersion) +
          ",\"startup\":" + JsonQuote(startup) + "}";
 
-  std::vector<CollectionFigures> collections = ReadCollections(context.collections);
-  out += ",\"collections\":{\"number_of_collections\":" + std::to_string(collections.size()) +
-         ",\"collections\":[";
-  for (size_t i = 0; i < collections.size(); ++i) {
-    if (i) out += ",";
-    out += "{\"id\":" + JsonQuote(collections[i].name) +
-           ",\"points_count\":" + std::to_string(collections[i].points) + "}";
+  std::optional<ClusterMetrics> cluster;
+  if (context.cluster) cluster = context.cluster();
+  std::vector<std::string> names =
+      context.collections ? context.collections->List() : std::vector<std::string>{};
+  std::string listed;
+  size_t count = 0;
+  for (const std::string& name : names) {
+    auto got = context.collections->Get(name);
+    if (!got.ok()) continue;  // dropped meanwhile
+    listed += std::string(count++ ? "," : "") +
+              CollectionTelemetry(**got, details_level, cluster ? &*cluster : nullptr);
   }
-  out += "]}";
+  out += ",\"collections\":{\"number_of_collections\":" + std::to_string(count) +
+         ",\"collections\":[" + listed + "]}";
 
-  if (context.cluster) {
-    ClusterMetrics c = context.cluster();
+  if (cluster) {
+    const ClusterMetrics& c = *cluster;
     out += ",\"cluster\":{\"enabled\":true,\"status\":{\"number_of_peers\":" + std::to_string(c.peers) +
            ",\"term\":" + std::to_string(c.term) + ",\"commit\":" + std::to_string(c.commit) +
            ",\"pending_operations\":" + std::to_string(c.pending_operations) +
@@ -245,9 +299,25 @@ void AddMetricsRoutes(Router& router, MetricsContext context) {
   std::string startup = IsoTime(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count());
-  router.Add("GET", "/telemetry", [context, id = std::string(id), startup](Request& request, Reply reply) {
-    reply.Send(JsonResult(request, RenderTelemetry(context, id, startup)));
-  });
+  router.Add(
+      "GET", "/telemetry", [context, id = std::string(id), startup](Request& request, Reply reply) {
+        // details_level: 0 (the default) to any; Qdrant adds detail at 1 and 2 for what we have.
+        uint64_t level = 0;
+        if (std::optional<std::string> text = request.Query("details_level")) {
+          if (text->empty() || text->size() > 19 ||
+              !std::all_of(text->begin(), text->end(),
+                           [](char c) { return c >= '0' && c <= '9'; })) {
+            reply.Send(JsonError(
+                request,
+                Status::InvalidArgument("Query deserialize error: details_level: invalid digit "
+                                        "found in string `" +
+                                        *text + "`")));
+            return;
+          }
+          level = std::stoull(*text);
+        }
+        reply.Send(JsonResult(request, RenderTelemetry(context, id, startup, level)));
+      });
 }
 
 }  // namespace qd::api::rest
