@@ -426,6 +426,58 @@ Status Collection::ApplyPlacement(const ShardPlacement& placement, bool recreate
   return first_error;
 }
 
+Status Collection::RecoverLocalShard(uint32_t shard, const std::string& source) {
+  std::lock_guard<std::mutex> lock(placement_mu_);
+  std::shared_ptr<const Layout> old = layout();
+  if (old->placed) {
+    return Status::FailedPrecondition(
+        "Recovering a shard from a snapshot is not supported in cluster mode: a replica is "
+        "refilled by a shard transfer (POST /collections/" +
+        name_ + "/cluster)");
+  }
+  if (shard >= old->local.size() || !old->local[shard]) {
+    return Status::NotFound("Shard " + std::to_string(shard) + " of collection `" + name_ +
+                            "` has no replica on this peer");
+  }
+  // Out of the layout first, as ApplyPlacement drops a replica: requests in flight finish on
+  // the old one (its writes are lost with it, as the recovery means), new ones wait outside.
+  auto next = std::make_shared<Layout>(*old);
+  std::shared_ptr<Slot> slot = std::move(next->local[shard]);
+  next->unavailable = "Collection `" + name_ + "`: shard " + std::to_string(shard) +
+                      " is being recovered from a snapshot; retry shortly";
+  slot->replica->Abandon();
+  static std::atomic<uint64_t> counter{0};
+  std::string trash =
+      dir_ + "/.recovered-" + std::to_string(shard) + "-" + std::to_string(counter++);
+  std::error_code ec;
+  std::filesystem::rename(ShardDir(shard), trash, ec);
+  if (ec)
+    return Status::Internal("cannot move shard " + std::to_string(shard) +
+                            " aside: " + ec.message());
+  slot->trash = trash;
+  closing_[shard] = slot;
+  slot.reset();
+  layout_.store(next);
+  old.reset();
+  std::filesystem::rename(source, ShardDir(shard), ec);
+  if (ec) {
+    return Status::Internal("cannot move the recovered shard into place: " + ec.message() +
+                            "; restart the node");
+  }
+  if (Status closed = WaitClosed(shard); !closed.ok()) {
+    return closed.WithContext("the recovered data is served after a restart");
+  }
+  Result<std::shared_ptr<Slot>> opened = OpenSlot(shard);
+  if (!opened.ok()) return opened.status().WithContext("collection " + name_);
+  auto done = std::make_shared<Layout>(*next);
+  done->local[shard] = std::move(*opened);
+  done->unavailable.clear();
+  layout_.store(std::move(done));
+  QD_LOG_INFO("collection " + name_ + ": shard " + std::to_string(shard) +
+              " recovered from a snapshot");
+  return Status::Ok();
+}
+
 Status Collection::WaitClosed(uint32_t shard) {
   // SQLite deletes a WAL file by its path when the last connection closes it: a replica that
   // left this path must be closed (no request holds it any more) before a new one opens here.
@@ -484,6 +536,7 @@ void Collection::ListenToLog(const Slot& slot, uint32_t shard, uint64_t self_pee
 }
 
 Status Collection::CheckKnown(const Layout& layout) const {
+  if (!layout.unavailable.empty()) return Status::Unavailable(layout.unavailable);
   if (layout.placed && !layout.known) {
     return Status::Unavailable("Collection `" + name_ +
                                "`: this peer has not applied the shard placement from consensus yet; retry shortly");

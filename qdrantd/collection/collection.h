@@ -81,6 +81,14 @@ class Collection {
   // Thread: any; calls are serialised.
   Status ApplyPlacement(const ShardPlacement& placement, bool recreate_missing);
 
+  // Standalone: replaces the local replica of `shard` with the one in `source` (a directory
+  // holding its points.db, moved into place): the old replica is closed and its files go once
+  // no request holds it; meanwhile requests answer kUnavailable. Errors: kFailedPrecondition in
+  // cluster mode (a replica there is refilled by a shard transfer, docs/cluster.md), kNotFound
+  // without a local replica, kUnavailable when the old one stays in use for 10 s (the new data
+  // is then served after a restart), kInternal for I/O.
+  Status RecoverLocalShard(uint32_t shard, const std::string& source);
+
   // Whether this peer's replica of `shard` was created empty although consensus says it holds
   // data (Active or Listener): its files vanished. The Reconciler reports it Dead, so that a
   // transfer refills it; it is never served as healthy. Cleared once its state says otherwise.
@@ -278,6 +286,7 @@ class Collection {
   struct Layout {
     bool placed = false;  // cluster mode: the shards follow a placement
     bool known = true;    // false: cluster mode, placement not applied since the start
+    std::string unavailable;  // non-empty: why every request answers kUnavailable for now
     uint64_t self_peer = 0;
     std::vector<std::shared_ptr<Slot>> local;      // by shard id; null: no replica here
     std::vector<shard::ReplicaState> local_state;  // by shard id, when local

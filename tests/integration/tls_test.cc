@@ -4,6 +4,7 @@
 // a server certificate for 127.0.0.1, a client certificate, and a client certificate from
 // another CA. REST is checked with curl, gRPC with grpc++, and both through Qdrant's JS clients.
 #include <grpcpp/grpcpp.h>
+#include <rapidjson/document.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -282,4 +283,52 @@ TEST_CASE("replaced certificate files are served within tls.cert_ttl, without a 
   // The old certificate is no longer served.
   CHECK(Curl(certs, node.http_port(), "/healthz").exit_code != 0);
   CHECK_FALSE(HealthCheck(node, Ssl(certs)).ok());
+}
+
+TEST_CASE("a snapshot is recovered from an https:// URL whose server the node can verify",
+          "[integration][tls][snapshots]") {
+  Certs certs;
+  Node source({.env = TlsEnv(certs, false)});
+  REQUIRE(WaitTlsReady(source, certs));
+  auto curl = [&](std::vector<std::string> args, const std::string& path) {
+    RunResult r = Curl(certs, source.http_port(), path, std::move(args));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  curl({"-X", "PUT", "-H", "Content-Type: application/json", "--data",
+        R"({"vectors":{"size":2,"distance":"Dot"}})"},
+       "/collections/books");
+  curl({"-X", "PUT", "-H", "Content-Type: application/json", "--data",
+        R"({"points":[{"id":1,"vector":[1,0]},{"id":2,"vector":[0,1]}]})"},
+       "/collections/books/points?wait=true");
+  rapidjson::Document created;
+  created.Parse(curl({"-X", "POST"}, "/collections/books/snapshots").c_str());
+  REQUIRE(created.IsObject());
+  const std::string url = "https://127.0.0.1:" + std::to_string(source.http_port()) +
+                          "/collections/books/snapshots/" + created["result"]["name"].GetString();
+  const std::string body = R"({"location":")" + url + R"(","checksum":")" +
+                           created["result"]["checksum"].GetString() + R"("})";
+
+  // Trusting the test CA (OpenSSL's SSL_CERT_FILE), the node downloads and recovers.
+  Node trusting({.env = {{"SSL_CERT_FILE", certs.Path("ca.pem")}}});
+  REQUIRE(trusting.WaitReady());
+  HttpResponse ok = HttpRequest(trusting.http_port(), "PUT", "/collections/copy/snapshots/recover",
+                                body, {{"content-type", "application/json"}});
+  INFO(ok.body);
+  CHECK(ok.status == 200);
+  HttpResponse count = HttpRequest(trusting.http_port(), "POST", "/collections/copy/points/count",
+                                   "{}", {{"content-type", "application/json"}});
+  CHECK(count.body.find(R"("count":2)") != std::string::npos);
+
+  // With only the system's CAs, the server cannot be verified: 400, nothing recovered.
+  Node strict;
+  REQUIRE(strict.WaitReady());
+  HttpResponse refused =
+      HttpRequest(strict.http_port(), "PUT", "/collections/copy/snapshots/recover", body,
+                  {{"content-type", "application/json"}});
+  INFO(refused.body);
+  CHECK(refused.status == 400);
+  CHECK(refused.body.find("TLS handshake failed") != std::string::npos);
+  CHECK(strict.Get("/collections/copy").status == 404);
 }
