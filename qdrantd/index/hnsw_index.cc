@@ -308,7 +308,13 @@ bool HnswIndex::VectorOf(uint32_t label, std::vector<float>& out) const {
   std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
   tableint internal = impl_->InternalOf(label);
   if (internal == kAbsent) return false;
-  const float* data = reinterpret_cast<const float*>(impl_->hnsw->getDataByInternalId(internal));
+  auto& h = *impl_->hnsw;
+  // The element's update lock, which Add holds while updatePoint rewrites the vector in place:
+  // without it a copy taken during an update (the optimizer's, a retrieve's) could be half old,
+  // half new. (There are min(capacity, 65,536) locks and ids stay below the capacity.)
+  std::lock_guard<std::mutex> update(
+      h.link_list_update_locks_[internal & (h.max_update_element_locks - 1)]);
+  const float* data = reinterpret_cast<const float*>(h.getDataByInternalId(internal));
   out.assign(data, data + impl_->params.dim);
   return true;
 }
