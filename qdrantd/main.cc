@@ -17,11 +17,22 @@ namespace {
 constexpr int kExitUsage = 2;
 
 // --uri/--bootstrap (or QDRANT_URI/QDRANT_BOOTSTRAP) must be peer URLs such as
-// http://10.0.0.1:6335; validated now, used by the cluster issue.
-qd::Status ValidatePeerUri(const char* what, const std::optional<std::string>& uri) {
+// http://10.0.0.1:6335, https:// exactly when peers talk TLS (cluster.p2p.enable_tls): a node
+// whose URIs contradict its setting would only ever fail its handshakes.
+qd::Status ValidatePeerUri(const char* what, const std::optional<std::string>& uri, bool peer_tls) {
   if (!uri) return qd::Status::Ok();
   auto parsed = qd::ParseUri(*uri, 6335);
   if (!parsed.ok()) return parsed.status().WithContext(what);
+  if (peer_tls && parsed->scheme != "https") {
+    return qd::Status::InvalidArgument(std::string(what) + " " + *uri +
+                                       ": cluster.p2p.enable_tls is on, so peer URIs are https://");
+  }
+  if (!peer_tls && parsed->scheme == "https") {
+    return qd::Status::InvalidArgument(
+        std::string(what) + " " + *uri +
+        ": an https:// peer URI needs cluster.p2p.enable_tls (and tls.cert, tls.key, "
+        "tls.ca_cert) on this node");
+  }
   return qd::Status::Ok();
 }
 
@@ -29,11 +40,6 @@ qd::Status ValidatePeerUri(const char* what, const std::optional<std::string>& u
 // operator believes it is closed: refused at start rather than served insecurely (issue #19).
 qd::Status CheckSecurity(const qd::config::Config& config) {
   const auto& service = config.service;
-  if (config.cluster.enabled && config.cluster.p2p.enable_tls) {
-    return qd::Status::InvalidArgument(
-        "cluster.p2p.enable_tls: this qdrantd does not use TLS between peers yet; refusing to "
-        "talk to peers in plaintext");
-  }
   for (auto [key, value] : {std::pair{"service.api_key", &service.api_key},
                             std::pair{"service.read_only_api_key", &service.read_only_api_key}}) {
     if (*value && (*value)->empty()) {
@@ -106,8 +112,13 @@ int main(int argc, char** argv) {
   };
   flags.uri = !uri.empty() ? std::optional(uri) : from_env("QDRANT_URI");
   flags.bootstrap = !bootstrap.empty() ? std::optional(bootstrap) : from_env("QDRANT_BOOTSTRAP");
+  const bool peer_tls = config.cluster.enabled && config.cluster.p2p.enable_tls;
   for (auto [what, value] : {std::pair{"--uri", &flags.uri}, std::pair{"--bootstrap", &flags.bootstrap}}) {
-    if (qd::Status s = ValidatePeerUri(what, *value); !s.ok()) {
+    // With peer TLS a URI without a scheme is https://.
+    if (peer_tls && *value && value->value().find("://") == std::string::npos) {
+      *value = "https://" + value->value();
+    }
+    if (qd::Status s = ValidatePeerUri(what, *value, peer_tls); !s.ok()) {
       std::fprintf(stderr, "qdrantd: %s\n", s.message().c_str());
       return kExitUsage;
     }

@@ -367,11 +367,26 @@ void ClusterNode::TryJoin(OnLoop on_loop) {
                    }
                    return;
                  }
-                 if (Clock::now() - join_started_ > options_.bootstrap_timeout) {
+                 // A handshake never succeeds by waiting: the two sides' TLS settings differ.
+                 const bool handshake = s.message().find("andshake") != std::string::npos ||
+                                        s.message().find("SSL") != std::string::npos;
+                 const std::string tls_hint =
+                     options_.peer_tls
+                         ? " (this node uses TLS between peers, cluster.p2p.enable_tls: the "
+                           "cluster must too, with certificates from this node's tls.ca_cert)"
+                         : " (if the cluster uses TLS between peers, https:// URIs, set "
+                           "cluster.p2p.enable_tls and its tls.* files on this node too)";
+                 if (handshake || Clock::now() - join_started_ > options_.bootstrap_timeout) {
                    if (!fatal_reported_) {
                      fatal_reported_ = true;
-                     fatal_(l, 1, "cannot join the cluster through " + *options_.bootstrap + " within " +
-                                      std::to_string(options_.bootstrap_timeout.count()) + " s: " + s.message());
+                     fatal_(
+                         l, 1,
+                         "cannot join the cluster through " + *options_.bootstrap +
+                             (handshake
+                                  ? ": the TLS handshake failed"
+                                  : " within " +
+                                        std::to_string(options_.bootstrap_timeout.count()) + " s") +
+                             ": " + s.message() + tls_hint);
                    }
                    return;
                  }

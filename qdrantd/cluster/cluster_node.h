@@ -9,7 +9,8 @@
 //     empty, and Join is sent to the bootstrap peer (forwarded to the leader, which registers the
 //     peer through consensus and then adds it to the Raft configuration and promotes it to
 //     voter). URI conflict with a peer holding replicas -> fatal 101; unreachable bootstrap for
-//     cluster.consensus.bootstrap_timeout_sec -> fatal 1;
+//     cluster.consensus.bootstrap_timeout_sec -> fatal 1; a TLS handshake that fails (peer TLS
+//     on one side only, or certificates from another CA) -> fatal 1 at once, saying so;
 //   * empty storage without --bootstrap: founds a one-voter cluster.
 // --reinit forgets term, vote, log and membership but keeps the peer id and the collections: a
 // founder re-proposes them (kRestoreState), a joiner receives them from the leader.
@@ -59,6 +60,7 @@ struct ClusterOptions {
   size_t max_message_queue_size = 100;
   unsigned message_timeout_ticks = 10;
   std::chrono::seconds bootstrap_timeout{15};
+  bool peer_tls = false;  // cluster.p2p.enable_tls: for the words of a failed join
 };
 
 // What GET /cluster and the admin ClusterStatus report (compat.md §6.1).
@@ -78,7 +80,7 @@ struct ClusterStatus {
   bool is_voter = false;
   std::string consensus_thread_status = "working";  // working | stopped | stopped_with_err
   std::string consensus_error;
-  std::map<std::string, uint64_t> message_send_failures;  // by peer URI
+  std::map<std::string, peer::PeerPool::SendFailure> message_send_failures;  // by peer URI
 };
 
 class ClusterNode : public consensus::Transport {

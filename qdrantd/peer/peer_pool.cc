@@ -40,6 +40,10 @@ struct PeerPool::Impl {
     std::deque<std::pair<std::string, Done>> items;
     bool busy = false;
     bool reachable = false;
+    // Why the last Raft message failed ("" after a success): logged once when it changes, so
+    // that a peer refused for good (a TLS mismatch, a wrong CA) shows in the log by name and
+    // reason without a line per heartbeat.
+    std::string failure;
   };
   // Loop only.
   std::map<std::string, std::shared_ptr<Channel>> channels;
@@ -91,16 +95,27 @@ void PeerPool::Impl::Pump(const std::shared_ptr<Impl>& self, uint64_t peer_id) {
   call->ctx.set_deadline(std::chrono::system_clock::now() + options.message_timeout);
   if (!Track(&call->ctx)) return;
   q.busy = true;
-  call->channel->stub->async()->Raft(&call->ctx, &call->req, &call->resp, [self, call, peer_id](::grpc::Status s) {
-    self->Untrack(&call->ctx, [self, call, peer_id, ok = s.ok()](OnLoop on_loop) {
-      Queue& queue = self->queues[peer_id];
-      queue.busy = false;
-      queue.reachable = ok;
-      if (!ok) ++self->failures[queue.uri];
-      if (call->done) call->done(on_loop, ok);
-      self->Pump(self, peer_id);
-    });
-  });
+  call->channel->stub->async()->Raft(
+      &call->ctx, &call->req, &call->resp, [self, call, peer_id](::grpc::Status s) {
+        self->Untrack(
+            &call->ctx, [self, call, peer_id, ok = s.ok(),
+                         error = s.ok() ? std::string() : s.error_message()](OnLoop on_loop) {
+              Queue& queue = self->queues[peer_id];
+              queue.busy = false;
+              queue.reachable = ok;
+              if (!ok) ++self->failures[queue.uri];
+              if (error != queue.failure) {
+                if (!error.empty()) {
+                  QD_LOG_WARN("peer " + queue.uri + ": Raft messages to it fail: " + error);
+                } else {
+                  QD_LOG_INFO("peer " + queue.uri + ": Raft messages get through again");
+                }
+                queue.failure = error;
+              }
+              if (call->done) call->done(on_loop, ok);
+              self->Pump(self, peer_id);
+            });
+      });
 }
 
 PeerPool::PeerPool(server::Loop& loop, PeerPoolOptions options) : impl_(std::make_shared<Impl>()) {
@@ -214,7 +229,14 @@ void PeerPool::CommitIndex(OnLoop, const std::string& uri, std::chrono::millisec
       });
 }
 
-std::map<std::string, uint64_t> PeerPool::SendFailures(OnLoop) const { return impl_->failures; }
+std::map<std::string, PeerPool::SendFailure> PeerPool::SendFailures(OnLoop) const {
+  std::map<std::string, SendFailure> out;
+  for (const auto& [uri, count] : impl_->failures) out[uri].count = count;
+  for (const auto& [id, queue] : impl_->queues) {
+    if (!queue.failure.empty()) out[queue.uri].latest_error = queue.failure;
+  }
+  return out;
+}
 
 bool PeerPool::Reachable(OnLoop, uint64_t peer_id) const {
   auto it = impl_->queues.find(peer_id);

@@ -58,8 +58,13 @@ class PeerPool {
   using CommitReply = std::function<void(server::OnLoop, Status status, const Position&)>;
   void CommitIndex(server::OnLoop, const std::string& uri, std::chrono::milliseconds timeout, CommitReply reply);
 
-  // message_send_failures of GET /cluster: failures per peer URI since start.
-  std::map<std::string, uint64_t> SendFailures(server::OnLoop) const;
+  // message_send_failures of GET /cluster: failures per peer URI since start, and why the
+  // last Raft message to it failed when it did ("" once one got through again).
+  struct SendFailure {
+    uint64_t count = 0;
+    std::string latest_error;
+  };
+  std::map<std::string, SendFailure> SendFailures(server::OnLoop) const;
   // Whether the last Raft message to this peer got through (false before any).
   bool Reachable(server::OnLoop, uint64_t peer_id) const;
   void Stop(server::OnLoop);

@@ -28,6 +28,7 @@
 #include "qdrantd/collection/collection.h"
 #include "qdrantd/collection/collections.h"
 #include "qdrantd/collection/snapshots.h"
+#include "qdrantd/peer/channel.h"
 #include "qdrantd/peer/data_client.h"
 #include "qdrantd/server/loop.h"
 #include "qdrantd/server/notify.h"
@@ -334,12 +335,12 @@ void WarnIfExposed(const config::Config& config) {
                 " without TLS: API keys and tokens cross the network in clear text; set "
                 "service.enable_tls (docs/security.md)");
   }
-  if (config.cluster.enabled) {
+  if (config.cluster.enabled && !config.cluster.p2p.enable_tls) {
     QD_LOG_WARN("the P2P port " + std::to_string(config.cluster.p2p.port) + " on " +
                 config.service.host +
                 " has no authentication (API keys do not apply to peers): anyone who reaches it "
-                "can join the cluster or read its shards; keep it on a private network "
-                "(docs/security.md)");
+                "can join the cluster or read its shards; set cluster.p2p.enable_tls or keep it "
+                "on a private network (docs/security.md)");
   }
 }
 
@@ -662,19 +663,29 @@ void Daemon::Impl::CloseHandles() {
 
 Status Daemon::Impl::StartCluster(OnLoop on_loop) {
   const config::ClusterConfig& c = config.cluster;
+  if (c.p2p.enable_tls) {
+    // Before the first channel: every one is mutual TLS from the start (peer/channel.h).
+    Result<peer::PeerTls> tls =
+        peer::LoadPeerTls(config.tls.cert, config.tls.key, config.tls.ca_cert);
+    if (!tls.ok()) return tls.status();
+    peer::UsePeerTls(std::move(*tls));
+  }
   cluster_node = std::make_unique<cluster::ClusterNode>(
       loop, cluster::ClusterOptions{
                 .storage_path = config.storage.storage_path,
                 .uri = flags.uri,
                 .bootstrap = flags.bootstrap,
                 .reinit = flags.reinit,
-                .node_type = config.storage.node_type == config::NodeType::kListener ? cluster::NodeType::kListener
-                                                                                    : cluster::NodeType::kNormal,
+                .node_type = config.storage.node_type == config::NodeType::kListener
+                                 ? cluster::NodeType::kListener
+                                 : cluster::NodeType::kNormal,
                 .tick_ms = static_cast<unsigned>(c.consensus.tick_period_ms),
                 .compact_wal_entries = static_cast<unsigned>(c.consensus.compact_wal_entries),
                 .max_message_queue_size = c.consensus.max_message_queue_size,
                 .message_timeout_ticks = static_cast<unsigned>(c.consensus.message_timeout_ticks),
-                .bootstrap_timeout = std::chrono::seconds(std::max<uint64_t>(c.consensus.bootstrap_timeout_sec, 1)),
+                .bootstrap_timeout =
+                    std::chrono::seconds(std::max<uint64_t>(c.consensus.bootstrap_timeout_sec, 1)),
+                .peer_tls = c.p2p.enable_tls,
             });
   cluster::ClusterNode* node = cluster_node.get();
   p2p = std::make_unique<api::p2p::P2pServer>(
@@ -703,8 +714,9 @@ Status Daemon::Impl::StartCluster(OnLoop on_loop) {
                                .forward_pool = forward_pool.get(),
                                .replicate_pool = replicate_pool.get(),
                                .read_pool = read_pool.get()});
-  if (Status s = p2p->Start(); !s.ok()) return s;
-  QD_LOG_INFO("P2P listening on " + config.service.host + ":" + std::to_string(c.p2p.port));
+  if (Status s = p2p->Start(peer::PeerServerCredentials()); !s.ok()) return s;
+  QD_LOG_INFO("P2P listening on " + config.service.host + ":" + std::to_string(c.p2p.port) +
+              (c.p2p.enable_tls ? " (mutual TLS: tls.cert, tls.ca_cert)" : ""));
   return cluster_node->Start(on_loop, [this](OnLoop l, int code, const std::string& message) {
     QD_LOG_ERROR(message);
     exit_code = code;

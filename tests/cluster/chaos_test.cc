@@ -17,12 +17,14 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "tests/cluster/cluster_harness.h"
 #include "tests/cluster/points_helpers.h"
+#include "tests/support/certs.h"
 #include "tests/support/json.h"
 
 using namespace qd::test;
@@ -38,12 +40,23 @@ struct Shape {
   // Every third fault step also changes the cluster's shape: drain a random peer, or cancel the
   // drains and start a rebalance, so that moves run while peers are killed and paused.
   bool reshape = false;
+  // Peers talk mutual TLS (cluster.p2p.enable_tls) with certificates made for the run.
+  bool peer_tls = false;
 };
 
 void RunFaultChecker(const Shape& shape) {
   const char* env = std::getenv("QD_CHAOS_SECONDS");
   const int seconds = env ? std::max(5, std::atoi(env)) : 20;
-  auto peers = StartCluster(3);
+  std::optional<Certs> certs;
+  std::map<std::string, std::string> peer_env;
+  if (shape.peer_tls) {
+    certs.emplace();
+    peer_env = {{"QDRANT__CLUSTER__P2P__ENABLE_TLS", "true"},
+                {"QDRANT__TLS__CERT", certs->Path("server.pem")},
+                {"QDRANT__TLS__KEY", certs->Path("server.key")},
+                {"QDRANT__TLS__CA_CERT", certs->Path("ca.pem")}};
+  }
+  auto peers = StartCluster(3, peer_env);
   REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
   const uint32_t shards = shape.shards;
   HttpResponse created = peers[0]->Request(
@@ -290,6 +303,11 @@ TEST_CASE(
     "fault checker: no acknowledged write is lost and replicas converge under kills and pauses",
     "[cluster][chaos]") {
   RunFaultChecker(Shape{});
+}
+
+TEST_CASE("fault checker over mutual TLS between peers: nothing lost, replicas converge",
+          "[cluster][chaos][tls]") {
+  RunFaultChecker(Shape{.peer_tls = true});
 }
 
 TEST_CASE(

@@ -147,8 +147,21 @@ std::vector<ClusterPeer*> Ptrs(const std::vector<std::unique_ptr<ClusterPeer>>& 
 
 std::optional<std::string> ReplicaContent(const ClusterPeer& peer, const std::string& collection,
                                           uint32_t shard) {
-  auto stub = qdrantd::p2p::P2pData::NewStub(::grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(peer.p2p_port()), ::grpc::InsecureChannelCredentials()));
+  std::shared_ptr<::grpc::ChannelCredentials> credentials = ::grpc::InsecureChannelCredentials();
+  if (peer.PeerTls()) {
+    // Peer TLS: this test speaks as a peer would, with the peer's own certificate.
+    auto read = [](const std::string& path) {
+      std::ifstream in(path, std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    ::grpc::SslCredentialsOptions options;
+    options.pem_root_certs = read(peer.Env("QDRANT__TLS__CA_CERT"));
+    options.pem_private_key = read(peer.Env("QDRANT__TLS__KEY"));
+    options.pem_cert_chain = read(peer.Env("QDRANT__TLS__CERT"));
+    credentials = ::grpc::SslCredentials(options);
+  }
+  auto stub = qdrantd::p2p::P2pData::NewStub(
+      ::grpc::CreateChannel("127.0.0.1:" + std::to_string(peer.p2p_port()), credentials));
   qdrantd::p2p::ReadRequest request;
   request.set_collection(collection);
   request.set_shard(shard);

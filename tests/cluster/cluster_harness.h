@@ -1,6 +1,6 @@
 // Peers of a real cluster for multi-process tests: each ClusterPeer is one qdrantd with cluster
 // mode on, its own working directory (kept across restarts so storage survives) and ephemeral
-// ports, started with --uri http://127.0.0.1:<p2p port> and optionally --bootstrap. Helpers
+// ports, started with --uri http(s)://127.0.0.1:<p2p port> and optionally --bootstrap. Helpers
 // read GET /cluster as JSON and poll with deadlines; the destructor SIGKILLs what still runs.
 #pragma once
 
@@ -56,7 +56,16 @@ class ClusterPeer {
   std::optional<int> WaitExit(std::chrono::milliseconds timeout);
   std::string Stderr() const { return process_ ? process_->Stderr() : ""; }
 
-  std::string uri() const { return "http://127.0.0.1:" + std::to_string(p2p_port_); }
+  // https:// when the peer's environment turns peer TLS on.
+  std::string uri() const {
+    return (PeerTls() ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(p2p_port_);
+  }
+  // The environment's value of `key` ("" when unset).
+  std::string Env(const std::string& key) const {
+    auto it = env_.find(key);
+    return it == env_.end() ? std::string() : it->second;
+  }
+  bool PeerTls() const { return Env("QDRANT__CLUSTER__P2P__ENABLE_TLS") == "true"; }
   uint16_t p2p_port() const { return p2p_port_; }
   uint16_t http_port() const { return http_port_; }
   uint16_t grpc_port() const { return grpc_port_; }

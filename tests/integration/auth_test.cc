@@ -372,18 +372,25 @@ TEST_CASE("qdrantd refuses security settings it cannot honour, and warns when ex
           "[integration][auth]") {
   struct Refused {
     const char* config;  // config/config.yaml
+    const char* uri;     // --uri, when not null
     const char* says;
   };
   const Refused cases[] = {
-      {"service:\n  jwt_rbac: true\n", "service.jwt_rbac needs service.api_key"},
-      {"service:\n  api_key: \"\"\n", "service.api_key is empty"},
-      {"cluster:\n  enabled: true\n  p2p:\n    enable_tls: true\n", "cluster.p2p.enable_tls"},
+      {"service:\n  jwt_rbac: true\n", nullptr, "service.jwt_rbac needs service.api_key"},
+      {"service:\n  api_key: \"\"\n", nullptr, "service.api_key is empty"},
+      // Peer URIs must say what the peers speak.
+      {"cluster:\n  enabled: true\n", "https://127.0.0.1:1",
+       "an https:// peer URI needs cluster.p2p.enable_tls"},
+      {"cluster:\n  enabled: true\n  p2p:\n    enable_tls: true\n", "http://127.0.0.1:1",
+       "cluster.p2p.enable_tls is on, so peer URIs are https://"},
   };
   for (const Refused& c : cases) {
     INFO(c.says);
     TempDir dir;
     dir.Write("config/config.yaml", c.config);
-    Node node({.working_dir = dir.path()});
+    NodeOptions options{.working_dir = dir.path()};
+    if (c.uri) options.args = {"--uri", c.uri};
+    Node node(options);
     std::optional<int> code = node.process().Wait(std::chrono::seconds(20));
     REQUIRE(code.has_value());
     CHECK(*code == 2);

@@ -15,50 +15,14 @@
 #include <vector>
 
 #include "qdrant.grpc.pb.h"
+#include "tests/support/certs.h"
 #include "tests/support/node.h"
 
 using namespace qd::test;
 
 namespace {
 
-constexpr const char* kOpenssl = "/usr/bin/openssl";
 constexpr const char* kCurl = "/usr/bin/curl";
-
-void Openssl(const std::string& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), kOpenssl);
-  RunResult r = Run({.args = args, .working_dir = dir});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-}
-
-// A CA in <dir>/<ca>.pem and a certificate it signed in <dir>/<name>.pem, key <name>.key.
-void MakeCa(const std::string& dir, const std::string& ca) {
-  Openssl(dir, {"req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "2", "-nodes", "-keyout",
-                ca + ".key", "-out", ca + ".pem", "-subj", "/CN=" + ca});
-}
-
-void MakeCert(const std::string& dir, const std::string& ca, const std::string& name) {
-  Openssl(dir, {"req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
-                name + ".csr", "-subj", "/CN=" + name});
-  const std::string ext = dir + "/" + name + ".ext";
-  std::ofstream(ext) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                        "extendedKeyUsage=serverAuth,clientAuth\n";
-  Openssl(dir,
-          {"x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
-           "-CAcreateserial", "-days", "2", "-sha256", "-extfile", ext, "-out", name + ".pem"});
-}
-
-struct Certs {
-  TempDir dir;
-  std::string Path(const std::string& file) const { return dir.path() + "/" + file; }
-  Certs() {
-    MakeCa(dir.path(), "ca");
-    MakeCert(dir.path(), "ca", "server");
-    MakeCert(dir.path(), "ca", "client");
-    MakeCa(dir.path(), "other-ca");
-    MakeCert(dir.path(), "other-ca", "stranger");
-  }
-};
 
 std::map<std::string, std::string> TlsEnv(const Certs& certs, bool verify_client) {
   return {{"QDRANT__SERVICE__ENABLE_TLS", "true"},

@@ -274,11 +274,12 @@ P2pServer::~P2pServer() {
   if (impl_->server) impl_->server->Shutdown(std::chrono::system_clock::now());
 }
 
-Status P2pServer::Start() {
+Status P2pServer::Start(std::shared_ptr<::grpc::ServerCredentials> credentials) {
   std::string address = impl_->host + ":" + std::to_string(impl_->port);
   ::grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(address, ::grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(address, credentials ? credentials : ::grpc::InsecureServerCredentials(),
+                           &bound_port);
   builder.SetMaxReceiveMessageSize(256 << 20);
   builder.SetMaxSendMessageSize(256 << 20);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

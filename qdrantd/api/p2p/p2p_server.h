@@ -14,6 +14,10 @@
 #include "libshared/status.h"
 #include "qdrantd/server/loop.h"
 
+namespace grpc {
+class ServerCredentials;
+}
+
 namespace qd::collection {
 class Collections;
 }
@@ -62,8 +66,9 @@ class P2pServer {
   P2pServer(const P2pServer&) = delete;
   P2pServer& operator=(const P2pServer&) = delete;
 
-  // Errors: kUnavailable when the port cannot be bound.
-  Status Start();
+  // Errors: kUnavailable when the port cannot be bound. `credentials`: the listener's (peer
+  // TLS, peer/channel.h's PeerServerCredentials); null: plaintext.
+  Status Start(std::shared_ptr<::grpc::ServerCredentials> credentials = nullptr);
   // Stops accepting; blocks until calls end or `deadline`. Never on the loop thread.
   void Shutdown(std::chrono::system_clock::time_point deadline);
 

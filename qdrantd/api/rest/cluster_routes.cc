@@ -187,10 +187,11 @@ std::string ClusterJson(const cluster::ClusterStatus& s, const cluster::ClusterS
   }
   out += ",\"message_send_failures\":{";
   first = true;
-  for (const auto& [uri, count] : s.message_send_failures) {
+  for (const auto& [uri, failure] : s.message_send_failures) {
     if (!first) out += ",";
     first = false;
-    out += JsonQuote(uri) + ":{\"count\":" + std::to_string(count) + ",\"latest_error\":null}";
+    out += JsonQuote(uri) + ":{\"count\":" + std::to_string(failure.count) + ",\"latest_error\":" +
+           (failure.latest_error.empty() ? "null" : JsonQuote(failure.latest_error)) + "}";
   }
   out += "},\"rebalance\":" + RebalanceJson(state, s, /*full=*/false) + "}";
   return out;
