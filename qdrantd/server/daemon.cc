@@ -513,6 +513,12 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
                                        .grpc = config.service.grpc_port ? &grpc_metrics : nullptr,
                                        .cluster = MetricsOfCluster()});
   rest_metrics.SetRoutes(router.RouteNames());
+  authenticator->SetAliasResolver(
+      [collections = collections.get()](std::string_view name) -> std::optional<std::string> {
+        Result<std::shared_ptr<collection::Collection>> c = collections->Get(std::string(name));
+        if (!c.ok()) return std::nullopt;
+        return (*c)->name();
+      });
   if (Status s = router.Protect(authenticator.get()); !s.ok()) return s;
   if (authenticator->enabled()) {
     QD_LOG_INFO(std::string("API keys required on REST and gRPC") +

@@ -101,12 +101,17 @@ grpc::Status GrpcSearch(const Node& node, const std::string& collection, const H
   return points->Search(&call.context, search, &reply);
 }
 
-grpc::Status GrpcList(const Node& node, const Headers& md) {
+// Collections/List; the names listed go to `names` when given.
+grpc::Status GrpcList(const Node& node, const Headers& md, std::string* names = nullptr) {
   auto collections = qdrant::Collections::NewStub(Channel(node));
   qdrant::ListCollectionsRequest request;
   qdrant::ListCollectionsResponse reply;
   Call call(md);
-  return collections->List(&call.context, request, &reply);
+  grpc::Status s = collections->List(&call.context, request, &reply);
+  if (names) {
+    for (const auto& c : reply.collections()) *names += c.name() + " ";
+  }
+  return s;
 }
 
 grpc::Status GrpcDelete(const Node& node, const std::string& collection, const Headers& md) {
@@ -243,6 +248,7 @@ TEST_CASE("JWT: read-only, per-collection, expired and forged tokens", "[integra
   REQUIRE(node.WaitReady());
   CreateCollection(node, "books");
   CreateCollection(node, "films");
+  CreateCollection(node, "secret");
   const uint16_t port = node.http_port();
   using qd::api::auth::SignJwtForTesting;
 
@@ -272,9 +278,39 @@ TEST_CASE("JWT: read-only, per-collection, expired and forged tokens", "[integra
     CHECK(RestError(films_write) == "Forbidden: Write access to collection films is required");
     HttpResponse create = HttpRequest(port, "PUT", "/collections/music", kCreate, ApiKey(token));
     CHECK(create.status == 403);
+    // Listings show what the token may read, as Qdrant filters them.
     HttpResponse list = HttpRequest(port, "GET", "/collections", "", ApiKey(token));
-    CHECK(list.status == 403);
-    CHECK(RestError(list) == "Forbidden: Global access is required");
+    INFO(list.body);
+    CHECK(list.status == 200);
+    CHECK(list.body.find(R"({"collections":[{"name":"books"},{"name":"films"}]})") !=
+          std::string::npos);
+    std::string names;
+    CHECK(GrpcList(node, ApiKey(token), &names).ok());
+    CHECK(names == "books films ");
+    // An alias of a granted collection is that collection; one of another is not.
+    REQUIRE(
+        HttpRequest(port, "POST", "/collections/aliases",
+                    R"({"actions":[{"create_alias":{"collection_name":"books","alias_name":"b"}},)"
+                    R"({"create_alias":{"collection_name":"secret","alias_name":"s"}}]})",
+                    ApiKey(kKey))
+            .status == 200);
+    CHECK(
+        HttpRequest(port, "POST", "/collections/b/points/search", kSearch, Bearer(token)).status ==
+        200);
+    CHECK(GrpcSearch(node, "b", ApiKey(token)).ok());
+    HttpResponse hidden =
+        HttpRequest(port, "POST", "/collections/s/points/search", kSearch, Bearer(token));
+    CHECK(hidden.status == 403);
+    HttpResponse aliases = HttpRequest(port, "GET", "/aliases", "", Bearer(token));
+    CHECK(aliases.status == 200);
+    CHECK(aliases.body.find(R"("alias_name":"b")") != std::string::npos);
+    CHECK(aliases.body.find(R"("alias_name":"s")") == std::string::npos);
+    CHECK(HttpRequest(port, "GET", "/aliases", "", ApiKey(kKey)).body.find(R"("alias_name":"s")") !=
+          std::string::npos);
+    // Node-wide reads stay closed to it.
+    HttpResponse telemetry = HttpRequest(port, "GET", "/telemetry", "", ApiKey(token));
+    CHECK(telemetry.status == 403);
+    CHECK(RestError(telemetry) == "Forbidden: Global access is required");
     CHECK(GrpcUpsert(node, "books", ApiKey(token)).ok());
     grpc::Status other = GrpcSearch(node, "music", ApiKey(token));
     CHECK(other.error_code() == grpc::StatusCode::PERMISSION_DENIED);

@@ -40,6 +40,7 @@ Status Access::Check(const Requirement& requirement, std::string_view collection
   }
   // A token limited to some collections manages nothing and sees nothing node-wide.
   if (requirement.need == Need::kManage) return Forbidden("Global manage access is required");
+  if (requirement.scope == Scope::kListing && requirement.need == Need::kRead) return Status::Ok();
   if (requirement.scope == Scope::kGlobal) return Forbidden("Global access is required");
   for (const CollectionGrant& grant : grants_) {
     if (grant.collection != collection) continue;

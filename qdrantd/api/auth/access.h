@@ -16,9 +16,11 @@ namespace qd::api::auth {
 // What an operation does. kOpen needs no credentials at all (/healthz, the gRPC health check).
 enum class Need { kOpen, kRead, kWrite, kManage };
 
-// Where it acts: on the collection its request names, or on the node (listings, telemetry,
-// cluster membership, full snapshots).
-enum class Scope { kCollection, kGlobal };
+// Where it acts: on the collection its request names, or on the node (telemetry, cluster
+// membership, full snapshots). kListing: the listings of collections and aliases, which any
+// caller who may read something can call; the handler then shows only what the caller may read
+// (Authenticator::MayRead), as Qdrant filters them for a token limited to some collections.
+enum class Scope { kCollection, kGlobal, kListing };
 
 struct Requirement {
   Need need = Need::kManage;

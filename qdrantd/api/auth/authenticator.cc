@@ -66,7 +66,19 @@ Status Authenticator::Authorize(const Credentials& credentials, const Requiremen
   if (!enabled_ || requirement.need == Need::kOpen) return Status::Ok();
   Result<Access> access = Authenticate(credentials);
   if (!access.ok()) return access.status();
-  return access->Check(requirement, collection);
+  Status allowed = access->Check(requirement, collection);
+  if (!allowed.ok() && requirement.scope == Scope::kCollection && resolve_alias_) {
+    // A token for collection `books` may use `books` through its alias.
+    std::optional<std::string> target = resolve_alias_(collection);
+    if (target && *target != collection && access->Check(requirement, *target).ok()) {
+      return Status::Ok();
+    }
+  }
+  return allowed;
+}
+
+bool Authenticator::MayRead(const Credentials& credentials, std::string_view collection) const {
+  return Authorize(credentials, Requirement{Need::kRead, Scope::kCollection}, collection).ok();
 }
 
 }  // namespace qd::api::auth

@@ -8,11 +8,12 @@
 // key (each in constant time: both sides are hashed with SHA-256 and the digests compared with
 // CRYPTO_memcmp, so neither content nor length leaks through timing), then, with jwt_rbac, read
 // as a JWT signed with the full key (jwt.h). Keys and tokens are never logged.
-// Immutable after construction; thread: any.
+// Immutable after construction (and SetAliasResolver at start); thread: any.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,9 +47,17 @@ class Authenticator {
   Result<Access> Authenticate(const Credentials& credentials) const;
 
   // Authenticate, then Access::Check for an operation on `collection`. OK when disabled or
-  // when the operation is open.
+  // when the operation is open. A collection named by one of its aliases is allowed when the
+  // collection itself is (SetAliasResolver).
   Status Authorize(const Credentials& credentials, const Requirement& requirement,
                    std::string_view collection) const;
+  // Whether the credentials may read `collection` (true when disabled): what the listings show.
+  bool MayRead(const Credentials& credentials, std::string_view collection) const;
+
+  // The collection an alias names (nullopt: not an alias, or unknown). Set once at start,
+  // before requests are served.
+  using AliasResolver = std::function<std::optional<std::string>(std::string_view name)>;
+  void SetAliasResolver(AliasResolver resolver) { resolve_alias_ = std::move(resolver); }
 
  private:
   using Digest = std::array<unsigned char, 32>;
@@ -56,6 +65,7 @@ class Authenticator {
   std::optional<Digest> full_key_;
   std::optional<Digest> read_only_key_;
   std::optional<std::string> jwt_secret_;  // the full key, when jwt_rbac
+  AliasResolver resolve_alias_;
 };
 
 }  // namespace qd::api::auth

@@ -11,6 +11,7 @@ constexpr Requirement kReadNode{Need::kRead, Scope::kGlobal};
 constexpr Requirement kReadCollection{Need::kRead, Scope::kCollection};
 constexpr Requirement kWriteCollection{Need::kWrite, Scope::kCollection};
 constexpr Requirement kManage{Need::kManage, Scope::kGlobal};
+constexpr Requirement kListing{Need::kRead, Scope::kListing};
 
 struct RestRule {
   std::string_view method;
@@ -23,8 +24,9 @@ struct RestRule {
 // collection; changing points, payload indexes and taking or deleting a collection's snapshots
 // need write access to it; creating, changing or deleting collections and aliases, cluster
 // operations, full snapshots and recovering from snapshots need global manage access.
-// Node-wide reads (listings, telemetry, metrics, cluster status) need global read access: a
-// token limited to some collections cannot list them (Qdrant filters the listing instead).
+// Node-wide reads (telemetry, metrics, cluster status) need global read access. The listings of
+// collections and aliases answer any caller who may read something, showing only what it may
+// read: a token limited to some collections lists those (as Qdrant filters them).
 constexpr RestRule kRestRules[] = {
     // Service: open as in Qdrant (its API key middleware's whitelist).
     {"GET", "/", kOpen},
@@ -48,7 +50,7 @@ constexpr RestRule kRestRules[] = {
     {"PUT", "/cluster/metadata/keys/{key}", kManage},
     {"DELETE", "/cluster/metadata/keys/{key}", kManage},
     // Collections and aliases.
-    {"GET", "/collections", kReadNode},
+    {"GET", "/collections", kListing},
     {"GET", "/collections/{collection_name}", kReadCollection},
     {"PUT", "/collections/{collection_name}", kManage},
     {"PATCH", "/collections/{collection_name}", kManage},
@@ -59,7 +61,7 @@ constexpr RestRule kRestRules[] = {
     {"POST", "/collections/{collection_name}/cluster", kManage},
     {"POST", "/collections/aliases", kManage},
     {"GET", "/collections/{collection_name}/aliases", kReadCollection},
-    {"GET", "/aliases", kReadNode},
+    {"GET", "/aliases", kListing},
     // Payload indexes.
     {"PUT", "/collections/{collection_name}/index", kWriteCollection},
     {"DELETE", "/collections/{collection_name}/index/{field_name}", kWriteCollection},
@@ -135,13 +137,13 @@ constexpr GrpcRule kGrpcRules[] = {
     {"qdrantd.admin.Admin/VerifyCollection", kReadCollection},
     // Collections.
     {"qdrant.Collections/Get", kReadCollection},
-    {"qdrant.Collections/List", kReadNode},
+    {"qdrant.Collections/List", kListing},
     {"qdrant.Collections/Create", kManage},
     {"qdrant.Collections/Update", kManage},
     {"qdrant.Collections/Delete", kManage},
     {"qdrant.Collections/UpdateAliases", kManage},
     {"qdrant.Collections/ListCollectionAliases", kReadCollection},
-    {"qdrant.Collections/ListAliases", kReadNode},
+    {"qdrant.Collections/ListAliases", kListing},
     {"qdrant.Collections/CollectionClusterInfo", kReadCollection},
     {"qdrant.Collections/CollectionExists", kReadCollection},
     {"qdrant.Collections/UpdateCollectionClusterSetup", kManage},

@@ -90,9 +90,9 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
                            qdrant::ListCollectionsResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/List", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, response]() -> Status {
+    return OnPool(c_.pool, context, response, [this, context, response]() -> Status {
       for (const std::string& name : c_.collections->List()) {
-        response->add_collections()->set_name(name);
+        if (MayRead(c_.auth, *context, name)) response->add_collections()->set_name(name);
       }
       return Status::Ok();
     });
@@ -216,8 +216,12 @@ class CollectionsService final : public qdrant::Collections::CallbackService {
                                   qdrant::ListAliasesResponse* response) override {
     if (auto* refused = Refused(c_.auth, context, "qdrant.Collections/ListAliases", *request))
       return refused;
-    return OnPool(c_.pool, context, response, [this, response]() -> Status {
-      FillAliases(c_.collections->Aliases(nullptr), response);
+    return OnPool(c_.pool, context, response, [this, context, response]() -> Status {
+      std::vector<std::pair<std::string, std::string>> visible;
+      for (auto& [alias, collection] : c_.collections->Aliases(nullptr)) {
+        if (MayRead(c_.auth, *context, collection)) visible.emplace_back(alias, collection);
+      }
+      FillAliases(visible, response);
       return Status::Ok();
     });
   }

@@ -17,6 +17,15 @@ std::optional<std::string_view> Metadata(const ::grpc::CallbackServerContext& co
 
 }  // namespace
 
+auth::Credentials CredentialsOf(const ::grpc::CallbackServerContext& context) {
+  return auth::Credentials{Metadata(context, "api-key"), Metadata(context, "authorization")};
+}
+
+bool MayRead(const auth::Authenticator* authenticator, const ::grpc::CallbackServerContext& context,
+             std::string_view collection) {
+  return authenticator == nullptr || authenticator->MayRead(CredentialsOf(context), collection);
+}
+
 Status AuthorizeCall(const auth::Authenticator& authenticator,
                      const ::grpc::CallbackServerContext& context, std::string_view method,
                      std::string_view collection) {
@@ -24,8 +33,7 @@ Status AuthorizeCall(const auth::Authenticator& authenticator,
   if (!requirement) {
     return Status::PermissionDenied("Forbidden: " + std::string(method) + " has no access rule");
   }
-  auth::Credentials credentials{Metadata(context, "api-key"), Metadata(context, "authorization")};
-  return authenticator.Authorize(credentials, *requirement, collection);
+  return authenticator.Authorize(CredentialsOf(context), *requirement, collection);
 }
 
 }  // namespace qd::api::grpc

@@ -13,6 +13,12 @@
 
 namespace qd::api::grpc {
 
+// The call's `api-key` and `authorization` metadata (valid while the call runs).
+auth::Credentials CredentialsOf(const ::grpc::CallbackServerContext& context);
+// Whether the caller may read `collection` (listings show only those); true without keys.
+bool MayRead(const auth::Authenticator* authenticator, const ::grpc::CallbackServerContext& context,
+             std::string_view collection);
+
 // Whether the credentials of `context` allow `method` ("qdrant.Points/Upsert") on `collection`.
 // Errors: kUnauthenticated, kPermissionDenied (also for a method without an access rule).
 Status AuthorizeCall(const auth::Authenticator& authenticator,

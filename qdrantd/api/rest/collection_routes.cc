@@ -2,6 +2,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "qdrantd/api/auth/authenticator.h"
 #include "qdrantd/api/rest/async_handler.h"
 #include "qdrantd/api/rest/json.h"
 #include "qdrantd/api/rest/point_codec.h"
@@ -308,10 +309,16 @@ void AddCollectionRoutes(Router& router, EngineContext context) {
             [collections, fn](const Request& r) { return fn(*collections, r); });
     });
   };
-  router.Add("GET", "/collections", [collections](Request& request, Reply reply) {
+  // The listings show what the caller may read (a token limited to some collections).
+  const auth::Authenticator* authenticator = context.auth;
+  auto visible = [authenticator](const Request& request, const std::string& collection) {
+    return authenticator == nullptr || authenticator->MayRead(request.credentials, collection);
+  };
+  router.Add("GET", "/collections", [collections, visible](Request& request, Reply reply) {
     std::string out = "{\"collections\":[";
     bool first = true;
     for (const std::string& name : collections->List()) {
+      if (!visible(request, name)) continue;
       out += first ? "" : ",";
       out += "{\"name\":" + JsonQuote(name) + "}";
       first = false;
@@ -352,8 +359,12 @@ void AddCollectionRoutes(Router& router, EngineContext context) {
     bool exists = collections->Exists(request.Param("collection_name"));
     reply.Send(JsonResult(request, exists ? R"({"exists":true})" : R"({"exists":false})"));
   });
-  router.Add("GET", "/aliases", [collections](Request& request, Reply reply) {
-    reply.Send(JsonResult(request, AliasesJson(collections->Aliases(nullptr))));
+  router.Add("GET", "/aliases", [collections, visible](Request& request, Reply reply) {
+    std::vector<std::pair<std::string, std::string>> aliases;
+    for (auto& [alias, collection] : collections->Aliases(nullptr)) {
+      if (visible(request, collection)) aliases.emplace_back(alias, collection);
+    }
+    reply.Send(JsonResult(request, AliasesJson(aliases)));
   });
   router.Add("GET", "/collections/{collection_name}/aliases", [collections](Request& request, Reply reply) {
     Result<std::shared_ptr<collection::Collection>> c = collections->Get(request.Param("collection_name"));
