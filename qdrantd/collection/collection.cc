@@ -80,7 +80,8 @@ Status Collection::TakeReadTokens(uint64_t cost) const {
 
 Collection::StrictIndexes Collection::IndexedForStrictMode() const {
   StrictIndexes out;
-  for (const auto& slot : layout()->local) {
+  const std::shared_ptr<const Layout> held = layout();  // alive through the loop
+  for (const auto& slot : held->local) {
     if (!slot) continue;
     out.known = true;
     for (const segment::Segment::FieldIndexInfo& info : slot->replica->segment().FieldIndexes()) {
@@ -246,7 +247,8 @@ void Collection::MarkDropped(std::string dir) {
   dropped_dir_ = std::move(dir);
   dropped_ = true;
   IssueLog::Global().Resolve("UNINDEXED_FIELD/" + name_ + "/");
-  for (const auto& slot : layout()->local) {
+  const std::shared_ptr<const Layout> held = layout();  // alive through the loop
+  for (const auto& slot : held->local) {
     if (slot) slot->replica->Abandon();
   }
 }
@@ -552,7 +554,8 @@ std::vector<uint32_t> Collection::AllShards(const Layout& layout) const {
 
 size_t Collection::segments_count() const {
   size_t n = 0;
-  for (const auto& slot : layout()->local) n += slot ? 1 : 0;
+  const std::shared_ptr<const Layout> held = layout();  // alive through the loop
+  for (const auto& slot : held->local) n += slot ? 1 : 0;
   return n;
 }
 
@@ -1398,7 +1401,8 @@ void Collection::EndTransfer(uint32_t shard, uint64_t to) {
 
 size_t Collection::Count(const segment::PointFilter* filter) const {
   size_t n = 0;
-  for (const auto& slot : layout()->local) {
+  const std::shared_ptr<const Layout> held = layout();  // alive through the loop
+  for (const auto& slot : held->local) {
     if (slot) n += slot->replica->segment().Count(filter);
   }
   return n;
@@ -1409,7 +1413,8 @@ size_t Collection::points_count() const { return Count(nullptr); }
 std::string Collection::PayloadSchemaJson() const {
   // Definitions are the same on every shard; points are summed.
   std::map<std::string, segment::Segment::FieldIndexInfo> merged;
-  for (const auto& slot : layout()->local) {
+  const std::shared_ptr<const Layout> held = layout();  // alive through the loop
+  for (const auto& slot : held->local) {
     if (!slot) continue;
     for (segment::Segment::FieldIndexInfo& info : slot->replica->segment().FieldIndexes()) {
       auto [it, inserted] = merged.emplace(info.field, info);
@@ -1936,7 +1941,8 @@ Result<RecordBatch> Collection::Search(const segment::SearchSpec& spec,
 }
 
 Status Collection::Flush() {
-  for (const auto& slot : layout()->local) {
+  const std::shared_ptr<const Layout> held = layout();  // alive through the loop
+  for (const auto& slot : held->local) {
     if (!slot) continue;
     Status s = slot->replica->Flush();
     if (!s.ok()) return s;

@@ -457,7 +457,9 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
     transfers->Start();
     engine.transfers = [member, manager = transfers.get()](const std::string& name) {
       std::vector<collection::TransferView> out;
-      for (const cluster::Transfer& t : member->State()->transfers) {
+      // Held for the loop: a range over a temporary's member outlives the temporary.
+      const std::shared_ptr<const cluster::ClusterState> state = member->State();
+      for (const cluster::Transfer& t : state->transfers) {
         if (t.collection != name) continue;
         collection::TransferView v{.shard = t.shard,
                                    .from = t.from,

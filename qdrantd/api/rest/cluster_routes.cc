@@ -320,7 +320,8 @@ void AddClusterRoutes(Router& router, server::Loop& loop, cluster::ClusterNode& 
 
   router.Add("GET", "/cluster/metadata/keys", [&node](Request& request, Reply reply) {
     std::string out = "[";
-    for (const auto& [key, value] : node.State()->metadata) {
+    const auto state = node.State();  // held for the loop
+    for (const auto& [key, value] : state->metadata) {
       if (out.size() > 1) out += ",";
       out += JsonQuote(key);
     }
