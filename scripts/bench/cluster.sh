@@ -8,6 +8,7 @@
 #   usage: scripts/bench/cluster.sh
 #   N=20000 scripts/bench/cluster.sh           a smaller set
 #   CONFIGS="1:1 3:2" scripts/bench/cluster.sh  replication_factor:write_consistency_factor pairs
+#   PEER_TLS=1 scripts/bench/cluster.sh         with mutual TLS between the peers (issue #19)
 # Single node speed is vectors.sh's figure (make bench), unchanged by this script.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,7 +1,8 @@
 # Sourced by the cluster benchmarks (cluster.sh, transfer.sh): builds the release binaries
 # (unless BUILD=0), generates the clustered set, and starts local qdrantd peers in cluster mode
 # on free ports, all killed and removed at exit. The caller sets N QUERIES DIM CLUSTERS SEED
-# METRIC BUILD, and PEER_ENV (extra VAR=value words for every peer) if it needs it.
+# METRIC BUILD, and PEER_ENV (extra VAR=value words for every peer) if it needs it; PEER_TLS=1
+# makes a CA and a certificate for 127.0.0.1 and runs the peers with mutual TLS between them.
 # Defines: root bin tools data dir pids http grpc p2p, and start_peer NAME [BOOTSTRAP_P2P_PORT].
 # shellcheck shell=bash
 root=$PWD
@@ -32,6 +33,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+scheme=http
+if [ "${PEER_TLS:-0}" = 1 ]; then
+  openssl req -x509 -newkey rsa:2048 -sha256 -days 2 -nodes -keyout "$dir/ca.key" \
+    -out "$dir/ca.pem" -subj /CN=bench-ca 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$dir/peer.key" -out "$dir/peer.csr" \
+    -subj /CN=peer 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$dir/peer.ext"
+  openssl x509 -req -in "$dir/peer.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days 2 -sha256 -extfile "$dir/peer.ext" -out "$dir/peer.pem" 2>/dev/null
+  PEER_ENV="${PEER_ENV:-} QDRANT__CLUSTER__P2P__ENABLE_TLS=true QDRANT__TLS__CERT=$dir/peer.pem"
+  PEER_ENV="$PEER_ENV QDRANT__TLS__KEY=$dir/peer.key QDRANT__TLS__CA_CERT=$dir/ca.pem"
+  scheme=https
+fi
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 declare -A http grpc p2p
 start_peer() {  # start_peer NAME [BOOTSTRAP_P2P_PORT]
@@ -42,7 +57,7 @@ start_peer() {  # start_peer NAME [BOOTSTRAP_P2P_PORT]
   (cd "$dir/$name" && exec env QDRANT__CLUSTER__ENABLED=true QDRANT__SERVICE__HOST=127.0.0.1 \
     QDRANT__SERVICE__HTTP_PORT="${http[$name]}" QDRANT__SERVICE__GRPC_PORT="${grpc[$name]}" \
     QDRANT__CLUSTER__P2P__PORT="${p2p[$name]}" QDRANT__LOG_LEVEL=warn ${PEER_ENV:-} \
-    "$root/$bin" --uri "http://127.0.0.1:${p2p[$name]}" ${boot:+--bootstrap "http://127.0.0.1:$boot"} \
+    "$root/$bin" --uri "$scheme://127.0.0.1:${p2p[$name]}" ${boot:+--bootstrap "$scheme://127.0.0.1:$boot"} \
     >"$dir/$name.log" 2>&1) &
   pids+=($!)
   for _ in $(seq 300); do
