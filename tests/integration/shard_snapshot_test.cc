@@ -22,6 +22,14 @@ HttpResponse Send(const Node& n, const char* method, const std::string& path,
   return HttpRequest(n.http_port(), method, path, body, {{"content-type", content_type}});
 }
 
+// Collection c: 2-d, Dot, two shards.
+void CreateTwoShards(Node& node) {
+  REQUIRE(node.WaitReady());
+  REQUIRE(Send(node, "PUT", "/collections/c",
+               R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":2})")
+              .status == 200);
+}
+
 void Upsert(const Node& n, int first, int count) {
   std::string body = R"({"points":[)";
   for (int i = first; i < first + count; ++i) {
@@ -56,10 +64,7 @@ const char* kFormType = "multipart/form-data; boundary=qdboundary";
 TEST_CASE("a shard snapshot recovers that shard alone, from a file, a URL or an upload",
           "[integration][snapshots]") {
   Node node;
-  REQUIRE(node.WaitReady());
-  REQUIRE(Send(node, "PUT", "/collections/c",
-               R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":2})")
-              .status == 200);
+  CreateTwoShards(node);
   Upsert(node, 0, 100);
   const std::vector<uint64_t> before = ShardPoints(node);
   REQUIRE(before.size() == 2);
@@ -161,10 +166,7 @@ TEST_CASE("a shard snapshot recovers that shard alone, from a file, a URL or an 
 TEST_CASE("a collection snapshot uploaded as a form becomes the collection",
           "[integration][snapshots]") {
   Node node;
-  REQUIRE(node.WaitReady());
-  REQUIRE(Send(node, "PUT", "/collections/c",
-               R"({"vectors":{"size":2,"distance":"Dot"},"shard_number":2})")
-              .status == 200);
+  CreateTwoShards(node);
   Upsert(node, 0, 40);
   rapidjson::Document d = Json(Send(node, "POST", "/collections/c/snapshots"));
   const std::string name = d["result"]["name"].GetString();
