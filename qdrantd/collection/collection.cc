@@ -51,6 +51,7 @@ Collection::Collection(std::string name, std::string dir, CollectionConfig confi
       limiter_(std::move(limiter)),
       ordering_mu_(new std::shared_timed_mutex[std::max<uint32_t>(1, config_.shard_number)]) {
   strict_.store(MakeStrict(config_, nullptr));
+  strict_enabled_ = strict_.load()->mode->enabled;
 }
 
 std::shared_ptr<Collection::Strict> Collection::MakeStrict(
@@ -141,6 +142,7 @@ std::optional<size_t> Collection::EstimatedPoints() const {
 }
 
 Status Collection::CheckStrictWrite(const UpdateRequest& request) const {
+  if (!strict_mode_enabled()) return Status::Ok();
   std::shared_ptr<Strict> strict = strict_.load();
   const StrictMode& m = *strict->mode;
   if (!m.enabled) return Status::Ok();
@@ -578,6 +580,7 @@ CollectionConfig Collection::config() const {
 void Collection::SetConfig(CollectionConfig config) {
   std::lock_guard<std::mutex> lock(config_mu_);
   strict_.store(MakeStrict(config, strict_.load()));
+  strict_enabled_ = strict_.load()->mode->enabled;
   config_ = std::move(config);
 }
 

@@ -104,6 +104,9 @@ class Collection {
   // ---- Strict mode (strict_mode.h; docs/query-api.md "Strict mode") ----
   // The strict_mode_config in force (never null).
   std::shared_ptr<const StrictMode> strict_mode() const;
+  // Whether it is enabled: one relaxed load, so that the read path of a collection without
+  // strict mode pays nothing more.
+  bool strict_mode_enabled() const { return strict_enabled_.load(std::memory_order_relaxed); }
   // The payload indexes the unindexed-filter check trusts: this peer's local replicas' (every
   // replica of a collection has the same). `known` is false when this peer holds no replica
   // and so cannot tell: such a coordinator does not refuse (docs/query-api.md says so).
@@ -385,6 +388,7 @@ class Collection {
   static std::shared_ptr<Strict> MakeStrict(const CollectionConfig& config,
                                             const std::shared_ptr<const Strict>& before);
   std::atomic<std::shared_ptr<Strict>> strict_;
+  std::atomic<bool> strict_enabled_{false};            // strict_->mode->enabled
   mutable std::atomic<int64_t> issues_checked_ms_{0};  // NoteFilteredRead's last look
   std::mutex placement_mu_;  // serialises ApplyPlacement
   std::atomic<std::shared_ptr<const Layout>> layout_;

@@ -48,6 +48,7 @@ void NoteFilters(const collection::Collection& collection, const router::Query& 
 Status CheckRead(const collection::Collection& collection, const ReadCheck& check) {
   for (const Query* q : check.queries) NoteFilters(collection, *q);
   for (const segment::PointFilter* f : check.filters) collection.NoteFilteredRead(*f);
+  if (!collection.strict_mode_enabled()) return Status::Ok();
   std::shared_ptr<const StrictMode> mode = collection.strict_mode();
   if (!mode->enabled) return Status::Ok();
   if (check.timeout) {
