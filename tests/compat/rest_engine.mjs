@@ -234,6 +234,29 @@ await check('snapshot: create, list, download with a matching SHA-256', async ()
   assert.equal(await client.deleteSnapshot(name, created.name), true);
 });
 
+await check('shard snapshot: create, list, recover the shard from it, delete', async () => {
+  const created = await client.createShardSnapshot(name, 0, { wait: true });
+  const listed = await client.listShardSnapshots(name, 0);
+  assert.ok(listed.some((s) => s.name === created.name));
+  const before = (await client.count(name, { exact: true })).count;
+  const location = `${restUrl}/collections/${name}/shards/0/snapshots/${created.name}`;
+  assert.equal(await client.recoverShardFromSnapshot(name, 0, { location, checksum: created.checksum, wait: true }), true);
+  assert.equal((await client.count(name, { exact: true })).count, before);
+  await assert.rejects(client.recoverShardFromSnapshot(name, 0, { location, checksum: '0'.repeat(64), wait: true }),
+    (e) => e.status === 400);
+  assert.equal(await client.deleteShardSnapshot(name, 0, created.name, { wait: true }), true);
+});
+
+await check('strict mode: a limit above max_query_limit is refused with 403, then allowed when off', async () => {
+  await client.updateCollection(name, { strict_mode_config: { enabled: true, max_query_limit: 5 } });
+  await assert.rejects(client.query(name, { query: points[0].vector.image, using: 'image', limit: 6 }),
+    (e) => e.status === 403 && JSON.stringify(e.data).includes('Limit exceeded 6 > 5 for \\"limit\\"'));
+  const ok = await client.query(name, { query: points[0].vector.image, using: 'image', limit: 5 });
+  assert.equal(ok.points.length, 5);
+  await client.updateCollection(name, { strict_mode_config: { enabled: false } });
+  assert.equal((await client.query(name, { query: points[0].vector.image, using: 'image', limit: 6 })).points.length, 6);
+});
+
 await check('deleteCollection', async () => {
   assert.equal(await client.deleteCollection(name), true);
   assert.equal((await client.collectionExists(name)).exists, false);
