@@ -163,8 +163,9 @@ Status HttpDownload(const std::string& url, const std::string& to) {
     response.append(buf, static_cast<size_t>(n));
   }
   size_t header_end = response.find("\r\n\r\n");
-  if (header_end == std::string::npos || response.compare(0, 9, "HTTP/1.1 ") != 0 ||
-      response.compare(9, 3, "200") != 0) {
+  // "HTTP/1.x 200 ...": an HTTP/1.0 server (Python's http.server) answers as well.
+  if (header_end == std::string::npos || response.compare(0, 7, "HTTP/1.") != 0 ||
+      response.size() < 12 || response.compare(9, 3, "200") != 0) {
     return Status::InvalidArgument("Bad request: cannot download snapshot from " + url + ": " +
                                    response.substr(0, response.find("\r\n")));
   }
@@ -416,17 +417,20 @@ Status Snapshots::RecoverFrom(const std::string& collection, std::optional<uint3
     if (!fs::exists(cleanup.work + "/points.db", ec)) {
       return Status::InvalidArgument("Bad request: not a shard snapshot (it has no points.db)");
     }
-    // The points must fit the collection: the same vectors, dense and sparse.
-    const rapidjson::Value& theirs = (*config->json)["params"];
-    const CollectionConfig ours_config = target->config();
-    const rapidjson::Value& ours = (*ours_config.json)["params"];
-    for (const char* key : {"vectors", "sparse_vectors"}) {
-      const bool a = theirs.HasMember(key), b = ours.HasMember(key);
-      if (a != b || (a && theirs[key] != ours[key])) {
-        return Status::InvalidArgument(std::string("Bad request: the shard snapshot's `") + key +
-                                       "` differ from collection `" + collection +
-                                       "`'s: it belongs to another collection");
-      }
+    // The points must fit the collection: the same vectors (names, sizes, distances, dense or
+    // sparse). Index settings may differ: the replica rebuilds its graphs from the points.
+    const std::vector<segment::VectorSpec> ours = target->config().vectors;
+    bool same = ours.size() == config->vectors.size();
+    for (size_t i = 0; same && i < ours.size(); ++i) {
+      const segment::VectorSpec& a = ours[i];
+      const segment::VectorSpec& b = config->vectors[i];
+      same = a.name == b.name && a.sparse == b.sparse && a.dim == b.dim && a.distance == b.distance;
+    }
+    if (!same) {
+      return Status::InvalidArgument(
+          "Bad request: the shard snapshot's vectors differ from "
+          "collection `" +
+          collection + "`'s: it belongs to another collection");
     }
     fs::create_directories(cleanup.work + "/shard", ec);
     fs::rename(cleanup.work + "/points.db", cleanup.work + "/shard/points.db", ec);
