@@ -34,6 +34,7 @@ constexpr const char* kCreateCollection = "qdrant.Collections/Create";
 constexpr const char* kListCollections = "qdrant.Collections/List";
 constexpr const char* kGetCollection = "qdrant.Collections/Get";
 constexpr const char* kDeleteCollection = "qdrant.Collections/Delete";
+constexpr const char* kUpdateCollection = "qdrant.Collections/Update";
 constexpr const char* kCollectionClusterInfo = "qdrant.Collections/CollectionClusterInfo";
 constexpr const char* kUpdateClusterSetup = "qdrant.Collections/UpdateCollectionClusterSetup";
 
@@ -161,6 +162,9 @@ Distance FromProto(qdrant::Distance distance) {
 void SetOnDiskPayload(qdrant::CreateCollection& request, bool on_disk) {
   request.set_on_disk_payload(on_disk);
 }
+void SetOnDiskPayload(qdrant::CollectionParamsDiff& params, bool on_disk) {
+  params.set_on_disk_payload(on_disk);
+}
 bool OnDiskPayload(const qdrant::CollectionParams& params) { return params.on_disk_payload(); }
 #pragma GCC diagnostic pop
 
@@ -174,6 +178,19 @@ qdrant::CreateCollection ToProto(const CollectionCreate& in) {
   if (in.replication_factor) out.set_replication_factor(*in.replication_factor);
   if (in.write_consistency_factor) out.set_write_consistency_factor(*in.write_consistency_factor);
   if (in.on_disk_payload) SetOnDiskPayload(out, *in.on_disk_payload);
+  if (in.hnsw_m) out.mutable_hnsw_config()->set_m(*in.hnsw_m);
+  if (in.hnsw_ef_construct) out.mutable_hnsw_config()->set_ef_construct(*in.hnsw_ef_construct);
+  return out;
+}
+
+qdrant::UpdateCollection ToProto(const CollectionUpdate& in) {
+  qdrant::UpdateCollection out;
+  out.set_collection_name(in.name);
+  if (in.replication_factor) out.mutable_params()->set_replication_factor(*in.replication_factor);
+  if (in.write_consistency_factor) {
+    out.mutable_params()->set_write_consistency_factor(*in.write_consistency_factor);
+  }
+  if (in.on_disk_payload) SetOnDiskPayload(*out.mutable_params(), *in.on_disk_payload);
   if (in.hnsw_m) out.mutable_hnsw_config()->set_m(*in.hnsw_m);
   if (in.hnsw_ef_construct) out.mutable_hnsw_config()->set_ef_construct(*in.hnsw_ef_construct);
   return out;
@@ -614,6 +631,19 @@ Status Client::CreateCollection(const CollectionCreate& request) {
   // Qdrant answers an error for every failure it knows of; false would be a server bug.
   if (!reply.result()) {
     return Status::Internal("the server answered that it did not create collection \"" +
+                            request.name + "\", without saying why");
+  }
+  return Status::Ok();
+}
+
+Status Client::UpdateCollection(const CollectionUpdate& request) {
+  ::grpc::ClientContext context;
+  impl_->Prepare(context);
+  qdrant::CollectionOperationResponse reply;
+  ::grpc::Status s = impl_->collections->Update(&context, ToProto(request), &reply);
+  if (Status status = impl_->ToStatus(s, kUpdateCollection); !status.ok()) return status;
+  if (!reply.result()) {
+    return Status::Internal("the server answered that it did not update collection \"" +
                             request.name + "\", without saying why");
   }
   return Status::Ok();

@@ -189,6 +189,17 @@ struct CollectionCreate {
   std::optional<uint64_t> hnsw_ef_construct;  // hnsw_config.ef_construct
 };
 
+// qdrant.Collections/Update: the settings of an existing collection qdctl can change. Only
+// those set go into the request (Qdrant's *Diff messages); the others stay as they are.
+struct CollectionUpdate {
+  std::string name;
+  std::optional<uint32_t> replication_factor;
+  std::optional<uint32_t> write_consistency_factor;
+  std::optional<bool> on_disk_payload;
+  std::optional<uint64_t> hnsw_m;
+  std::optional<uint64_t> hnsw_ef_construct;
+};
+
 // One vector space of a collection: name "" for the unnamed vector.
 struct VectorSpace {
   std::string name;
@@ -270,6 +281,8 @@ class Client {
   // kInvalidArgument (e.g. a zero vector size, in the server's words); kDeadlineExceeded means
   // the collection may still be created: look with GetCollection before retrying.
   Status CreateCollection(const CollectionCreate& request);
+  // Errors as CreateCollection's, and kNotFound for an unknown collection.
+  Status UpdateCollection(const CollectionUpdate& request);
   // Names of all collections, sorted.
   Result<std::vector<std::string>> ListCollections();
   // Errors also: kNotFound for an unknown collection.

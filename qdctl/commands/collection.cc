@@ -104,6 +104,63 @@ void AddCollectionCreateFlags(CLI::App& command, CollectionCreateFlags& flags) {
       ->check(WholeNumber<uint64_t>(4, kMaxU64));
 }
 
+void AddCollectionUpdateFlags(CLI::App& command, CollectionUpdateFlags& flags) {
+  constexpr uint32_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+  constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
+  command.add_option("name", flags.name, "Name of the collection")->required()->type_name("NAME");
+  command
+      .add_option_function<uint32_t>(
+          "--replication-factor", [&flags](uint32_t v) { flags.replication_factor = v; },
+          "Replicas of each shard (on a cluster, new replicas are then made or dropped)")
+      ->type_name("N")
+      ->check(WholeNumber<uint32_t>(1, kMaxU32));
+  command
+      .add_option_function<uint32_t>(
+          "--write-consistency-factor",
+          [&flags](uint32_t v) { flags.write_consistency_factor = v; },
+          "Replicas that must confirm each write")
+      ->type_name("N")
+      ->check(WholeNumber<uint32_t>(1, kMaxU32));
+  command.add_flag_function(
+      "--on-disk-payload{true}", [&flags](int64_t count) { flags.on_disk_payload = count > 0; },
+      "Keep payloads on disk rather than in RAM (=false for RAM)");
+  command
+      .add_option_function<uint64_t>(
+          "--hnsw-m", [&flags](uint64_t v) { flags.hnsw_m = v; },
+          "Edges per node of the HNSW graph, for graphs built from now on")
+      ->type_name("N")
+      ->check(WholeNumber<uint64_t>(0, kMaxU64));
+  command
+      .add_option_function<uint64_t>(
+          "--hnsw-ef-construct", [&flags](uint64_t v) { flags.hnsw_ef_construct = v; },
+          "Neighbours considered while building graphs from now on")
+      ->type_name("N")
+      ->check(WholeNumber<uint64_t>(4, kMaxU64));
+}
+
+Result<client::CollectionUpdate> CollectionUpdateRequest(const CollectionUpdateFlags& flags) {
+  client::CollectionUpdate request{
+      flags.name,   flags.replication_factor, flags.write_consistency_factor, flags.on_disk_payload,
+      flags.hnsw_m, flags.hnsw_ef_construct};
+  if (!request.replication_factor && !request.write_consistency_factor &&
+      !request.on_disk_payload && !request.hnsw_m && !request.hnsw_ef_construct) {
+    return Status::InvalidArgument(
+        "nothing to update: give at least one of --replication-factor, "
+        "--write-consistency-factor, --on-disk-payload, --hnsw-m, --hnsw-ef-construct");
+  }
+  return request;
+}
+
+Record CollectionUpdatedRecord(const client::CollectionUpdate& request) {
+  return {{"name", request.name},
+          {"status", std::string("updated")},
+          {"replication_factor", Optional(request.replication_factor)},
+          {"write_consistency_factor", Optional(request.write_consistency_factor)},
+          {"on_disk_payload", Optional(request.on_disk_payload)},
+          {"hnsw_config", Record{{"m", Optional(request.hnsw_m)},
+                                 {"ef_construct", Optional(request.hnsw_ef_construct)}}}};
+}
+
 Result<client::CollectionCreate> CollectionCreateRequest(const CollectionCreateFlags& flags) {
   std::optional<client::Distance> distance = client::ParseDistance(flags.distance);
   if (!distance) {
@@ -194,7 +251,7 @@ Record CollectionDeletedRecord(const std::string& name) {
 
 void RegisterCollection(CLI::App& app, Context& context) {
   CLI::App* group =
-      app.add_subcommand("collection", "Create, list, inspect and delete collections");
+      app.add_subcommand("collection", "Create, list, inspect, change and delete collections");
   group->require_subcommand(1);
 
   auto create_flags = std::make_shared<CollectionCreateFlags>();
@@ -229,6 +286,19 @@ void RegisterCollection(CLI::App& app, Context& context) {
     Result<client::CollectionInfo> collection = client->GetCollection(*info_name);
     if (!collection.ok()) return context.Fail(collection.status());
     context.Print(CollectionInfoRecord(*collection));
+  });
+
+  auto update_flags = std::make_shared<CollectionUpdateFlags>();
+  CLI::App* update =
+      group->add_subcommand("update", "Change a collection's settings (qdrant.Collections/Update)");
+  AddCollectionUpdateFlags(*update, *update_flags);
+  update->callback([&context, update_flags] {
+    Result<client::CollectionUpdate> request = CollectionUpdateRequest(*update_flags);
+    if (!request.ok()) return context.UsageError(request.status());
+    std::unique_ptr<client::Client> client = context.Connect();
+    if (!client) return;
+    if (Status s = client->UpdateCollection(*request); !s.ok()) return context.Fail(s);
+    context.Print(CollectionUpdatedRecord(*request));
   });
 
   auto delete_name = std::make_shared<std::string>();

@@ -1,4 +1,4 @@
-// qdctl collection create|list|info|delete: Qdrant's Collections service
+// qdctl collection create|list|info|update|delete: Qdrant's Collections service
 // (proto/collections_service.proto) through libshared's client, so they work against a real
 // Qdrant too. What the commands parse and print is declared here for the unit tests.
 // Thread: main thread only.
@@ -31,6 +31,21 @@ struct CollectionCreateFlags {
   std::optional<uint64_t> hnsw_m;
   std::optional<uint64_t> hnsw_ef_construct;
 };
+
+// `qdctl collection update NAME [...]` as parsed: the settings to change; nullopt: unchanged.
+struct CollectionUpdateFlags {
+  std::string name;
+  std::optional<uint32_t> replication_factor;
+  std::optional<uint32_t> write_consistency_factor;
+  std::optional<bool> on_disk_payload;
+  std::optional<uint64_t> hnsw_m;
+  std::optional<uint64_t> hnsw_ef_construct;
+};
+void AddCollectionUpdateFlags(CLI::App& command, CollectionUpdateFlags& flags);
+// The request the flags ask for. Errors: kInvalidArgument (a usage error) when none is given.
+Result<client::CollectionUpdate> CollectionUpdateRequest(const CollectionUpdateFlags& flags);
+// What update prints: the name, "updated", and each setting (null where left as it was).
+Record CollectionUpdatedRecord(const client::CollectionUpdate& request);
 
 // Adds create's NAME argument and flags to `command`; parsing fills `flags`, which must outlive
 // the parse. Numbers out of range are usage errors in CLI11's parse.

@@ -251,7 +251,7 @@ TEST_CASE("gRPC collection snapshots: create, list, delete", "[integration][grpc
   }
 }
 
-TEST_CASE("qdctl collection create, list, info and delete against the daemon",
+TEST_CASE("qdctl collection create, list, info, update and delete against the daemon",
           "[integration][qdctl][grpc]") {
   Node node;
   REQUIRE(node.WaitReady());
@@ -288,6 +288,27 @@ TEST_CASE("qdctl collection create, list, info and delete against the daemon",
   CHECK(info.out.find(R"("distance":"Cosine")") != std::string::npos);
   CHECK(info.out.find(R"("m":8)") != std::string::npos);
   CHECK(info.out.find(R"("ef_construct":50)") != std::string::npos);
+
+  // update: only what is given changes.
+  RunResult updated = RunQdctl({"--url", url, "-o", "json", "collection", "update", "books",
+                                "--write-consistency-factor", "1", "--hnsw-ef-construct", "64"},
+                               home.path());
+  INFO(updated.out << updated.err);
+  CHECK(updated.exit_code == 0);
+  CHECK(updated.out.find(R"("status":"updated")") != std::string::npos);
+  CHECK(updated.out.find(R"("replication_factor":null)") != std::string::npos);
+  RunResult after =
+      RunQdctl({"--url", url, "-o", "json", "collection", "info", "books"}, home.path());
+  CHECK(after.out.find(R"("ef_construct":64)") != std::string::npos);
+  CHECK(after.out.find(R"("m":8)") != std::string::npos);  // unchanged
+  CHECK(after.out.find(R"("shard_number":2)") != std::string::npos);
+  RunResult nothing = RunQdctl({"--url", url, "collection", "update", "books"}, home.path());
+  CHECK(nothing.exit_code == 2);
+  CHECK(nothing.err.find("nothing to update") != std::string::npos);
+  RunResult unknown =
+      RunQdctl({"--url", url, "collection", "update", "films", "--hnsw-m", "4"}, home.path());
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("films") != std::string::npos);
 
   RunResult table = RunQdctl({"--url", url, "collection", "info", "books"}, home.path());
   CHECK(table.exit_code == 0);
