@@ -50,11 +50,59 @@ std::string Joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// Where the settings that create and update share go.
+struct SettingFlags {
+  std::optional<uint32_t>& replication_factor;
+  std::optional<uint32_t>& write_consistency_factor;
+  std::optional<bool>& on_disk_payload;
+  std::optional<uint64_t>& hnsw_m;
+  std::optional<uint64_t>& hnsw_ef_construct;
+};
+
+// Adds the shared settings' flags; `create` words their help for a new collection (the
+// server's default applies when left out) rather than for a change (unchanged when left out).
+void AddSettingFlags(CLI::App& command, SettingFlags to, bool create) {
+  constexpr uint32_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+  constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
+  const std::string unset = create ? " (default: the server's)" : "";
+  command
+      .add_option_function<uint32_t>(
+          "--replication-factor", [&v = to.replication_factor](uint32_t n) { v = n; },
+          "Replicas of each shard" + unset)
+      ->type_name("N")
+      ->check(WholeNumber<uint32_t>(1, kMaxU32));
+  command
+      .add_option_function<uint32_t>(
+          "--write-consistency-factor", [&v = to.write_consistency_factor](uint32_t n) { v = n; },
+          "Replicas that must confirm each write" + unset)
+      ->type_name("N")
+      ->check(WholeNumber<uint32_t>(1, kMaxU32));
+  // A flag with an optional value: --on-disk-payload, --on-disk-payload=false.
+  command.add_flag_function(
+      "--on-disk-payload{true}", [&v = to.on_disk_payload](int64_t count) { v = count > 0; },
+      "Keep payloads on disk rather than in RAM (=false for RAM" +
+          std::string(create ? "; default: the server's)" : ")"));
+  command
+      .add_option_function<uint64_t>(
+          "--hnsw-m", [&v = to.hnsw_m](uint64_t n) { v = n; },
+          create ? "Edges per node of the HNSW graph; 0 builds no graph (default: the server's)"
+                 : "Edges per node of HNSW graphs built from now on")
+      ->type_name("N")
+      ->check(WholeNumber<uint64_t>(0, kMaxU64));
+  // Qdrant rejects an ef_construct below 4.
+  command
+      .add_option_function<uint64_t>(
+          "--hnsw-ef-construct", [&v = to.hnsw_ef_construct](uint64_t n) { v = n; },
+          create ? "Neighbours considered while building the HNSW graph (default: the server's)"
+                 : "Neighbours considered while building graphs from now on")
+      ->type_name("N")
+      ->check(WholeNumber<uint64_t>(4, kMaxU64));
+}
+
 }  // namespace
 
 void AddCollectionCreateFlags(CLI::App& command, CollectionCreateFlags& flags) {
   constexpr uint32_t kMaxU32 = std::numeric_limits<uint32_t>::max();
-  constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
   command.add_option("name", flags.name, "Name of the collection")->required()->type_name("NAME");
   // Qdrant's limit: vectors have 1 to 65536 dimensions.
   command.add_option("--size", flags.size, "Dimensions of the collection's vector")
@@ -72,70 +120,18 @@ void AddCollectionCreateFlags(CLI::App& command, CollectionCreateFlags& flags) {
           "Shards of the collection (default: the server's)")
       ->type_name("N")
       ->check(WholeNumber<uint32_t>(1, kMaxU32));
-  command
-      .add_option_function<uint32_t>(
-          "--replication-factor", [&flags](uint32_t v) { flags.replication_factor = v; },
-          "Replicas of each shard (default: the server's)")
-      ->type_name("N")
-      ->check(WholeNumber<uint32_t>(1, kMaxU32));
-  command
-      .add_option_function<uint32_t>(
-          "--write-consistency-factor",
-          [&flags](uint32_t v) { flags.write_consistency_factor = v; },
-          "Replicas that must confirm each write (default: the server's)")
-      ->type_name("N")
-      ->check(WholeNumber<uint32_t>(1, kMaxU32));
-  // A flag with an optional value: --on-disk-payload, --on-disk-payload=false.
-  command.add_flag_function(
-      "--on-disk-payload{true}", [&flags](int64_t count) { flags.on_disk_payload = count > 0; },
-      "Keep payloads on disk rather than in RAM (=false to force RAM; default: the server's)");
-  command
-      .add_option_function<uint64_t>(
-          "--hnsw-m", [&flags](uint64_t v) { flags.hnsw_m = v; },
-          "Edges per node of the HNSW graph; 0 builds no graph (default: the server's)")
-      ->type_name("N")
-      ->check(WholeNumber<uint64_t>(0, kMaxU64));
-  // Qdrant rejects an ef_construct below 4.
-  command
-      .add_option_function<uint64_t>(
-          "--hnsw-ef-construct", [&flags](uint64_t v) { flags.hnsw_ef_construct = v; },
-          "Neighbours considered while building the HNSW graph (default: the server's)")
-      ->type_name("N")
-      ->check(WholeNumber<uint64_t>(4, kMaxU64));
+  AddSettingFlags(command,
+                  {flags.replication_factor, flags.write_consistency_factor, flags.on_disk_payload,
+                   flags.hnsw_m, flags.hnsw_ef_construct},
+                  /*create=*/true);
 }
 
 void AddCollectionUpdateFlags(CLI::App& command, CollectionUpdateFlags& flags) {
-  constexpr uint32_t kMaxU32 = std::numeric_limits<uint32_t>::max();
-  constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
   command.add_option("name", flags.name, "Name of the collection")->required()->type_name("NAME");
-  command
-      .add_option_function<uint32_t>(
-          "--replication-factor", [&flags](uint32_t v) { flags.replication_factor = v; },
-          "Replicas of each shard (on a cluster, new replicas are then made or dropped)")
-      ->type_name("N")
-      ->check(WholeNumber<uint32_t>(1, kMaxU32));
-  command
-      .add_option_function<uint32_t>(
-          "--write-consistency-factor",
-          [&flags](uint32_t v) { flags.write_consistency_factor = v; },
-          "Replicas that must confirm each write")
-      ->type_name("N")
-      ->check(WholeNumber<uint32_t>(1, kMaxU32));
-  command.add_flag_function(
-      "--on-disk-payload{true}", [&flags](int64_t count) { flags.on_disk_payload = count > 0; },
-      "Keep payloads on disk rather than in RAM (=false for RAM)");
-  command
-      .add_option_function<uint64_t>(
-          "--hnsw-m", [&flags](uint64_t v) { flags.hnsw_m = v; },
-          "Edges per node of the HNSW graph, for graphs built from now on")
-      ->type_name("N")
-      ->check(WholeNumber<uint64_t>(0, kMaxU64));
-  command
-      .add_option_function<uint64_t>(
-          "--hnsw-ef-construct", [&flags](uint64_t v) { flags.hnsw_ef_construct = v; },
-          "Neighbours considered while building graphs from now on")
-      ->type_name("N")
-      ->check(WholeNumber<uint64_t>(4, kMaxU64));
+  AddSettingFlags(command,
+                  {flags.replication_factor, flags.write_consistency_factor, flags.on_disk_payload,
+                   flags.hnsw_m, flags.hnsw_ef_construct},
+                  /*create=*/false);
 }
 
 Result<client::CollectionUpdate> CollectionUpdateRequest(const CollectionUpdateFlags& flags) {
