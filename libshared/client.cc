@@ -521,6 +521,7 @@ TransferStatus FromProto(const qdrantd::admin::TransferInfo& t) {
                      .points_done = t.points_done(),
                      .points_total = t.points_total(),
                      .bytes_done = t.bytes_done(),
+                     .bytes_total = t.bytes_total(),
                      .ops_done = t.ops_done(),
                      .ops_total = t.ops_total(),
                      .started_at_ms = t.started_at_ms(),

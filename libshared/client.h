@@ -82,6 +82,7 @@ struct TransferStatus {
   uint64_t points_done = 0;
   uint64_t points_total = 0;
   uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;  // snapshot: the snapshot's files
   uint64_t ops_done = 0;
   uint64_t ops_total = 0;
   uint64_t started_at_ms = 0;  // 0: no progress reported yet

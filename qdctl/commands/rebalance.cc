@@ -50,9 +50,11 @@ std::string Bytes(double bytes) {
 }
 
 Record TransferRecord(const client::TransferStatus& t, Format format, bool bars = false) {
+  // A snapshot's progress is its files' bytes sent; a delta's, its ops; else the points.
   const bool by_ops = t.method == "wal_delta";
-  const uint64_t done = by_ops ? t.ops_done : t.points_done;
-  const uint64_t total = by_ops ? t.ops_total : t.points_total;
+  const bool by_bytes = t.method == "snapshot" && t.bytes_total > 0;
+  const uint64_t done = by_bytes ? t.bytes_done : by_ops ? t.ops_done : t.points_done;
+  const uint64_t total = by_bytes ? t.bytes_total : by_ops ? t.ops_total : t.points_total;
   Record r{{"collection", t.collection},
            {"shard", static_cast<uint64_t>(t.shard_id)},
            {"from", t.from_peer_id},
@@ -66,13 +68,16 @@ Record TransferRecord(const client::TransferStatus& t, Format format, bool bars 
     r.push_back({"ops_done", t.ops_done});
     r.push_back({"ops_total", t.ops_total});
     r.push_back({"bytes_done", t.bytes_done});
+    r.push_back({"bytes_total", t.bytes_total});
     r.push_back({"bytes_per_second", t.bytes_per_second});
     r.push_back({"eta_seconds", t.eta_seconds ? Value(*t.eta_seconds) : Value(nullptr)});
     return r;
   }
   std::string progress = "-";
   if (t.started_at_ms != 0) {
-    progress = std::to_string(done) + "/" + std::to_string(total) + (by_ops ? " ops" : " points");
+    progress = by_bytes ? Bytes(static_cast<double>(done)) + "/" + Bytes(static_cast<double>(total))
+                        : std::to_string(done) + "/" + std::to_string(total) +
+                              (by_ops ? " ops" : " points");
     if (total > 0) progress += " (" + std::to_string(done * 100 / total) + "%)";
     if (bars) progress = ProgressBar(done, total) + " " + progress;
   }

@@ -319,6 +319,7 @@ void WriteTransfer(Writer& w, const Transfer& t) {
                                {"points_done", p.points_done},
                                {"points_total", p.points_total},
                                {"bytes_done", p.bytes_done},
+                               {"bytes_total", p.bytes_total},
                                {"ops_done", p.ops_done},
                                {"ops_total", p.ops_total}}) {
       Key(w, name);
@@ -346,6 +347,7 @@ Transfer ReadTransfer(const rapidjson::Value& v) {
                                     .points_done = U64(*p, "points_done"),
                                     .points_total = U64(*p, "points_total"),
                                     .bytes_done = U64(*p, "bytes_done"),
+                                    .bytes_total = U64(*p, "bytes_total"),
                                     .ops_done = U64(*p, "ops_done"),
                                     .ops_total = U64(*p, "ops_total")};
   }
@@ -358,9 +360,9 @@ std::string ChooseTransferMethod(const std::optional<std::string>& requested,
                                  const std::optional<std::string>& configured,
                                  bool to_holds_replica) {
   const std::optional<std::string>& chosen = requested ? requested : configured;
-  if (chosen && *chosen == "wal_delta") return "wal_delta";
-  if (chosen) return "stream_records";  // stream_records, and snapshot until it exists
-  return to_holds_replica ? "wal_delta" : "stream_records";
+  if (chosen && (*chosen == "wal_delta" || *chosen == "snapshot")) return *chosen;
+  if (chosen) return "stream_records";
+  return to_holds_replica ? "wal_delta" : "snapshot";
 }
 
 }  // namespace qd::cluster

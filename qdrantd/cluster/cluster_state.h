@@ -90,7 +90,8 @@ struct Transfer {
     uint64_t points_done = 0;
     uint64_t points_total = 0;
     uint64_t bytes_done = 0;
-    uint64_t ops_done = 0;  // wal_delta
+    uint64_t bytes_total = 0;  // snapshot: the snapshot's files
+    uint64_t ops_done = 0;     // wal_delta, and snapshot after the files
     uint64_t ops_total = 0;
     friend bool operator==(const Progress&, const Progress&) = default;
   };
@@ -100,8 +101,7 @@ struct Transfer {
 
 // The method a transfer to `to` runs: `requested`, else the configured default, else auto:
 // wal_delta when `to` already holds a replica of the shard (it may miss only a few ops; the
-// driver falls back to stream_records when it cannot), stream_records otherwise. `snapshot`
-// runs as stream_records (not built; docs/cluster.md).
+// driver falls back to a full method when it cannot), snapshot otherwise (docs/cluster.md).
 std::string ChooseTransferMethod(const std::optional<std::string>& requested,
                                  const std::optional<std::string>& configured,
                                  bool to_holds_replica);

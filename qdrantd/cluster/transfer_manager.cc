@@ -101,6 +101,10 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
         r->next_progress = now + kProgressEvery;
         collection::TransferDriver::Options o;
         o.method = t.method;
+        // wal_delta falls back to the configured full method, else to snapshot.
+        o.fallback = options_.method == std::optional<std::string>("stream_records")
+                         ? "stream_records"
+                         : "snapshot";
         o.batch_points = options_.batch_points;
         o.rate_limit_bytes = options_.rate_limit_bytes;
         r->driver = std::make_unique<collection::TransferDriver>(
@@ -128,6 +132,7 @@ void TransferManager::SyncDrivers(const ClusterState& state) {
                                .points_done = p.points_done,
                                .points_total = p.points_total,
                                .bytes_done = p.bytes_done,
+                               .bytes_total = p.bytes_total,
                                .ops_done = p.ops_done ? p.ops_total : 0,
                                .ops_total = p.ops_total};
         methods_to_propose.push_back(std::move(update));

@@ -5,7 +5,10 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -13,7 +16,9 @@
 #include <thread>
 
 #include "libshared/log.h"
+#include "libshared/sqlite.h"
 #include "qdrantd/collection/issues.h"
+#include "qdrantd/collection/tar.h"
 
 namespace qd::collection {
 
@@ -293,7 +298,11 @@ Result<std::shared_ptr<Collection>> Collection::OpenPlaced(std::string name, std
   std::error_code ec;
   // Replicas dropped before a crash, whose files were still in use.
   for (const auto& e : std::filesystem::directory_iterator(c->dir_, ec)) {
-    if (e.path().filename().string().rfind(".deleted-", 0) == 0) std::filesystem::remove_all(e.path(), ec);
+    const std::string file = e.path().filename().string();
+    // Also what snapshot transfers staged (their sessions ended with the process).
+    if (file.starts_with(".deleted-") || file.starts_with(".transfer-")) {
+      std::filesystem::remove_all(e.path(), ec);
+    }
   }
   if (placement) {
     Status s = c->ApplyPlacement(*placement, false);
@@ -1292,7 +1301,8 @@ Result<size_t> Collection::BeginTransfer(uint32_t shard, uint64_t to, PeerLink::
 }
 
 Result<size_t> Collection::BeginDeltaTransfer(uint32_t shard, uint64_t to,
-                                              const ReplicaClock& receiver, PeerLink::Done done) {
+                                              const ReplicaClock& receiver, PeerLink::Done done,
+                                              bool from_snapshot) {
   std::shared_ptr<const Layout> layout = this->layout();
   Status s = CheckLocalReplica(*layout, shard, layout->HasTransfer(shard, layout->self_peer, to),
                                " and sends no transfer to that peer");
@@ -1306,14 +1316,17 @@ Result<size_t> Collection::BeginDeltaTransfer(uint32_t shard, uint64_t to,
   }
   link_->ResetReplication(to, name_, shard);
   size_t sent = 0;
+  // After a snapshot the receiver holds this replica's ops up to receiver.op by construction:
+  // only the ops after it are read (the WAL may not hold op receiver.op itself).
+  const size_t first = from_snapshot ? 0 : 1;
   s = replica.WithQuiescedOps(
-      receiver.op,
+      receiver.op + (from_snapshot ? 1 : 0),
       [&](segment::OpNum, std::vector<replica::LocalReplica::NumberedOp> ops) -> Status {
         // The receiver's last op must be this replica's op of that number: then it holds
         // exactly this replica's ops up to there (every op a replica logs follows the one
         // before it in one numbering: LocalReplica::ApplyReplicated), and misses the rest.
-        if (ops.empty() || ops[0].op_num != receiver.op ||
-            replica::LocalReplica::OpHash(ops[0].body) != receiver.hash) {
+        if (!from_snapshot && (ops.empty() || ops[0].op_num != receiver.op ||
+                               replica::LocalReplica::OpHash(ops[0].body) != receiver.hash)) {
           return Status::FailedPrecondition("the receiver's " + op + " is not this replica's " +
                                             op);
         }
@@ -1323,7 +1336,7 @@ Result<size_t> Collection::BeginDeltaTransfer(uint32_t shard, uint64_t to,
           if (std::find(receivers.begin(), receivers.end(), to) == receivers.end())
             receivers.push_back(to);
         }
-        for (size_t i = 1; i < ops.size(); ++i) {
+        for (size_t i = first; i < ops.size(); ++i) {
           StreamItem item;
           item.op_num = ops[i].op_num;
           item.body = std::move(ops[i].body);
@@ -1331,7 +1344,7 @@ Result<size_t> Collection::BeginDeltaTransfer(uint32_t shard, uint64_t to,
           PeerLink::Done answer = i + 1 == ops.size() ? done : [](Status) {};
           link_->Replicate(to, name_, shard, layout->self_peer, std::move(item), std::move(answer));
         }
-        sent = ops.size() - 1;
+        sent = ops.size() - first;
         return Status::Ok();
       });
   if (s.code() == StatusCode::kNotFound) {
@@ -1392,6 +1405,139 @@ Result<bool> Collection::SendTransferBatch(uint32_t shard, uint64_t to, size_t l
       });
   if (!s.ok()) return s;
   return sent;
+}
+
+Result<replica::LocalReplica::Snapshot> Collection::CaptureTransferSnapshot(
+    uint32_t shard, uint64_t to, const std::string& out_dir) {
+  std::shared_ptr<const Layout> layout = this->layout();
+  Status s = CheckLocalReplica(*layout, shard, layout->HasTransfer(shard, layout->self_peer, to),
+                               " and sends no transfer to that peer");
+  if (!s.ok()) return s;
+  return layout->local[shard]->replica->CaptureSnapshot(out_dir);
+}
+
+std::string Collection::TransferStagingDir(const std::string& what) const {
+  return dir_ + "/.transfer-" + what;
+}
+
+Result<InstalledSnapshot> Collection::ReceiveTransferSnapshot(const SnapshotChunk& chunk) {
+  namespace fs = std::filesystem;
+  {
+    std::shared_ptr<const Layout> layout = this->layout();
+    Status s = CheckLocalReplica(*layout, chunk.shard,
+                                 layout->HasTransfer(chunk.shard, chunk.from, layout->self_peer),
+                                 " and has not applied the start of the transfer from peer " +
+                                     std::to_string(chunk.from) + " yet");
+    if (!s.ok()) return s;
+  }
+  if (!chunk.install && !replica::LocalReplica::IsSnapshotFile(chunk.file)) {
+    return Status::InvalidArgument("a shard snapshot holds no file named `" + chunk.file + "`");
+  }
+  std::lock_guard<std::mutex> lock(incoming_mu_);
+  const std::string staged = TransferStagingDir("in-" + std::to_string(chunk.shard));
+  std::error_code ec;
+  auto it = incoming_.find(chunk.shard);
+  if (it == incoming_.end() || it->second != chunk.session) {
+    // A new attempt: what an older one sent goes.
+    fs::remove_all(staged, ec);
+    fs::create_directories(staged, ec);
+    if (ec) return Status::Internal("cannot create " + staged + ": " + ec.message());
+    incoming_[chunk.shard] = chunk.session;
+  }
+  if (chunk.install) {
+    incoming_.erase(chunk.shard);
+    Result<InstalledSnapshot> installed = InstallTransferSnapshot(chunk.shard, chunk.from, staged);
+    fs::remove_all(staged, ec);
+    return installed;
+  }
+  const std::string path = staged + "/" + chunk.file;
+  const uint64_t held = fs::exists(path, ec) ? fs::file_size(path, ec) : 0;
+  if (held != chunk.offset) {
+    return Status::FailedPrecondition("the receiver holds " + std::to_string(held) + " bytes of " +
+                                      chunk.file + ", not " + std::to_string(chunk.offset));
+  }
+  std::FILE* f = std::fopen(path.c_str(), "ab");
+  if (!f) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
+  const bool written = std::fwrite(chunk.data.data(), 1, chunk.data.size(), f) == chunk.data.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed)
+    return Status::Internal("cannot write " + path + ": " + std::strerror(errno));
+  return InstalledSnapshot{};
+}
+
+Result<InstalledSnapshot> Collection::InstallTransferSnapshot(uint32_t shard, uint64_t from,
+                                                              const std::string& staged) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(staged + "/points.db", ec)) {
+    return Status::FailedPrecondition("the shard snapshot sent has no points.db");
+  }
+  // Durable before it becomes the replica; marked incomplete until its transfer finishes (a
+  // later wal_delta must not trust a replica whose transfer did not end).
+  {
+    Result<std::unique_ptr<sqlite::Db>> wal =
+        sqlite::Db::Open(staged + "/wal.db", sqlite::Db::Sync::kFull);
+    if (!wal.ok()) return wal.status().WithContext("the shard snapshot's wal.db");
+    Status s = (*wal)->Exec(
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL); "
+        "INSERT OR REPLACE INTO meta VALUES('incomplete', 1)");
+    if (!s.ok()) return s.WithContext("the shard snapshot's wal.db");
+  }
+  for (const fs::directory_entry& e : fs::directory_iterator(staged, ec)) {
+    if (Status s = FsyncPath(e.path().string()); !s.ok()) return s;
+  }
+  std::lock_guard<std::mutex> lock(placement_mu_);
+  std::shared_ptr<const Layout> old = layout();
+  Status s =
+      CheckLocalReplica(*old, shard, old->HasTransfer(shard, from, old->self_peer),
+                        " and no longer receives the transfer from peer " + std::to_string(from));
+  if (!s.ok()) return s;
+  // Out of the layout first, as ApplyPlacement drops a replica. A Partial replica answers no
+  // reads and receives no writes before its source starts the delta, so nothing waits on it.
+  auto next = std::make_shared<Layout>(*old);
+  std::shared_ptr<Slot> slot = std::move(next->local[shard]);
+  slot->replica->Abandon();
+  static std::atomic<uint64_t> counter{0};
+  const std::string trash =
+      dir_ + "/.deleted-" + std::to_string(shard) + "-snapshot-" + std::to_string(counter++);
+  fs::rename(ShardDir(shard), trash, ec);
+  if (ec)
+    return Status::Internal("cannot move shard " + std::to_string(shard) +
+                            " aside: " + ec.message());
+  slot->trash = trash;
+  closing_[shard] = slot;
+  slot.reset();
+  layout_.store(next);
+  old.reset();
+  fs::rename(staged, ShardDir(shard), ec);
+  if (ec) {
+    // Nothing at the shard's path: the next placement applied here creates it empty.
+    return Status::Internal("cannot move the received snapshot into place: " + ec.message());
+  }
+  // The old replica's SQLite files must be closed before new ones open at its former path.
+  if (Status closed = WaitClosed(shard); !closed.ok()) return closed;
+  Result<std::shared_ptr<Slot>> opened = OpenSlot(shard);
+  if (!opened.ok()) {
+    QD_LOG_ERROR("collection " + name_ + ": cannot open the snapshot received for shard " +
+                 std::to_string(shard) + ": " + opened.status().message());
+    fs::rename(ShardDir(shard), trash + "-failed", ec);  // the next placement recreates it empty
+    return opened.status().WithContext("opening the snapshot received");
+  }
+  ListenToLog(**opened, shard, next->self_peer);
+  const InstalledSnapshot installed{(*opened)->replica->last_op(),
+                                    (*opened)->replica->segment().points_count()};
+  auto done = std::make_shared<Layout>(*layout());
+  done->local[shard] = std::move(*opened);
+  layout_.store(std::move(done));
+  const segment::OpNum checkpoint = (*layout()->local[shard]).replica->segment().index_op();
+  QD_LOG_INFO(
+      "collection " + name_ + ": the local replica of shard " + std::to_string(shard) +
+      " is a snapshot from peer " + std::to_string(from) + " (" + std::to_string(installed.points) +
+      " points, op " + std::to_string(installed.last_op) + ", " +
+      (checkpoint > 0 ? "graphs from its index checkpoint at op " + std::to_string(checkpoint)
+                      : std::string("graphs rebuilt from its points")) +
+      ")");
+  return installed;
 }
 
 void Collection::EndTransfer(uint32_t shard, uint64_t to) {

@@ -227,8 +227,23 @@ class Collection {
   // every op logged from now on (`done` runs once the receiver applied the last one); returns
   // how many it queued. kFailedPrecondition, saying why, when a delta cannot work: the caller
   // falls back to a full transfer.
+  // `from_snapshot`: the receiver opened this replica's snapshot and holds its ops up to
+  // receiver.op (no hash to compare); the ops after it are queued.
   Result<size_t> BeginDeltaTransfer(uint32_t shard, uint64_t to, const ReplicaClock& receiver,
-                                    PeerLink::Done done);
+                                    PeerLink::Done done, bool from_snapshot = false);
+  // Source, snapshot: this replica's snapshot for the transfer to `to`, in `out_dir`
+  // (LocalReplica::CaptureSnapshot). Errors: kUnavailable unless this peer sends that transfer.
+  Result<replica::LocalReplica::Snapshot> CaptureTransferSnapshot(uint32_t shard, uint64_t to,
+                                                                  const std::string& out_dir);
+  // Where a transfer's files are staged (removed at the next open).
+  std::string TransferStagingDir(const std::string& what) const;
+  // Receiver, snapshot: stores a chunk in the staging directory of the shard, or with
+  // `chunk.install` replaces this peer's (Partial) replica by what was sent and opens it, marked
+  // incomplete until it is Active. Errors: kUnavailable unless this peer applied the transfer's
+  // start; kInvalidArgument for a file name no snapshot holds; kFailedPrecondition for a chunk
+  // that does not continue its file (the source starts over), or an install without points.db;
+  // an open's errors (the replica is empty then).
+  Result<InstalledSnapshot> ReceiveTransferSnapshot(const SnapshotChunk& chunk);
   // Source. BeginTransfer: from now on every op this peer's replica of `shard` logs is also
   // streamed to `to`, behind a reset to the replica's current op and payload indexes (`done`
   // runs when the receiver applied the reset). Returns the points the replica holds.
@@ -411,6 +426,12 @@ class Collection {
   std::mutex acks_mu_;
   std::map<std::pair<uint32_t, segment::OpNum>, std::shared_ptr<Acks>>
       acks_;  // Protected by acks_mu_
+  // Snapshot transfers received: shard -> the session whose files are staged.
+  std::mutex incoming_mu_;                 // before placement_mu_
+  std::map<uint32_t, uint64_t> incoming_;  // Protected by incoming_mu_
+  // Receiver: swaps the staged files in as the replica of `shard`. Holds incoming_mu_.
+  Result<InstalledSnapshot> InstallTransferSnapshot(uint32_t shard, uint64_t from,
+                                                    const std::string& staged);
 };
 
 }  // namespace qd::collection

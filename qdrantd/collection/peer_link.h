@@ -100,6 +100,25 @@ struct ReplicaDigest {
   uint64_t xor_ = 0;
   friend bool operator==(const ReplicaDigest&, const ReplicaDigest&) = default;
 };
+// A piece of a shard snapshot a snapshot transfer's source sends (proto/p2p.proto
+// SnapshotChunkRequest): `data` at `offset` of `file`, or, with `install`, the request to open
+// every file sent as the receiver's replica. A new `session` (one per attempt) discards what
+// an older one sent.
+struct SnapshotChunk {
+  uint32_t shard = 0;
+  uint64_t from = 0;  // the transfer's source
+  uint64_t session = 0;
+  std::string file;  // replica::LocalReplica::IsSnapshotFile
+  uint64_t offset = 0;
+  std::string data;
+  bool install = false;
+};
+// What the receiver holds once it opened a snapshot: the last op (the delta continues after
+// it) and its points.
+struct InstalledSnapshot {
+  segment::OpNum last_op = 0;
+  uint64_t points = 0;
+};
 inline bool IsUnreachable(const Status& s) {
   return s.code() == StatusCode::kUnavailable && s.message().rfind(kUnreachable, 0) == 0;
 }
@@ -132,6 +151,11 @@ class PeerLink {
   virtual Result<std::optional<ReplicaClock>> TransferReady(uint64_t peer,
                                                             const std::string& collection,
                                                             uint32_t shard, uint64_t from) = 0;
+
+  // Sends one chunk of a snapshot transfer to `peer` (Collection::ReceiveTransferSnapshot); the
+  // install's answer says what the receiver holds then. Errors as Forward's.
+  virtual Result<InstalledSnapshot> SendSnapshotChunk(uint64_t peer, const std::string& collection,
+                                                      const SnapshotChunk& chunk) = 0;
 
   // `peer`'s replica's digest (Collection::Digest). Errors as Forward's.
   virtual Result<ReplicaDigest> Digest(uint64_t peer, const std::string& collection,

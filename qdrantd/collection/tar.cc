@@ -28,15 +28,15 @@ uint64_t ParseOctal(const char* field, size_t width) {
   return v;
 }
 
-Status Fsync(const std::string& path) {
+}  // namespace
+
+Status FsyncPath(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) return Status::Internal("cannot open " + path + " to sync it");
   int rc = ::fsync(fd);
   ::close(fd);
   return rc == 0 ? Status::Ok() : Status::Internal("fsync " + path + " failed");
 }
-
-}  // namespace
 
 Status WriteTar(const std::string& archive, const std::vector<TarEntry>& entries) {
   {
@@ -81,7 +81,7 @@ Status WriteTar(const std::string& archive, const std::vector<TarEntry>& entries
     out.write(end, sizeof(end));
     if (!out) return Status::Internal("cannot write " + archive);
   }
-  return Fsync(archive);
+  return FsyncPath(archive);
 }
 
 Result<std::vector<TarEntry>> ExtractTar(const std::string& archive, const std::string& dir) {

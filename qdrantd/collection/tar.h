@@ -20,6 +20,9 @@ Status WriteTar(const std::string& archive, const std::vector<TarEntry>& entries
 // refused (kInvalidArgument), so an archive cannot write outside `dir`.
 Result<std::vector<TarEntry>> ExtractTar(const std::string& archive, const std::string& dir);
 
+// fsync(2) of a file (or a directory) by its path.
+Status FsyncPath(const std::string& path);
+
 // SHA-256 of a file's bytes as lowercase hex.
 Result<std::string> Sha256File(const std::string& path);
 

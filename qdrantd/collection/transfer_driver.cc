@@ -1,5 +1,11 @@
 #include "qdrantd/collection/transfer_driver.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
 #include "libshared/log.h"
 
 namespace qd::collection {
@@ -15,7 +21,9 @@ TransferDriver::TransferDriver(std::shared_ptr<Collection> collection,
       options_(options),
       finished_(std::move(finished)) {
   progress_.started = std::chrono::steady_clock::now();
-  progress_.method = options_.method == "wal_delta" ? "wal_delta" : "stream_records";
+  progress_.method = options_.method == "wal_delta" || options_.method == "snapshot"
+                         ? options_.method
+                         : "stream_records";
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -97,13 +105,25 @@ Status TransferDriver::Transfer() {
       return Status::Unavailable("the transfer was cancelled");
     }
   }
-  if (options_.method == "wal_delta") {
+  std::string method = progress().method;
+  if (method == "wal_delta") {
     Status delta = SendDelta(clock);
     if (delta.code() != StatusCode::kFailedPrecondition) return delta;
-    QD_LOG_INFO("the " + what + " falls back from wal_delta to stream_records: " + delta.message());
+    method = options_.fallback == "stream_records" ? "stream_records" : "snapshot";
+    QD_LOG_INFO("the " + what + " falls back from wal_delta to " + method + ": " + delta.message());
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.method = method;
+    progress_.fallback = "wal_delta fell back: " + delta.message();
+  }
+  if (method == "snapshot") {
+    Status snapshot = SendSnapshot();
+    if (snapshot.code() != StatusCode::kFailedPrecondition) return snapshot;
+    QD_LOG_INFO("the " + what +
+                " falls back from snapshot to stream_records: " + snapshot.message());
     std::lock_guard<std::mutex> lock(mu_);
     progress_.method = "stream_records";
-    progress_.fallback = delta.message();
+    if (!progress_.fallback.empty()) progress_.fallback += "; ";
+    progress_.fallback += "snapshot fell back: " + snapshot.message();
   }
   // 2. Forward every op from here on, behind the reset.
   PeerLink::Done reset_done = Track(std::make_shared<Item>());
@@ -122,15 +142,7 @@ Status TransferDriver::Transfer() {
   const auto started = std::chrono::steady_clock::now();
   while (!cursor.done) {
     if (Status s = WaitInFlight(kMaxInFlight - 1); !s.ok()) return s;
-    if (options_.rate_limit_bytes > 0) {
-      // Sleep until the bytes sent so far fit the rate.
-      auto due =
-          started + std::chrono::microseconds(cursor.bytes * 1'000'000 / options_.rate_limit_bytes);
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_until(lock, due, [&] { return cancelled_; })) {
-        return Status::Unavailable("the transfer was cancelled");
-      }
-    }
+    if (Status s = Throttle(started, cursor.bytes); !s.ok()) return s;
     const size_t points_before = cursor.points;
     const size_t bytes_before = cursor.bytes;
     auto item = std::make_shared<Item>();
@@ -150,14 +162,104 @@ Status TransferDriver::Transfer() {
   return Status::Ok();
 }
 
+Status TransferDriver::Throttle(std::chrono::steady_clock::time_point started, size_t bytes) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (cancelled_) return Status::Unavailable("the transfer was cancelled");
+  if (options_.rate_limit_bytes == 0) return Status::Ok();
+  // Sleep until the bytes sent so far fit the rate.
+  const auto due =
+      started + std::chrono::microseconds(bytes * 1'000'000 / options_.rate_limit_bytes);
+  if (cv_.wait_until(lock, due, [&] { return cancelled_; })) {
+    return Status::Unavailable("the transfer was cancelled");
+  }
+  return Status::Ok();
+}
+
+Status TransferDriver::SendSnapshot() {
+  namespace fs = std::filesystem;
+  static std::atomic<uint64_t> counter{0};
+  std::random_device random;
+  const uint64_t session = (uint64_t{random()} << 32 | random()) | 1;
+  const std::string dir =
+      collection_->TransferStagingDir("out-" + std::to_string(shard_) + "-" + std::to_string(to_) +
+                                      "-" + std::to_string(counter++));
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  // Holds this replica's WAL from the snapshot on until the ops after it are queued.
+  Result<replica::LocalReplica::Snapshot> snapshot =
+      collection_->CaptureTransferSnapshot(shard_, to_, dir);
+  if (!snapshot.ok()) return snapshot.status();
+  size_t total = 0;
+  for (const std::string& file : snapshot->files) {
+    std::error_code ec;
+    total += fs::file_size(dir + "/" + file, ec);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.points_total = snapshot->points;
+    progress_.bytes_total = total;
+  }
+  const std::string what = "snapshot transfer of shard " + std::to_string(shard_) + " of " +
+                           collection_->name() + " to peer " + std::to_string(to_);
+  QD_LOG_INFO("starting the " + what + " (" + std::to_string(snapshot->points) + " points, " +
+              std::to_string(total) + " bytes in " + std::to_string(snapshot->files.size()) +
+              " files)");
+  const auto started = std::chrono::steady_clock::now();
+  size_t sent = 0;
+  SnapshotChunk chunk{.shard = shard_, .from = self_, .session = session};
+  for (const std::string& file : snapshot->files) {
+    const std::string path = dir + "/" + file;
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+    chunk.file = file;
+    chunk.offset = 0;
+    // An empty file is sent as one empty chunk, so that the receiver has it too.
+    do {
+      if (Status s = Throttle(started, sent); !s.ok()) return s;
+      chunk.data.resize(options_.snapshot_chunk_bytes);
+      chunk.data.resize(std::fread(chunk.data.data(), 1, chunk.data.size(), f));
+      if (std::ferror(f)) return Status::Internal("cannot read " + path);
+      Result<InstalledSnapshot> r = link_->SendSnapshotChunk(to_, collection_->name(), chunk);
+      if (!r.ok()) return r.status().WithContext("the " + what);
+      chunk.offset += chunk.data.size();
+      sent += chunk.data.size();
+      std::lock_guard<std::mutex> lock(mu_);
+      progress_.bytes_done = sent;
+    } while (chunk.data.size() == options_.snapshot_chunk_bytes);
+  }
+  chunk.file.clear();
+  chunk.data.clear();
+  chunk.offset = 0;
+  chunk.install = true;
+  Result<InstalledSnapshot> installed = link_->SendSnapshotChunk(to_, collection_->name(), chunk);
+  if (!installed.ok()) return installed.status().WithContext("installing the " + what);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.points_done = installed->points;
+  }
+  QD_LOG_INFO("the receiver of the " + what + " opened it at op " +
+              std::to_string(installed->last_op) + "; sending the ops after it");
+  return SendOpsAfter(ReplicaClock{installed->last_op, 0}, true);
+}
+
 Status TransferDriver::SendDelta(const std::optional<ReplicaClock>& clock) {
   if (!clock) {
     return Status::FailedPrecondition(
         "the receiver's replica holds no operations a delta can continue from (it is empty, a "
         "transfer into it did not finish, or its WAL no longer holds its last op)");
   }
+  return SendOpsAfter(*clock, false);
+}
+
+Status TransferDriver::SendOpsAfter(const ReplicaClock& clock, bool from_snapshot) {
   PeerLink::Done done = Track(std::make_shared<Item>());
-  Result<size_t> ops = collection_->BeginDeltaTransfer(shard_, to_, *clock, done);
+  Result<size_t> ops = collection_->BeginDeltaTransfer(shard_, to_, clock, done, from_snapshot);
   if (!ops.ok()) {
     done(Status::Ok());  // never queued: not in flight, and not a failure of the stream
     return ops.status();
@@ -166,9 +268,9 @@ Status TransferDriver::SendDelta(const std::optional<ReplicaClock>& clock) {
     std::lock_guard<std::mutex> lock(mu_);
     progress_.ops_total = *ops;
   }
-  QD_LOG_INFO("wal_delta transfer of shard " + std::to_string(shard_) + " of " +
+  QD_LOG_INFO(progress().method + " transfer of shard " + std::to_string(shard_) + " of " +
               collection_->name() + " to peer " + std::to_string(to_) + ": sending the " +
-              std::to_string(*ops) + " ops after op " + std::to_string(clock->op));
+              std::to_string(*ops) + " ops after op " + std::to_string(clock.op));
   if (Status s = WaitInFlight(0); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   progress_.ops_done = true;

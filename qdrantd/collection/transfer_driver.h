@@ -1,8 +1,10 @@
 // TransferDriver: the source's side of one shard transfer, on its own thread. Methods:
 // stream_records as below; wal_delta sends only the ops the receiver's replica missed
-// (Collection::BeginDeltaTransfer) and falls back to stream_records when it cannot (the
+// (Collection::BeginDeltaTransfer) and falls back to Options::fallback when it cannot (the
 // receiver holds nothing it can trust, or this WAL no longer covers the gap), saying so in
-// progress().method and progress().fallback.
+// progress().method and progress().fallback; snapshot sends this replica's snapshot files
+// (LocalReplica::CaptureSnapshot: no write waits for it) in chunks, has the receiver open them
+// as its replica, then sends the ops logged after the snapshot as wal_delta does.
 // Happy path (docs/cluster.md "Shard transfers"): wait until the receiver applied the transfer's
 // start (its replica is Partial for it) -> Collection::BeginTransfer (from then on every op the
 // source logs is forwarded to the receiver, behind a reset to the source's current op) -> send
@@ -33,10 +35,12 @@
 namespace qd::collection {
 
 struct TransferProgress {
-  std::string method;    // what runs: stream_records or wal_delta
-  std::string fallback;  // why wal_delta fell back to stream_records ("": it did not)
+  std::string method;  // what runs: stream_records, snapshot or wal_delta
+  // Why the method asked for fell back to `method`: "<method> fell back: <why>" ("": it did not).
+  std::string fallback;
   size_t points_total = 0;
-  size_t points_done = 0;  // applied by the receiver
+  size_t points_done = 0;  // applied by the receiver (snapshot: once it opened the snapshot)
+  size_t bytes_total = 0;  // snapshot: the files' size
   size_t ops_total = 0;    // wal_delta: the ops the receiver missed
   bool ops_done = false;   // wal_delta: all of them applied
   size_t bytes_done = 0;
@@ -46,7 +50,11 @@ struct TransferProgress {
 class TransferDriver {
  public:
   struct Options {
-    std::string method = "stream_records";  // or wal_delta
+    std::string method = "stream_records";  // or wal_delta, snapshot
+    // What wal_delta falls back to (stream_records or snapshot); snapshot falls back to
+    // stream_records when the receiver cannot continue from it.
+    std::string fallback = "snapshot";
+    size_t snapshot_chunk_bytes = size_t{1} << 20;
     size_t batch_points = 128;
     uint64_t rate_limit_bytes = 0;  // per second; 0: unlimited
     std::chrono::milliseconds ready_wait{30000};
@@ -68,6 +76,12 @@ class TransferDriver {
   Status Transfer();
   // wal_delta: the ops the receiver misses; kFailedPrecondition when it cannot work.
   Status SendDelta(const std::optional<ReplicaClock>& clock);
+  // snapshot: the snapshot, then the ops after it; kFailedPrecondition when it cannot work.
+  Status SendSnapshot();
+  // Queues the ops after the receiver's `clock` and forwards later ones; waits until applied.
+  Status SendOpsAfter(const ReplicaClock& clock, bool from_snapshot);
+  // Sleeps until `bytes` sent since `started` fit the rate limit; kUnavailable on Cancel.
+  Status Throttle(std::chrono::steady_clock::time_point started, size_t bytes);
   // One item in flight: its size is known once it was read, which may be after its answer.
   struct Item {
     size_t points = 0, bytes = 0;

@@ -224,6 +224,30 @@ Result<std::optional<collection::ReplicaClock>> DataClient::TransferReady(
       collection::ReplicaClock{reply.last_op(), reply.last_op_hash()});
 }
 
+Result<collection::InstalledSnapshot> DataClient::SendSnapshotChunk(
+    uint64_t peer, const std::string& collection, const collection::SnapshotChunk& chunk) {
+  Result<std::shared_ptr<pb::P2pData::Stub>> stub = impl_->StubFor(peer);
+  if (!stub.ok()) return stub.status();
+  pb::SnapshotChunkRequest req;
+  req.set_collection(collection);
+  req.set_shard(chunk.shard);
+  req.set_from(chunk.from);
+  req.set_session(chunk.session);
+  req.set_file(chunk.file);
+  req.set_offset(chunk.offset);
+  req.set_data(chunk.data);
+  req.set_install(chunk.install);
+  pb::SnapshotChunkReply reply;
+  ::grpc::ClientContext context;
+  SetDeadline(context,
+              chunk.install ? impl_->options.install_timeout : impl_->options.forward_timeout);
+  ::grpc::Status status = (*stub)->SnapshotChunk(&context, req, &reply);
+  if (!status.ok()) return Unreachable(peer, "sending a shard snapshot", status);
+  Status s = StatusFromWire(reply.code(), reply.message());
+  if (!s.ok()) return s;
+  return collection::InstalledSnapshot{reply.last_op(), reply.points()};
+}
+
 Result<segment::OpNum> DataClient::Fence(uint64_t peer, const std::string& collection,
                                          uint32_t shard, uint64_t orderer) {
   Result<std::shared_ptr<pb::P2pData::Stub>> stub = impl_->StubFor(peer);

@@ -30,6 +30,8 @@ struct DataClientOptions {
   std::chrono::milliseconds replicate_timeout{20000};  // one replicated batch
   std::chrono::milliseconds read_timeout{20000};
   std::chrono::milliseconds probe_timeout{2000};  // TransferReady
+  // A snapshot's install opens a replica (loads its graphs, replays its WAL): minutes at most.
+  std::chrono::milliseconds install_timeout{600000};
   size_t max_batch_bytes = size_t{8} << 20;
 };
 
@@ -54,6 +56,9 @@ class DataClient : public collection::PeerLink {
                                                                 const std::string& collection,
                                                                 uint32_t shard,
                                                                 uint64_t from) override;
+  Result<collection::InstalledSnapshot> SendSnapshotChunk(
+      uint64_t peer, const std::string& collection,
+      const collection::SnapshotChunk& chunk) override;
   Result<segment::OpNum> Fence(uint64_t peer, const std::string& collection, uint32_t shard,
                                uint64_t orderer) override;
   Result<collection::ReplicaDigest> Digest(uint64_t peer, const std::string& collection,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <unordered_set>
 
@@ -513,9 +514,72 @@ Status LocalReplica::WithQuiescedOps(
   std::unique_lock<std::mutex> log(log_mu_);
   if (abandoned_) return Status::Unavailable("replica " + dir_ + " was dropped");
   if (Status s = WaitAllApplied(log); !s.ok()) return s;
+  if (from == last_op_ + 1) return fn(last_op_, {});  // none after the last
   Result<std::vector<NumberedOp>> ops = ReadOpsLocked(from, last_op_);
   if (!ops.ok()) return ops.status();
   return fn(last_op_, std::move(*ops));
+}
+
+bool LocalReplica::IsSnapshotFile(std::string_view name) {
+  if (name == "points.db" || name == "wal.db") return true;
+  constexpr std::string_view kPrefix = "index-", kSuffix = ".hnsw";
+  if (name.size() <= kPrefix.size() + kSuffix.size() || !name.starts_with(kPrefix) ||
+      !name.ends_with(kSuffix)) {
+    return false;
+  }
+  for (char c : name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size())) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+Result<LocalReplica::Snapshot> LocalReplica::CaptureSnapshot(const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  std::lock_guard<std::mutex> flushing(flush_mu_);
+  if (abandoned_) return Status::Unavailable("replica " + dir_ + " was dropped");
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) return Status::Internal("cannot create " + out_dir + ": " + ec.message());
+  Snapshot out;
+  OpNum index_op = 0;
+  {
+    std::lock_guard<std::mutex> store(store_mu_);
+    index_op = segment_->index_op();
+    out.points = segment_->points_count();
+  }
+  // With checkpoints held off, the index files on disk are the checkpoint at index_op, and the
+  // WAL holds every op after it (a trim drops only what a checkpoint covers).
+  if (index_op > 0) {
+    for (const fs::directory_entry& e : fs::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      if (!name.starts_with("index-") || !IsSnapshotFile(name)) continue;
+      fs::create_hard_link(e.path(), out_dir + "/" + name, ec);
+      if (ec) return Status::Internal("cannot link " + e.path().string() + ": " + ec.message());
+      out.files.push_back(name);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> pinned(pins_->mu);
+    pins_->from.insert(index_op);
+  }
+  out.pin = std::shared_ptr<void>(nullptr, [pins = pins_, index_op](void*) {
+    std::lock_guard<std::mutex> pinned(pins->mu);
+    pins->from.erase(pins->from.find(index_op));
+  });
+  // points.db first: the WAL copied after it holds every op points.db reflects.
+  for (const char* name : {"points.db", "wal.db"}) {
+    Result<std::unique_ptr<sqlite::Db>> db =
+        sqlite::Db::Open(dir_ + "/" + name, sqlite::Db::Sync::kNormal);
+    if (!db.ok()) return db.status();
+    const std::string copy = out_dir + "/" + name;
+    std::string quoted;
+    for (char c : copy) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    if (Status s = (*db)->Exec("VACUUM INTO '" + quoted + "'"); !s.ok()) {
+      return s.WithContext("copying " + dir_ + "/" + name);
+    }
+    out.files.push_back(name);
+  }
+  return out;
 }
 
 Status LocalReplica::ApplyTransferred(const Operation& op, const std::vector<OpNum>& versions) {
@@ -691,6 +755,7 @@ Status LocalReplica::Flush() {
   // The WAL goes on taking writes while the graphs are written, which takes seconds at a million
   // points: log_mu_ (the committing writers' lock) is taken only for the trim. The trim may
   // drop only what a saved checkpoint covers, and index_op never goes back.
+  std::lock_guard<std::mutex> flushing(flush_mu_);
   OpNum covered = 0;
   {
     std::lock_guard<std::mutex> apply(apply_mu_);  // graphs saved between two applies
@@ -714,7 +779,13 @@ Status LocalReplica::Flush() {
   if (!row.ok()) return row.status();
   OpNum oldest_kept = *row ? static_cast<OpNum>(keep->Int(0)) : 0;
   if (oldest_kept == 0 || oldest_kept > last_op_) oldest_kept = last_op_;
-  const OpNum trim_to = std::min(covered, oldest_kept - std::min<OpNum>(oldest_kept, 1));
+  OpNum trim_to = std::min(covered, oldest_kept - std::min<OpNum>(oldest_kept, 1));
+  {
+    std::lock_guard<std::mutex> pinned(pins_->mu);
+    if (!pins_->from.empty()) {
+      trim_to = std::min(trim_to, *pins_->from.begin() - std::min<OpNum>(*pins_->from.begin(), 1));
+    }
+  }
   if (trim_to == 0) return Status::Ok();
   Result<sqlite::Stmt> trim = wal_->Prepare("DELETE FROM ops WHERE op <= ?");
   if (!trim.ok()) return trim.status();

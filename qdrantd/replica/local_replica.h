@@ -39,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -141,6 +142,22 @@ class LocalReplica {
   segment::OpNum WaitLogged(segment::OpNum op_num, std::chrono::milliseconds timeout);
   Status ApplyTransferred(const segment::Operation& op,
                           const std::vector<segment::OpNum>& versions);
+
+  // Transfer source, snapshot method: writes into `out_dir` (created; same filesystem) what a
+  // receiver opens as this replica (docs/cluster.md "Shard transfers"): its index checkpoint
+  // (hard links to the index-<n>.hnsw files, at index_op I), then points.db and wal.db as
+  // consistent copies (VACUUM INTO; points.db at some applied op K >= I, the WAL holding every op
+  // after I, and ops logged after K too). Opening those replays them exactly as a restart does.
+  // No write waits: only checkpoints (Flush) are held off while it copies. The WAL keeps every
+  // op from I on for as long as `pin` lives (set on success), so a delta can follow.
+  struct Snapshot {
+    std::vector<std::string> files;  // names in out_dir
+    size_t points = 0;               // live points when it was taken
+    std::shared_ptr<void> pin;
+  };
+  Result<Snapshot> CaptureSnapshot(const std::string& out_dir);
+  // The file names a snapshot may hold (CaptureSnapshot's files).
+  static bool IsSnapshotFile(std::string_view name);
 
   const segment::Segment& segment() const { return *segment_; }
   // Saves index checkpoints and drops WAL records every checkpoint covers. A no-op once
@@ -247,6 +264,16 @@ class LocalReplica {
   std::deque<OptimizationRun> runs_;  // newest first; Protected by runs_mu_
   size_t optimized_points_ = 0;       // Protected by runs_mu_
   std::atomic<bool> abandoned_{false};
+  // Held by Flush throughout and by CaptureSnapshot: index files, index_op and the WAL's trim
+  // move together. Lock order: before log_mu_.
+  std::mutex flush_mu_;
+  // Ops the WAL keeps whatever the trim says (CaptureSnapshot's pins): the lowest pinned op and
+  // every op after it. Shared with the pins' deleters, which may outlive the replica.
+  struct Pins {
+    std::mutex mu;  // a leaf
+    std::multiset<segment::OpNum> from;
+  };
+  std::shared_ptr<Pins> pins_ = std::make_shared<Pins>();
   uint64_t origin_ = 0;   // recorded with ops Update logs; set once before writes
   LogListener listener_;  // called under log_mu_; set once before writes
 };

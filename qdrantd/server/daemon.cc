@@ -474,7 +474,18 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
                                  std::chrono::steady_clock::now() - p->started)
                                  .count()) +
               "s ago";
-          if (p->method == "wal_delta") {
+          if (p->method == "snapshot") {
+            v.comment = "Transferring snapshot (" + std::to_string(p->bytes_done) + "/" +
+                        std::to_string(p->bytes_total) + " bytes)";
+            if (p->points_done > 0) {
+              *v.comment += ", installed (" + std::to_string(p->points_done) +
+                            " points), then operations (" +
+                            std::to_string(p->ops_done ? p->ops_total : 0) + "/" +
+                            std::to_string(p->ops_total) + ")";
+            }
+            *v.comment += started;
+            if (!p->fallback.empty()) *v.comment += "; " + p->fallback;
+          } else if (p->method == "wal_delta") {
             v.comment = "Transferring operations (" +
                         std::to_string(p->ops_done ? p->ops_total : 0) + "/" +
                         std::to_string(p->ops_total) + ")" + started;
@@ -482,7 +493,7 @@ Status Daemon::Impl::Start(OnLoop on_loop) {
             // Qdrant's words, which scripts match on (compat.md §6.5).
             v.comment = "Transferring records (" + std::to_string(p->points_done) + "/" +
                         std::to_string(p->points_total) + ")" + started;
-            if (!p->fallback.empty()) *v.comment += "; wal_delta fell back: " + p->fallback;
+            if (!p->fallback.empty()) *v.comment += "; " + p->fallback;
           }
         }
         out.push_back(std::move(v));

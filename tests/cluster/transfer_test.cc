@@ -99,6 +99,7 @@ TEST_CASE(
                  third_id = PeerId(*third);
 
   Writers writers(Ptrs(peers), "t");
+  // Auto: the receiver holds nothing, so a snapshot; the move below names stream_records.
   HttpResponse started =
       Operate(*third, "t", TransferBody("replicate_shard", source_id, target_id));
   INFO(started.body);
@@ -111,8 +112,8 @@ TEST_CASE(
       [&] {
         HttpResponse r = source->Request("GET", "/collections/t/cluster");
         last = r.body;
-        if (r.body.find("Transferring records (") != std::string::npos) progress_seen = true;
-        if (r.body.find("\"method\":\"stream_records\"") == std::string::npos &&
+        if (r.body.find("Transferring snapshot (") != std::string::npos) progress_seen = true;
+        if (r.body.find("\"method\":\"snapshot\"") == std::string::npos &&
             Json(r)["result"]["shard_transfers"].Size() > 0) {
           return false;
         }
@@ -128,8 +129,11 @@ TEST_CASE(
   REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "t"); }, 10s));
   CHECK(Replicas(*third, "t", 0).size() == 2);
 
-  // Now move the original replica to the third peer.
-  HttpResponse moved = Operate(*target, "t", TransferBody("move_shard", source_id, third_id));
+  // Now move the original replica to the third peer, record by record.
+  HttpResponse moved = Operate(*target, "t",
+                               R"({"move_shard":{"shard_id":0,"from_peer_id":)" +
+                                   std::to_string(source_id) + R"(,"to_peer_id":)" +
+                                   std::to_string(third_id) + R"(,"method":"stream_records"}})");
   INFO(moved.body);
   REQUIRE(moved.status == 200);
   REQUIRE(PollUntil(
@@ -201,10 +205,11 @@ TEST_CASE(
   Writers writers(Ptrs(peers), "a");
   REQUIRE(Operate(*target, "a", TransferBody("replicate_shard", source_id, target_id)).status ==
           200);
+  // Aborted while its snapshot's files are being sent (auto: the receiver holds nothing).
   REQUIRE(PollUntil(
       [&] {
         return source->Request("GET", "/collections/a/cluster")
-                   .body.find("Transferring records (") != std::string::npos;
+                   .body.find("Transferring snapshot (") != std::string::npos;
       },
       20s));
   HttpResponse aborted =
@@ -467,8 +472,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a wal_delta replication to a peer holding nothing falls back to stream_records and every "
-    "peer lists that method",
+    "a wal_delta replication to a peer holding nothing falls back to a snapshot and every peer "
+    "lists that method",
     "[cluster]") {
   auto peers = StartCluster(3, {{kRateLimit, "0.05"}});
   REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
@@ -485,15 +490,15 @@ TEST_CASE(
   HttpResponse r = Operate(*peers[2], "f", body);
   INFO(r.body);
   REQUIRE(r.status == 200);
-  // While it runs (the rate limit stretches it), every peer lists stream_records, and the
-  // source's comment says why.
+  // While it runs (the rate limit stretches it), every peer lists snapshot, and the source's
+  // comment says why.
   REQUIRE(PollUntil(
       [&] {
         for (const auto& p : peers) {
           rapidjson::Document d = Json(p->Request("GET", "/collections/f/cluster"));
           const auto& transfers = d["result"]["shard_transfers"];
           if (transfers.Size() != 1) return false;
-          if (std::string(transfers[0]["method"].GetString()) != "stream_records") return false;
+          if (std::string(transfers[0]["method"].GetString()) != "snapshot") return false;
         }
         return true;
       },
@@ -541,7 +546,9 @@ TEST_CASE("restart_transfer starts a running transfer over with the method it na
   CHECK(no_method.status == 400);
   CHECK(no_method.body.find("missing field `method`") != std::string::npos);
 
-  REQUIRE(Operate(*peers[1], "s", R"({"replicate_shard":)" + ids + "}}").status == 200);
+  REQUIRE(
+      Operate(*peers[1], "s", R"({"replicate_shard":)" + ids + R"(,"method":"stream_records"}})")
+          .status == 200);
   uint64_t before = 0;
   REQUIRE(PollUntil(
       [&] {
@@ -563,4 +570,80 @@ TEST_CASE("restart_transfer starts a running transfer over with the method it na
   REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "s"); }, 60s));
   CHECK(Count(*to, "s") == 2000);
   CHECK(CheckReplicasIdentical(Ptrs(peers), "s", 1, 2) == 2);
+}
+
+TEST_CASE(
+    "a snapshot replication under writes through every peer ships the source's files, graph "
+    "checkpoint included, then the writes that arrived meanwhile, and replicas end identical",
+    "[cluster]") {
+  auto peers = StartCluster(3, {{kRateLimit, "0.1"}});
+  REQUIRE(WaitConverged(Ptrs(peers), 3) != 0);
+  REQUIRE(CreateCollection(*peers[0], "n", 1, 1));
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "n"); }, 10s));
+  Preload(*peers[1], "n", 6000);
+  ClusterPeer* source = HolderOf(Ptrs(peers), "n", true);
+  ClusterPeer* target = HolderOf(Ptrs(peers), "n", false);
+  REQUIRE(source);
+  REQUIRE(target);
+  const uint64_t source_id = PeerId(*source), target_id = PeerId(*target);
+  // A clean stop saves the source's index checkpoint, which the snapshot then carries.
+  REQUIRE(source->Stop() == 0);
+  source->Start();
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "n"); }, 30s));
+
+  Writers writers(Ptrs(peers), "n");
+  std::this_thread::sleep_for(300ms);
+  HttpResponse started =
+      Operate(*peers[0], "n",
+              R"({"replicate_shard":{"shard_id":0,"from_peer_id":)" + std::to_string(source_id) +
+                  R"(,"to_peer_id":)" + std::to_string(target_id) + R"(,"method":"snapshot"}})");
+  INFO(started.body);
+  REQUIRE(started.status == 200);
+  for (const auto& p : peers) CHECK(PollUntil([&] { return Transfers(*p, "n") == 1; }, 5s));
+  // Every peer lists the method; the source shows the bytes sent; the receiver serves no reads.
+  bool progress_seen = false;
+  std::string last;
+  REQUIRE(PollUntil(
+      [&] {
+        HttpResponse r = source->Request("GET", "/collections/n/cluster");
+        last = r.body;
+        if (r.body.find("Transferring snapshot (") != std::string::npos) progress_seen = true;
+        for (const auto& p : peers) {
+          HttpResponse other = p->Request("GET", "/collections/n/cluster");
+          if (Json(other)["result"]["shard_transfers"].Size() > 0) {
+            CHECK(other.body.find("\"method\":\"snapshot\"") != std::string::npos);
+          }
+        }
+        for (const Replica& rep : Replicas(*source, "n", 0)) {
+          if (rep.peer == target_id) CHECK((rep.state == "Partial" || rep.state == "Active"));
+        }
+        return Json(r)["result"]["shard_transfers"].Size() == 0;
+      },
+      90s));
+  INFO(last);
+  CHECK(progress_seen);
+  REQUIRE(PollUntil([&] { return AllActive(Ptrs(peers), "n"); }, 10s));
+  std::this_thread::sleep_for(300ms);  // writes after the transfer, too
+  writers.Stop();
+  for (const auto& p : peers) {
+    REQUIRE(p->Request("PUT", "/collections/n/points?wait=true", Batch(1, 1)).status == 200);
+  }
+  // The receiver opened the files (graph included), never a record-by-record reset.
+  INFO(target->Stderr());
+  CHECK(target->Stderr().find("is a snapshot from peer " + std::to_string(source_id)) !=
+        std::string::npos);
+  CHECK(target->Stderr().find("graphs from its index checkpoint at op") != std::string::npos);
+  CHECK(target->Stderr().find("receives a transfer from op") == std::string::npos);
+  const std::set<uint64_t> acked = writers.acked();
+  CHECK(acked.size() > 20);
+  std::set<uint64_t> ids = Ids(*target, "n");
+  size_t missing = 0;
+  for (uint64_t id : acked) missing += ids.count(id) ? 0 : 1;
+  CHECK(missing == 0);
+  CHECK(ids.size() >= 6000 + acked.size());
+  CHECK(CheckReplicasIdentical(Ptrs(peers), "n", 1, 2) == 2);
+  // A search answers from the received graph as from the source's.
+  const std::string query = R"({"vector":[0.3,0.7],"limit":5})";
+  CHECK(Result(target->Request("POST", "/collections/n/points/search", query)) ==
+        Result(source->Request("POST", "/collections/n/points/search", query)));
 }

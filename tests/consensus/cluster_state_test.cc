@@ -394,9 +394,9 @@ TEST_CASE("a transfer's method: the request's, else the configured one, else aut
   CHECK(ChooseTransferMethod(Opt("wal_delta"), std::nullopt, false) == "wal_delta");
   CHECK(ChooseTransferMethod(std::nullopt, Opt("wal_delta"), false) == "wal_delta");
   CHECK(ChooseTransferMethod(std::nullopt, Opt("stream_records"), true) == "stream_records");
-  // snapshot is not built: it runs (and is listed) as stream_records.
-  CHECK(ChooseTransferMethod(Opt("snapshot"), std::nullopt, true) == "stream_records");
-  // Auto: a delta when the receiver already holds a replica to continue from.
+  CHECK(ChooseTransferMethod(Opt("snapshot"), Opt("stream_records"), true) == "snapshot");
+  CHECK(ChooseTransferMethod(std::nullopt, Opt("snapshot"), true) == "snapshot");
+  // Auto: a delta when the receiver already holds a replica to continue from, else a snapshot.
   CHECK(ChooseTransferMethod(std::nullopt, std::nullopt, true) == "wal_delta");
-  CHECK(ChooseTransferMethod(std::nullopt, std::nullopt, false) == "stream_records");
+  CHECK(ChooseTransferMethod(std::nullopt, std::nullopt, false) == "snapshot");
 }

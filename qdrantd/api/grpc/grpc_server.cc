@@ -257,6 +257,7 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
     out->set_points_done(p.points_done);
     out->set_points_total(p.points_total);
     out->set_bytes_done(p.bytes_done);
+    out->set_bytes_total(p.bytes_total);
     out->set_ops_done(p.ops_done);
     out->set_ops_total(p.ops_total);
     out->set_started_at_ms(p.started_ms);
@@ -265,8 +266,9 @@ class AdminService final : public qdrantd::admin::Admin::CallbackService {
     const double seconds = static_cast<double>(p.updated_ms - p.started_ms) / 1000.0;
     out->set_bytes_per_second(static_cast<double>(p.bytes_done) / seconds);
     const bool by_ops = t.method == "wal_delta";
-    const uint64_t done = by_ops ? p.ops_done : p.points_done;
-    const uint64_t total = by_ops ? p.ops_total : p.points_total;
+    const bool by_bytes = t.method == "snapshot" && p.bytes_total > 0;
+    const uint64_t done = by_bytes ? p.bytes_done : by_ops ? p.ops_done : p.points_done;
+    const uint64_t total = by_bytes ? p.bytes_total : by_ops ? p.ops_total : p.points_total;
     if (done > 0 && total >= done) {
       // The rest at the rate so far, less the time since the report.
       const double left =

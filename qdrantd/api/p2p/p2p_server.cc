@@ -183,6 +183,29 @@ class DataService final : public pb::P2pData::CallbackService {
     });
   }
 
+  ServerUnaryReactor* SnapshotChunk(CallbackServerContext* context,
+                                    const pb::SnapshotChunkRequest* request,
+                                    pb::SnapshotChunkReply* reply) override {
+    // On the replicate pool: chunk writes are short, an install opens a replica (seconds).
+    return OnPool(data_.replicate_pool, context, reply, [this, request, reply]() -> Status {
+      Result<std::shared_ptr<collection::Collection>> c =
+          data_.collections->Get(request->collection());
+      if (!c.ok()) return c.status();
+      collection::SnapshotChunk chunk{.shard = request->shard(),
+                                      .from = request->from(),
+                                      .session = request->session(),
+                                      .file = request->file(),
+                                      .offset = request->offset(),
+                                      .data = request->data(),
+                                      .install = request->install()};
+      Result<collection::InstalledSnapshot> r = (*c)->ReceiveTransferSnapshot(chunk);
+      if (!r.ok()) return r.status();
+      reply->set_last_op(r->last_op);
+      reply->set_points(r->points);
+      return Status::Ok();
+    });
+  }
+
   ServerUnaryReactor* Fence(CallbackServerContext* context, const pb::FenceRequest* request,
                             pb::FenceReply* reply) override {
     return OnPool(data_.read_pool, context, reply, [this, request, reply]() -> Status {

@@ -503,7 +503,17 @@ TEST_CASE("a wal_delta source reads the ops after the receiver's last one, quies
                                 })
               .ok());
   CHECK(seen == std::vector<OpNum>{5, 6, 7, 8});
-  Status beyond = replica->WithQuiescedOps(9, [](OpNum, auto) { return Status::Ok(); });
+  // Right after the last op: none to read. Beyond it: ops this WAL never held.
+  size_t after_last = 1;
+  CHECK(replica
+            ->WithQuiescedOps(9,
+                              [&](OpNum, std::vector<LocalReplica::NumberedOp> ops) {
+                                after_last = ops.size();
+                                return Status::Ok();
+                              })
+            .ok());
+  CHECK(after_last == 0);
+  Status beyond = replica->WithQuiescedOps(10, [](OpNum, auto) { return Status::Ok(); });
   CHECK(beyond.code() == StatusCode::kNotFound);
 }
 
@@ -534,6 +544,47 @@ TEST_CASE("a checkpoint keeps the newest wal_retain_bytes of ops and always the 
   CHECK(replica->ReadOps(10, 11).status().code() == StatusCode::kNotFound);
   REQUIRE(*replica->LastClock());
   CHECK((*replica->LastClock())->op == 11);
+}
+
+TEST_CASE(
+    "a snapshot opens as the replica it was taken from, graph checkpoint included, and pins the "
+    "WAL after its checkpoint while the transfer needs it",
+    "[unit][replica]") {
+  TempDir dir, out;
+  LocalReplica::Options options;
+  options.wal_retain_bytes = 1;  // a checkpoint keeps only the last op, unless pinned
+  auto opened = LocalReplica::Open(dir.path() + "/src", Specs(), options);
+  REQUIRE(opened.ok());
+  std::unique_ptr<LocalReplica> source = std::move(*opened);
+  for (uint64_t id = 1; id <= 20; ++id) REQUIRE(Write(*source, id).ok());
+  REQUIRE(source->Flush().ok());  // index checkpoint at op 20
+  for (uint64_t id = 21; id <= 30; ++id) REQUIRE(Write(*source, id).ok());
+
+  Result<LocalReplica::Snapshot> snapshot = source->CaptureSnapshot(out.path() + "/snap");
+  REQUIRE(snapshot.ok());
+  CHECK(snapshot->points == 30);
+  std::set<std::string> files(snapshot->files.begin(), snapshot->files.end());
+  CHECK(files == std::set<std::string>{"index-0.hnsw", "points.db", "wal.db"});
+  for (const std::string& f : snapshot->files) CHECK(LocalReplica::IsSnapshotFile(f));
+  CHECK_FALSE(LocalReplica::IsSnapshotFile("../points.db"));
+  CHECK_FALSE(LocalReplica::IsSnapshotFile("index-x.hnsw"));
+
+  // Written after the snapshot: a delta brings them. The pin keeps them through checkpoints.
+  for (uint64_t id = 31; id <= 35; ++id) REQUIRE(Write(*source, id).ok());
+  REQUIRE(source->Flush().ok());
+  CHECK(source->ReadOps(21, 35).ok());
+  snapshot->pin.reset();
+  REQUIRE(Write(*source, 36).ok());
+  REQUIRE(source->Flush().ok());
+  CHECK(source->ReadOps(35, 36).status().code() == StatusCode::kNotFound);  // unpinned: trimmed
+
+  auto copy = LocalReplica::Open(out.path() + "/snap", Specs(), options);
+  REQUIRE(copy.ok());
+  CHECK((*copy)->last_op() == 30);
+  CHECK((*copy)->segment().points_count() == 30);
+  CHECK((*copy)->segment().index_op() == 20);  // the graph came with it
+  for (uint64_t id = 1; id <= 30; ++id) CHECK((*copy)->segment().Exists(PointId::Num(id)));
+  CHECK_FALSE((*copy)->segment().Exists(PointId::Num(31)));
 }
 
 }  // namespace
