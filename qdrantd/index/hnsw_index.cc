@@ -1,11 +1,15 @@
 #include "qdrantd/index/hnsw_index.h"
 
+#include <fcntl.h>
 #include <hnswlib/hnswlib.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -617,6 +621,88 @@ size_t HnswIndex::PayloadLinkCount() const {
   size_t n = 0;
   for (const auto& list : impl_->extra) n += list.size();
   return n;
+}
+
+std::string HnswIndex::Image() const {
+  std::string out;
+  ImageInto(out);
+  return out;
+}
+
+size_t HnswIndex::ImageSizeHint() const {
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  const size_t count = size();
+  // A point has upper levels with probability 1/m (hnswlib's mult_ = 1/ln(m)): a 2/m share of
+  // link lists is generous; 5% more for points added before the copy.
+  const size_t links = h.size_links_per_element_ * 2 / std::max<size_t>(h.M_, 2);
+  return (count * (h.size_data_per_element_ + sizeof(unsigned int) + links) + 4096) * 21 / 20;
+}
+
+void HnswIndex::ImageInto(std::string& out) const {
+  std::shared_lock<std::shared_mutex> lock(impl_->resize_mu);
+  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  const size_t count = h.cur_element_count;
+  size_t bytes = 0;
+  auto pod_size = [&](const auto& v) { bytes += sizeof(v); };
+  pod_size(h.offsetLevel0_), pod_size(h.max_elements_), pod_size(h.cur_element_count);
+  pod_size(h.size_data_per_element_), pod_size(h.label_offset_), pod_size(h.offsetData_);
+  pod_size(h.maxlevel_), pod_size(h.enterpoint_node_), pod_size(h.maxM_), pod_size(h.maxM0_);
+  pod_size(h.M_), pod_size(h.mult_), pod_size(h.ef_construction_);
+  bytes += count * h.size_data_per_element_;
+  for (size_t i = 0; i < count; ++i) {
+    bytes += sizeof(unsigned int) +
+             (h.element_levels_[i] > 0 ? h.size_links_per_element_ * h.element_levels_[i] : 0);
+  }
+  if (out.size() < bytes) out.resize(bytes);
+  char* at = out.data();
+  auto put = [&](const void* p, size_t n) {
+    std::memcpy(at, p, n);
+    at += n;
+  };
+  // The fields, in saveIndex's order and sizes.
+  auto pod = [&](const auto& v) { put(&v, sizeof(v)); };
+  pod(h.offsetLevel0_), pod(h.max_elements_), pod(h.cur_element_count);
+  pod(h.size_data_per_element_), pod(h.label_offset_), pod(h.offsetData_);
+  pod(h.maxlevel_), pod(h.enterpoint_node_), pod(h.maxM_), pod(h.maxM0_);
+  pod(h.M_), pod(h.mult_), pod(h.ef_construction_);
+  put(h.data_level0_memory_, count * h.size_data_per_element_);
+  for (size_t i = 0; i < count; ++i) {
+    const unsigned int size =
+        h.element_levels_[i] > 0 ? h.size_links_per_element_ * h.element_levels_[i] : 0;
+    pod(size);
+    if (size) put(h.linkLists_[i], size);
+  }
+  out.resize(bytes);  // shrinking keeps the buffer
+}
+
+Status HnswIndex::WriteImage(const std::string& image, int dir_fd, const std::string& name) {
+  const std::string tmp = name + ".tmp";
+  int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Internal("cannot create " + tmp + ": " + std::strerror(errno));
+  // (Writing back a few MB at a time with sync_file_range, as RocksDB's bytes_per_sync, cut
+  // the worst live write during a checkpoint from ~250 to ~150 ms but doubled the others' p50
+  // meanwhile, and p99.9 over a run did not move: docs/benchmarks.md.)
+  const char* at = image.data();
+  size_t left = image.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, at, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return Status::Internal("cannot write " + tmp + ": " + why);
+    }
+    at += n;
+    left -= static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return Status::Internal("cannot sync " + tmp + ": " + std::strerror(errno));
+  if (::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
+    return Status::Internal("cannot rename " + tmp + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
 }
 
 Status HnswIndex::Save(const std::string& path) const {

@@ -140,6 +140,16 @@ class HnswIndex {
   size_t PayloadLinkCount() const;
 
   Status Save(const std::string& path) const;
+  // Save in two halves, so that a checkpoint holds the segment's writer only for a copy in
+  // memory: Image() is the bytes Save writes (hnswlib's saveIndex format), copied at memcpy
+  // speed (no concurrent Add, as Save); WriteImage writes them to `name` in the directory open
+  // as `dir_fd` (openat: a directory renamed meanwhile is still the one written) and fsyncs.
+  // ImageInto copies into `out`, which a caller may size beforehand (ImageSizeHint, outside
+  // its lock) so that the copy does not fault its pages in while writes wait; grown if short.
+  std::string Image() const;
+  void ImageInto(std::string& out) const;
+  size_t ImageSizeHint() const;
+  static Status WriteImage(const std::string& image, int dir_fd, const std::string& name);
   size_t size() const;  // labels ever added
   const Params& params() const;
 

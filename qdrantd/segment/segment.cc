@@ -1,10 +1,13 @@
 #include "qdrantd/segment/segment.h"
 
 #include <absl/container/btree_map.h>
+#include <fcntl.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -759,20 +762,54 @@ Status Segment::Store(const PendingStore& pending) {
 }
 
 Status Segment::SaveIndexes() {
-  OpNum covered = applied_op_;
+  Result<IndexImages> images = CaptureIndexes();
+  if (!images.ok()) return images.status();
+  if (Status s = WriteIndexes(*images); !s.ok()) return s;
+  return CommitIndexes(*images);
+}
+
+std::vector<size_t> Segment::IndexImageHints() const {
+  std::vector<size_t> out(specs_.size(), 0);
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (dense_[i]) out[i] = dense_[i]->ImageSizeHint();
+  }
+  return out;
+}
+
+Result<Segment::IndexImages> Segment::CaptureIndexes(std::vector<std::string> buffers) const {
+  IndexImages out;
+  out.covered = applied_op_;
+  const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::Internal("cannot open " + dir_ + ": " + std::strerror(errno));
+  out.dir_fd = std::shared_ptr<const int>(new int(fd), [](const int* p) {
+    ::close(*p);
+    delete p;
+  });
+  buffers.resize(specs_.size());
   for (size_t i = 0; i < specs_.size(); ++i) {
     if (!dense_[i]) continue;
-    std::string path = dir_ + "/index-" + std::to_string(i) + ".hnsw";
-    Status s = dense_[i]->Save(path + ".tmp");
-    if (!s.ok()) return s;
-    std::error_code ec;
-    std::filesystem::rename(path + ".tmp", path, ec);
-    if (ec) return Status::Internal("cannot rename " + path + ": " + ec.message());
+    dense_[i]->ImageInto(buffers[i]);
+    out.files.emplace_back("index-" + std::to_string(i) + ".hnsw", std::move(buffers[i]));
   }
+  return out;
+}
+
+Status Segment::WriteIndexes(const IndexImages& images) {
+  for (const auto& [name, bytes] : images.files) {
+    if (Status s = index::HnswIndex::WriteImage(bytes, *images.dir_fd, name); !s.ok()) return s;
+  }
+  // The renames are durable before points.db says the files cover `covered`.
+  if (::fsync(*images.dir_fd) != 0) {
+    return Status::Internal(std::string("cannot sync an index directory: ") + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Status Segment::CommitIndexes(const IndexImages& images) {
   Result<sqlite::Stmt> meta = db_->Prepare("INSERT OR REPLACE INTO meta(k, v) VALUES('index_op', ?)");
   if (!meta.ok()) return meta.status();
-  Status s = meta->Bind(1, static_cast<int64_t>(covered)).Run();
-  if (s.ok()) index_op_ = covered;
+  Status s = meta->Bind(1, static_cast<int64_t>(images.covered)).Run();
+  if (s.ok()) index_op_ = images.covered;
   return s;
 }
 

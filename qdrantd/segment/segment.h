@@ -218,6 +218,22 @@ class Segment {
   Status ApplyTransferred(const Operation& op, const std::vector<OpNum>& versions);
   // Writes every index file and records the op they cover.
   Status SaveIndexes();
+  // SaveIndexes in three steps, so that a checkpoint holds the writer only for a copy in
+  // memory (LocalReplica::Flush): CaptureIndexes (no concurrent apply) copies every graph at
+  // applied_op() and opens the directory; WriteIndexes (no lock; the directory may have been
+  // renamed meanwhile, the files still go to it) writes, fsyncs and renames each file;
+  // CommitIndexes (no concurrent store) records the op they cover in points.db.
+  struct IndexImages {
+    OpNum covered = 0;
+    std::shared_ptr<const int> dir_fd;                       // closed with the last copy
+    std::vector<std::pair<std::string, std::string>> files;  // name, bytes
+  };
+  // `buffers`: one per vector spec, sized beforehand (IndexImageHints, then allocated with no
+  // lock held); moved into the images.
+  std::vector<size_t> IndexImageHints() const;
+  Result<IndexImages> CaptureIndexes(std::vector<std::string> buffers = {}) const;
+  static Status WriteIndexes(const IndexImages& images);
+  Status CommitIndexes(const IndexImages& images);
   OpNum applied_op() const { return applied_op_.load(); }
   OpNum index_op() const { return index_op_; }
   // Re-reads these points from points.db into the indexes (recovery after an index checkpoint).

@@ -4,10 +4,14 @@
 // run under TSan (`make test-tsan`).
 #include "qdrantd/index/hnsw_index.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <random>
 #include <thread>
@@ -244,6 +248,21 @@ TEST_CASE("HnswIndex grown step by step and reloaded answers as one made at full
   REQUIRE(loaded.ok());
   CHECK((*loaded)->size() == n);
   same_answers(*full, **loaded);
+  // A checkpoint's two halves write the same bytes as Save (hnswlib's saveIndex).
+  {
+    std::ifstream saved(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(saved)), {});
+    const std::string image = grown->Image();
+    CHECK(image.size() == bytes.size());
+    CHECK(image == bytes);
+    const int dir_fd = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY);
+    REQUIRE(dir_fd >= 0);
+    REQUIRE(HnswIndex::WriteImage(image, dir_fd, "image.hnsw").ok());
+    ::close(dir_fd);
+    auto reloaded = HnswIndex::Load(params, dir.path() + "/image.hnsw");
+    REQUIRE(reloaded.ok());
+    same_answers(*full, **reloaded);
+  }
   // It grows again after the load.
   std::vector<float> extra(dim, 0.5f);
   REQUIRE((*loaded)->Reserve(1).ok());
