@@ -452,43 +452,65 @@ Status Collection::RecoverLocalShard(uint32_t shard, const std::string& source) 
     return Status::NotFound("Shard " + std::to_string(shard) + " of collection `" + name_ +
                             "` has no replica on this peer");
   }
-  // Out of the layout first, as ApplyPlacement drops a replica: requests in flight finish on
-  // the old one (its writes are lost with it, as the recovery means), new ones wait outside.
-  auto next = std::make_shared<Layout>(*old);
-  std::shared_ptr<Slot> slot = std::move(next->local[shard]);
-  next->unavailable = "Collection `" + name_ + "`: shard " + std::to_string(shard) +
-                      " is being recovered from a snapshot; retry shortly";
-  slot->replica->Abandon();
-  static std::atomic<uint64_t> counter{0};
-  std::string trash =
-      dir_ + "/.recovered-" + std::to_string(shard) + "-" + std::to_string(counter++);
-  std::error_code ec;
-  std::filesystem::rename(ShardDir(shard), trash, ec);
-  if (ec)
-    return Status::Internal("cannot move shard " + std::to_string(shard) +
-                            " aside: " + ec.message());
-  slot->trash = trash;
-  closing_[shard] = slot;
-  slot.reset();
-  layout_.store(next);
-  old.reset();
-  std::filesystem::rename(source, ShardDir(shard), ec);
-  if (ec) {
-    return Status::Internal("cannot move the recovered shard into place: " + ec.message() +
-                            "; restart the node");
-  }
-  if (Status closed = WaitClosed(shard); !closed.ok()) {
-    return closed.WithContext("the recovered data is served after a restart");
-  }
-  Result<std::shared_ptr<Slot>> opened = OpenSlot(shard);
+  old.reset();  // the old replica must close
+  // Requests in flight finish on the old replica (its writes are lost with it, as the recovery
+  // means), new ones wait outside.
+  Result<std::shared_ptr<Slot>> opened =
+      ReplaceLocalReplica(shard, source,
+                          "Collection `" + name_ + "`: shard " + std::to_string(shard) +
+                              " is being recovered from a snapshot; retry shortly",
+                          "recovered");
   if (!opened.ok()) return opened.status().WithContext("collection " + name_);
-  auto done = std::make_shared<Layout>(*next);
+  auto done = std::make_shared<Layout>(*layout());
   done->local[shard] = std::move(*opened);
   done->unavailable.clear();
   layout_.store(std::move(done));
   QD_LOG_INFO("collection " + name_ + ": shard " + std::to_string(shard) +
               " recovered from a snapshot");
   return Status::Ok();
+}
+
+Result<std::shared_ptr<Collection::Slot>> Collection::ReplaceLocalReplica(
+    uint32_t shard, const std::string& source, const std::string& unavailable,
+    const std::string& why) {
+  namespace fs = std::filesystem;
+  std::shared_ptr<const Layout> old = layout();
+  // Out of the layout first, as ApplyPlacement drops a replica.
+  auto next = std::make_shared<Layout>(*old);
+  old.reset();
+  std::shared_ptr<Slot> slot = std::move(next->local[shard]);
+  next->unavailable = unavailable;
+  slot->replica->Abandon();
+  static std::atomic<uint64_t> counter{0};
+  const std::string trash =
+      dir_ + "/.deleted-" + std::to_string(shard) + "-" + why + "-" + std::to_string(counter++);
+  std::error_code ec;
+  fs::rename(ShardDir(shard), trash, ec);
+  if (ec) {
+    return Status::Internal("cannot move shard " + std::to_string(shard) +
+                            " aside: " + ec.message());
+  }
+  slot->trash = trash;
+  closing_[shard] = slot;
+  slot.reset();
+  layout_.store(next);
+  fs::rename(source, ShardDir(shard), ec);
+  if (ec) {
+    // Nothing at the shard's path: the next placement applied here (or a restart) creates it.
+    return Status::Internal("cannot move the new files of shard " + std::to_string(shard) +
+                            " into place: " + ec.message());
+  }
+  // The old replica's SQLite files must be closed before new ones open at its former path.
+  if (Status closed = WaitClosed(shard); !closed.ok()) {
+    return closed.WithContext("the new files are served after a restart");
+  }
+  Result<std::shared_ptr<Slot>> opened = OpenSlot(shard);
+  if (!opened.ok()) {
+    QD_LOG_ERROR("collection " + name_ + ": cannot open the new files of shard " +
+                 std::to_string(shard) + ": " + opened.status().message());
+    fs::rename(ShardDir(shard), trash + "-failed", ec);  // recreated empty, as above
+  }
+  return opened;
 }
 
 Status Collection::WaitClosed(uint32_t shard) {
@@ -1492,38 +1514,13 @@ Result<InstalledSnapshot> Collection::InstallTransferSnapshot(uint32_t shard, ui
       CheckLocalReplica(*old, shard, old->HasTransfer(shard, from, old->self_peer),
                         " and no longer receives the transfer from peer " + std::to_string(from));
   if (!s.ok()) return s;
-  // Out of the layout first, as ApplyPlacement drops a replica. A Partial replica answers no
-  // reads and receives no writes before its source starts the delta, so nothing waits on it.
-  auto next = std::make_shared<Layout>(*old);
-  std::shared_ptr<Slot> slot = std::move(next->local[shard]);
-  slot->replica->Abandon();
-  static std::atomic<uint64_t> counter{0};
-  const std::string trash =
-      dir_ + "/.deleted-" + std::to_string(shard) + "-snapshot-" + std::to_string(counter++);
-  fs::rename(ShardDir(shard), trash, ec);
-  if (ec)
-    return Status::Internal("cannot move shard " + std::to_string(shard) +
-                            " aside: " + ec.message());
-  slot->trash = trash;
-  closing_[shard] = slot;
-  slot.reset();
-  layout_.store(next);
-  old.reset();
-  fs::rename(staged, ShardDir(shard), ec);
-  if (ec) {
-    // Nothing at the shard's path: the next placement applied here creates it empty.
-    return Status::Internal("cannot move the received snapshot into place: " + ec.message());
-  }
-  // The old replica's SQLite files must be closed before new ones open at its former path.
-  if (Status closed = WaitClosed(shard); !closed.ok()) return closed;
-  Result<std::shared_ptr<Slot>> opened = OpenSlot(shard);
-  if (!opened.ok()) {
-    QD_LOG_ERROR("collection " + name_ + ": cannot open the snapshot received for shard " +
-                 std::to_string(shard) + ": " + opened.status().message());
-    fs::rename(ShardDir(shard), trash + "-failed", ec);  // the next placement recreates it empty
-    return opened.status().WithContext("opening the snapshot received");
-  }
-  ListenToLog(**opened, shard, next->self_peer);
+  const uint64_t self_peer = old->self_peer;
+  old.reset();  // the old replica must close
+  // A Partial replica answers no reads and receives no writes before its source starts the
+  // delta, so nothing waits on the old one.
+  Result<std::shared_ptr<Slot>> opened = ReplaceLocalReplica(shard, staged, "", "snapshot");
+  if (!opened.ok()) return opened.status().WithContext("the snapshot received");
+  ListenToLog(**opened, shard, self_peer);
   const InstalledSnapshot installed{(*opened)->replica->last_op(),
                                     (*opened)->replica->segment().points_count()};
   auto done = std::make_shared<Layout>(*layout());

@@ -374,6 +374,12 @@ class Collection {
   // `base` with the given payload indexes (a transfer's reset).
   Status ResetForTransfer(uint32_t shard, segment::OpNum base,
                           const std::vector<std::string>& indexes);
+  // Replaces this peer's replica of `shard` by the files in directory `source` (moved into
+  // place) and opens them; the layout meanwhile has no replica there (and says `unavailable`,
+  // when not empty). The caller puts the opened slot in the layout. Holds placement_mu_.
+  Result<std::shared_ptr<Slot>> ReplaceLocalReplica(uint32_t shard, const std::string& source,
+                                                    const std::string& unavailable,
+                                                    const std::string& why);
   // Waits until the replica that left `shard`'s slot is closed (no request holds it), so that
   // a new one may open its files. Holds placement_mu_.
   Status WaitClosed(uint32_t shard);
